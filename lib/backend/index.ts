@@ -1,0 +1,2 @@
+export * from './select';
+export { registerConv2DBackpropFilter } from './kernels/conv2d-backprop-filter';

@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Placeholder: the 'vlm' command(s) are being written. */
+export function register(_program: Command): void {}

@@ -1,0 +1,105 @@
+import type { BaseSet, GrayImages, ImageSplit, ShortcutDataset, ShortcutRule, SplitName } from './types';
+import { getBaseSetLoader, getShortcut, resolveDataset } from './registry';
+import { createRng, permutation, type Rng } from '../util/rng';
+import { sha256 } from '../util/hash';
+import { UserError } from '../util/errors';
+import { loadCached, saveCached } from './cache';
+
+export interface DatasetOptions {
+  /** Folder of the base set's IDX files (default: the base set's own default). */
+  dir?: string;
+  /** Fixes the validation split and the decoy positions. Independent of the training seed. */
+  seed?: number;
+  /** Training images held out for validation (the authors' 16 %: 9,600 of 60,000). */
+  valSize?: number;
+  /** Folder for an on-disk cache of the built dataset (checked by checksum); none by default. */
+  cacheDir?: string;
+}
+
+export const DEFAULT_DATA_SEED = 37;
+export const DEFAULT_VAL_SIZE = 9600;
+/** The digit mask is the set of pixels brighter than this grey value. */
+export const DIGIT_THRESHOLD = 10;
+
+/** Applies a shortcut rule to chosen images of a grey split. */
+export function applyShortcut(
+  split: SplitName,
+  src: GrayImages,
+  indices: Int32Array,
+  rule: ShortcutRule,
+  reversed: boolean,
+  rng: Rng,
+): ImageSplit {
+  const { height, width } = src;
+  const hw = height * width;
+  const n = indices.length;
+  const ch = rule.channels;
+  const images = new Uint8Array(n * hw * ch);
+  const labels = new Uint8Array(n);
+  const digitMasks = new Uint8Array(n * hw);
+  const shortcutMasks = rule.spatial ? new Uint8Array(n * hw) : undefined;
+  for (let i = 0; i < n; i++) {
+    const j = indices[i];
+    const gray = src.images.subarray(j * hw, (j + 1) * hw);
+    const label = src.labels[j];
+    labels[i] = label;
+    for (let p = 0; p < hw; p++) digitMasks[i * hw + p] = gray[p] > DIGIT_THRESHOLD ? 1 : 0;
+    rule.apply({
+      gray, height, width, label, reversed, rng,
+      out: images.subarray(i * hw * ch, (i + 1) * hw * ch),
+      shortcutMask: shortcutMasks?.subarray(i * hw, (i + 1) * hw),
+    });
+  }
+  return { split, count: n, height, width, channels: ch, images, labels, digitMasks, shortcutMasks, sourceIndex: indices };
+}
+
+/** Deterministic train/val partition of the base training set: sorted indices, so "first N" is stable. */
+export function trainValIndices(total: number, valSize: number, seed: number): { train: Int32Array; val: Int32Array } {
+  if (valSize < 0 || valSize >= total) throw new UserError(`validation size ${valSize} must be in [0, ${total})`);
+  const perm = permutation(total, createRng(`split:${seed}`));
+  const val = perm.slice(0, valSize).sort();
+  const train = perm.slice(valSize).sort();
+  return { train, val };
+}
+
+function range(n: number): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  return a;
+}
+
+export function datasetChecksum(splits: ImageSplit[]): string {
+  return sha256(...splits.flatMap((s) => [s.images, s.labels]));
+}
+
+/** Builds a shortcut dataset from a loaded base set (no I/O). */
+export function buildFromBase(name: string, base: BaseSet, rule: ShortcutRule, opts: DatasetOptions = {}): ShortcutDataset {
+  const seed = opts.seed ?? DEFAULT_DATA_SEED;
+  const valSize = opts.valSize ?? DEFAULT_VAL_SIZE;
+  const { train: trIdx, val: vaIdx } = trainValIndices(base.train.count, valSize, seed);
+  // One independent stream per split, so changing the validation size does not move test patches.
+  const train = applyShortcut('train', base.train, trIdx, rule, false, createRng(`${name}:train:${seed}`));
+  const val = applyShortcut('val', base.train, vaIdx, rule, false, createRng(`${name}:val:${seed}`));
+  const test = applyShortcut('test', base.test, range(base.test.count), rule, true, createRng(`${name}:test:${seed}`));
+  return {
+    name, base: base.name, shortcut: rule.name, classes: base.classes, seed,
+    train, val, test, checksum: datasetChecksum([train, val, test]),
+  };
+}
+
+/** Loads the base set and builds the named dataset (`colormnist`, `decoymnist`, `BASE+RULE`, ...). */
+export function loadDataset(name: string, opts: DatasetOptions = {}): ShortcutDataset {
+  const { base, shortcut } = resolveDataset(name);
+  if (opts.cacheDir) {
+    const hit = loadCached(opts.cacheDir, name, opts);
+    if (hit) return hit;
+  }
+  const ds = buildFromBase(name, getBaseSetLoader(base)(opts.dir), getShortcut(shortcut), opts);
+  if (opts.cacheDir) saveCached(opts.cacheDir, ds, opts);
+  return ds;
+}
+
+/** The split of a dataset by name. */
+export function getSplit(ds: ShortcutDataset, split: SplitName): ImageSplit {
+  return ds[split];
+}

@@ -1,0 +1,80 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ImageSplit, ShortcutDataset, SplitName } from './types';
+import { writeFileAtomic } from '../util/atomic';
+import { sha256 } from '../util/hash';
+import type { DatasetOptions } from './build';
+
+/**
+ * On-disk cache of a built dataset: a JSON header line, then the raw arrays. The header holds a
+ * SHA-256 of the payload; a file that fails the check is ignored (and rebuilt), never trusted.
+ */
+const MAGIC = 'LTLDS1';
+
+function cacheFile(dir: string, name: string, opts: DatasetOptions): string {
+  const key = sha256(Buffer.from(JSON.stringify([name, opts.dir ?? '', opts.seed ?? '', opts.valSize ?? '']))).slice(0, 16);
+  return path.join(dir, `${name}-${key}.ltlds`);
+}
+
+const FIELDS = ['images', 'labels', 'digitMasks', 'shortcutMasks', 'sourceIndex'] as const;
+
+export function saveCached(dir: string, ds: ShortcutDataset, opts: DatasetOptions): void {
+  const parts: Uint8Array[] = [];
+  const splits: Record<string, unknown> = {};
+  for (const s of ['train', 'val', 'test'] as SplitName[]) {
+    const sp = ds[s];
+    const lens: Record<string, number> = {};
+    for (const f of FIELDS) {
+      const a = sp[f];
+      if (!a) continue;
+      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      parts.push(bytes);
+      lens[f] = bytes.byteLength;
+    }
+    splits[s] = { count: sp.count, height: sp.height, width: sp.width, channels: sp.channels, lens };
+  }
+  const payload = Buffer.concat(parts);
+  const header = JSON.stringify({
+    magic: MAGIC, name: ds.name, base: ds.base, shortcut: ds.shortcut, classes: ds.classes, seed: ds.seed,
+    checksum: ds.checksum, payloadSha256: sha256(payload), splits,
+  });
+  writeFileAtomic(cacheFile(dir, ds.name, opts), Buffer.concat([Buffer.from(header + '\n'), payload]));
+}
+
+export function loadCached(dir: string, name: string, opts: DatasetOptions): ShortcutDataset | undefined {
+  const file = cacheFile(dir, name, opts);
+  if (!fs.existsSync(file)) return undefined;
+  const buf = fs.readFileSync(file);
+  const nl = buf.indexOf(10);
+  if (nl < 0) return undefined;
+  let h: any;
+  try {
+    h = JSON.parse(buf.subarray(0, nl).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const payload = buf.subarray(nl + 1);
+  if (h.magic !== MAGIC || sha256(payload) !== h.payloadSha256) return undefined;
+  let off = 0;
+  const take = (len: number): Uint8Array => {
+    const out = new Uint8Array(len);
+    out.set(payload.subarray(off, off + len));
+    off += len;
+    return out;
+  };
+  const out: Partial<Record<SplitName, ImageSplit>> = {};
+  for (const s of ['train', 'val', 'test'] as SplitName[]) {
+    const m = h.splits[s];
+    const f: Record<string, Uint8Array> = {};
+    for (const k of FIELDS) if (m.lens[k] !== undefined) f[k] = take(m.lens[k]);
+    out[s] = {
+      split: s, count: m.count, height: m.height, width: m.width, channels: m.channels,
+      images: f.images, labels: f.labels, digitMasks: f.digitMasks, shortcutMasks: f.shortcutMasks,
+      sourceIndex: new Int32Array(f.sourceIndex.buffer),
+    };
+  }
+  return {
+    name: h.name, base: h.base, shortcut: h.shortcut, classes: h.classes, seed: h.seed,
+    train: out.train!, val: out.val!, test: out.test!, checksum: h.checksum,
+  };
+}

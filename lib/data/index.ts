@@ -1,0 +1,10 @@
+export * from './types';
+export * from './idx';
+export * from './registry';
+export * from './build';
+export { COLOR_PALETTE, colorIndex, colorRule } from './shortcuts/color';
+export { DECOY_SIZE, decoyIntensity, decoyRule } from './shortcuts/decoy';
+export { loadMnist, mnistDir, DIGIT_NAMES } from './bases/mnist';
+export { loadFashionMnist, FASHION_CLASSES, DEBIAN_FASHION_DIR } from './bases/fashion-mnist';
+export { loadIdxBaseSet } from './bases/idx-base';
+export { exportSplitPngs } from './export';

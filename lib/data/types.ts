@@ -1,0 +1,72 @@
+/** The three splits every dataset has. `val` follows the training rule; `test` the reversed rule. */
+export type SplitName = 'train' | 'val' | 'test';
+export const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
+
+/** Grey images of one base set split (e.g. MNIST's 60,000 training digits), row-major uint8. */
+export interface GrayImages {
+  readonly count: number;
+  readonly height: number;
+  readonly width: number;
+  readonly images: Uint8Array; // count * height * width
+  readonly labels: Uint8Array; // count
+}
+
+/** A base set: grey labelled images before any shortcut is added. */
+export interface BaseSet {
+  readonly name: string;
+  readonly classes: readonly string[];
+  readonly train: GrayImages;
+  readonly test: GrayImages;
+}
+
+/** One split of a shortcut dataset, held in memory as flat typed arrays. */
+export interface ImageSplit {
+  readonly split: SplitName;
+  readonly count: number;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: 1 | 3;
+  /** count * height * width * channels, interleaved (HWC), uint8. */
+  readonly images: Uint8Array;
+  readonly labels: Uint8Array;
+  /** count * height * width; 1 where the original grey pixel > 10 (the object, pixel-exact). */
+  readonly digitMasks: Uint8Array;
+  /** count * height * width; 1 on a spatial shortcut (the decoy patch); absent for non-spatial rules. */
+  readonly shortcutMasks?: Uint8Array;
+  /** For each image, its index in the base set's train (train/val) or test (test) images. */
+  readonly sourceIndex: Int32Array;
+}
+
+export interface ShortcutDataset {
+  readonly name: string;
+  readonly base: string;
+  readonly shortcut: string;
+  readonly classes: readonly string[];
+  readonly seed: number;
+  readonly train: ImageSplit;
+  readonly val: ImageSplit;
+  readonly test: ImageSplit;
+  /** SHA-256 over all images and labels of all splits, in split order. */
+  readonly checksum: string;
+}
+
+/**
+ * A shortcut rule turns a grey image into a shortcut-bearing one. `reversed` is true for the test
+ * split, where the shortcut's association with the label is reversed.
+ */
+export interface ShortcutRule {
+  readonly name: string;
+  readonly channels: 1 | 3;
+  /** True when the shortcut occupies pixels of its own (a patch), so it has a mask. */
+  readonly spatial: boolean;
+  apply(args: {
+    gray: Uint8Array; // height * width
+    height: number;
+    width: number;
+    label: number;
+    reversed: boolean;
+    rng: import('../util/rng').Rng;
+    out: Uint8Array; // height * width * channels
+    shortcutMask?: Uint8Array; // height * width, zeroed, set to 1 on shortcut pixels
+  }): void;
+}
