@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian 12 machine with Node 20:
+# Debian packages (Jupyter's nbconvert/nbclient, Chromium, python3-onnx for the CLIPSeg test fixture,
+# Fashion-MNIST), then the npm dependencies (which also builds dist/ via the `prepare` script).
+# Pass --with-torch to add PyTorch (only for `npm run bench -- --torch` and the reference runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+pkgs=(jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel python3-ipython jupyter-notebook
+      chromium python3-onnx python3-numpy dataset-fashion-mnist)
+if [ "${1:-}" = "--with-torch" ]; then pkgs+=(python3-torch); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# onnxruntime-node would otherwise fetch CUDA files from outside the npm registry.
+export ONNXRUNTIME_NODE_INSTALL=skip
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
