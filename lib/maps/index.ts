@@ -1,0 +1,10 @@
+export * from './types';
+export * from './store';
+export * from './registry';
+export * from './source';
+export * from './quality';
+export * from './prompts';
+export { OracleGenerator, type OracleOptions } from './generators/oracle';
+export { UniformGenerator, type UniformOptions } from './generators/uniform';
+export { RandomGenerator, type RandomOptions } from './generators/random';
+export * from './postprocess';

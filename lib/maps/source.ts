@@ -1,0 +1,168 @@
+import * as fs from 'node:fs';
+import type { ImageSplit } from '../data/types';
+import type { MapBatch, MapGenerator } from './types';
+import { UserError } from '../util/errors';
+import { MapStoreReader, dequantizeMaps, quantizeMaps, writeMapStore, type MapStoreMeta } from './store';
+import { requestIndices } from './generators/common';
+
+export interface MapSourceOptions {
+  split: ImageSplit;
+  /** Dataset name and checksum: recorded in / checked against the store file. */
+  dataset: string;
+  datasetChecksum: string;
+  prompt: string;
+  background?: string[];
+  seed?: number;
+  /**
+   * Optional store file: maps already in it are used instead of generating them (after checking
+   * dataset, split, generator, prompt and shape), and flush() writes every map made so far to it.
+   */
+  storeFile?: string;
+  /** Images per generator call (default 256). */
+  batchSize?: number;
+  /** Extra provenance for the store header. */
+  extra?: Record<string, unknown>;
+}
+
+export interface MapSourceStats {
+  /** Maps produced by the generator in this session. */
+  generated: number;
+  /** Requests served from the memory cache (or the store file it was filled from). */
+  hits: number;
+  /** Maps held in memory. */
+  cached: number;
+  /** Seconds spent inside generator.generate. */
+  generateSeconds: number;
+  /** Generated maps per second of generator time (NaN before any generation). */
+  mapsPerSecond: number;
+  /** Bytes one map takes in memory and in the store (uint8, height x width). */
+  bytesPerMap: number;
+}
+
+/**
+ * Maps on demand: generates the maps of requested indices the first time they are asked for and
+ * keeps them (quantised to uint8, as in the store, so a cached and a fresh map are identical),
+ * so training can use a VLM's maps without a precomputing pass. Memory: height*width bytes per
+ * image held (784 B for MNIST; the 50,400 training maps take 40 MB).
+ */
+export class CachedMapSource {
+  readonly generator: MapGenerator;
+  readonly split: ImageSplit;
+  private readonly opts: MapSourceOptions;
+  private bytes: Uint8Array;
+  private readonly have: Uint8Array;
+  private height: number;
+  private width: number;
+  private stats_ = { generated: 0, hits: 0, cached: 0, generateSeconds: 0 };
+  private dirty = false;
+
+  constructor(generator: MapGenerator, opts: MapSourceOptions) {
+    this.generator = generator;
+    this.split = opts.split;
+    this.opts = opts;
+    this.height = opts.split.height;
+    this.width = opts.split.width;
+    this.bytes = new Uint8Array(opts.split.count * this.height * this.width);
+    this.have = new Uint8Array(opts.split.count);
+    if (opts.storeFile && fs.existsSync(opts.storeFile)) this.loadStore(opts.storeFile);
+  }
+
+  private loadStore(file: string): void {
+    const { split } = this.opts;
+    const r = MapStoreReader.open(file, {
+      dataset: this.opts.dataset, split: split.split, datasetChecksum: this.opts.datasetChecksum,
+      height: split.height, width: split.width, generator: this.generator.name,
+      ...(this.generator.usesPrompt ? { prompt: this.opts.prompt } : {}),
+    });
+    try {
+      const bg = (this.opts.background ?? []).join('\u0000');
+      if (this.generator.usesPrompt && r.header.background.join('\u0000') !== bg) {
+        throw new UserError(`map file ${file} was made with background prompts ${JSON.stringify(r.header.background)}, not ${JSON.stringify(this.opts.background ?? [])}`);
+      }
+      if (r.header.seed !== undefined && this.opts.seed !== undefined && r.header.seed !== this.opts.seed) {
+        throw new UserError(`map file ${file} was made with seed ${r.header.seed}, not ${this.opts.seed}`);
+      }
+      const all = r.readAllBytes();
+      const hw = this.height * this.width;
+      r.indices.forEach((s, k) => {
+        if (s < 0 || s >= split.count) throw new UserError(`map file ${file} holds a map for index ${s}, outside the ${split.split} split`);
+        this.bytes.set(all.subarray(k * hw, (k + 1) * hw), s * hw);
+        if (!this.have[s]) { this.have[s] = 1; this.stats_.cached++; }
+      });
+    } finally {
+      r.close();
+    }
+  }
+
+  /** Maps of the given indices (default: all), generating the missing ones in batches. */
+  async get(indices?: Int32Array | number[], onProgress?: (done: number, total: number) => void): Promise<MapBatch> {
+    const idx = requestIndices({ split: this.split, indices });
+    const hw = this.height * this.width;
+    const missing: number[] = [];
+    const seen = new Set<number>();
+    for (const i of idx) if (!this.have[i] && !seen.has(i)) { missing.push(i); seen.add(i); }
+    this.stats_.hits += idx.length - missing.length;
+    const bs = Math.max(1, this.opts.batchSize ?? 256);
+    for (let s = 0; s < missing.length; s += bs) {
+      const chunk = missing.slice(s, s + bs);
+      const t0 = performance.now();
+      const batch = await this.generator.generate({
+        split: this.split, indices: chunk, prompt: this.opts.prompt, background: this.opts.background, seed: this.opts.seed,
+      });
+      this.stats_.generateSeconds += (performance.now() - t0) / 1000;
+      if (batch.count !== chunk.length || batch.height !== this.height || batch.width !== this.width) {
+        throw new UserError(`generator '${this.generator.name}' returned ${batch.count} maps of ${batch.height}x${batch.width}, expected ${chunk.length} maps of ${this.height}x${this.width} (map of the wrong shape)`);
+      }
+      const q = quantizeMaps(batch.data);
+      chunk.forEach((i, k) => {
+        this.bytes.set(q.subarray(k * hw, (k + 1) * hw), i * hw);
+        this.have[i] = 1;
+      });
+      this.stats_.generated += chunk.length;
+      this.stats_.cached += chunk.length;
+      this.dirty = true;
+      onProgress?.(Math.min(s + bs, missing.length), missing.length);
+    }
+    const data = new Float32Array(idx.length * hw);
+    for (let k = 0; k < idx.length; k++) dequantizeMaps(this.bytes.subarray(idx[k] * hw, (idx[k] + 1) * hw), data.subarray(k * hw, (k + 1) * hw));
+    return { count: idx.length, height: this.height, width: this.width, data };
+  }
+
+  /** Whether the map of this index is cached. */
+  has(index: number): boolean {
+    return this.have[index] === 1;
+  }
+
+  get stats(): MapSourceStats {
+    const s = this.stats_;
+    return { ...s, mapsPerSecond: s.generateSeconds > 0 ? s.generated / s.generateSeconds : NaN, bytesPerMap: this.height * this.width };
+  }
+
+  /** The store header fields this source writes. */
+  meta(): MapStoreMeta {
+    return {
+      dataset: this.opts.dataset, split: this.split.split, generator: this.generator.name,
+      prompt: this.generator.usesPrompt ? this.opts.prompt : '', background: this.generator.usesPrompt ? (this.opts.background ?? []) : [],
+      datasetChecksum: this.opts.datasetChecksum,
+      ...(this.opts.seed !== undefined ? { seed: this.opts.seed } : {}),
+      ...(this.opts.extra ? { extra: this.opts.extra } : {}),
+    };
+  }
+
+  /**
+   * Writes every cached map to the store file (atomically). A cache holding exactly images
+   * 0..n-1 writes a plain file; any other subset writes an indexed one.
+   */
+  flush(file = this.opts.storeFile): string | undefined {
+    if (!file || (!this.dirty && file === this.opts.storeFile && fs.existsSync(file))) return undefined;
+    const hw = this.height * this.width;
+    const idx: number[] = [];
+    for (let i = 0; i < this.have.length; i++) if (this.have[i]) idx.push(i);
+    const prefix = idx.length === 0 || idx[idx.length - 1] === idx.length - 1;
+    const bytes = new Uint8Array(idx.length * hw);
+    idx.forEach((i, k) => bytes.set(this.bytes.subarray(i * hw, (i + 1) * hw), k * hw));
+    writeMapStore(file, this.meta(), { count: idx.length, height: this.height, width: this.width, bytes }, prefix ? undefined : Int32Array.from(idx));
+    if (file === this.opts.storeFile) this.dirty = false;
+    return file;
+  }
+}
