@@ -1,0 +1,7 @@
+/** Grid sweeps: stable run ids, locks, sharding across machines, and the report the notebooks read. */
+export * from './grid';
+export * from './run-id';
+export * from './shard';
+export * from './lock';
+export * from './runner';
+export * from './report';

@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { RunConfig } from './grid';
+
+/** JSON with keys sorted (recursively): the same config written in any key order gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
+  if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
+    return (
+      '{' +
+      Object.keys(obj)
+        .sort()
+        .filter((k) => obj[k] !== undefined)
+        .map((k) => JSON.stringify(k) + ':' + canonicalJson(obj[k]))
+        .join(',') +
+      '}'
+    );
+  }
+  return JSON.stringify(value);
+}
+
+/** Keys shown first in the readable prefix, as bare values (the rest as key+value). */
+const LEAD_KEYS = ['dataset', 'method', 'model', 'attention', 'loss', 'maps'];
+/** Short names for the readable prefix only (the hash covers the full config). */
+const SHORT: Record<string, string> = {
+  lambda: 'l', seed: 's', attentionEpoch: 'A', epochs: 'e', limit: 'n', evalLimit: 'ne', phase1: 'p1',
+  optimizer: 'opt', lr: 'lr', batch: 'b', prompt: 'pr',
+};
+const PREFIX_MAX = 64;
+
+/**
+ * A run's stable id: a readable prefix (dataset, method, ... seed) plus the first 12 hex digits of
+ * the SHA-256 of the canonical config. Only the hash makes it unique; the prefix is for people.
+ */
+export function runId(config: RunConfig): string {
+  const hash = createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 12);
+  const keys = Object.keys(config);
+  const lead = LEAD_KEYS.filter((k) => k in config);
+  const rest = keys.filter((k) => !LEAD_KEYS.includes(k)).sort();
+  const parts = [
+    ...lead.map((k) => clean(String(config[k]))),
+    ...rest.map((k) => (SHORT[k] ?? clean(k)) + clean(String(config[k]))),
+  ].filter((p) => p.length > 0);
+  let prefix = parts.join('_');
+  if (prefix.length > PREFIX_MAX) prefix = prefix.slice(0, PREFIX_MAX);
+  return prefix ? `${prefix}-${hash}` : hash;
+}
+
+/** Keeps ids safe as folder names on any file system (and in SLURM logs). */
+function clean(s: string): string {
+  return s.replace(/^.*[\\/]/, '').replace(/[^A-Za-z0-9.+-]/g, '').slice(0, 24);
+}
+
+/** The id of the setting a run belongs to: its config without the seed (for mean +- std over seeds). */
+export function settingKey(config: RunConfig, over: readonly string[] = ['seed']): string {
+  const rest: RunConfig = {};
+  for (const [k, v] of Object.entries(config)) if (!over.includes(k)) rest[k] = v;
+  return canonicalJson(rest);
+}

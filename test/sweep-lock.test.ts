@@ -1,0 +1,104 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pidAlive, readLock, staleReason, tryAcquireLock, type LockInfo } from '../lib/sweep/lock';
+
+function tmp(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-lock-'));
+  tmpDirs.push(dir);
+  return dir;
+}
+const tmpDirs: string[] = [];
+after(() => {
+  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** The pid of a process that has exited (and been reaped). */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const pid = Number(r.stdout);
+  assert.ok(pid > 0 && !pidAlive(pid));
+  return pid;
+}
+
+function plant(file: string, info: Partial<LockInfo>): void {
+  const full: LockInfo = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), heartbeat: Date.now(), token: 'planted', ...info };
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(full));
+}
+
+test('a held lock excludes others until released; release leaves a later holder alone', () => {
+  const file = path.join(tmp(), 'run', 'lock');
+  const a = tryAcquireLock(file);
+  assert.ok(a);
+  assert.equal(readLock(file)?.pid, process.pid);
+  assert.equal(tryAcquireLock(file), null, 'held by a live worker (this process)');
+  a.release();
+  assert.ok(!fs.existsSync(file));
+  const b = tryAcquireLock(file);
+  assert.ok(b);
+  a.release(); // a second release of the old holder must not remove b's lock
+  assert.ok(fs.existsSync(file));
+  b.release();
+});
+
+test('a lock of a dead worker on this host is stale and taken over at once', () => {
+  const file = path.join(tmp(), 'lock');
+  plant(file, { pid: deadPid() });
+  assert.match(staleReason(readLock(file), Date.now()) ?? '', /is gone/);
+  const lock = tryAcquireLock(file);
+  assert.ok(lock, 'taken over');
+  assert.match(lock.tookOverFrom ?? '', /is gone/);
+  assert.equal(readLock(file)?.pid, process.pid);
+  assert.notEqual(readLock(file)?.token, 'planted');
+  lock.release();
+});
+
+test('a dead worker whose trainer child still runs keeps its lock', () => {
+  const file = path.join(tmp(), 'lock');
+  plant(file, { pid: deadPid(), childPid: process.pid });
+  assert.equal(tryAcquireLock(file), null);
+});
+
+test('other hosts: stale only when the heartbeat is older than staleMs', () => {
+  const file = path.join(tmp(), 'lock');
+  plant(file, { hostname: 'node-017.cluster', pid: 1, heartbeat: Date.now() - 5_000 });
+  assert.equal(tryAcquireLock(file, { staleMs: 60_000 }), null, 'fresh heartbeat: alive');
+  plant(file, { hostname: 'node-017.cluster', pid: 1, heartbeat: Date.now() - 120_000 });
+  const lock = tryAcquireLock(file, { staleMs: 60_000 });
+  assert.ok(lock);
+  assert.match(lock.tookOverFrom ?? '', /heartbeat 120 s old \(host node-017/);
+  lock.release();
+});
+
+test('an unreadable lock is stale only once old; a takeover in progress elsewhere is respected', () => {
+  const file = path.join(tmp(), 'lock');
+  fs.writeFileSync(file, '{"pid": 12');
+  assert.equal(tryAcquireLock(file, { staleMs: 60_000 }), null);
+  const old = new Date(Date.now() - 120_000);
+  fs.utimesSync(file, old, old);
+  // Another worker holds the takeover guard right now: leave it to that worker.
+  fs.writeFileSync(`${file}.takeover`, '');
+  assert.equal(tryAcquireLock(file, { staleMs: 60_000 }), null);
+  // A guard left by a worker that died during its takeover is cleared, then the lock is taken.
+  fs.utimesSync(`${file}.takeover`, old, old);
+  assert.equal(tryAcquireLock(file, { staleMs: 60_000 }), null);
+  const lock = tryAcquireLock(file, { staleMs: 60_000 });
+  assert.ok(lock);
+  lock.release();
+});
+
+test('the holder refreshes its heartbeat', async () => {
+  const file = path.join(tmp(), 'lock');
+  const lock = tryAcquireLock(file, { heartbeatMs: 20 });
+  assert.ok(lock);
+  const first = readLock(file)!.heartbeat;
+  await new Promise((r) => setTimeout(r, 80));
+  assert.ok(readLock(file)!.heartbeat > first);
+  lock.setChildPid(4242);
+  assert.equal(readLock(file)!.childPid, 4242);
+  lock.release();
+});
