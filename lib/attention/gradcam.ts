@@ -1,0 +1,19 @@
+import * as tf from '@tensorflow/tfjs';
+import { ChannelWeightedAttention, oneHotLabels } from './base';
+import type { AttentionContext } from './types';
+
+/**
+ * Grad-CAM (Selvaraju et al. 2017): channel weights = spatial mean of d(true-class logit)/dA.
+ * The gradient is taken inside the outer tape, so training against the map back-propagates through
+ * it (PyTorch's create_graph=True in anchors/torch_ref.py).
+ */
+export class GradCamAttention extends ChannelWeightedAttention {
+  readonly name = 'gradcam' as const;
+  readonly needsSecondOrder = true;
+  protected channelWeights(ctx: AttentionContext): tf.Tensor2D {
+    const onehot = oneHotLabels(ctx.labels, ctx.forward.logits.shape[1]);
+    const score = (a: tf.Tensor) => tf.sum(tf.mul(ctx.model.head(a as tf.Tensor4D, { secondOrder: ctx.training }), onehot)) as tf.Scalar;
+    const g = tf.grad(score)(ctx.forward.features) as tf.Tensor4D;
+    return tf.mean(g, [1, 2]) as tf.Tensor2D;
+  }
+}

@@ -1,0 +1,118 @@
+import { UserError } from '../util/errors';
+import { MODEL_NAMES } from '../models';
+import { ATTENTION_NAMES } from '../attention';
+import { LOSS_NAMES } from '../losses';
+
+export type TrainMethod = 'vanilla' | 'align' | 'rrr';
+
+/** Everything that determines a run's numbers (stored as config.json; resuming requires equality). */
+export interface TrainConfig {
+  dataset: string;
+  /** Seed of the dataset build (validation split, decoy positions). */
+  dataSeed: number;
+  method: TrainMethod;
+  model: 'lenet-gap' | 'cdep';
+  attention: 'cam' | 'gradcam' | 'inputgrad';
+  loss: 'kl' | 'kl-dist';
+  /** Softmax temperature of the 'kl' loss (paper: 1). */
+  temperature: number;
+  /** 'oracle' | 'uniform' | 'random' | path of a map file. */
+  maps: string;
+  /** Target chain: 'paper' (outline band) or 'raw' (area-resize + normalise). */
+  postprocess: 'paper' | 'raw';
+  /** Threshold of the paper chain's first step. */
+  mapThreshold: number;
+  /** RRR: 'spatial' (decoy-patch mask) or 'colour' (gradient off the grey axis, everywhere). */
+  rrrMode: 'spatial' | 'colour';
+  lambda: number;
+  attentionEpoch: number;
+  phase1: 'ce' | 'attention';
+  epochs: number;
+  seed: number;
+  optimizer: 'sgd' | 'adam';
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  lrStep: number;
+  lrGamma: number;
+  batch: number;
+  /** First N training images (null: all). */
+  limit: number | null;
+  /** First N validation and test images evaluated each epoch (null: all). */
+  evalLimit: number | null;
+  /** What picks the reported epoch (validation only): 'val-acc' or 'val-score' (val acc x exp(-beta KL(p||q))). */
+  select: 'val-acc' | 'val-score';
+  scoreBeta: number;
+  /** Compute engine: 'tfjs' (generic) or a registered fast engine. */
+  engine: string;
+}
+
+export const PAPER_DEFAULTS: TrainConfig = {
+  dataset: 'colormnist', dataSeed: 37, method: 'align', model: 'lenet-gap', attention: 'cam', loss: 'kl', temperature: 1,
+  maps: 'oracle', postprocess: 'paper', mapThreshold: 0.5, rrrMode: 'spatial',
+  lambda: 160, attentionEpoch: 11, phase1: 'ce', epochs: 30, seed: 37,
+  optimizer: 'sgd', lr: 1e-3, momentum: 0.98, weightDecay: 1e-4, lrStep: 7, lrGamma: 0.1, batch: 32,
+  limit: null, evalLimit: null, select: 'val-acc', scoreBeta: 0.3, engine: 'tfjs',
+};
+
+/** RRR's DecoyMNIST weight (Ross et al. 2017 used 1000 with a summed, not averaged, penalty). */
+export const RRR_DEFAULT_LAMBDA = 1000;
+
+/**
+ * Fills defaults that depend on other choices and validates. `given` lists the keys the user set
+ * explicitly (so e.g. the attention method follows the model unless chosen).
+ */
+export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
+  const c: TrainConfig = { ...PAPER_DEFAULTS, ...stripUndefined(partial) };
+  if (partial.attention === undefined && c.model === 'cdep') c.attention = 'gradcam';
+  if (partial.lambda === undefined && c.method === 'rrr') c.lambda = RRR_DEFAULT_LAMBDA;
+  if (partial.postprocess === undefined && c.maps === 'uniform') c.postprocess = 'raw';
+  if (partial.rrrMode === undefined && /color|colour/i.test(c.dataset)) c.rrrMode = 'colour';
+  validateConfig(c);
+  return c;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export function validateConfig(c: TrainConfig): void {
+  const oneOf = (k: keyof TrainConfig, vals: readonly string[]) => {
+    if (!vals.includes(c[k] as string)) throw new UserError(`--${kebab(k)} must be one of ${vals.join(', ')}, not '${String(c[k])}'`);
+  };
+  oneOf('method', ['vanilla', 'align', 'rrr']);
+  oneOf('model', MODEL_NAMES);
+  oneOf('attention', ATTENTION_NAMES);
+  oneOf('loss', LOSS_NAMES);
+  oneOf('postprocess', ['paper', 'raw']);
+  oneOf('rrrMode', ['spatial', 'colour']);
+  oneOf('phase1', ['ce', 'attention']);
+  oneOf('optimizer', ['sgd', 'adam']);
+  oneOf('select', ['val-acc', 'val-score']);
+  const int = (k: keyof TrainConfig, min: number) => {
+    const v = c[k] as number;
+    if (!(Number.isInteger(v) && v >= min)) throw new UserError(`--${kebab(k)} must be an integer >= ${min}, not '${String(v)}'`);
+  };
+  const num = (k: keyof TrainConfig, min: number, strict = false) => {
+    const v = c[k] as number;
+    if (!(typeof v === 'number' && Number.isFinite(v) && (strict ? v > min : v >= min))) throw new UserError(`--${kebab(k)} must be a number ${strict ? '>' : '>='} ${min}, not '${String(v)}'`);
+  };
+  int('epochs', 1); int('seed', 0); int('dataSeed', 0); int('batch', 1); int('attentionEpoch', 0); int('lrStep', 1);
+  num('lambda', 0); num('lr', 0, true); num('momentum', 0); num('weightDecay', 0); num('lrGamma', 0, true); num('temperature', 0, true);
+  num('mapThreshold', 0); num('scoreBeta', 0);
+  if (c.limit !== null) int('limit', 1);
+  if (c.evalLimit !== null) int('evalLimit', 1);
+  if (c.attention === 'cam' && c.model !== 'lenet-gap' && c.method === 'align') {
+    throw new UserError(`--attention cam needs a global-average-pooling model (lenet-gap); '${c.model}' has none: use gradcam or inputgrad`);
+  }
+}
+
+function kebab(k: string): string {
+  return k.replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
+}
+
+/** Keys whose values differ between two configs. */
+export function configDiff(a: TrainConfig, b: TrainConfig): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => JSON.stringify((a as any)[k]) !== JSON.stringify((b as any)[k])).sort();
+}

@@ -1,0 +1,10 @@
+export * from './engine';
+export * from './config';
+export * from './schedule';
+export * from './checkpoint';
+export * from './registry';
+export * from './map-source';
+export * from './data';
+export { TfjsEngine, NonFiniteLossError, type TfjsEngineOptions } from './tfjs-engine';
+export { runTraining, selectEpoch, TrainingHalted, liveTensors, type EpochRecord, type TrainResult, type RunOptions } from './trainer';
+export { runSeeds, meanStd, type SeedSummary } from './multi-seed';

@@ -1,0 +1,201 @@
+import * as tf from '@tensorflow/tfjs';
+import type { EngineState, EvalInput, EvalResult, OptimizerConfig, StepLosses, StepOptions, TrainBatch, TrainEngine } from './engine';
+import type { Model } from '../models/types';
+import type { AttentionMethod } from '../attention/types';
+import type { AttentionLoss } from '../losses/types';
+import { rrrPenalty, type RrrMode } from '../losses/rrr';
+
+/** Thrown when a step's loss is NaN or infinite; no parameter was changed by that step. */
+export class NonFiniteLossError extends Error {
+  constructor(readonly losses: StepLosses) {
+    super(`loss is not finite (loss ${losses.loss}, ce ${losses.ce}, att ${losses.att})`);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+export interface TfjsEngineOptions {
+  model: Model;
+  method: 'vanilla' | 'align' | 'rrr';
+  attention?: AttentionMethod;
+  loss?: AttentionLoss;
+  rrrMode?: RrrMode;
+  optimizer: OptimizerConfig;
+  /** Images per evaluation forward pass. */
+  evalBatch?: number;
+}
+
+/** Softmax cross-entropy, mean over the batch (PyTorch F.cross_entropy). */
+function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  const oh = tf.oneHot(labels, logits.shape[1]).asType('float32');
+  return tf.neg(tf.div(tf.sum(tf.mul(oh, tf.logSoftmax(logits, 1))), logits.shape[0])) as tf.Scalar;
+}
+
+/**
+ * The generic engine: any model x attention method x loss on tfjs (wasm by default). Optimizers are
+ * written out (not tf.train.*) so their state can be checkpointed and follows PyTorch exactly:
+ *   SGD:  g += wd*p; buf = momentum*buf + g; p -= lr*buf
+ *   Adam: g += wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr * m_hat / (sqrt(v_hat) + eps)
+ */
+export class TfjsEngine implements TrainEngine {
+  readonly name = 'tfjs';
+  readonly inputSize: number;
+  readonly grid: { height: number; width: number };
+  private readonly o: TfjsEngineOptions;
+  private slots: Map<string, tf.Variable> = new Map();
+  private step = 0;
+
+  constructor(o: TfjsEngineOptions) {
+    this.o = o;
+    this.inputSize = o.model.inputSize;
+    this.grid = o.model.grid;
+    this.resetOptimizer();
+  }
+
+  private get secondOrder(): boolean {
+    return this.o.method === 'rrr' || (this.o.method === 'align' && !!this.o.attention?.needsSecondOrder);
+  }
+
+  parameterCount(): number {
+    return this.o.model.params.reduce((a, p) => a + p.variable.size, 0);
+  }
+
+  resetOptimizer(): void {
+    for (const v of this.slots.values()) v.dispose();
+    this.slots = new Map();
+    this.step = 0;
+    const kinds = this.o.optimizer.kind === 'adam' ? ['adam.m', 'adam.v'] : ['momentum'];
+    for (const p of this.o.model.params) {
+      for (const k of kinds) this.slots.set(`${k}/${p.name}`, tf.tidy(() => tf.variable(tf.zerosLike(p.variable), false)));
+    }
+  }
+
+  /** The attention term (before lambda) of a batch. */
+  private attentionTerm(x: tf.Tensor4D, y: tf.Tensor1D, fwd: ReturnType<Model['forward']>, batch: TrainBatch): tf.Scalar {
+    const { model, method } = this.o;
+    if (method === 'rrr') {
+      const mode = this.o.rrrMode ?? 'spatial';
+      const mask = mode === 'spatial' ? tf.tensor3d(batch.rrrMask!, [batch.size, this.inputSize, this.inputSize]) : undefined;
+      return rrrPenalty(model, x, mode, mask);
+    }
+    if (!this.o.attention || !this.o.loss || !batch.targets) throw new Error('align needs an attention method, a loss and targets');
+    const map = this.o.attention.map({ model, x, labels: y, forward: fwd, training: true });
+    const q = tf.tensor2d(batch.targets, [batch.size, this.grid.height * this.grid.width]);
+    return this.o.loss.loss(map, q);
+  }
+
+  trainStep(batch: TrainBatch, opts: StepOptions): StepLosses {
+    const { model } = this.o;
+    const vars = model.params.map((p) => p.variable);
+    const s = this.inputSize;
+    const useAtt = opts.phase === 'attention' || (opts.phase === 'combined' && opts.lambda !== 0 && this.o.method !== 'vanilla');
+    let losses: StepLosses = { loss: 0, ce: 0, att: 0 };
+    tf.tidy(() => {
+      const x = tf.tensor4d(batch.images, [batch.size, s, s, 3]);
+      const y = tf.tensor1d(batch.labels, 'int32');
+      let ceT: tf.Scalar | undefined, attT: tf.Scalar | undefined;
+      const f = (): tf.Scalar => {
+        const fwd = model.forward(x, { secondOrder: this.secondOrder && useAtt });
+        ceT = tf.keep(crossEntropy(fwd.logits, y));
+        if (!useAtt) return ceT;
+        attT = tf.keep(this.attentionTerm(x, y, fwd, batch));
+        if (opts.phase === 'attention') return attT;
+        return tf.add(ceT, tf.mul(attT, opts.lambda)) as tf.Scalar;
+      };
+      const { value, grads } = tf.variableGrads(f, vars);
+      const nums = tf.stack([value, ceT!, attT ?? tf.scalar(0)]).dataSync();
+      // kept tensors outlive every tidy: release them here
+      ceT!.dispose(); attT?.dispose();
+      losses = { loss: nums[0], ce: nums[1], att: nums[2] };
+      if (!Number.isFinite(losses.loss)) throw new NonFiniteLossError(losses);
+      this.applyUpdates(grads, opts.lr);
+    });
+    return losses;
+  }
+
+  private applyUpdates(grads: tf.NamedTensorMap, lr: number): void {
+    const oc = this.o.optimizer;
+    this.step++;
+    const t = this.step;
+    for (const p of this.o.model.params) {
+      const v = p.variable;
+      let g = grads[v.name];
+      if (!g) continue;
+      if (oc.weightDecay) g = tf.add(g, tf.mul(v, oc.weightDecay));
+      if (oc.kind === 'sgd') {
+        const buf = this.slots.get(`momentum/${p.name}`)!;
+        const nb = oc.momentum ? tf.add(tf.mul(buf, oc.momentum), g) : g;
+        buf.assign(nb);
+        v.assign(tf.sub(v, tf.mul(nb, lr)));
+      } else {
+        const m = this.slots.get(`adam.m/${p.name}`)!, vv = this.slots.get(`adam.v/${p.name}`)!;
+        const nm = tf.add(tf.mul(m, oc.beta1), tf.mul(g, 1 - oc.beta1));
+        const nv = tf.add(tf.mul(vv, oc.beta2), tf.mul(tf.square(g), 1 - oc.beta2));
+        m.assign(nm); vv.assign(nv);
+        const bc1 = 1 - Math.pow(oc.beta1, t), bc2 = 1 - Math.pow(oc.beta2, t);
+        const denom = tf.add(tf.div(tf.sqrt(nv), Math.sqrt(bc2)), oc.eps);
+        v.assign(tf.sub(v, tf.mul(tf.div(nm, denom), lr / bc1)));
+      }
+    }
+  }
+
+  evaluate(input: EvalInput): EvalResult {
+    const { model } = this.o;
+    const s = this.inputSize;
+    const bs = this.o.evalBatch ?? 500;
+    const n = this.grid.height * this.grid.width;
+    const hw = s * s * 3;
+    let correct = 0;
+    let klSum = 0;
+    const wantKl = !!input.targets && this.o.method === 'align' && !!this.o.attention && !!this.o.loss;
+    for (let i = 0; i < input.size; i += bs) {
+      const b = Math.min(bs, input.size - i);
+      const res = tf.tidy(() => {
+        const x = tf.tensor4d(input.images.subarray(i * hw, (i + b) * hw), [b, s, s, 3]);
+        const y = tf.tensor1d(input.labels.subarray(i, i + b), 'int32');
+        const fwd = model.forward(x);
+        const ok = tf.sum(tf.cast(tf.equal(tf.argMax(fwd.logits, 1), y), 'int32'));
+        if (!wantKl) return [ok];
+        // reverse KL(p || q) with q floored at 1e-8 (q has exact zeros off the band)
+        const map = this.o.attention!.map({ model, x, labels: y, forward: fwd, training: false });
+        const logp = this.o.loss!.logDistribution(map);
+        const q = tf.tensor2d(input.targets!.subarray(i * n, (i + b) * n), [b, n]);
+        const kl = tf.sum(tf.mul(tf.exp(logp), tf.sub(logp, tf.log(tf.add(q, 1e-8)))));
+        return [ok, kl];
+      });
+      const vals = res.map((t) => t.dataSync()[0]);
+      res.forEach((t) => t.dispose());
+      correct += vals[0];
+      if (wantKl) klSum += vals[1];
+    }
+    return { correct, count: input.size, ...(wantKl ? { attKlSum: klSum } : {}) };
+  }
+
+  getState(): EngineState {
+    const weights: EngineState['weights'] = {};
+    for (const p of this.o.model.params) weights[p.name] = { shape: [...p.variable.shape], data: (p.variable.dataSync() as Float32Array).slice() };
+    const slots: EngineState['slots'] = {};
+    for (const [k, v] of this.slots) slots[k] = { shape: [...v.shape], data: (v.dataSync() as Float32Array).slice() };
+    return { weights, slots, step: this.step };
+  }
+
+  setState(state: EngineState): void {
+    for (const p of this.o.model.params) {
+      const w = state.weights[p.name];
+      if (!w || w.data.length !== p.variable.size) throw new Error(`checkpoint lacks weights for ${p.name} or has the wrong shape`);
+      tf.tidy(() => p.variable.assign(tf.tensor(w.data, p.variable.shape)));
+    }
+    for (const [k, v] of this.slots) {
+      const w = state.slots[k];
+      if (!w || w.data.length !== v.size) throw new Error(`checkpoint lacks optimizer slot ${k} or has the wrong shape`);
+      tf.tidy(() => v.assign(tf.tensor(w.data, v.shape)));
+    }
+    this.step = state.step;
+  }
+
+  dispose(): void {
+    for (const v of this.slots.values()) v.dispose();
+    this.slots.clear();
+    this.o.attention?.dispose?.();
+    this.o.model.dispose();
+  }
+}

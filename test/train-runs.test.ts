@@ -1,0 +1,115 @@
+import { test, before } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { initBackend } from '../lib/backend';
+import { runTraining, selectEpoch, TrainingHalted, registerEngine, TfjsEngine, NonFiniteLossError, type TrainConfig, type TrainEngine } from '../lib/train';
+import { createModel } from '../lib/models';
+import { createAttention } from '../lib/attention';
+import { createLoss } from '../lib/losses';
+import { UserError } from '../lib/util/errors';
+import { smallDataset, numbersOnly } from './train-helpers';
+
+const ds = smallDataset('decoymnist');
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-train-'));
+const base: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'align', attentionEpoch: 1, epochs: 2, seed: 3, lr: 0.01 };
+
+before(async () => { await initBackend('wasm'); });
+
+test('an interrupted run resumes from its checkpoint and ends with the same numbers', async () => {
+  const a = tmp(), b = tmp();
+  const full = await runTraining(base, { outDir: a, dataset: ds });
+  await assert.rejects(runTraining(base, { outDir: b, dataset: ds, haltAfterEpoch: 0 }), TrainingHalted);
+  assert.ok(fs.existsSync(path.join(b, 'checkpoint.bin')) && !fs.existsSync(path.join(b, 'result.json')));
+  const logs: string[] = [];
+  const resumed = await runTraining(base, { outDir: b, dataset: ds, log: (m) => logs.push(m) });
+  assert.ok(logs.some((m) => /resuming .* after epoch 0/.test(m)), 'says it resumes');
+  assert.equal(resumed.resumedAfterEpoch, 0);
+  assert.deepEqual(numbersOnly(resumed.epochs as any), numbersOnly(full.epochs as any));
+  assert.equal(resumed.testAccFinal, full.testAccFinal);
+  assert.equal(resumed.selectedEpoch, full.selectedEpoch);
+  const lines = fs.readFileSync(path.join(b, 'epochs.jsonl'), 'utf8').trim().split('\n');
+  assert.equal(lines.length, 2);
+  for (const f of ['config.json', 'result.json']) assert.ok(fs.existsSync(path.join(b, f)));
+  // a different config in the same folder is refused
+  await assert.rejects(runTraining({ ...base, lambda: 100 }, { outDir: b, dataset: ds }), (e: Error) => e instanceof UserError && /different configuration.*lambda/.test(e.message));
+  // a finished run is not retrained
+  const again = await runTraining(base, { outDir: b, dataset: ds });
+  assert.equal(again.finishedAt, resumed.finishedAt);
+});
+
+test('same seed, same numbers; different seed, different numbers', async () => {
+  const c = { ...base, epochs: 1, method: 'vanilla' as const };
+  const r1 = await runTraining(c, { dataset: ds });
+  const r2 = await runTraining(c, { dataset: ds });
+  const r3 = await runTraining({ ...c, seed: 4 }, { dataset: ds });
+  assert.deepEqual(numbersOnly(r1.epochs as any), numbersOnly(r2.epochs as any));
+  assert.notEqual(r1.epochs[0].loss, r3.epochs[0].loss);
+});
+
+test('a huge learning rate stops with a clear error', async () => {
+  await assert.rejects(runTraining({ ...base, method: 'vanilla', epochs: 1, lr: 1e8 }, { dataset: ds }),
+    (e: Error) => e instanceof UserError && /diverged at epoch 0.*not finite/.test(e.message));
+});
+
+test('a NaN in a later epoch keeps the last good checkpoint', async () => {
+  // an engine that behaves like tfjs but reports a NaN loss from its 8th step on (epoch 1 here)
+  registerEngine('nan-after-7', {
+    unsupported: () => undefined,
+    create: ({ config: c, optimizer, initialWeights }) => {
+      const inner = new TfjsEngine({ model: createModel(c.model, c.seed, initialWeights), method: c.method, attention: createAttention(c.attention), loss: createLoss(c.loss), optimizer });
+      let steps = 0;
+      const e: TrainEngine = Object.create(inner);
+      e.trainStep = (b, o) => {
+        if (++steps > 7) throw new NonFiniteLossError({ loss: NaN, ce: NaN, att: NaN });
+        return inner.trainStep(b, o);
+      };
+      return e;
+    },
+  });
+  const dir = tmp();
+  await assert.rejects(runTraining({ ...base, engine: 'nan-after-7' }, { outDir: dir, dataset: ds }),
+    (e: Error) => e instanceof UserError && /diverged at epoch 1/.test(e.message) && /last good checkpoint \(after epoch 0\) is kept/.test(e.message));
+  const ck = fs.readFileSync(path.join(dir, 'checkpoint.bin'));
+  assert.equal(ck.toString('latin1', 0, 8), 'LTLCKPT1');
+  assert.equal(fs.readFileSync(path.join(dir, 'epochs.jsonl'), 'utf8').trim().split('\n').length, 1);
+  assert.ok(!fs.existsSync(path.join(dir, 'result.json')));
+});
+
+test('model selection never reads the test split', async () => {
+  // poison the test split: shuffled labels. Validation-chosen epoch and val numbers must not move.
+  const poisoned = { ...ds, test: { ...ds.test, labels: ds.test.labels.map((l) => (l + 3) % 10) } };
+  const c = { ...base, epochs: 3 };
+  const clean = await runTraining(c, { dataset: ds });
+  const bad = await runTraining(c, { dataset: poisoned });
+  assert.equal(bad.selectedEpoch, clean.selectedEpoch);
+  assert.deepEqual(bad.epochs.map((e) => e.valAcc), clean.epochs.map((e) => e.valAcc));
+  assert.notDeepEqual(bad.epochs.map((e) => e.testAcc), clean.epochs.map((e) => e.testAcc));
+  assert.equal(bad.testAccSelected, bad.epochs[bad.selectedEpoch].testAcc);
+  // selectEpoch: best validation value, earliest on ties, test numbers ignored
+  const ep = [{ valAcc: 0.5, valScore: 0.1, testAcc: 0.9 }, { valAcc: 0.7, valScore: 0.05, testAcc: 0.1 }, { valAcc: 0.7, valScore: 0.2, testAcc: 0.99 }];
+  assert.equal(selectEpoch(ep, 'val-acc'), 1);
+  assert.equal(selectEpoch(ep, 'val-score'), 2);
+});
+
+test('bad options give clear errors', async () => {
+  await assert.rejects(runTraining({ ...base, model: 'cdep', attention: 'cam' }, { dataset: ds }), /cam needs a global-average-pooling model/);
+  await assert.rejects(runTraining({ ...base, maps: '/nonexistent/maps.bin' }, { dataset: ds }), /--maps/);
+  await assert.rejects(runTraining({ ...base, epochs: 0 }, { dataset: ds }), /--epochs must be an integer >= 1/);
+  await assert.rejects(runTraining({ ...base, method: 'bogus' as any }, { dataset: ds }), /--method must be one of/);
+});
+
+test('--maps FILE: a stored map file trains exactly like the generator it was made from', async () => {
+  const { writeMapStore } = await import('../lib/maps/store');
+  const file = path.join(tmp(), 'oracle.maps');
+  const hw = ds.train.height * ds.train.width;
+  const data = Float32Array.from(ds.train.digitMasks.subarray(0, ds.train.count * hw));
+  writeMapStore(file, { dataset: ds.name, split: 'train', generator: 'oracle', prompt: '', background: [], datasetChecksum: ds.checksum },
+    { count: ds.train.count, height: ds.train.height, width: ds.train.width, data });
+  const c = { ...base, epochs: 2 };
+  const viaFile = await runTraining({ ...c, maps: file }, { dataset: ds });
+  const viaGen = await runTraining({ ...c, maps: 'oracle' }, { dataset: ds });
+  assert.deepEqual(viaFile.epochs.map((e) => [e.loss, e.att, e.testAcc]), viaGen.epochs.map((e) => [e.loss, e.att, e.testAcc]));
+  await assert.rejects(runTraining({ ...c, maps: file, dataset: 'colormnist' }, { dataset: { ...ds, name: 'colormnist' } }), /dataset/);
+});
