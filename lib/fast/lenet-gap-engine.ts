@@ -1,0 +1,227 @@
+import { LENET_GAP_WASM_BASE64 } from './wasm/lenet-gap-wasm';
+
+/**
+ * The fused LeNet-GAP + CAM + KL training step (lib/fast/wasm/lenet_gap.c, WebAssembly SIMD): forward,
+ * backward and SGD of the paper's recipe in one call, single-threaded, no tfjs. Parameters use the
+ * tfjs layouts of lib/models/lenet-gap.ts (conv HWIO, dense [in, out]), in PARAM_ORDER, 3,042 floats.
+ *
+ * Inputs per batch: images [B, 32, 32, 3] in [-1, 1] (preprocessed by the caller, as for the tfjs engine),
+ * labels [B], and for the attention term the target distributions [B, 10, 10] (each sums to 1).
+ */
+
+export const PARAM_ORDER = [
+  { name: 'conv1.w', shape: [5, 5, 3, 6] }, { name: 'conv1.b', shape: [6] },
+  { name: 'conv2.w', shape: [5, 5, 6, 16] }, { name: 'conv2.b', shape: [16] },
+  { name: 'fc.w', shape: [16, 10] }, { name: 'fc.b', shape: [10] },
+] as const;
+export const PARAM_COUNT = 3042;
+export const INPUT_FLOATS = 32 * 32 * 3;
+export const GRID_CELLS = 100;
+
+interface WasmExports {
+  memory: WebAssembly.Memory;
+  train_step(B: number, lam: number, ceW: number, invT: number, align: number): number;
+  sgd_update(lr: number, momentum: number, wd: number): void;
+  eval_batch(B: number, wantKl: number, invT: number): void;
+  reset_momentum(): void;
+  max_batch(): number;
+  ptr_params(): number;
+  ptr_grads(): number;
+  ptr_mom(): number;
+  ptr_x(): number;
+  ptr_labels(): number;
+  ptr_target(): number;
+  ptr_logits(): number;
+  ptr_stats(): number;
+  prof_phase(which: number, reps: number): void;
+}
+
+export interface FusedStepOptions {
+  /** Weight of the cross-entropy term (0 for an attention-only phase). Default 1. */
+  ceWeight?: number;
+  /** Weight of the KL term; 0 (or no targets) skips the CAM branch entirely. */
+  lambda?: number;
+  /** Softmax temperature of the paper KL (paper: 1). */
+  temperature?: number;
+}
+
+export interface FusedStepResult {
+  /** Mean loss that the gradients belong to: ceWeight * CE + lambda * KL. */
+  loss: number;
+  ce: number;
+  /** Mean KL(q || p) (0 when the attention branch was skipped). */
+  kl: number;
+  /** Correct argmax predictions in the batch (before the update). */
+  correct: number;
+}
+
+export interface SgdOptions {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+}
+
+let cachedModule: WebAssembly.Module | undefined;
+function wasmBytes(): Uint8Array<ArrayBuffer> {
+  const b = Buffer.from(LENET_GAP_WASM_BASE64, 'base64');
+  const out = new Uint8Array(new ArrayBuffer(b.length));
+  out.set(b);
+  return out;
+}
+
+/**
+ * One fused engine instance = one wasm instance (its own memory, parameters and momentum). Create with
+ * `await FusedLeNetGap.create()` (WebAssembly.instantiate) or synchronously with `createSync()` (Node
+ * compiles any size synchronously; the trainer's engine factory is synchronous).
+ */
+export class FusedLeNetGap {
+  private readonly e: WasmExports;
+  maxBatch: number;
+
+  private constructor(instance: WebAssembly.Instance) {
+    this.e = instance.exports as unknown as WasmExports;
+    this.maxBatch = this.e.max_batch();
+  }
+
+  static async create(): Promise<FusedLeNetGap> {
+    if (!cachedModule) cachedModule = await WebAssembly.compile(wasmBytes());
+    return new FusedLeNetGap(await WebAssembly.instantiate(cachedModule, {}));
+  }
+
+  static createSync(): FusedLeNetGap {
+    if (!cachedModule) cachedModule = new WebAssembly.Module(wasmBytes());
+    return new FusedLeNetGap(new WebAssembly.Instance(cachedModule, {}));
+  }
+
+  /** Views are re-made on each use: cheap, and safe should the memory ever grow. */
+  private f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.e.memory.buffer, ptr, n);
+  }
+
+  /** All parameters, flat in PARAM_ORDER (a copy). */
+  getParams(): Float32Array {
+    return this.f32(this.e.ptr_params(), PARAM_COUNT).slice();
+  }
+  setParams(flat: ArrayLike<number>): void {
+    if (flat.length !== PARAM_COUNT) throw new Error(`expected ${PARAM_COUNT} parameters, got ${flat.length}`);
+    this.f32(this.e.ptr_params(), PARAM_COUNT).set(flat);
+  }
+  /** Momentum buffers, flat in PARAM_ORDER (a copy). */
+  getMomentum(): Float32Array {
+    return this.f32(this.e.ptr_mom(), PARAM_COUNT).slice();
+  }
+  setMomentum(flat: ArrayLike<number>): void {
+    if (flat.length !== PARAM_COUNT) throw new Error(`expected ${PARAM_COUNT} momentum values, got ${flat.length}`);
+    this.f32(this.e.ptr_mom(), PARAM_COUNT).set(flat);
+  }
+  resetMomentum(): void {
+    this.e.reset_momentum();
+  }
+  /** Gradients of the last computeGradients/step call (a copy), flat in PARAM_ORDER. */
+  getGradients(): Float32Array {
+    return this.f32(this.e.ptr_grads(), PARAM_COUNT).slice();
+  }
+
+  /** Copies a batch (images, labels, optional targets) into wasm memory. */
+  private load(size: number, images: Float32Array, labels: Int32Array, targets?: Float32Array): void {
+    if (!(size >= 1 && size <= this.maxBatch)) throw new Error(`batch size ${size} outside 1..${this.maxBatch}`);
+    if (images.length < size * INPUT_FLOATS) throw new Error(`images: need ${size * INPUT_FLOATS} floats, got ${images.length}`);
+    if (labels.length < size) throw new Error(`labels: need ${size}, got ${labels.length}`);
+    this.f32(this.e.ptr_x(), size * INPUT_FLOATS).set(images.subarray(0, size * INPUT_FLOATS));
+    const lab = new Int32Array(this.e.memory.buffer, this.e.ptr_labels(), size);
+    for (let i = 0; i < size; i++) {
+      const y = labels[i];
+      if (!(y >= 0 && y < 10)) throw new Error(`label ${y} at ${i} outside 0..9`);
+      lab[i] = y;
+    }
+    if (targets) {
+      if (targets.length < size * GRID_CELLS) throw new Error(`targets: need ${size * GRID_CELLS} floats, got ${targets.length}`);
+      this.f32(this.e.ptr_target(), size * GRID_CELLS).set(targets.subarray(0, size * GRID_CELLS));
+    }
+  }
+
+  /** Gradients of the batch loss (no parameter change); read them with getGradients(). */
+  computeGradients(size: number, images: Float32Array, labels: Int32Array, targets: Float32Array | undefined, o: FusedStepOptions = {}): FusedStepResult {
+    const lambda = o.lambda ?? 0;
+    const align = lambda !== 0 && !!targets;
+    const T = o.temperature ?? 1;
+    this.load(size, images, labels, align ? targets : undefined);
+    this.e.train_step(size, align ? lambda : 0, o.ceWeight ?? 1, 1 / T, align ? 1 : 0);
+    const st = this.f32(this.e.ptr_stats(), 4);
+    return { loss: st[0], ce: st[1], kl: st[2], correct: st[3] };
+  }
+
+  /** Replaces the gradients that applySgd will use (e.g. a sum over chunks of an oversized batch). */
+  setGradientsForUpdate(flat: ArrayLike<number>): void {
+    if (flat.length !== PARAM_COUNT) throw new Error(`expected ${PARAM_COUNT} gradients, got ${flat.length}`);
+    this.f32(this.e.ptr_grads(), PARAM_COUNT).set(flat);
+  }
+
+  /** Applies the gradients of the last computeGradients call (torch.optim.SGD semantics). */
+  applySgd(o: SgdOptions): void {
+    this.e.sgd_update(o.lr, o.momentum, o.weightDecay);
+  }
+
+  /** computeGradients + applySgd. */
+  step(size: number, images: Float32Array, labels: Int32Array, targets: Float32Array | undefined, o: FusedStepOptions & SgdOptions): FusedStepResult {
+    const r = this.computeGradients(size, images, labels, targets, o);
+    this.applySgd(o);
+    return r;
+  }
+
+  /**
+   * Forward pass: logits [size, 10] (a copy) and the number of correct predictions; with targets also the
+   * summed reverse KL(p || q + 1e-8) of the CAM distribution p (as the tfjs engine's evaluate).
+   */
+  evaluate(size: number, images: Float32Array, labels: Int32Array, targets?: Float32Array, temperature = 1): { logits: Float32Array; correct: number; klSum?: number } {
+    this.load(size, images, labels, targets);
+    this.e.eval_batch(size, targets ? 1 : 0, 1 / temperature);
+    const st = this.f32(this.e.ptr_stats(), 2);
+    return { logits: this.f32(this.e.ptr_logits(), size * 10).slice(), correct: st[0], ...(targets ? { klSum: st[1] } : {}) };
+  }
+}
+
+/** Phases of the fused step, in the kernel's numbering (prof_phase). */
+const PHASES = ['conv1 forward (+pool)', 'conv2 forward', 'head (pool, GAP, dense)', 'conv2 backward, pooling path (+col2im)', 'conv1 backward (+pool)', 'whole image (fwd+CE+CAM/KL+bwd)', 'conv2 backward, CAM path (rank one)', 'col2im (dcol -> dh1)'] as const;
+
+/**
+ * CPU microseconds per image of each phase of the fused step, measured on the first image of a batch
+ * (run after a computeGradients call on that batch so the backward phases see real gradients).
+ */
+export function profileFusedPhases(k: FusedLeNetGap, reps = 2000): Array<{ phase: string; microseconds: number }> {
+  const e = (k as unknown as { e: WasmExports }).e;
+  return PHASES.map((phase, i) => {
+    e.prof_phase(i, Math.max(1, reps >> 3));
+    // process CPU time, not wall time: on a shared machine it is far less noisy
+    const c0 = process.cpuUsage();
+    e.prof_phase(i, reps);
+    const c = process.cpuUsage(c0);
+    return { phase, microseconds: (c.user + c.system) / reps };
+  });
+}
+
+/** Flattens named weights (tfjs layouts) into PARAM_ORDER. */
+export function flattenParams(weights: Record<string, { data: ArrayLike<number> }>): Float32Array {
+  const out = new Float32Array(PARAM_COUNT);
+  let o = 0;
+  for (const p of PARAM_ORDER) {
+    const w = weights[p.name];
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    if (!w || w.data.length !== n) throw new Error(`weights for ${p.name}: expected ${n} values${w ? `, got ${w.data.length}` : ', missing'}`);
+    out.set(w.data as ArrayLike<number>, o);
+    o += n;
+  }
+  return out;
+}
+
+/** Splits a flat PARAM_ORDER array into named arrays with shapes. */
+export function unflattenParams(flat: Float32Array, prefix = ''): Record<string, { shape: number[]; data: Float32Array }> {
+  const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+  let o = 0;
+  for (const p of PARAM_ORDER) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    out[prefix + p.name] = { shape: [...p.shape], data: flat.slice(o, o + n) };
+    o += n;
+  }
+  return out;
+}

@@ -1,0 +1,22 @@
+import { registerEngine, getEngineFactory } from '../train/registry';
+import { FusedEngine, fusedUnsupported } from './fused-engine';
+
+/**
+ * Engines for the trainer (imported for the side effect):
+ *   --engine fused  the fused wasm kernel; refuses configs it cannot run (see fusedUnsupported);
+ *   --engine auto   fused when it can run the config (lenet-gap + cam + paper kl + sgd, or vanilla), else tfjs.
+ */
+registerEngine('fused', {
+  unsupported: (c) => fusedUnsupported(c),
+  create: ({ config: c, optimizer, initialWeights }) => new FusedEngine({
+    method: c.method === 'align' ? 'align' : 'vanilla',
+    optimizer,
+    initialWeights,
+    temperature: c.temperature,
+  }),
+});
+
+registerEngine('auto', {
+  unsupported: () => undefined,
+  create: (args) => getEngineFactory(fusedUnsupported(args.config) ? 'tfjs' : 'fused', args.config).create(args),
+});

@@ -1,0 +1,524 @@
+/*
+ * Fused training step for LeNet-GAP + CAM + KL (the paper's recipe, METHOD.md sections 3-5), in C
+ * compiled to WebAssembly SIMD. train_step runs forward + backward for a batch, sgd_update the SGD step
+ * (torch semantics).
+ * Images are processed one by one (forward, then backward, accumulating gradients), so every
+ * activation stays in L1; weights change only after the whole batch, as in any framework.
+ *
+ * Parameters use tfjs layouts so the TS side can copy variables in and out unchanged:
+ *   conv1 W [5][5][3][6], b [6]; conv2 W [5][5][6][16], b [16]; dense W [16][10], b [10]  (3,042 floats).
+ * Input: batch of 32x32x3 HWC floats (already scaled to [-1,1]); labels int32; target maps [B][100].
+ */
+#include <wasm_simd128.h>
+
+typedef v128_t V;
+#define EXPORT __attribute__((visibility("default"), used))
+#define MAXB 1024
+#define NP 3042
+#define OFF_W1 0
+#define OFF_B1 450
+#define OFF_W2 456
+#define OFF_B2 2856
+#define OFF_WF 2872
+#define OFF_BF 3032
+
+/* acc + a*b. (Relaxed-SIMD fma would halve the arithmetic, but Node 20 runs it only behind
+ * --experimental-wasm-relaxed-simd and clang-14 emits its pre-standard opcode, so it is not used.) */
+#define MADD(acc, a, b) wasm_f32x4_add((acc), wasm_f32x4_mul((a), (b)))
+#define SPLAT wasm_f32x4_splat
+#define LD(p) wasm_v128_load(p)
+#define ST(p, v) wasm_v128_store((p), (v))
+
+float params[NP];
+float grads[NP];
+float mom[NP];
+float xin[MAXB * 3072 + 16]; /* +16: vector reads may run a few floats past the last image */
+int labels[MAXB];
+float target[MAXB * 100];
+float logits_out[MAXB * 10];
+float stats[8]; /* loss sum, ce sum, kl sum, correct count (over the batch) */
+
+/* per-step weight copies in kernel-friendly layouts */
+static float W1r[6 * 75];          /* [co][ci][ky][kx] */
+static float W2T[5 * 16 * 32];     /* [ky][co][j=kx*6+ci], j padded to 32 with zeros */
+/* gradient accumulators in kernel layouts */
+static float dW1a[6 * 80];         /* [co][ky][16]: lanes 0..14 = kx*3+ci, lane 15 unused */
+/* per-image scratch */
+static float xp[3 * 1024];        /* planar x + 1: background pixels (x = -1) become exact zeros */
+static unsigned char segnz[3 * 32 * 2]; /* [ci][row][half]: row segment read by conv1_block half h has a nonzero */
+static float b1adj[6];              /* b1 - sum of the filter: conv(x) + b = conv(x + 1) + (b - sum W) */
+static float zbuf[6 * 784];
+static float h1[14 * 14 * 6 + 8];
+static unsigned short arg1[14 * 14 * 6];
+static float dh1[14 * 14 * 6 + 8];
+static float dcol[100 * 5 * 40]; /* [p][ky][4 zeros, 30 values, 6 zeros] */
+static float dW2s[16 * 5 * 32];
+static float gcam[100];           /* d loss / d t (CAM pre-ReLU) of the current image */
+static float Ulab[10 * 160];      /* per label: sum over the batch's images of sum_p gcam[p] h1col[p] ([ky][32]) */
+static float Glab[10];            /* per label: sum of gcam */
+static float vlab[10 * 160];      /* per label: W2 contracted with W[:, label], [ky][32] */   /* CE-only path's conv2 weight gradient, [co][ky][j (30 + 2 junk lanes)] */
+static float A[100 * 16];
+static short arg2[25 * 16];
+static float gap[16], prob[10];
+
+static void prepare_weights(void) {
+  const float *w1 = params + OFF_W1, *w2 = params + OFF_W2;
+  for (int ky = 0; ky < 5; ky++)
+    for (int kx = 0; kx < 5; kx++)
+      for (int ci = 0; ci < 3; ci++)
+        for (int co = 0; co < 6; co++) W1r[co * 75 + ci * 25 + ky * 5 + kx] = w1[((ky * 5 + kx) * 3 + ci) * 6 + co];
+  for (int co = 0; co < 6; co++) {
+    float sw = 0.f;
+    for (int t = 0; t < 75; t++) sw += W1r[co * 75 + t];
+    b1adj[co] = params[OFF_B1 + co] - sw;
+  }
+  for (int i = 0; i < 5 * 16 * 32; i++) W2T[i] = 0.f;
+  for (int ky = 0; ky < 5; ky++)
+    for (int j = 0; j < 30; j++)
+      for (int co = 0; co < 16; co++) W2T[(ky * 16 + co) * 32 + j] = w2[(ky * 30 + j) * 16 + co];
+  /* vlab[y][ky][j] = sum_c W[c][y] * W2[ky][j][c] (j padded to 32 with zeros) */
+  for (int yl = 0; yl < 10; yl++)
+    for (int ky = 0; ky < 5; ky++)
+      for (int j = 0; j < 32; j++) {
+        float a = 0.f;
+        for (int c = 0; c < 16; c++) a += params[OFF_WF + c * 10 + yl] * W2T[(ky * 16 + c) * 32 + j];
+        vlab[(yl * 5 + ky) * 32 + j] = a;
+      }
+}
+
+/* conv1 for two output channels over one output row segment of NV*4 columns starting at x0 */
+static inline __attribute__((always_inline)) void conv1_block(int c0, int y, int x0, const int NV) {
+  V a0[4], a1[4];
+  V b0 = SPLAT(b1adj[c0]), b1 = SPLAT(b1adj[c0 + 1]);
+  const int h = x0 ? 1 : 0;
+  for (int j = 0; j < NV; j++) { a0[j] = b0; a1[j] = b1; }
+  const float *w0 = W1r + c0 * 75, *w1 = W1r + (c0 + 1) * 75;
+  for (int ci = 0; ci < 3; ci++)
+    for (int ky = 0; ky < 5; ky++) {
+#ifndef NO_ROWSKIP
+      if (!segnz[(ci * 32 + y + ky) * 2 + h]) continue; /* all-background segment adds nothing */
+#endif
+      const float *row = xp + ci * 1024 + (y + ky) * 32 + x0;
+      const int t = ci * 25 + ky * 5;
+      for (int kx = 0; kx < 5; kx++) {
+        V wa = SPLAT(w0[t + kx]), wb = SPLAT(w1[t + kx]);
+        for (int j = 0; j < NV; j++) {
+          V v = LD(row + kx + 4 * j);
+          a0[j] = MADD(a0[j], v, wa);
+          a1[j] = MADD(a1[j], v, wb);
+        }
+      }
+    }
+  float *o0 = zbuf + c0 * 784 + y * 28 + x0, *o1 = o0 + 784;
+  for (int j = 0; j < NV; j++) { ST(o0 + 4 * j, a0[j]); ST(o1 + 4 * j, a1[j]); }
+}
+
+/* conv1 + maxpool 2 (pre-ReLU max kept with its position; ReLU after pooling is the same thing) */
+static void forward_conv1(const float *x) {
+  for (int i = 0; i < 1024; i++) {
+    xp[i] = x[3 * i] + 1.f; xp[1024 + i] = x[3 * i + 1] + 1.f; xp[2048 + i] = x[3 * i + 2] + 1.f;
+  }
+  /* half 0 reads columns 0..19, half 1 columns 16..31 */
+  for (int cr = 0; cr < 96; cr++) {
+    const float *r = xp + cr * 32;
+    int a = 0, b = 0;
+    for (int c = 0; c < 16; c++) a |= r[c] != 0.f;
+    for (int c = 20; c < 32; c++) b |= r[c] != 0.f;
+    int m = 0;
+    for (int c = 16; c < 20; c++) m |= r[c] != 0.f;
+    segnz[cr * 2] = (unsigned char)(a | m);
+    segnz[cr * 2 + 1] = (unsigned char)(b | m);
+  }
+  for (int c0 = 0; c0 < 6; c0 += 2)
+    for (int y = 0; y < 28; y++) { conv1_block(c0, y, 0, 4); conv1_block(c0, y, 16, 3); }
+  for (int r = 0; r < 14; r++)
+    for (int c = 0; c < 14; c++)
+      for (int co = 0; co < 6; co++) {
+        const float *z = zbuf + co * 784;
+        int p = (2 * r) * 28 + 2 * c, best = p;
+        float m = z[p];
+        if (z[p + 1] > m) { m = z[p + 1]; best = p + 1; }
+        if (z[p + 28] > m) { m = z[p + 28]; best = p + 28; }
+        if (z[p + 29] > m) { m = z[p + 29]; best = p + 29; }
+        int q = (r * 14 + c) * 6 + co;
+        h1[q] = m > 0.f ? m : 0.f;
+        arg1[q] = (unsigned short)best;
+      }
+}
+
+/* conv2 (raw output A, channel-last [100][16]) for pairs of output pixels */
+static void forward_conv2(void) {
+  const float *w2 = params + OFF_W2;
+  V bb[4];
+  for (int k = 0; k < 4; k++) bb[k] = LD(params + OFF_B2 + 4 * k);
+  for (int y = 0; y < 10; y++)
+    for (int x = 0; x < 10; x += 2) {
+      V a0[4], a1[4];
+      for (int k = 0; k < 4; k++) { a0[k] = bb[k]; a1[k] = bb[k]; }
+      for (int ky = 0; ky < 5; ky++) {
+        const float *seg = h1 + ((y + ky) * 14 + x) * 6;
+        const float *w = w2 + ky * 480;
+        for (int j = 0; j < 30; j++) {
+          V s0 = SPLAT(seg[j]), s1 = SPLAT(seg[j + 6]);
+          for (int k = 0; k < 4; k++) {
+            V wk = LD(w + j * 16 + 4 * k);
+            a0[k] = MADD(a0[k], s0, wk);
+            a1[k] = MADD(a1[k], s1, wk);
+          }
+        }
+      }
+      float *o = A + (y * 10 + x) * 16;
+      for (int k = 0; k < 4; k++) { ST(o + 4 * k, a0[k]); ST(o + 16 + 4 * k, a1[k]); }
+    }
+}
+
+/* ReLU + maxpool 2 + global average pool + dense; returns logits in out[10] */
+static void forward_head(float *out) {
+  for (int c = 0; c < 16; c++) gap[c] = 0.f;
+  for (int r = 0; r < 5; r++)
+    for (int c = 0; c < 5; c++)
+      for (int co = 0; co < 16; co++) {
+        int p = (2 * r) * 10 + 2 * c, best = p;
+        float m = A[p * 16 + co];
+        if (A[(p + 1) * 16 + co] > m) { m = A[(p + 1) * 16 + co]; best = p + 1; }
+        if (A[(p + 10) * 16 + co] > m) { m = A[(p + 10) * 16 + co]; best = p + 10; }
+        if (A[(p + 11) * 16 + co] > m) { m = A[(p + 11) * 16 + co]; best = p + 11; }
+        if (m > 0.f) { gap[co] += m; arg2[(r * 5 + c) * 16 + co] = (short)best; }
+        else arg2[(r * 5 + c) * 16 + co] = -1;
+      }
+  for (int c = 0; c < 16; c++) gap[c] *= (1.f / 25.f);
+  const float *wf = params + OFF_WF;
+  for (int k = 0; k < 10; k++) {
+    float s = params[OFF_BF + k];
+    for (int c = 0; c < 16; c++) s += gap[c] * wf[c * 10 + k];
+    out[k] = s;
+  }
+}
+
+
+/* exp/log without libc: range reduction + polynomial, accurate to ~1 ulp-ish for float use here */
+static float my_exp(float x) {
+  if (x < -87.f) return 0.f;
+  if (x > 88.f) x = 88.f;
+  float k = __builtin_floorf(x * 1.44269504f + 0.5f);
+  float r = x - k * 0.693145751953125f - k * 1.428606765330187e-06f;
+  float p = 1.f + r * (1.f + r * (0.5f + r * (0.16666667f + r * (0.041666668f + r * (0.008333334f + r * (0.0013888889f + r * 0.00019841270f))))));
+  int ki = (int)k;
+  union { float f; int i; } u;
+  u.i = (ki + 127) << 23;
+  return p * u.f;
+}
+static float my_log(float x) {
+  union { float f; int i; } u;
+  u.f = x;
+  int e = ((u.i >> 23) & 255) - 127;
+  u.i = (u.i & 0x007fffff) | 0x3f800000; /* mantissa in [1,2) */
+  float m = u.f;
+  if (m > 1.41421356f) { m *= 0.5f; e += 1; }
+  float t = (m - 1.f) / (m + 1.f), t2 = t * t;
+  float s = 2.f * t * (1.f + t2 * (0.33333333f + t2 * (0.2f + t2 * (0.14285714f + t2 * (0.11111111f + t2 * 0.09090909f)))));
+  return s + (float)e * 0.69314718f;
+}
+
+static void col2im_dh1(void) {
+  for (int r = 0; r < 14; r++) {
+    for (int m = 0; m < 84; m += 4) {
+      V acc = wasm_f32x4_splat(0.f);
+      int xlo = (m - 29 + 5) / 6; /* smallest x with m - 6x <= 29 */
+      if (m - 29 <= 0) xlo = 0;
+      int xhi = (m + 3) / 6;      /* largest x with m - 6x >= -3 */
+      if (xhi > 9) xhi = 9;
+      for (int ky = 0; ky < 5; ky++) {
+        int y = r - ky;
+        if (y < 0 || y > 9) continue;
+        for (int x = xlo; x <= xhi; x++) acc = wasm_f32x4_add(acc, LD(dcol + ((y * 10 + x) * 5 + ky) * 40 + 4 + m - 6 * x));
+      }
+      ST(dh1 + r * 84 + m, acc);
+    }
+  }
+}
+
+/* conv2 backward, CAM path. Its dA is rank one per image: dA_cam[p][c] = gcam[p] * wy[c] (wy = W[:, y]),
+ * so instead of dense products:
+ *   dW2[ky][j][c] += wy[c] * sum_p gcam[p] h1col[p][ky][j]  -> Ulab[y] accumulates the sum over the batch,
+ *                                                             expanded once per step (wy is fixed in a step);
+ *   db2[c]        += wy[c] * sum_p gcam[p]                  -> Glab[y];
+ *   dcol[p][ky]    = gcam[p] * vlab[y][ky], vlab[y][ky][j] = sum_c wy[c] W2[ky][j][c] (made per step). */
+static void backward_conv2_cam(int y) {
+  float *U = Ulab + y * 160;
+  const float *v = vlab + y * 160;
+  float gs = 0.f;
+  for (int p = 0; p < 100; p++) {
+    float g = gcam[p];
+    V gv = SPLAT(g);
+    for (int ky = 0; ky < 5; ky++) {
+      float *dc = dcol + (p * 5 + ky) * 40 + 4;
+      for (int k = 0; k < 8; k++) ST(dc + 4 * k, wasm_f32x4_mul(gv, LD(v + ky * 32 + 4 * k)));
+    }
+    if (g == 0.f) continue;
+    gs += g;
+    int py = p / 10, px = p - py * 10;
+    for (int ky = 0; ky < 5; ky++) {
+      const float *seg = h1 + ((py + ky) * 14 + px) * 6;
+      float *u = U + ky * 32;
+      for (int k = 0; k < 8; k++) ST(u + 4 * k, MADD(LD(u + 4 * k), gv, LD(seg + 4 * k)));
+    }
+  }
+  Glab[y] += gs;
+}
+
+/* conv2 backward, pooling path: dA_pool is nonzero at one pixel per (pooled cell, channel), a quarter
+ * of its entries, so those are scattered instead of dense products. dcol_ready: the CAM path already
+ * wrote every dcol row (else untouched rows are zeroed here). */
+static void backward_conv2_pool(const float *dg, int dcol_ready) {
+  float *db2 = grads + OFF_B2;
+  unsigned char touched[100];
+  for (int p = 0; p < 100; p++) touched[p] = (unsigned char)dcol_ready;
+  const V zero = wasm_f32x4_splat(0.f);
+  for (int cell = 0; cell < 25; cell++)
+    for (int co = 0; co < 16; co++) {
+      int p = arg2[cell * 16 + co];
+      float g = dg[co];
+      if (p < 0 || g == 0.f) continue;
+      db2[co] += g;
+      if (!touched[p]) {
+        touched[p] = 1;
+        for (int ky = 0; ky < 5; ky++)
+          for (int k = 0; k < 8; k++) ST(dcol + (p * 5 + ky) * 40 + 4 + 4 * k, zero);
+      }
+      int y = p / 10, x = p - y * 10;
+      V gs = SPLAT(g);
+      for (int ky = 0; ky < 5; ky++) {
+        const float *seg = h1 + ((y + ky) * 14 + x) * 6;
+        float *acc = dW2s + (co * 5 + ky) * 32;
+        for (int k = 0; k < 8; k++) ST(acc + 4 * k, MADD(LD(acc + 4 * k), gs, LD(seg + 4 * k)));
+        float *dc = dcol + (p * 5 + ky) * 40 + 4;
+        const float *wt = W2T + (ky * 16 + co) * 32;
+        for (int k = 0; k < 8; k++) ST(dc + 4 * k, MADD(LD(dc + 4 * k), gs, LD(wt + 4 * k)));
+      }
+    }
+  for (int p = 0; p < 100; p++)
+    if (!touched[p])
+      for (int ky = 0; ky < 5; ky++)
+        for (int k = 0; k < 8; k++) ST(dcol + (p * 5 + ky) * 40 + 4 + 4 * k, zero);
+  col2im_dh1();
+}
+
+/* backward of ReLU + maxpool + conv1: gradient reaches only the max position of each pooled cell */
+static void backward_conv1(const float *x) {
+  float *db1 = grads + OFF_B1;
+  for (int q = 0; q < 196; q++)
+    for (int co = 0; co < 6; co++) {
+      int qi = q * 6 + co;
+      float g = dh1[qi];
+      if (h1[qi] <= 0.f || g == 0.f) continue;
+      db1[co] += g;
+      int pos = arg1[qi], py = pos / 28, px = pos - py * 28;
+      V gs = SPLAT(g);
+      float *acc = dW1a + co * 80;
+      for (int ky = 0; ky < 5; ky++) {
+        const float *row = x + ((py + ky) * 32 + px) * 3;
+        float *a = acc + ky * 16;
+        for (int k = 0; k < 4; k++) ST(a + 4 * k, MADD(LD(a + 4 * k), gs, LD(row + 4 * k)));
+      }
+    }
+}
+
+/* one image: forward, loss, backward (gradients accumulate into grads/dW1a). Returns loss pieces. */
+static void image_step(int n, float invB, float lam, float ceW, float invT, int align) {
+  const float *x = xin + n * 3072;
+  int y = labels[n];
+  forward_conv1(x);
+  forward_conv2();
+  float lg[10];
+  forward_head(lg);
+  /* cross-entropy */
+  float mx = lg[0];
+  int am = 0;
+  for (int k = 1; k < 10; k++) if (lg[k] > mx) { mx = lg[k]; am = k; }
+  float se = 0.f;
+  for (int k = 0; k < 10; k++) { prob[k] = my_exp(lg[k] - mx); se += prob[k]; }
+  float lse = mx + my_log(se);
+  stats[1] += lse - lg[y];
+  stats[3] += (am == y) ? 1.f : 0.f;
+  float dl[10];
+  for (int k = 0; k < 10; k++) { prob[k] /= se; dl[k] = (prob[k] - (k == y ? 1.f : 0.f)) * invB * ceW; }
+  /* dense */
+  float *dwf = grads + OFF_WF, *dbf = grads + OFF_BF;
+  const float *wf = params + OFF_WF;
+  float dg[16];
+  for (int k = 0; k < 10; k++) dbf[k] += dl[k];
+  for (int c = 0; c < 16; c++) {
+    float s = 0.f;
+    for (int k = 0; k < 10; k++) { dwf[c * 10 + k] += gap[c] * dl[k]; s += wf[c * 10 + k] * dl[k]; }
+    dg[c] = s * (1.f / 25.f);
+  }
+  float kl = 0.f;
+  if (align) {
+    /* CAM with the true class: t = A . W[:,y]; cam = relu(t); s = minmax(cam); p = softmax(s) */
+    float wy[16], t[100], s[100], e[100];
+    for (int c = 0; c < 16; c++) wy[c] = wf[c * 10 + y];
+    float cmax = -1e30f, cmin = 1e30f;
+    int imax = 0, imin = 0;
+    for (int p = 0; p < 100; p++) {
+      float v = 0.f;
+      for (int c = 0; c < 16; c++) v += A[p * 16 + c] * wy[c];
+      t[p] = v;
+      float cam = v > 0.f ? v : 0.f;
+      if (cam > cmax) { cmax = cam; imax = p; }
+      if (cam < cmin) { cmin = cam; imin = p; }
+    }
+    float D = cmax - cmin + 1e-8f, invD = 1.f / D;
+    float smax = -1e30f;
+    for (int p = 0; p < 100; p++) {
+      float cam = t[p] > 0.f ? t[p] : 0.f;
+      s[p] = (cam - cmin) * invD * invT; /* s / T (paper: T = 1) */
+      if (s[p] > smax) smax = s[p];
+    }
+    float se2 = 0.f;
+    for (int p = 0; p < 100; p++) { e[p] = my_exp(s[p] - smax); se2 += e[p]; }
+    float lse2 = smax + my_log(se2);
+    const float *q = target + n * 100;
+    float sq = 0.f;
+    for (int p = 0; p < 100; p++)
+      if (q[p] > 0.f) { kl += q[p] * (my_log(q[p]) - (s[p] - lse2)); sq += q[p]; }
+    /* d loss / d lp = -lam q / B; log-softmax backward; min-max backward; relu backward */
+    float T = 1.f / invT;
+    float c0 = -lam * invB, sdlp = c0 * sq, dmx = 0.f, dmn = 0.f;
+    float ds[100];
+    for (int p = 0; p < 100; p++) {
+      float pr = e[p] / se2;
+      ds[p] = (c0 * q[p] - pr * sdlp) * invT; /* d/d(minmax value u), u = s*T */
+      float u = s[p] * T;
+      dmx -= ds[p] * u;
+      dmn += ds[p] * (u - 1.f);
+    }
+    float dt[100];
+    for (int p = 0; p < 100; p++) dt[p] = ds[p] * invD;
+    dt[imax] += dmx * invD;
+    dt[imin] += dmn * invD;
+    for (int p = 0; p < 100; p++) {
+      float g = t[p] > 0.f ? dt[p] : 0.f;
+      gcam[p] = g;
+      if (g == 0.f) continue;
+      for (int c = 0; c < 16; c++) dwf[c * 10 + y] += g * A[p * 16 + c];
+    }
+    stats[2] += kl;
+  }
+  stats[0] += ceW * (lse - lg[y]) + lam * kl;
+  if (align) backward_conv2_cam(y);
+  backward_conv2_pool(dg, align);
+  backward_conv1(x);
+}
+
+/* Gradients of one batch (in xin/labels/target) into grads; parameters are not changed (sgd_update does
+ * that, so a non-finite loss can be rejected first). loss = ceW * CE + lam * KL(q || softmax(minmax(CAM)/T));
+ * align = 0 skips the CAM/KL branch. stats: [0] mean loss, [1] mean CE, [2] mean KL, [3] correct count. */
+EXPORT float train_step(int B, float lam, float ceW, float invT, int align) {
+  prepare_weights();
+  for (int i = 0; i < NP; i++) grads[i] = 0.f;
+  for (int i = 0; i < 6 * 80; i++) dW1a[i] = 0.f;
+  for (int i = 0; i < 16 * 5 * 32; i++) dW2s[i] = 0.f;
+  for (int i = 0; i < 10 * 160; i++) Ulab[i] = 0.f;
+  for (int i = 0; i < 10; i++) Glab[i] = 0.f;
+  for (int i = 0; i < 8; i++) stats[i] = 0.f;
+  float invB = 1.f / (float)B;
+  for (int n = 0; n < B; n++) image_step(n, invB, lam, ceW, invT, align);
+  for (int co = 0; co < 6; co++)
+    for (int ky = 0; ky < 5; ky++)
+      for (int j = 0; j < 15; j++) grads[OFF_W1 + (ky * 15 + j) * 6 + co] = dW1a[co * 80 + ky * 16 + j];
+  for (int co = 0; co < 16; co++)
+    for (int ky = 0; ky < 5; ky++)
+      for (int j = 0; j < 30; j++) grads[OFF_W2 + (ky * 30 + j) * 16 + co] += dW2s[(co * 5 + ky) * 32 + j];
+  if (align) {
+    const float *wf = params + OFF_WF;
+    for (int yl = 0; yl < 10; yl++) {
+      if (Glab[yl] == 0.f) {
+        int any = 0;
+        for (int i = 0; i < 160; i++) any |= Ulab[yl * 160 + i] != 0.f;
+        if (!any) continue;
+      }
+      for (int co = 0; co < 16; co++) {
+        float w = wf[co * 10 + yl];
+        grads[OFF_B2 + co] += w * Glab[yl];
+        for (int ky = 0; ky < 5; ky++)
+          for (int j = 0; j < 30; j++) grads[OFF_W2 + (ky * 30 + j) * 16 + co] += w * Ulab[yl * 160 + ky * 32 + j];
+      }
+    }
+  }
+  stats[0] *= invB; stats[1] *= invB; stats[2] *= invB;
+  return stats[0];
+}
+
+/* torch.optim.SGD: g = grad + wd*w; buf = m*buf + g; w -= lr*buf (buf starts at 0, so step 1 gives buf = g). */
+EXPORT void sgd_update(float lr, float momentum, float wd) {
+  for (int i = 0; i < NP; i++) {
+    float g = grads[i] + wd * params[i];
+    float b = momentum * mom[i] + g;
+    mom[i] = b;
+    params[i] -= lr * b;
+  }
+}
+
+/* Forward only: logits for B images into logits_out; stats[0] = correct count. With want_kl, stats[1] =
+ * sum over images of the reverse KL(p || q) = sum p (log p - log(q + 1e-8)), p the CAM distribution. */
+EXPORT void eval_batch(int B, int want_kl, float invT) {
+  prepare_weights();
+  stats[0] = 0.f; stats[1] = 0.f;
+  const float *wf = params + OFF_WF;
+  for (int n = 0; n < B; n++) {
+    float *lg = logits_out + n * 10;
+    forward_conv1(xin + n * 3072);
+    forward_conv2();
+    forward_head(lg);
+    int y = labels[n], am = 0;
+    for (int k = 1; k < 10; k++) if (lg[k] > lg[am]) am = k;
+    if (am == y) stats[0] += 1.f;
+    if (!want_kl) continue;
+    float s[100], cmax = -1e30f, cmin = 1e30f;
+    for (int p = 0; p < 100; p++) {
+      float v = 0.f;
+      for (int c = 0; c < 16; c++) v += A[p * 16 + c] * wf[c * 10 + y];
+      s[p] = v > 0.f ? v : 0.f;
+      if (s[p] > cmax) cmax = s[p];
+      if (s[p] < cmin) cmin = s[p];
+    }
+    float invD = 1.f / (cmax - cmin + 1e-8f), smax = -1e30f;
+    for (int p = 0; p < 100; p++) { s[p] = (s[p] - cmin) * invD * invT; if (s[p] > smax) smax = s[p]; }
+    float se = 0.f;
+    for (int p = 0; p < 100; p++) se += my_exp(s[p] - smax);
+    float lse = smax + my_log(se), kl = 0.f;
+    const float *q = target + n * 100;
+    for (int p = 0; p < 100; p++) { float lp = s[p] - lse; kl += my_exp(lp) * (lp - my_log(q[p] + 1e-8f)); }
+    stats[1] += kl;
+  }
+}
+
+EXPORT void reset_momentum(void) { for (int i = 0; i < NP; i++) mom[i] = 0.f; }
+EXPORT int max_batch(void) { return MAXB; }
+EXPORT float *ptr_params(void) { return params; }
+EXPORT float *ptr_grads(void) { return grads; }
+EXPORT float *ptr_mom(void) { return mom; }
+EXPORT float *ptr_x(void) { return xin; }
+EXPORT int *ptr_labels(void) { return labels; }
+EXPORT float *ptr_target(void) { return target; }
+EXPORT float *ptr_logits(void) { return logits_out; }
+EXPORT float *ptr_stats(void) { return stats; }
+
+/* Per-phase timing hook (bench --profile): runs one phase `reps` times on image 0 of xin. */
+EXPORT void prof_phase(int which, int reps) {
+  const float *x = xin;
+  prepare_weights();
+  for (int r = 0; r < reps; r++) {
+    switch (which) {
+      case 0: forward_conv1(x); break;
+      case 1: forward_conv2(); break;
+      case 2: { float lg[10]; forward_head(lg); } break;
+      case 3: backward_conv2_pool(gap, 0); break;
+      case 4: backward_conv1(x); break;
+      case 6: backward_conv2_cam(labels[0]); break;
+      case 7: col2im_dh1(); break;
+      case 5: image_step(0, 1.f / 32.f, 160.f, 1.f, 1.f, 1); break;
+    }
+  }
+}
