@@ -91,6 +91,11 @@ test('model selection never reads the test split', async () => {
   const ep = [{ valAcc: 0.5, valScore: 0.1, testAcc: 0.9 }, { valAcc: 0.7, valScore: 0.05, testAcc: 0.1 }, { valAcc: 0.7, valScore: 0.2, testAcc: 0.99 }];
   assert.equal(selectEpoch(ep, 'val-acc'), 1);
   assert.equal(selectEpoch(ep, 'val-score'), 2);
+  // with a combined phase, warm-up epochs (a vanilla model) never compete, however good their val numbers
+  const phased = [{ valAcc: 0.99, valScore: 0.9, phase: 'ce' as const }, { valAcc: 0.8, valScore: 0.3, phase: 'combined' as const },
+    { valAcc: 0.85, valScore: 0.2, phase: 'combined' as const }];
+  assert.equal(selectEpoch(phased, 'val-acc'), 2);
+  assert.equal(selectEpoch(phased, 'val-score'), 1);
 });
 
 test('bad options give clear errors', async () => {

@@ -90,15 +90,23 @@ const files = (dir: string) => ({
   result: path.join(dir, 'result.json'),
 });
 
-/** The epoch the validation metric picks (ties: the earliest). Reads validation numbers only. */
-export function selectEpoch(epochs: ReadonlyArray<Pick<EpochRecord, 'valAcc' | 'valScore'>>, by: TrainConfig['select']): number {
-  let best = 0;
-  for (let e = 1; e < epochs.length; e++) {
-    const v = by === 'val-acc' ? epochs[e].valAcc : epochs[e].valScore;
-    const b = by === 'val-acc' ? epochs[best].valAcc : epochs[best].valScore;
-    if (v > b) best = e;
+/**
+ * The epoch the validation metric picks (ties: the earliest). Reads validation numbers only.
+ * When the run has a combined phase (align, RRR after epoch A), only those epochs compete: an
+ * epoch from the CE-only warm-up is a vanilla model and must not be reported as the method's.
+ */
+export function selectEpoch(
+  epochs: ReadonlyArray<Pick<EpochRecord, 'valAcc' | 'valScore'> & { phase?: StepPhase }>,
+  by: TrainConfig['select'],
+): number {
+  const value = (e: number) => (by === 'val-acc' ? epochs[e].valAcc : epochs[e].valScore);
+  const combined = epochs.some((e) => e.phase === 'combined');
+  let best = -1;
+  for (let e = 0; e < epochs.length; e++) {
+    if (combined && epochs[e].phase !== 'combined') continue;
+    if (best < 0 || value(e) > value(best)) best = e;
   }
-  return best;
+  return Math.max(best, 0);
 }
 
 /**
