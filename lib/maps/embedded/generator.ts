@@ -1,0 +1,156 @@
+import * as tf from '@tensorflow/tfjs';
+import { activeBackend, initBackend } from '../../backend';
+import type { ImageSplit } from '../../data/types';
+import { UserError } from '../../util/errors';
+import type { MapBatch, MapGenerator, MapRequest } from '../types';
+import { defaultCheckpointDir, loadCheckpoint, type LoadedVlm, type MapDefaults } from './checkpoint';
+import type { VlmModel } from './model';
+import { TextEncoder } from './text-encoder';
+import type { Vocabulary } from './tokenizer';
+
+/** Background prompts when neither the request nor the checkpoint names any (the paper's, minus "clean origami"). */
+export const FALLBACK_BACKGROUND = ['background', 'black', 'dark', 'nothing'];
+
+/**
+ * Upsamples grid maps [n, gh, gw] to [n, H, W] bilinearly with half-pixel centres (each grid cell's value
+ * sits at its cell's centre; edges are clamped), the convention of tf.image.resizeBilinear with
+ * halfPixelCenters. A 14x14 grid on 28x28 images: each cell is a 2x2 pixel block.
+ */
+export function upsampleBilinear(grid: Float32Array, n: number, gh: number, gw: number, H: number, W: number): Float32Array {
+  const out = new Float32Array(n * H * W);
+  const sy = gh / H, sx = gw / W;
+  const y0 = new Int32Array(H), y1 = new Int32Array(H), fy = new Float32Array(H);
+  const x0 = new Int32Array(W), x1 = new Int32Array(W), fx = new Float32Array(W);
+  const axis = (o: number, s: number, g: number, i0: Int32Array, i1: Int32Array, f: Float32Array) => {
+    for (let i = 0; i < o; i++) {
+      const v = Math.min(Math.max((i + 0.5) * s - 0.5, 0), g - 1);
+      i0[i] = Math.floor(v); i1[i] = Math.min(i0[i] + 1, g - 1); f[i] = v - i0[i];
+    }
+  };
+  axis(H, sy, gh, y0, y1, fy);
+  axis(W, sx, gw, x0, x1, fx);
+  for (let k = 0; k < n; k++) {
+    const g = k * gh * gw, o = k * H * W;
+    for (let y = 0; y < H; y++) {
+      const r0 = g + y0[y] * gw, r1 = g + y1[y] * gw, a = fy[y];
+      for (let x = 0; x < W; x++) {
+        const top = grid[r0 + x0[x]] * (1 - fx[x]) + grid[r0 + x1[x]] * fx[x];
+        const bot = grid[r1 + x0[x]] * (1 - fx[x]) + grid[r1 + x1[x]] * fx[x];
+        out[o + y * W + x] = top * (1 - a) + bot * a;
+      }
+    }
+  }
+  return out;
+}
+
+/** Selected images of a split as a float RGB tensor [n, H, W, 3] (grey images repeated on 3 channels). */
+export function splitImages(split: ImageSplit, idx: ArrayLike<number>): tf.Tensor4D {
+  const { height: H, width: W, channels: C } = split;
+  const n = idx.length;
+  const out = new Float32Array(n * H * W * 3);
+  for (let k = 0; k < n; k++) {
+    const src = idx[k] * H * W * C;
+    for (let p = 0; p < H * W; p++) {
+      for (let c = 0; c < 3; c++) out[(k * H * W + p) * 3 + c] = split.images[src + p * C + (C === 3 ? c : 0)];
+    }
+  }
+  return tf.tensor4d(out, [n, H, W, 3]);
+}
+
+export interface PromptMapOptions {
+  prompt: string;
+  background: string[];
+  /** Divides the scaled similarities before the softmax; < 1 sharpens the map. */
+  temperature: number;
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Dense maps of a prompt: per patch, softmax over [prompt, ...background prompts] of the model's scaled
+ * patch-text cosine similarities (divided by the temperature), the prompt's share; 14x14 grid upsampled
+ * bilinearly to the image size. Values in [0, 1].
+ */
+export function promptMaps(model: VlmModel, vocab: Vocabulary, split: ImageSplit, idx: ArrayLike<number>, o: PromptMapOptions): MapBatch {
+  const { height: H, width: W } = split;
+  if (H % 2 || W % 2) throw new UserError(`the embedded VLM needs even image sizes, got ${H}x${W}`);
+  if (!o.background.length) throw new UserError('the embedded VLM needs at least one background prompt');
+  if (!(o.temperature > 0)) throw new UserError(`map temperature must be > 0, got ${o.temperature}`);
+  const n = idx.length, bs = o.batchSize ?? 256, gh = H / 2, gw = W / 2;
+  const grid = new Float32Array(n * gh * gw);
+  const [fg, bg] = tf.tidy(() => [
+    model.encodeTexts(TextEncoder.bagOfTexts(vocab, [o.prompt], model.config.maxLen)),
+    model.encodeTexts(TextEncoder.bagOfTexts(vocab, o.background, model.config.maxLen)),
+  ]);
+  try {
+    for (let s = 0; s < n; s += bs) {
+      const part = Array.from({ length: Math.min(bs, n - s) }, (_, k) => idx[s + k]);
+      const m = tf.tidy(() => {
+        const { patches } = model.encodeImages(splitImages(split, part));
+        return model.gridMaps(patches, fg, bg, o.temperature);
+      });
+      grid.set(m.dataSync() as Float32Array, s * gh * gw);
+      m.dispose();
+      o.onProgress?.(s + part.length, n);
+    }
+  } finally {
+    fg.dispose();
+    bg.dispose();
+  }
+  return { count: n, height: H, width: W, data: upsampleBilinear(grid, n, gh, gw, H, W) };
+}
+
+export interface EmbeddedGeneratorOptions {
+  /** Checkpoint folder (default: data/vlm of the package). */
+  checkpoint?: string;
+  /** Overrides the checkpoint's default map temperature. */
+  temperature?: number;
+  /** Images per forward pass (default 256). */
+  batchSize?: number;
+}
+
+/**
+ * MapGenerator 'embedded': the project's own small image-text model. Loads the checkpoint lazily on the
+ * first request (so constructing it is free and a missing checkpoint is reported when used).
+ */
+export class EmbeddedGenerator implements MapGenerator {
+  readonly name = 'embedded';
+  readonly usesPrompt = true;
+  private loaded?: LoadedVlm;
+
+  constructor(private readonly opts: EmbeddedGeneratorOptions = {}) {}
+
+  /** The loaded checkpoint (loads it if needed). */
+  load(): LoadedVlm {
+    if (!this.loaded) this.loaded = loadCheckpoint(this.opts.checkpoint ?? defaultCheckpointDir());
+    return this.loaded;
+  }
+
+  get defaults(): MapDefaults {
+    const d = this.load().meta.mapDefaults;
+    return { background: d?.background ?? FALLBACK_BACKGROUND, temperature: this.opts.temperature ?? d?.temperature ?? 1 };
+  }
+
+  async generate(req: MapRequest): Promise<MapBatch> {
+    // Callers that never chose a backend (a notebook, a CLI command) get the project's default (wasm),
+    // not tfjs's pure-JS fallback, which is ~10x slower.
+    if (!activeBackend()) await initBackend();
+    const { model, vocab } = this.load();
+    const idx = req.indices ?? Array.from({ length: req.split.count }, (_, i) => i);
+    for (const i of idx) if (!(Number.isInteger(i) && i >= 0 && i < req.split.count)) throw new UserError(`map request index ${i} is outside the split (0..${req.split.count - 1})`);
+    const d = this.defaults;
+    return promptMaps(model, vocab, req.split, idx, {
+      prompt: req.prompt, background: req.background?.length ? req.background : d.background,
+      temperature: d.temperature, batchSize: this.opts.batchSize, onProgress: req.onProgress,
+    });
+  }
+
+  dispose(): void {
+    this.loaded?.model.dispose();
+    this.loaded = undefined;
+  }
+}
+
+export function createEmbeddedGenerator(opts: EmbeddedGeneratorOptions = {}): MapGenerator {
+  return new EmbeddedGenerator(opts);
+}

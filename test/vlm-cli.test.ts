@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.join(__dirname, '..');
+function ltl(args: string[]) {
+  const code = `require('./lib/cli/main').main(['node', 'ltl', ...${JSON.stringify(args)}])`;
+  return spawnSync(process.execPath, ['--import', 'tsx', '-e', code], { cwd: root, encoding: 'utf8', env: { ...process.env, LTL_BACKEND: 'wasm' } });
+}
+
+test('ltl vlm train writes a checkpoint that ltl vlm eval reads (tiny run)', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-vlm-cli-'));
+  const t = ltl(['vlm', 'train', '--seed', '3', '--out', out, '--steps', '2', '--batch', '4', '--select-limit', '0', '--json']);
+  assert.equal(t.status, 0, t.stderr);
+  const tr = JSON.parse(t.stdout.trim().split('\n').pop()!);
+  assert.equal(tr.steps, 2);
+  for (const f of ['model.json', 'weights.bin', 'vocab.json', 'meta.json']) assert.ok(fs.existsSync(path.join(out, f)), f);
+  const e = ltl(['vlm', 'eval', '--checkpoint', out, '--limit', '20', '--split', 'val', '--prompts', 'a number', '--json']);
+  assert.equal(e.status, 0, e.stderr);
+  const ev = JSON.parse(e.stdout.trim().split('\n').pop()!);
+  assert.equal(ev.images, 20);
+  for (const k of ['zeroShotAccuracy', 'digitPromptDigitMass', 'digitPromptDecoyMass', 'squarePromptPatchMass']) {
+    assert.ok(ev[k] >= 0 && ev[k] <= 1, `${k} = ${ev[k]}`);
+  }
+  assert.equal(ev.prompts[0].prompt, 'a number');
+});
+
+test('ltl vlm eval names a missing checkpoint file clearly', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-vlm-cli-'));
+  fs.writeFileSync(path.join(out, 'model.json'), '{}');
+  const e = ltl(['vlm', 'eval', '--checkpoint', out, '--limit', '5']);
+  assert.equal(e.status, 1);
+  assert.match(e.stderr, /ltl: error: VLM checkpoint .* is missing weights\.bin, vocab\.json, meta\.json/);
+});
