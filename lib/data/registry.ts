@@ -3,6 +3,7 @@ import { loadMnist } from './bases/mnist';
 import { loadFashionMnist } from './bases/fashion-mnist';
 import { colorRule } from './shortcuts/color';
 import { decoyRule } from './shortcuts/decoy';
+import { decoyFrameRule } from './shortcuts/decoy-frame';
 import { UserError } from '../util/errors';
 
 /** Loads a base set; `dir` overrides where its files are. */
@@ -49,7 +50,9 @@ registerBaseSet('mnist', loadMnist);
 registerBaseSet('fashion-mnist', loadFashionMnist);
 registerShortcut(colorRule);
 registerShortcut(decoyRule);
+registerShortcut(decoyFrameRule);
 registerDataset('colormnist', 'mnist', 'color');
 registerDataset('decoymnist', 'mnist', 'decoy');
+registerDataset('decoymnist-hard', 'mnist', 'decoy-frame');
 registerDataset('colorfashion', 'fashion-mnist', 'color');
 registerDataset('decoyfashion', 'fashion-mnist', 'decoy');
