@@ -22,6 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# onnxruntime-node would otherwise fetch CUDA files from outside the npm registry.
-export ONNXRUNTIME_NODE_INSTALL=skip
+# onnxruntime-node would otherwise fetch CUDA files from outside the npm registry (its 1.21 install script reads
+# ONNXRUNTIME_NODE_INSTALL_CUDA, newer ones ONNXRUNTIME_NODE_INSTALL; it tries whenever nvcc is on the PATH).
+export ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

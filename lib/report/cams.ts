@@ -1,0 +1,67 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { ImageSplit } from '../data/types';
+import type { MapBatch } from '../maps/types';
+import { createModel, initialWeights, modelInputSize } from '../models';
+import { createAttention } from '../attention';
+import { readCheckpoint } from '../train/checkpoint';
+import { prepareImages } from '../train/data';
+import type { TrainConfig } from '../train/config';
+import { UserError } from '../util/errors';
+
+/** A split restricted to some images (copies), so helpers that take "the first n" can take any n. */
+export function subsetSplit(split: ImageSplit, indices: ArrayLike<number>): ImageSplit {
+  const hw = split.height * split.width;
+  const n = indices.length;
+  const px = hw * split.channels;
+  const images = new Uint8Array(n * px);
+  const labels = new Uint8Array(n);
+  const digitMasks = new Uint8Array(n * hw);
+  const shortcutMasks = split.shortcutMasks ? new Uint8Array(n * hw) : undefined;
+  const sourceIndex = new Int32Array(n);
+  for (let k = 0; k < n; k++) {
+    const i = indices[k];
+    images.set(split.images.subarray(i * px, (i + 1) * px), k * px);
+    labels[k] = split.labels[i];
+    digitMasks.set(split.digitMasks.subarray(i * hw, (i + 1) * hw), k * hw);
+    shortcutMasks?.set(split.shortcutMasks!.subarray(i * hw, (i + 1) * hw), k * hw);
+    sourceIndex[k] = split.sourceIndex[i];
+  }
+  return { ...split, count: n, images, labels, digitMasks, shortcutMasks, sourceIndex };
+}
+
+/**
+ * The attention maps (CAM by default: what the paper aligns) of a model on some images of a split,
+ * for the true class, on the model's attention grid. `weights` null = the untrained initialisation
+ * ("before"); otherwise the weights of a finished run folder ("after", its last epoch).
+ */
+export function attentionMaps(
+  config: Pick<TrainConfig, 'model' | 'seed'>,
+  weights: 'initial' | { runDir: string },
+  split: ImageSplit,
+  indices: ArrayLike<number>,
+  method = 'cam',
+): MapBatch {
+  let w = initialWeights(config.model, config.seed);
+  if (weights !== 'initial') {
+    const file = path.join(weights.runDir, 'checkpoint.bin');
+    if (!fs.existsSync(file)) throw new UserError(`no checkpoint in ${weights.runDir}: train the run first`);
+    w = readCheckpoint(file).state.weights as typeof w;
+  }
+  const model = createModel(config.model, config.seed, w);
+  const size = modelInputSize(config.model);
+  const sub = subsetSplit(split, indices);
+  try {
+    return tf.tidy(() => {
+      const x = tf.tensor4d(prepareImages(sub, sub.count, size), [sub.count, size, size, 3]);
+      const labels = tf.tensor1d(Int32Array.from(sub.labels), 'int32');
+      const forward = model.forward(x, { secondOrder: method !== 'cam' });
+      const maps = createAttention(method).map({ model, x, labels, forward, training: false });
+      const [count, height, width] = maps.shape;
+      return { count, height, width, data: maps.dataSync() as Float32Array };
+    });
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Prepares the notebooks to run: builds dist/, makes the package importable by name from notebooks/,
+# and installs the tslab kernel spec into a PROJECT-LOCAL Jupyter data dir (.ltl-jupyter), so nothing
+# is written to ~/.local/share/jupyter. Idempotent; safe to run before every reproduce.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+if [[ "${LTL_SKIP_BUILD:-0}" != "1" ]]; then
+  echo "[setup] npm run build" >&2
+  npm run build --silent >&2
+fi
+
+# tslab compiles each notebook with Node10 resolution and cannot import files outside the notebook's
+# folder tree by relative path, so notebooks import the library by its package name through this link.
+mkdir -p notebooks/node_modules
+ln -sfn ../.. notebooks/node_modules/learning-to-look
+
+JUPYTER_DIR="$ROOT/.ltl-jupyter"
+KDIR="$JUPYTER_DIR/kernels/tslab"
+mkdir -p "$KDIR"
+NODE_BIN="$(command -v node)"
+# {connection_file} must be its own argv entry (tslab issue #36).
+cat > "$KDIR/kernel.json" <<JSON
+{
+  "argv": ["$NODE_BIN", "$ROOT/node_modules/tslab/bin/tslab", "kernel", "--config-path", "{connection_file}"],
+  "display_name": "TypeScript (tslab, learning-to-look)",
+  "language": "typescript"
+}
+JSON
+echo "[setup] kernel spec: $KDIR/kernel.json" >&2

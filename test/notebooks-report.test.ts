@@ -1,0 +1,263 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { Jimp } from 'jimp';
+import * as report from '../lib/report';
+import { loadDataset } from '../lib/data';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+test('profiles: parameters cell name, LTL_PROFILE wins, typos are errors', () => {
+  assert.equal(report.getProfile('quick', {}).name, 'quick');
+  assert.equal(report.getProfile('standard', { LTL_PROFILE: 'quick' }).name, 'quick');
+  assert.throws(() => report.getProfile('standard', { LTL_PROFILE: 'fast' }), /unknown profile 'fast' \(from LTL_PROFILE\)/);
+  for (const p of report.PROFILE_NAMES) {
+    const pr = report.PROFILES[p];
+    assert.ok(pr.attentionEpoch < pr.epochs, `${p}: attention epoch inside training`);
+    assert.ok(pr.seeds.length >= 1);
+  }
+  assert.equal(report.limit(100, null), 100);
+  assert.equal(report.limit(100, 10), 10);
+});
+
+test('figureHtml: bundle only when asked, data cannot close the script tag', () => {
+  const fig = report.lineFigure([{ name: '</script><b>x', x: [1, 2], y: new Float32Array([0.5, NaN]) }], { title: 't' });
+  const h1 = report.figureHtml(fig, { id: 'a', includeBundle: true });
+  const h2 = report.figureHtml(fig, { id: 'b' });
+  assert.ok(h1.includes('window.Plotly = Plotly') && !h2.includes('window.Plotly = Plotly'));
+  assert.ok(h1.length > 4e6 && h2.length < 5000);
+  // The only "</script" occurrences are our own closing tags.
+  assert.equal(h2.split('</script>').length - 1, 1);
+  assert.ok(h2.includes('[0.5,null]'));
+});
+
+test('showFigure sends html + png once Chromium rendered it; bundle inlined once', async () => {
+  const sent: report.MimeBundle[] = [];
+  report.setDisplaySink((b) => sent.push(b));
+  report.resetPlotlyBundle();
+  try {
+    const fig = report.barFigure(['a', 'b'], [{ name: 's', y: [1, 3] }], { title: 'bars' });
+    await report.showFigure(fig, { width: 300, height: 200 });
+    await report.showFigure(fig, { width: 300, height: 200, png: false });
+  } finally {
+    report.setDisplaySink(undefined);
+    await report.closeChromium();
+  }
+  assert.equal(sent.length, 2);
+  assert.ok(String(sent[0]['text/html']).includes('window.Plotly = Plotly'));
+  assert.ok(!String(sent[1]['text/html']).includes('window.Plotly = Plotly'));
+  const png = sent[0]['image/png'] as Buffer;
+  assert.ok(png, 'png fallback rendered');
+  const img = await Jimp.read(png);
+  assert.equal(img.bitmap.width, 300);
+  // Not a blank page: plotly drew coloured bars.
+  let coloured = 0;
+  const d = img.bitmap.data;
+  for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - d[i + 2]) > 40) coloured++;
+  assert.ok(coloured > 200, `coloured pixels ${coloured}`);
+  assert.ok(String(sent[0]['text/html']).includes('class="ltl-fallback"'));
+});
+
+test('image grid: layout, pixels copied at scale, overlay coloured', async () => {
+  const px = new Uint8Array(2 * 2 * 3);
+  px.set([255, 0, 0], 0); // top-left red
+  const image = { pixels: px, width: 2, height: 2, channels: 3 as const };
+  const map = { data: [0, 0, 0, 1], width: 2, height: 2 };
+  const png = await report.imageGridPng([[{ image }, { map }]], { scale: 4, gap: 1 });
+  const img = await Jimp.read(png);
+  assert.equal(img.bitmap.width, 1 + 2 * (8 + 1));
+  assert.equal(img.bitmap.height, 1 + 8 + 1);
+  const at = (x: number, y: number) => Array.from(img.bitmap.data.subarray((y * img.bitmap.width + x) * 4, (y * img.bitmap.width + x) * 4 + 3));
+  assert.deepEqual(at(1, 1), [255, 0, 0]);
+  assert.deepEqual(at(6, 6), [0, 0, 0]);
+  assert.deepEqual(at(0, 0), [255, 255, 255]); // gap is white
+  // map tile: value 0 is the ramp's dark end, value 1 its bright end
+  assert.deepEqual(at(10, 1), report.colormap(0).map(Math.round));
+  assert.deepEqual(at(17, 8), report.colormap(1).map(Math.round));
+  const labelled = await report.imageGridPng([[{ image }]], { rowLabels: ['row one'], colLabels: ['c'] });
+  assert.ok((await Jimp.read(labelled)).bitmap.width > 10);
+});
+
+test('resizeMap: identity at the same size, normalises', () => {
+  const m = { data: [1, 2, 3, 5], width: 2, height: 2 };
+  assert.deepEqual(Array.from(report.resizeMap(m, 2, 2)), [0, 0.25, 0.5, 1]);
+  assert.deepEqual(Array.from(report.resizeMap(m, 2, 2, false)), [1, 2, 3, 5]);
+});
+
+test('tables: html escapes, text aligns, mean +- std', () => {
+  const rows = [{ method: '<ours>', acc: 0.5 }, { method: 'b', acc: 12 }];
+  const h = report.htmlTable(rows, { caption: 'c', highlight: { column: 'method', value: 'b' } });
+  assert.ok(h.includes('&lt;ours&gt;') && h.includes('0.50') && h.includes('background'));
+  const t = report.textTable(rows).split('\n');
+  assert.equal(t[0], 'method  acc');
+  assert.equal(t[2], '<ours>  0.50');
+  assert.equal(report.formatMeanStd([0.5, 0.7], { percent: true, digits: 1 }), '60.0 ± 14.1');
+  assert.equal(report.formatMeanStd([0.5]), '0.50');
+  // danfojs-like frames
+  assert.equal(report.toRows({ columns: ['a'], values: [[1], [2]] }).length, 2);
+});
+
+test('shortcut statistics: a colour lookup is perfect in train/val and always wrong on test', () => {
+  const ds = loadDataset('colormnist', { cacheDir: report.dataCacheDir() });
+  const tr = report.shortcutStats(ds.train, 3000);
+  const table = report.fitLookup(tr);
+  assert.deepEqual(Array.from(table), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(report.lookupAccuracy(table, tr, ds.train.labels), 1);
+  const va = report.shortcutStats(ds.val, 1000);
+  assert.equal(report.lookupAccuracy(table, va, ds.val.labels), 1);
+  const te = report.shortcutStats(ds.test, 1000);
+  assert.equal(report.lookupAccuracy(table, te, ds.test.labels), 0);
+  const d = loadDataset('decoymnist', { cacheDir: report.dataCacheDir() });
+  const dtr = report.shortcutStats(d.train, 2000);
+  // train patch of label y is 255 - 25 y: bin 10 - y
+  for (let y = 0; y < 10; y++) assert.equal(dtr.counts[y].indexOf(Math.max(...dtr.counts[y])), 10 - y);
+});
+
+test('progress: formatted line, updates one display in place', () => {
+  assert.match(report.formatProgress('maps', 5, 10, 2000), /^maps \[#{12}-{12}\] 5\/10 \(50%\) 2\.0s eta 2s$/);
+  const seen: { id?: string; update?: boolean }[] = [];
+  report.setDisplaySink((_b, id, update) => seen.push({ id, update }));
+  try {
+    const p = report.progress('x', { minIntervalMs: 0 });
+    p.update(1, 2);
+    p.update(2, 2);
+    p.done();
+  } finally {
+    report.setDisplaySink(undefined);
+  }
+  assert.equal(seen.length, 3);
+  assert.ok(seen.every((s) => s.id === seen[0].id));
+  assert.deepEqual(seen.map((s) => s.update), [false, true, true]);
+});
+
+test('attention maps of a model before and after a (tiny) training run', async () => {
+  const { runTraining } = await import('../lib/train');
+  const ds = loadDataset('decoymnist', { cacheDir: report.dataCacheDir() });
+  const sub = report.subsetSplit(ds.val, [5, 2, 9]);
+  assert.equal(sub.count, 3);
+  assert.equal(sub.labels[1], ds.val.labels[2]);
+  assert.deepEqual(Array.from(sub.shortcutMasks!.subarray(784, 1568)), Array.from(ds.val.shortcutMasks!.subarray(2 * 784, 3 * 784)));
+  const config = { model: 'lenet-gap' as const, seed: 37 };
+  const before = report.attentionMaps(config, 'initial', ds.val, [0, 1, 2, 3]);
+  assert.deepEqual([before.count, before.height, before.width], [4, 10, 10]);
+  assert.ok(before.data.every((v) => Number.isFinite(v) && v >= 0));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-cams-'));
+  await runTraining({ dataset: 'decoymnist', method: 'vanilla', epochs: 1, limit: 64, evalLimit: 32, seed: 37 }, { outDir: dir, dataset: ds });
+  const after = report.attentionMaps(config, { runDir: dir }, ds.val, [0, 1, 2, 3]);
+  assert.equal(after.data.length, 400);
+  assert.notDeepEqual(Array.from(after.data), Array.from(before.data), 'training changed the maps');
+  assert.throws(() => report.attentionMaps(config, { runDir: path.join(dir, 'nope') }, ds.val, [0]), /no checkpoint/);
+});
+
+test('notebooks are committed clean: no outputs, one parameters cell, the tslab kernel', () => {
+  const dir = path.join(__dirname, '..', 'notebooks');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb'));
+  assert.ok(files.length >= 6);
+  for (const f of files) {
+    const nb = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+    assert.equal(nb.metadata.kernelspec.name, 'tslab', f);
+    const code = nb.cells.filter((c: { cell_type: string }) => c.cell_type === 'code');
+    assert.ok(code.every((c: { outputs: unknown[] }) => c.outputs.length === 0), `${f}: outputs must be cleared before committing`);
+    const params = code.filter((c: { metadata: { tags?: string[] } }) => c.metadata.tags?.includes('parameters'));
+    assert.equal(params.length, 1, `${f}: exactly one parameters cell`);
+    assert.match([].concat(params[0].source).join(''), /let profileName = '(quick|standard|paper)';/);
+    assert.match([].concat(nb.cells[0].source).join(''), /^# \d\d · /, `${f}: starts with its title`);
+  }
+});
+
+test('ablation specs: one factor at a time, defaults included, valid configs', () => {
+  const p = report.PROFILES.standard;
+  const specs = report.ablationSpecs(p, '/maps/emb.ltlmaps', [{ label: 'x', file: '/maps/x.ltlmaps' }]);
+  const values = (f: string) => specs.filter((s) => s.factor === f).map((s) => s.value);
+  assert.deepEqual(values('lambda'), ['0', '40', '160', '640']);
+  assert.deepEqual(values('attention epoch'), ['0', '1', '2']);
+  assert.deepEqual(values('map source'), ['embedded', 'oracle', 'uniform', 'random']);
+  assert.deepEqual(values('prompt'), ['x']);
+  const oracle = specs.find((s) => s.value === 'oracle')!.config;
+  assert.equal(oracle.maps, 'oracle');
+  assert.equal(oracle.lambda, p.ablation.lambda);
+  assert.equal(specs.find((s) => s.factor === 'lambda' && s.value === '40')!.config.maps, '/maps/emb.ltlmaps');
+  // notebook 01 and 04 build the same vanilla config, hence share one cached run
+  assert.deepEqual(report.profileConfig(p, 'colormnist', 'vanilla'), report.profileConfig(p, 'colormnist', 'vanilla', 37));
+});
+
+test('result tables: mean +- std over seeds, published numbers beside ours', () => {
+  const run = (dataset: string, label: string, seed: number, test: number) => ({
+    label, dir: '', config: { dataset, seed } as any,
+    result: { valAccSelected: 0.99, testAccSelected: test, testAccFinal: test, selectedEpoch: 2, imagesPerSecond: 1000 } as any,
+  });
+  const runs = [run('colormnist', 'align', 37, 0.1), run('colormnist', 'align', 38, 0.3), run('decoymnist', 'vanilla', 37, 0.9)];
+  const rows = report.resultRows(runs);
+  assert.equal(rows.length, 2);
+  assert.equal(rows[0]['test acc % (selected epoch)'], '20.0 ± 14.1');
+  assert.equal(rows[0]['selected epoch'], '3, 3');
+  const cmp = report.comparisonRows(runs, { align: 'Learning to Look (paper)', vanilla: 'Vanilla (no penalty)' });
+  const ltl = cmp.find((r) => r.method === 'Learning to Look (paper)')!;
+  assert.equal(ltl['ColorMNIST: paper'], '64.88');
+  assert.equal(ltl['ColorMNIST: ours'], '20.0 ± 14.1');
+  assert.equal(ltl['DecoyMNIST: ours'], 'not run');
+  assert.equal(cmp.find((r) => r.method === 'Vanilla (no penalty)')!['DecoyMNIST: ours'], '90.0');
+});
+
+test('stored maps and the prompt study are cached on disk and reused', async () => {
+  const { OracleGenerator } = await import('../lib/maps');
+  const old = process.env.LTL_CACHE_DIR;
+  process.env.LTL_CACHE_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-cache-'));
+  try {
+    const ds = loadDataset('decoymnist', { cacheDir: report.dataCacheDir() });
+    const gen = new OracleGenerator();
+    const p = { prompt: 'a digit', background: ['background'] };
+    const a = await report.storeTrainingMaps(gen, ds, p, 300);
+    assert.equal(a.images, 300);
+    assert.ok(fs.existsSync(a.file));
+    assert.ok(a.bytesPerMap >= 784 && a.bytesPerMap < 784 + 10, `bytes/map ${a.bytesPerMap}`);
+    const b = await report.storeTrainingMaps(gen, ds, p, 300);
+    assert.equal(b.file, a.file);
+    assert.equal(b.generateSeconds, a.generateSeconds, 'second call reuses the store');
+    assert.ok((await report.pngBytesPerMap(a.file, 20)) > 50);
+    const cost = report.mapCostPerEpoch(a, 1000, 5);
+    assert.ok(Math.abs(cost[2]['total s'] - 5 * cost[1]['total s']) < 1e-9);
+    const prof = { ...report.PROFILES.quick, promptImages: 40 };
+    const cands = [{ prompt: 'one', background: [] }, { prompt: 'two', background: [] }];
+    const s1 = await report.promptStudy(gen, [ds], prof, cands);
+    assert.equal(s1.rows.length, 2);
+    assert.equal(s1.chosen.prompt, 'one'); // oracle maps ignore the prompt: a tie keeps the given order
+    assert.ok(s1.rows[0].digitMass > 0.99);
+    const s2 = await report.promptStudy(gen, [ds], prof, cands);
+    assert.deepEqual(s2, s1);
+  } finally {
+    if (old === undefined) delete process.env.LTL_CACHE_DIR;
+    else process.env.LTL_CACHE_DIR = old;
+  }
+});
+
+test('a diverged run is reported with its completed epochs', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-div-'));
+  const rec = (epoch: number, valAcc: number, testAcc: number) => JSON.stringify({ epoch, valAcc, valScore: valAcc, testAcc, imagesPerSecond: 100, seconds: 1 });
+  fs.writeFileSync(path.join(dir, 'epochs.jsonl'), [rec(0, 0.5, 0.2), rec(1, 0.7, 0.1)].join('\n') + '\n');
+  const r = report.partialResult({ select: 'val-acc' } as any, dir)!;
+  assert.equal(r.selectedEpoch, 1);
+  assert.equal(r.testAccSelected, 0.1);
+  assert.equal(report.partialResult({ select: 'val-acc' } as any, path.join(dir, 'none')), undefined);
+  const rows = report.resultRows([{ label: 'RRR', dir, config: { dataset: 'colormnist' } as any, result: r, diverged: 'training diverged' }]);
+  assert.match(String(rows[0].method), /RRR \(diverged in 1 of 1 seed/);
+});
+
+test('prompt choice: best mean score, near-ties broken by IoU', () => {
+  const ps = [{ prompt: 'a', background: [] }, { prompt: 'b', background: [] }, { prompt: 'c', background: [] }];
+  const row = (prompt: string, score: number, iou: number) => ({ dataset: 'd', prompt, score, iou, digitMass: score, decoyMass: 0, uniformDigitMass: 0.4, mapsPerSecond: 1 });
+  const rows = [row('"a" (default background)', 0.9995, 0.5), row('"b" (default background)', 1.0, 0.7), row('"c" (default background)', 0.9, 0.99)];
+  assert.equal(report.choosePrompt(rows, ps).prompt, 'b');
+  assert.equal(report.choosePrompt(rows, ps, 0).prompt, 'b');
+  rows[1].score = 0.99;
+  assert.equal(report.choosePrompt(rows, ps).prompt, 'a');
+});
+
+test('prompts compared in the ablation: the chosen one first, then the lowest ranked', () => {
+  const ps = [{ prompt: 'a', background: [] }, { prompt: 'b', background: [] }, { prompt: 'c', background: [] }];
+  const row = (prompt: string, score: number, iou: number) => ({ dataset: 'd', prompt: `"${prompt}" (default background)`, score, iou, digitMass: score, decoyMass: 0, uniformDigitMass: 0.4, mapsPerSecond: 1 });
+  const study = { rows: [row('a', 0.5, 0.1), row('b', 0.9, 0.2), row('c', 0.7, 0.3)], chosen: { prompt: 'b', background: [], meanScore: 0.9 }, sample: 1 };
+  assert.deepEqual(report.promptsToCompare(study, 2, ps).map((p) => p.prompt), ['b', 'a']);
+  assert.deepEqual(report.promptsToCompare(study, 3, ps).map((p) => p.prompt), ['b', 'a', 'c']);
+  assert.equal(report.choosePrompt(study.rows, ps).prompt, 'b');
+});
