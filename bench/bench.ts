@@ -123,11 +123,15 @@ interface Measure { align: Rate; vanilla: Rate; eval: Rate }
 function measureEngine(kind: 'fused' | 'tfjs', d: Data, o: Opts): Measure {
   const make = kind === 'fused' ? fusedEngine : tfjsEngine;
   const a = make('align'), v = make('vanilla');
-  return {
-    align: timeTraining(a, d, o.batch, o.warmup, o.images, ALIGN(o.lambda)),
-    vanilla: timeTraining(v, d, o.batch, o.warmup, o.images, VANILLA),
-    eval: timeEval(a, d, o.evalImages),
-  };
+  try {
+    return {
+      align: timeTraining(a, d, o.batch, o.warmup, o.images, ALIGN(o.lambda)),
+      vanilla: timeTraining(v, d, o.batch, o.warmup, o.images, VANILLA),
+      eval: timeEval(a, d, o.evalImages),
+    };
+  } finally {
+    a.dispose(); v.dispose(); // tfjs engines hold variables; --rounds would otherwise pile them up
+  }
 }
 
 /** Runs bench/torch_bench.py on the same data and initial weights; a reason when PyTorch is not there. */
@@ -226,12 +230,17 @@ async function main(): Promise<void> {
   let tfjsM: (Measure & { backend: string; threads: number }) | null = null;
   if (o.tfjs && o.engine === 'fused') {
     const n = o.tfjsImages, w = Math.min(o.warmup, 4 * o.batch);
-    tfjsM = {
-      align: timeTraining(tfjsEngine('align'), d, o.batch, w, n, ALIGN(o.lambda)),
-      vanilla: timeTraining(tfjsEngine('vanilla'), d, o.batch, w, n, VANILLA),
-      eval: timeEval(tfjsEngine('vanilla'), d, Math.min(o.evalImages, 2000)),
-      backend: backendInfo!.name, threads: backendInfo!.threads,
-    };
+    const ea = tfjsEngine('align'), ev = tfjsEngine('vanilla'), ee = tfjsEngine('vanilla');
+    try {
+      tfjsM = {
+        align: timeTraining(ea, d, o.batch, w, n, ALIGN(o.lambda)),
+        vanilla: timeTraining(ev, d, o.batch, w, n, VANILLA),
+        eval: timeEval(ee, d, Math.min(o.evalImages, 2000)),
+        backend: backendInfo!.name, threads: backendInfo!.threads,
+      };
+    } finally {
+      ea.dispose(); ev.dispose(); ee.dispose();
+    }
   }
   const mainName = o.engine === 'fused' ? 'fused (wasm SIMD, 1 thread)' : `tfjs ${backendInfo!.name} (${backendInfo!.threads} thr)`;
 

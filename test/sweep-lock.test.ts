@@ -61,6 +61,9 @@ test('a dead worker whose trainer child still runs keeps its lock', () => {
   const file = path.join(tmp(), 'lock');
   plant(file, { pid: deadPid(), childPid: process.pid });
   assert.equal(tryAcquireLock(file), null);
+  // ... even long after the dead worker's last heartbeat: two trainers must never share a run folder
+  plant(file, { pid: deadPid(), childPid: process.pid, heartbeat: Date.now() - 3_600_000 });
+  assert.equal(tryAcquireLock(file, { staleMs: 60_000 }), null);
 });
 
 test('other hosts: stale only when the heartbeat is older than staleMs', () => {

@@ -63,6 +63,9 @@ export async function initBackend(prefer?: BackendName | string, opts: { threads
   const wanted = (prefer ?? process.env.LTL_BACKEND ?? '') as BackendName | '';
   if (active && (!wanted || wanted === active.name)) return active;
   const threads = opts.threads ?? Number(process.env.LTL_THREADS ?? 1);
+  if (!(Number.isInteger(threads) && threads >= 1)) {
+    throw new UserError(`LTL_THREADS must be an integer >= 1, not '${process.env.LTL_THREADS}'`);
+  }
   const known: BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
   if (wanted && !known.includes(wanted)) {
     throw new UserError(`unknown backend '${wanted}' (LTL_BACKEND): use one of ${known.join(', ')}`);

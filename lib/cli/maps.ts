@@ -1,3 +1,4 @@
+import { datasetNames } from '../data/registry';
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -22,7 +23,7 @@ export function register(program: Command): void {
   program
     .command('maps')
     .description('make attention maps for a dataset split with a generator, store them in one file, report their quality')
-    .requiredOption('--dataset <name>', 'colormnist | decoymnist | colorfashion | decoyfashion | BASE+RULE')
+    .requiredOption('--dataset <name>', `${datasetNames().join(' | ')} | BASE+RULE`)
     .option('--split <split>', 'train | val | test', 'train')
     .requiredOption('--generator <name>', 'embedded | clipseg | oracle | uniform | random')
     .option('--prompt <text>', 'foreground prompt', 'a digit')

@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .option('--workers <n>', 'runs at a time on this machine, each in its own process', '1')
     .option('--shard <i/n>', 'run only shard I of N (0 <= I < N) of the sorted run list')
     .option('--skip-failed', 'do not retry runs that failed before')
-    .option('--stale-after <sec>', "a run lock whose heartbeat is older than this is taken over (other hosts; on this host a dead worker's lock is taken over at once)", '120')
+    .option("--stale-after <sec>", "a run lock whose heartbeat is older than this is taken over (on this host: at once when its worker and trainer are gone, never while its trainer runs)", "120")
     .option('--dry-run', 'list the runs of this shard and exit')
     .option('--json', 'last stdout line: one JSON summary')
     .action(async (o: SweepCliOptions) => {

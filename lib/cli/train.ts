@@ -1,3 +1,4 @@
+import { datasetNames } from '../data/registry';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { runTraining, type TrainConfig } from '../train';
@@ -18,7 +19,7 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('train a CNN on a shortcut dataset: vanilla, attention alignment (the paper) or RRR; resumable with --out')
-    .requiredOption('--dataset <name>', 'colormnist | decoymnist | colorfashion | decoyfashion | BASE+RULE')
+    .requiredOption('--dataset <name>', `${datasetNames().join(' | ')} | BASE+RULE`)
     .requiredOption('--out <dir>', 'run folder: config.json, epochs.jsonl, checkpoint.bin, result.json (rerun to resume)')
     .option('--method <m>', 'vanilla | align | rrr', 'align')
     .option('--model <m>', 'lenet-gap (the paper\'s, 32x32) | cdep (CDEP\'s CNN, 28x28)')

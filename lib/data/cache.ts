@@ -12,7 +12,9 @@ import type { DatasetOptions } from './build';
 const MAGIC = 'LTLDS1';
 
 function cacheFile(dir: string, name: string, opts: DatasetOptions): string {
-  const key = sha256(Buffer.from(JSON.stringify([name, opts.dir ?? '', opts.seed ?? '', opts.valSize ?? '']))).slice(0, 16);
+  // The environment's data folders are part of the key: another LTL_MNIST_DIR must not hit this cache.
+  const dirs = [opts.dir ?? '', process.env.LTL_MNIST_DIR ?? '', process.env.LTL_FASHION_DIR ?? ''];
+  const key = sha256(Buffer.from(JSON.stringify([name, dirs, opts.seed ?? '', opts.valSize ?? '']))).slice(0, 16);
   return path.join(dir, `${name}-${key}.ltlds`);
 }
 
@@ -57,11 +59,20 @@ export function loadCached(dir: string, name: string, opts: DatasetOptions): Sho
   if (h.magic !== MAGIC || sha256(payload) !== h.payloadSha256) return undefined;
   let off = 0;
   const take = (len: number): Uint8Array => {
+    if (!(len >= 0) || off + len > payload.length) throw new Error('cache header does not match its payload');
     const out = new Uint8Array(len);
     out.set(payload.subarray(off, off + len));
     off += len;
     return out;
   };
+  try {
+    return decode(h, take);
+  } catch {
+    return undefined; // a header that passed the checksum but does not describe the payload: rebuild
+  }
+}
+
+function decode(h: any, take: (len: number) => Uint8Array): ShortcutDataset {
   const out: Partial<Record<SplitName, ImageSplit>> = {};
   for (const s of ['train', 'val', 'test'] as SplitName[]) {
     const m = h.splits[s];

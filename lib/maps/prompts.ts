@@ -28,6 +28,11 @@ export interface PromptResult {
   seconds: number;
 }
 
+/** The seeded sample of validation images prompts are ranked on (sorted split indices). */
+export function promptSampleIndices(count: number, sample: number, seed = 0): Int32Array {
+  return permutation(count, createRng(`prompt-sample:${seed}`)).slice(0, Math.min(sample, count)).sort();
+}
+
 /**
  * Evaluates each prompt on a sample of the validation split and ranks them by
  * score = (mass share on the dilated digit) - (mass share on the decoy patch), higher first;
@@ -39,7 +44,7 @@ export async function rankPrompts(generator: MapGenerator, split: ImageSplit, pr
   if (prompts.length === 0) throw new UserError('no prompts to rank');
   const n = Math.min(opts.sample ?? 500, split.count);
   if (!(n > 0)) throw new UserError('the prompt-ranking sample is empty');
-  const indices = permutation(split.count, createRng(`prompt-sample:${opts.seed ?? 0}`)).slice(0, n).sort();
+  const indices = promptSampleIndices(split.count, n, opts.seed);
   const results: Omit<PromptResult, 'rank'>[] = [];
   for (const spec of prompts) {
     const prompt = typeof spec === 'string' ? spec : spec.prompt;

@@ -187,6 +187,12 @@ export class MapStoreReader {
         const ib = Buffer.alloc(4 * header.count);
         fs.readSync(fd, ib, 0, ib.length, payloadOffset + mapBytes);
         indices = new Int32Array(ib.buffer, ib.byteOffset, header.count).slice();
+        // A negative or repeated index would make has()/covers answer for maps the file does not hold.
+        const seen = new Set<number>();
+        for (const s of indices) {
+          if (s < 0 || seen.has(s)) throw new UserError(`map file ${file} has a corrupt index table: split index ${s} is ${s < 0 ? 'negative' : 'repeated'}`);
+          seen.add(s);
+        }
       }
       const reader = new MapStoreReader(file, fd, header, payloadOffset, indices);
       checkExpect(reader, expect);

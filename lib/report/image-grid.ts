@@ -1,6 +1,7 @@
 import { Jimp, loadFont, measureText } from 'jimp';
 import type { ImageSplit } from '../data/types';
 import type { MapBatch } from '../maps/types';
+import { resizeBilinearRaw } from '../maps/postprocess';
 import { displayBundle, escapeHtml } from './display';
 
 /**
@@ -65,9 +66,8 @@ export function colormap(v: number): [number, number, number] {
   return [a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f];
 }
 
-/** Bilinear sample of a map at fractional coordinates of a (width x height) target (align corners false). */
+/** A map bilinearly resized to (width x height) (half-pixel centres, as lib/maps/postprocess), optionally min-max normalised. */
 export function resizeMap(map: GridMap, width: number, height: number, normalize = true): Float32Array {
-  const out = new Float32Array(width * height);
   let lo = Infinity;
   let hi = -Infinity;
   for (let k = 0; k < map.width * map.height; k++) {
@@ -77,22 +77,9 @@ export function resizeMap(map: GridMap, width: number, height: number, normalize
   }
   const range = normalize && hi > lo ? hi - lo : 1;
   const base = normalize && hi > lo ? lo : 0;
-  for (let y = 0; y < height; y++) {
-    const sy = Math.max(0, Math.min(map.height - 1, ((y + 0.5) * map.height) / height - 0.5));
-    const y0 = Math.floor(sy);
-    const y1 = Math.min(map.height - 1, y0 + 1);
-    const fy = sy - y0;
-    for (let x = 0; x < width; x++) {
-      const sx = Math.max(0, Math.min(map.width - 1, ((x + 0.5) * map.width) / width - 0.5));
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(map.width - 1, x0 + 1);
-      const fx = sx - x0;
-      const v =
-        (map.data[y0 * map.width + x0] * (1 - fx) + map.data[y0 * map.width + x1] * fx) * (1 - fy) +
-        (map.data[y1 * map.width + x0] * (1 - fx) + map.data[y1 * map.width + x1] * fx) * fy;
-      out[y * width + x] = (v - base) / range;
-    }
-  }
+  const src = map.data instanceof Float32Array || map.data instanceof Uint8Array ? map.data : Float32Array.from(map.data);
+  const out = resizeBilinearRaw(src, 1, map.height, map.width, 1, height, width);
+  for (let i = 0; i < out.length; i++) out[i] = (out[i] - base) / range;
   return out;
 }
 

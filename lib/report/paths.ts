@@ -1,24 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { packageRoot } from '../maps/embedded/checkpoint';
 
 /**
  * The repository root, found from this file's location (dist/lib/report or lib/report), so notebooks
  * work whatever the kernel's working directory is.
  */
 export function projectRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg)) {
-      try {
-        if (JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'learning-to-look') return dir;
-      } catch {
-        /* not ours */
-      }
-    }
-    dir = path.dirname(dir);
+  try {
+    return packageRoot();
+  } catch {
+    return process.cwd();
   }
-  return process.cwd();
 }
 
 /** Where expensive notebook results are cached (git-ignored): runs/notebooks/<name>/... LTL_CACHE_DIR overrides. */

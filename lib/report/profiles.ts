@@ -51,7 +51,7 @@ export interface Profile {
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   quick: {
     name: 'quick',
-    description: 'CI smoke run: tiny subsets, one epoch, one seed',
+    description: 'CI smoke run: tiny subsets, two epochs, one seed',
     datasets: ['colormnist', 'decoymnist'],
     trainImages: 2000, evalImages: 500,
     epochs: 2, attentionEpoch: 1, seeds: [37],

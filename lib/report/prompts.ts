@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ImageSplit, ShortcutDataset } from '../data/types';
 import type { MapGenerator } from '../maps/types';
-import { rankPrompts, type PromptResult, type PromptSpec } from '../maps/prompts';
+import { promptSampleIndices, rankPrompts, type PromptResult, type PromptSpec } from '../maps/prompts';
 import { mapQuality } from '../maps/quality';
 import { cachedJson } from './cache';
 import { defaultCheckpointDir } from '../maps/embedded/checkpoint';
@@ -120,7 +120,7 @@ export function promptsToCompare(study: PromptStudy, n: number, prompts = CANDID
 
 /** Quality of prompt-free reference maps (oracle, uniform, random) on the same validation images. */
 export async function referenceQuality(gens: readonly MapGenerator[], ds: ShortcutDataset, sample: number): Promise<PromptStudyRow[]> {
-  const indices = Array.from({ length: Math.min(sample, ds.val.count) }, (_, i) => i);
+  const indices = Array.from(promptSampleIndices(ds.val.count, sample)); // rankPrompts' sample (default seed)
   const rows: PromptStudyRow[] = [];
   for (const g of gens) {
     const t0 = performance.now();

@@ -9,9 +9,9 @@ export type RunConfig = Record<string, ConfigValue>;
 export type Grid = Record<string, ConfigValue | ConfigValue[]>;
 
 /**
- * `ltl train` options a grid may set when the registered train command cannot be asked (the
- * trainer is still being written). The CLI prefers the options of the registered `train`
- * command, so a new trainer flag works in grids without editing this list.
+ * `ltl train` options a grid may set when the registered train command is not what runs (a custom
+ * trainer through LTL_SWEEP_TRAIN_CMD). Otherwise the CLI uses the options of the registered
+ * `train` command, so a new trainer flag works in grids without editing this list.
  */
 export const KNOWN_TRAIN_OPTIONS: readonly string[] = [
   'dataset', 'dataSeed', 'method', 'model', 'attention', 'loss', 'temperature', 'maps', 'prompt',

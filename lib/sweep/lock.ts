@@ -57,9 +57,9 @@ export function readLock(file: string): LockInfo | undefined {
 }
 
 /**
- * Why a lock is stale, or undefined when its holder may still be alive. Stale: heartbeat older
- * than staleMs (any host; clocks of cluster nodes are assumed roughly in sync), or held on this
- * host by a worker whose pid and trainer child are both gone (a killed worker, detected at once).
+ * Why a lock is stale, or undefined when its holder may still be alive. On this host: never while
+ * its trainer child runs; stale at once when the worker and its trainer are gone. Otherwise (and on
+ * other hosts): stale when the heartbeat is older than staleMs (cluster clocks assumed roughly in sync).
  */
 export function staleReason(info: LockInfo | undefined, fileMtimeMs: number, opts: LockOptions = {}, now = Date.now()): string | undefined {
   const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
@@ -67,10 +67,13 @@ export function staleReason(info: LockInfo | undefined, fileMtimeMs: number, opt
     // Unreadable lock (written by something else, or truncated): judge by file age only.
     return now - fileMtimeMs > staleMs ? `unreadable lock older than ${staleMs} ms` : undefined;
   }
-  if (now - info.heartbeat > staleMs) return `heartbeat ${Math.round((now - info.heartbeat) / 1000)} s old (host ${info.hostname}, pid ${info.pid})`;
-  if (info.hostname === os.hostname() && !pidAlive(info.pid) && !(info.childPid && pidAlive(info.childPid))) {
-    return `worker pid ${info.pid} on ${info.hostname} is gone`;
+  if (info.hostname === os.hostname()) {
+    // On this host process liveness is authoritative: a trainer orphaned by a killed worker keeps the
+    // run (its heartbeat has stopped, but a second trainer must never write the same folder).
+    if (info.childPid && pidAlive(info.childPid)) return undefined;
+    if (!pidAlive(info.pid)) return `worker pid ${info.pid} on ${info.hostname} is gone`;
   }
+  if (now - info.heartbeat > staleMs) return `heartbeat ${Math.round((now - info.heartbeat) / 1000)} s old (host ${info.hostname}, pid ${info.pid})`;
   return undefined;
 }
 

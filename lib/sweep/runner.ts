@@ -125,7 +125,12 @@ export function defaultTrainCommand(env: NodeJS.ProcessEnv = process.env): strin
   const custom = env.LTL_SWEEP_TRAIN_CMD?.trim();
   if (custom) {
     if (custom.startsWith('[')) {
-      const v = JSON.parse(custom);
+      let v: unknown;
+      try {
+        v = JSON.parse(custom);
+      } catch {
+        v = undefined;
+      }
       if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string')) {
         throw new UserError('LTL_SWEEP_TRAIN_CMD must be a JSON array of strings or a space-separated command');
       }
@@ -285,6 +290,7 @@ function spawnTrainer(cmd: string[], run: PlannedRun, dir: string, env: NodeJS.P
     onPid(child.pid);
     const onAbort = () => child.kill('SIGTERM');
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort(); // aborted after the last check: 'abort' will not fire again
     child.stdout.on('data', (b: Buffer) => fs.writeSync(log, b));
     child.stderr.on('data', (b: Buffer) => {
       fs.writeSync(log, b);

@@ -33,8 +33,6 @@ export interface TargetSpec {
   grid: { height: number; width: number };
 }
 
-export const BUILTIN_MAPS = ['oracle', 'uniform', 'random'] as const;
-
 function generatorFor(name: string, seed: number): MapGenerator | undefined {
   if (name === 'oracle') return new OracleGenerator({ target: 'digit' });
   if (name === 'uniform') return new UniformGenerator();

@@ -117,6 +117,9 @@ export function selectEpoch(
 export async function runTraining(partial: Partial<TrainConfig>, opts: RunOptions = {}): Promise<TrainResult> {
   const config = resolveConfig(partial);
   const log = opts.log ?? (() => {});
+  if (config.method !== 'vanilla' && config.attentionEpoch >= config.epochs) {
+    log(`warning: --attention-epoch ${config.attentionEpoch} >= --epochs ${config.epochs}: the ${config.method} loss never applies, this run is vanilla training`);
+  }
   const f = opts.outDir ? files(opts.outDir) : undefined;
 
   // --- resume or start

@@ -141,9 +141,10 @@ export function loadCheckpoint(dir: string = defaultCheckpointDir()): LoadedVlm 
     }
     tf.tidy(() => v.assign(tf.tensor(floats.subarray(e.offset, e.offset + e.size), e.shape)));
   }
-  if (modelJson.weights.length !== model.params.size) {
-    const have = new Set(modelJson.weights.map((e) => e.name));
-    const lack = [...model.params.keys()].filter((k) => !have.has(k));
+  // By name, not by count: a manifest naming one weight twice must not hide a missing one.
+  const have = new Set(modelJson.weights.map((e) => e.name));
+  const lack = [...model.params.keys()].filter((k) => !have.has(k));
+  if (lack.length) {
     throw new UserError(`VLM checkpoint file ${path.join(dir, 'model.json')} lacks weights ${lack.join(', ')}`);
   }
   return { model, vocab, meta, dir };

@@ -128,6 +128,7 @@ export function evaluateVlm(vlm: { model: VlmModel; vocab: Vocabulary; meta?: { 
  * that maximises digit mass - decoy mass of "a digit" plus patch mass of "a square".
  */
 export function selectMapDefaults(vlm: { model: VlmModel; vocab: Vocabulary }, valSplit: ImageSplit, limit = 500): MapDefaults & { score: number } {
+  if (valSplit.split !== 'val') throw new UserError(`map defaults are chosen on the validation split only, not on ${valSplit.split}`);
   const backgrounds = [FALLBACK_BACKGROUND, [...FALLBACK_BACKGROUND, 'noise', 'grey']];
   let best: (MapDefaults & { score: number }) | undefined;
   for (const background of backgrounds) {

@@ -3,6 +3,7 @@ import { activeBackend, initBackend } from '../../backend';
 import type { ImageSplit } from '../../data/types';
 import { UserError } from '../../util/errors';
 import type { MapBatch, MapGenerator, MapRequest } from '../types';
+import { resizeBilinearRaw } from '../postprocess';
 import { defaultCheckpointDir, loadCheckpoint, type LoadedVlm, type MapDefaults } from './checkpoint';
 import type { VlmModel } from './model';
 import { TextEncoder } from './text-encoder';
@@ -17,30 +18,7 @@ export const FALLBACK_BACKGROUND = ['background', 'black', 'dark', 'nothing'];
  * halfPixelCenters. A 14x14 grid on 28x28 images: each cell is a 2x2 pixel block.
  */
 export function upsampleBilinear(grid: Float32Array, n: number, gh: number, gw: number, H: number, W: number): Float32Array {
-  const out = new Float32Array(n * H * W);
-  const sy = gh / H, sx = gw / W;
-  const y0 = new Int32Array(H), y1 = new Int32Array(H), fy = new Float32Array(H);
-  const x0 = new Int32Array(W), x1 = new Int32Array(W), fx = new Float32Array(W);
-  const axis = (o: number, s: number, g: number, i0: Int32Array, i1: Int32Array, f: Float32Array) => {
-    for (let i = 0; i < o; i++) {
-      const v = Math.min(Math.max((i + 0.5) * s - 0.5, 0), g - 1);
-      i0[i] = Math.floor(v); i1[i] = Math.min(i0[i] + 1, g - 1); f[i] = v - i0[i];
-    }
-  };
-  axis(H, sy, gh, y0, y1, fy);
-  axis(W, sx, gw, x0, x1, fx);
-  for (let k = 0; k < n; k++) {
-    const g = k * gh * gw, o = k * H * W;
-    for (let y = 0; y < H; y++) {
-      const r0 = g + y0[y] * gw, r1 = g + y1[y] * gw, a = fy[y];
-      for (let x = 0; x < W; x++) {
-        const top = grid[r0 + x0[x]] * (1 - fx[x]) + grid[r0 + x1[x]] * fx[x];
-        const bot = grid[r1 + x0[x]] * (1 - fx[x]) + grid[r1 + x1[x]] * fx[x];
-        out[o + y * W + x] = top * (1 - a) + bot * a;
-      }
-    }
-  }
-  return out;
+  return resizeBilinearRaw(grid, n, gh, gw, 1, H, W);
 }
 
 /** Selected images of a split as a float RGB tensor [n, H, W, 3] (grey images repeated on 3 channels). */
