@@ -64,7 +64,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   },
   standard: {
     name: 'standard',
-    description: 'default: 20,000 training images, 5 epochs, one seed (about 15 min on 2 cores)',
+    description: 'default: 20,000 training images, 5 epochs, one seed (about 11 min on 2 cores from an empty cache)',
     datasets: ['colormnist', 'decoymnist'],
     trainImages: 20000, evalImages: 5000,
     epochs: 5, attentionEpoch: 2, seeds: [37],
