@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadDataset, SPLITS, exportSplitPngs, type SplitName } from '../data';
 import { UserError } from '../util/errors';
 import { printJson, printTable } from './output';
+import { intOption } from './options';
 
 export function register(program: Command): void {
   program
@@ -16,8 +17,7 @@ export function register(program: Command): void {
     .option('--limit <n>', 'export only the first N images of the split')
     .option('--json', 'print one JSON object as the last stdout line')
     .action(async (o) => {
-      const seed = Number(o.dataSeed);
-      if (!(Number.isInteger(seed) && seed >= 0)) throw new UserError(`--data-seed must be an integer >= 0, not '${o.dataSeed}'`);
+      const seed = intOption(o.dataSeed, '--data-seed')!;
       const ds = loadDataset(o.dataset, { dir: o.mnistDir, seed });
       const labelCounts: Record<string, number[]> = {};
       for (const s of SPLITS) {
@@ -28,9 +28,7 @@ export function register(program: Command): void {
       let exported: string[] | undefined;
       if (o.export) {
         if (!SPLITS.includes(o.split)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}`);
-        const limit = o.limit === undefined ? undefined : Number(o.limit);
-        if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) throw new UserError('--limit must be a non-negative integer');
-        exported = await exportSplitPngs(ds[o.split as SplitName], o.export, limit);
+        exported = await exportSplitPngs(ds[o.split as SplitName], o.export, intOption(o.limit, '--limit'));
       }
       const result = {
         dataset: ds.name, base: ds.base, shortcut: ds.shortcut, dataSeed: ds.seed,

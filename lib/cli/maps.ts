@@ -11,13 +11,7 @@ import { quantizeMaps } from '../maps/store';
 import { writePng } from '../report/png';
 import { UserError } from '../util/errors';
 import { printJson, printTable } from './output';
-
-function intOption(v: string | undefined, name: string, min = 0): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!(Number.isInteger(n) && n >= min)) throw new UserError(`${name} must be an integer >= ${min}, not '${v}'`);
-  return n;
-}
+import { intOption } from './options';
 
 export function register(program: Command): void {
   program

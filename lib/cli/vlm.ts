@@ -10,20 +10,7 @@ import {
 import { writeJsonAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { printJson, printTable } from './output';
-
-function intOption(v: string | undefined, name: string, min = 0): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!(Number.isInteger(n) && n >= min)) throw new UserError(`${name} must be an integer >= ${min}, not '${v}'`);
-  return n;
-}
-
-function numOption(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!(Number.isFinite(n) && n > 0)) throw new UserError(`${name} must be a positive number, not '${v}'`);
-  return n;
-}
+import { intOption, numOption } from './options';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
