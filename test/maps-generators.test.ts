@@ -98,4 +98,12 @@ test('CachedMapSource: generates once, caches, flushes to a store and reloads fr
   // the wrong dataset checksum or seed is refused
   assert.throws(() => new CachedMapSource(counting, { split: s, dataset: 'tiny', datasetChecksum: 'y', prompt: '', storeFile: file }), /checksum mismatch/);
   assert.throws(() => new CachedMapSource(counting, { split: s, dataset: 'tiny', datasetChecksum: 'x', prompt: '', seed: 8, storeFile: file }), /seed 7/);
+  // provenance named by the caller must match the file's (key order aside)
+  const withExtra = path.join(tmp, 'extra.ltlmaps');
+  const e1 = new CachedMapSource(counting, { split: s, dataset: 'tiny', datasetChecksum: 'x', prompt: '', seed: 7, storeFile: withExtra, extra: { modelDir: '/a', mode: 'blobs' } });
+  await e1.get([0, 1]);
+  e1.flush();
+  assert.ok(new CachedMapSource(counting, { split: s, dataset: 'tiny', datasetChecksum: 'x', prompt: '', seed: 7, storeFile: withExtra, extra: { mode: 'blobs', modelDir: '/a' } }).has(1));
+  assert.throws(() => new CachedMapSource(counting, { split: s, dataset: 'tiny', datasetChecksum: 'x', prompt: '', seed: 7, storeFile: withExtra, extra: { modelDir: '/b', mode: 'blobs' } }), /made with \{"mode":"blobs","modelDir":"\/a"\}/);
+  assert.throws(() => new CachedMapSource(counting, { split: s, dataset: 'tiny', datasetChecksum: 'x', prompt: '', seed: 7, storeFile: file, extra: { modelDir: '/a' } }), /made with \{\}/);
 });

@@ -78,7 +78,7 @@ export function register(program: Command): void {
         },
         onEpoch: (r, n) => {
           if (bar && started) { bar.stop(); started = false; barEpoch = -1; }
-          process.stderr.write(`epoch ${r.epoch + 1}/${n} ${r.phase} lambda ${r.lambda.toFixed(0)} lr ${r.lr.toExponential(1)} loss ${r.loss.toFixed(4)} ce ${r.ce.toFixed(4)} att ${r.att.toFixed(4)} val ${pct(r.valAcc)} test ${pct(r.testAcc)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)\n`);
+          process.stderr.write(`epoch ${r.epoch + 1}/${n} ${r.phase} lambda ${Number(r.lambda.toPrecision(4))} lr ${r.lr.toExponential(1)} loss ${r.loss.toFixed(4)} ce ${r.ce.toFixed(4)} att ${r.att.toFixed(4)} val ${pct(r.valAcc)} test ${pct(r.testAcc)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)\n`);
         },
       }).finally(() => { if (bar && started) bar.stop(); });
       if (o.json) return printJson(result);

@@ -4,6 +4,7 @@ import type { MapBatch, MapGenerator } from './types';
 import { UserError } from '../util/errors';
 import { MapStoreReader, dequantizeMaps, quantizeMaps, writeMapStore, type MapStoreMeta } from './store';
 import { requestIndices } from './generators/common';
+import { canonicalJson } from '../util/canonical-json';
 
 export interface MapSourceOptions {
   split: ImageSplit;
@@ -20,7 +21,7 @@ export interface MapSourceOptions {
   storeFile?: string;
   /** Images per generator call (default 256). */
   batchSize?: number;
-  /** Extra provenance for the store header. */
+  /** Extra provenance for the store header; a store file read back must hold the same (key order aside). */
   extra?: Record<string, unknown>;
 }
 
@@ -81,6 +82,11 @@ export class CachedMapSource {
       }
       if (r.header.seed !== undefined && this.opts.seed !== undefined && r.header.seed !== this.opts.seed) {
         throw new UserError(`map file ${file} was made with seed ${r.header.seed}, not ${this.opts.seed}`);
+      }
+      // Provenance the caller names (model folder, generator mode...) must match too: otherwise maps
+      // of another model would be reused silently.
+      if (this.opts.extra && canonicalJson(r.header.extra ?? {}) !== canonicalJson(this.opts.extra)) {
+        throw new UserError(`map file ${file} was made with ${canonicalJson(r.header.extra ?? {})}, not ${canonicalJson(this.opts.extra)}`);
       }
       const all = r.readAllBytes();
       const hw = this.height * this.width;

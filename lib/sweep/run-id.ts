@@ -1,23 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { RunConfig } from './grid';
+import { canonicalJson } from '../util/canonical-json';
 
-/** JSON with keys sorted (recursively): the same config written in any key order gives the same text. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    return (
-      '{' +
-      Object.keys(obj)
-        .sort()
-        .filter((k) => obj[k] !== undefined)
-        .map((k) => JSON.stringify(k) + ':' + canonicalJson(obj[k]))
-        .join(',') +
-      '}'
-    );
-  }
-  return JSON.stringify(value);
-}
+export { canonicalJson } from '../util/canonical-json';
 
 /** Keys shown first in the readable prefix, as bare values (the rest as key+value). */
 const LEAD_KEYS = ['dataset', 'method', 'model', 'attention', 'loss', 'maps'];
