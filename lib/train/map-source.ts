@@ -59,6 +59,7 @@ async function rawMaps(spec: TargetSpec, ds: ShortcutDataset, split: ImageSplit,
 export async function buildTargets(spec: TargetSpec, ds: ShortcutDataset, split: ImageSplit, count: number): Promise<TargetMaps | undefined> {
   const raw = await rawMaps(spec, ds, split, count);
   if (!raw) return undefined;
+  // The band is drawn at 32x32 for every model, CDEP's 28x28 net included: torch_ref's masks_from_gray does so.
   const chain = buildPostprocess(spec.postprocess, { threshold: spec.threshold, grid: spec.grid, inputSize: 32 });
   const n = spec.grid.height * spec.grid.width;
   const data = new Float32Array(count * n);
