@@ -98,8 +98,3 @@ export function loadDataset(name: string, opts: DatasetOptions = {}): ShortcutDa
   if (opts.cacheDir) saveCached(opts.cacheDir, ds, opts);
   return ds;
 }
-
-/** The split of a dataset by name. */
-export function getSplit(ds: ShortcutDataset, split: SplitName): ImageSplit {
-  return ds[split];
-}
