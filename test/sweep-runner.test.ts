@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { planRuns, readResult, readState, runDir, runSweep, type SweepOptions } from '../lib/sweep/runner';
 import { loadSweep, meanStd, sweepCsv } from '../lib/sweep/report';
+import { meanStd as sampleMeanStd } from '../lib/util/stats';
 import type { Grid } from '../lib/sweep/grid';
 
 const FAKE = [process.execPath, path.join(__dirname, 'fixtures', 'fake-train.js')];
@@ -141,6 +142,10 @@ test('report: one row per run, mean +- std over seeds per setting, pending runs 
   assert.equal(rep.groups[2].metrics.testAccSelected, undefined);
   assert.deepEqual(meanStd([1, 2, 3]), { mean: 2, std: 1, n: 3 });
   assert.equal(meanStd([5])!.std, null);
+  assert.equal(meanStd([]), undefined);
+  // the shared helper behind it (and behind runSeeds and the notebook tables): std 0 for one value
+  assert.deepEqual(sampleMeanStd([5]), { mean: 5, std: 0, n: 1 });
+  assert.ok(Number.isNaN(sampleMeanStd([]).mean));
   const csv = sweepCsv(rep).trim().split('\n');
   assert.equal(csv.filter((l) => l.startsWith('decoymnist_')).length, 9);
   assert.ok(csv.some((l) => /told to fail \(seed=3\)"$/.test(l)), 'multi-line error quoted');

@@ -1,4 +1,5 @@
 import { displayBundle, escapeHtml } from './display';
+import { meanStd } from '../util/stats';
 
 /**
  * Tables as HTML (for the reports) plus aligned text. Accepts plain row objects or a danfojs
@@ -80,14 +81,7 @@ export function showTable(input: TableInput, opts: TableOptions = {}): void {
   displayBundle({ 'text/html': htmlTable(input, opts), 'text/plain': textTable(input, opts) });
 }
 
-/** Mean and sample standard deviation (0 for one value). */
-export function meanStd(values: readonly number[]): { mean: number; std: number; n: number } {
-  const n = values.length;
-  if (n === 0) return { mean: NaN, std: NaN, n };
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  const std = n > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
-  return { mean, std, n };
-}
+export { meanStd };
 
 /** "64.88 +- 1.20" (or just the mean for one value); numbers given as fractions are shown in %. */
 export function formatMeanStd(values: readonly number[], opts: { percent?: boolean; digits?: number } = {}): string {

@@ -5,6 +5,7 @@ import type { ConfigValue, RunConfig } from './grid';
 import { settingKey } from './run-id';
 import { RUN_FILES, RUNS_DIR, readResult, readState } from './runner';
 import { readLock, staleReason } from './lock';
+import { meanStd as sampleMeanStd } from '../util/stats';
 
 /** Result fields the report shows (taken from each run's result.json). */
 export const METRICS = ['testAccSelected', 'testAccFinal', 'valAccSelected', 'selectedEpoch', 'imagesPerSecond'] as const;
@@ -118,11 +119,11 @@ function findNumber(obj: Record<string, unknown>, key: string): number | undefin
   return undefined;
 }
 
+/** lib/util/stats meanStd as a sweep reports it: undefined for no runs, std null for one. */
 export function meanStd(values: number[]): MeanStd | undefined {
   if (values.length === 0) return undefined;
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const std = values.length > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1)) : null;
-  return { mean, std, n: values.length };
+  const s = sampleMeanStd(values);
+  return { ...s, std: s.n > 1 ? s.std : null };
 }
 
 /** Groups runs by config minus `over` (the seed), in first-appearance order; statistics over done runs. */

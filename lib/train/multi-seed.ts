@@ -1,21 +1,18 @@
 import * as path from 'node:path';
 import type { TrainConfig } from './config';
 import { runTraining, type RunOptions, type TrainResult } from './trainer';
+import { meanStd } from '../util/stats';
 
 export interface SeedSummary {
   seeds: number[];
   runs: TrainResult[];
   /** mean and sample std (n-1) over seeds. */
-  testAccSelected: { mean: number; std: number };
-  testAccFinal: { mean: number; std: number };
-  valAccSelected: { mean: number; std: number };
+  testAccSelected: { mean: number; std: number; n: number };
+  testAccFinal: { mean: number; std: number; n: number };
+  valAccSelected: { mean: number; std: number; n: number };
 }
 
-export function meanStd(xs: number[]): { mean: number; std: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, std };
-}
+export { meanStd };
 
 /** Runs the same config with several seeds (each in outDir/seed-S when outDir is given). */
 export async function runSeeds(config: Partial<TrainConfig>, seeds: number[], opts: RunOptions = {}): Promise<SeedSummary> {
