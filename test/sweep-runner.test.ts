@@ -152,3 +152,31 @@ test('report: one row per run, mean +- std over seeds per setting, pending runs 
   assert.equal(csv[0], 'id,status,attempts,dataset,method,lambda,seed,epochs,testAccSelected,testAccFinal,valAccSelected,selectedEpoch,imagesPerSecond,error');
   assert.match(csv[3], /,failed,1,.*,"exit code 3$/);
 });
+
+test('a worker whose lock is taken over stops its trainer and leaves the run to the new holder', async () => {
+  const out = tmp();
+  const grid: Grid = { dataset: 'decoymnist', method: 'vanilla', seed: 1, epochs: 100 };
+  const [run] = planRuns([grid]);
+  const lockFile = path.join(runDir(out, run.id), 'sweep.lock');
+  let planted = false;
+  const t0 = Date.now();
+  const summary = await sweep(out, grid, {
+    workers: 1, heartbeatMs: 20, fakeEnv: { FAKE_TRAIN_EPOCH_MS: '100' },
+    onEvent: (e) => {
+      if (e.type !== 'start') return;
+      // Another host judged this worker stale and took the lock (what tryAcquireLock writes).
+      setTimeout(() => {
+        fs.writeFileSync(lockFile, JSON.stringify({ pid: 1, hostname: 'node-999.cluster', startedAt: new Date().toISOString(), heartbeat: Date.now(), token: 'theirs' }));
+        planted = true;
+      }, 250);
+    },
+  });
+  assert.ok(planted);
+  const [o] = summary.outcomes;
+  assert.equal(o.status, 'interrupted');
+  assert.match(o.error ?? '', /taken over by another worker \(node-999\.cluster\)/);
+  assert.ok(Date.now() - t0 < 5_000, 'trainer stopped long before its 100 epochs');
+  assert.equal(readResult(runDir(out, run.id)), undefined);
+  assert.equal(JSON.parse(fs.readFileSync(lockFile, 'utf8')).token, 'theirs', "the new holder's lock is left alone");
+  assert.equal(readState(runDir(out, run.id))!.status, 'running', "state.json is the new holder's to write");
+});

@@ -81,6 +81,12 @@ export function staleReason(info: LockInfo | undefined, fileMtimeMs: number, opt
 export class RunLock {
   private timer: NodeJS.Timeout | undefined;
   private released = false;
+  private lost_ = false;
+  /**
+   * Called once when a heartbeat finds the lock taken over (this holder looked stale to another
+   * worker, e.g. after a long stall): the holder must stop its trainer, so that two never share a folder.
+   */
+  onLost: (() => void) | undefined;
 
   constructor(
     readonly file: string,
@@ -99,10 +105,24 @@ export class RunLock {
     this.beat();
   }
 
-  /** Refreshes the heartbeat, unless another worker has taken the lock over. */
+  /** Whether another worker has taken this lock over. */
+  get lost(): boolean {
+    return this.lost_;
+  }
+
+  /** Refreshes the heartbeat, unless another worker has taken the lock over (then reports it once). */
   beat(): void {
-    if (this.released || !this.stillMine()) return;
+    if (this.released || this.lost_) return;
+    if (!this.stillMine()) {
+      if (!readLock(this.file) && !fs.existsSync(this.file)) return; // folder gone (cleanup): nothing to guard
+      this.lost_ = true;
+      if (this.timer) clearInterval(this.timer);
+      this.onLost?.();
+      return;
+    }
     this.info = { ...this.info, heartbeat: Date.now() };
+    // A takeover between stillMine() and this rename is overwritten; the taker then finds the lock
+    // not its own at its next beat and stops (onLost), so one trainer remains either way.
     try {
       writeJsonAtomic(this.file, this.info);
     } catch {

@@ -7,7 +7,7 @@ import { UserError } from '../util/errors';
 import { configToArgs, expandGrids, type Grid, type RunConfig } from './grid';
 import { canonicalJson, runId } from './run-id';
 import { selectShard, type Shard } from './shard';
-import { tryAcquireLock, type LockOptions } from './lock';
+import { readLock, tryAcquireLock, type LockOptions } from './lock';
 
 /** One run of a sweep: its stable id and the `ltl train` options it runs with. */
 export interface PlannedRun {
@@ -241,8 +241,19 @@ async function runOne(run: PlannedRun, outDir: string, cmd: string[], env: NodeJ
     opts.onEvent?.({ type: 'start', id: run.id, attempt, worker: w, tookOverFrom: lock.tookOverFrom });
 
     const t0 = Date.now();
-    const exit = await spawnTrainer(cmd, run, dir, env, opts.signal, (pid) => lock.setChildPid(pid));
+    // Stop the trainer on a sweep abort, or when another worker has taken this run's lock over.
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) stop.abort();
+    lock.onLost = () => stop.abort();
+    const exit = await spawnTrainer(cmd, run, dir, env, stop.signal, (pid) => lock.setChildPid(pid)).finally(() => opts.signal?.removeEventListener('abort', onAbort));
     const seconds = (Date.now() - t0) / 1000;
+    if (lock.lost) {
+      // The run and its state.json belong to the worker that took the lock: leave both alone.
+      const error = `stopped: its lock was taken over by another worker (${readLock(path.join(dir, RUN_FILES.lock))?.hostname ?? 'unknown host'}), which runs it now`;
+      return { id: run.id, status: 'interrupted', attempts: attempt, seconds, error, tookOverFrom: lock.tookOverFrom };
+    }
     const result = readResult(dir);
     let status: RunState['status'];
     let error: string | undefined;
