@@ -20,3 +20,12 @@ export function numOption(v: string | undefined, name: string): number | undefin
   if (!(Number.isFinite(n) && n > 0)) throw new UserError(`${name} must be a positive number, not '${v}'`);
   return n;
 }
+
+/** A commander parser for any finite number (range checks are the config validator's). */
+export function numberParser(flag: string): (v: string) => number {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new UserError(`${flag} must be a number, not '${v}'`);
+    return n;
+  };
+}

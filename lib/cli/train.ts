@@ -1,17 +1,8 @@
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { runTraining, type TrainConfig } from '../train';
-import { UserError } from '../util/errors';
 import { printJson, printTable } from './output';
-import { DATASET_HELP, MNIST_DIR_HELP } from './options';
-
-function num(flag: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n)) throw new UserError(`${flag} must be a number, not '${v}'`);
-    return n;
-  };
-}
+import { DATASET_HELP, MNIST_DIR_HELP, numberParser as num } from './options';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
 
