@@ -4,7 +4,7 @@ import type { ImageSplit } from '../../data/types';
 import { mapQuality } from '../quality';
 import type { MapBatch } from '../types';
 import { UserError } from '../../util/errors';
-import type { LoadedVlm, MapDefaults } from './checkpoint';
+import type { MapDefaults } from './checkpoint';
 import { FALLBACK_BACKGROUND, promptMaps, splitImages } from './generator';
 import type { VlmModel } from './model';
 import { TextEncoder } from './text-encoder';
