@@ -1,12 +1,12 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { UserError } from '../util/errors';
 import { writeFileAtomic } from '../util/atomic';
 import { loadGridFile } from '../sweep/grid';
 import { parseShard, selectShard } from '../sweep/shard';
 import { planRuns, runSweep, type SweepEvent } from '../sweep/runner';
 import { groupTableRows, loadSweep, runTableRows, sweepCsv, sweepJson } from '../sweep/report';
 import { printJson, printTable } from './output';
+import { intOption, numOption } from './options';
 
 interface SweepCliOptions {
   grid: string;
@@ -37,10 +37,8 @@ export function register(program: Command): void {
     .option('--dry-run', 'list the runs of this shard and exit')
     .option('--json', 'last stdout line: one JSON summary')
     .action(async (o: SweepCliOptions) => {
-      const workers = Number(o.workers);
-      if (!Number.isInteger(workers) || workers < 1) throw new UserError(`--workers must be a whole number >= 1, got '${o.workers}'`);
-      const staleSec = Number(o.staleAfter);
-      if (!Number.isFinite(staleSec) || staleSec <= 0) throw new UserError(`--stale-after must be a positive number of seconds, got '${o.staleAfter}'`);
+      const workers = intOption(o.workers, '--workers', 1)!;
+      const staleSec = numOption(o.staleAfter, '--stale-after')!;
       const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
       // Grid keys are checked against the registered `train` command's options (unless a custom
       // trainer runs instead: then against the built-in list), so typos fail before any run starts.
@@ -81,7 +79,6 @@ export function register(program: Command): void {
           shard,
           retryFailed: !o.skipFailed,
           staleMs: staleSec * 1000,
-          heartbeatMs: Math.min(15_000, (staleSec * 1000) / 4),
           signal: abort.signal,
           onEvent: logEvent,
         });

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ImageSplit, ShortcutDataset, SplitName } from './types';
+import { SPLITS, type ImageSplit, type ShortcutDataset, type SplitName } from './types';
 import { writeFileAtomic } from '../util/atomic';
 import { sha256 } from '../util/hash';
 import type { DatasetOptions } from './build';
@@ -23,7 +23,7 @@ const FIELDS = ['images', 'labels', 'digitMasks', 'shortcutMasks', 'sourceIndex'
 export function saveCached(dir: string, ds: ShortcutDataset, opts: DatasetOptions): void {
   const parts: Uint8Array[] = [];
   const splits: Record<string, unknown> = {};
-  for (const s of ['train', 'val', 'test'] as SplitName[]) {
+  for (const s of SPLITS) {
     const sp = ds[s];
     const lens: Record<string, number> = {};
     for (const f of FIELDS) {
@@ -74,7 +74,7 @@ export function loadCached(dir: string, name: string, opts: DatasetOptions): Sho
 
 function decode(h: any, take: (len: number) => Uint8Array): ShortcutDataset {
   const out: Partial<Record<SplitName, ImageSplit>> = {};
-  for (const s of ['train', 'val', 'test'] as SplitName[]) {
+  for (const s of SPLITS) {
     const m = h.splits[s];
     const f: Record<string, Uint8Array> = {};
     for (const k of FIELDS) if (m.lens[k] !== undefined) f[k] = take(m.lens[k]);

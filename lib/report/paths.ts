@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { packageRoot } from '../maps/embedded/checkpoint';
+import { packageRoot } from '../util/package-root';
 
 /**
  * The repository root, found from this file's location (dist/lib/report or lib/report), so notebooks

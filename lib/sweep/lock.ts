@@ -20,7 +20,7 @@ export interface LockInfo {
 export interface LockOptions {
   /** A lock whose heartbeat is older than this is stale, whatever host holds it (default 120 s). */
   staleMs?: number;
-  /** How often the holder refreshes its heartbeat (default 15 s). */
+  /** How often the holder refreshes its heartbeat (default 15 s, or staleMs / 4 when that is shorter). */
   heartbeatMs?: number;
 }
 
@@ -147,8 +147,9 @@ export class RunLock {
  * taken over, guarded by a second exclusive file so two workers never take it over together.
  */
 export function tryAcquireLock(file: string, opts: LockOptions = {}): RunLock | null {
-  const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
+  // Several beats per stale period, so a live holder never looks stale.
+  const heartbeatMs = opts.heartbeatMs ?? Math.min(DEFAULT_HEARTBEAT_MS, staleMs / 4);
   const fresh = createExclusive(file);
   if (fresh) return new RunLock(file, fresh, heartbeatMs);
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../util/errors';
 import type { ConfigValue, RunConfig } from './grid';
-import { settingKey } from './run-id';
+import { canonicalJson, settingOf } from './run-id';
 import { RUN_FILES, RUNS_DIR, readResult, readState } from './runner';
 import { readLock, staleReason } from './lock';
 import { meanStd as sampleMeanStd } from '../util/stats';
@@ -131,10 +131,9 @@ export function groupRuns(runs: SweepRun[], over: readonly string[] = ['seed']):
   const groups = new Map<string, SweepGroup>();
   const members = new Map<string, SweepRun[]>();
   for (const r of runs) {
-    const key = settingKey(r.config, over);
+    const setting = settingOf(r.config, over);
+    const key = canonicalJson(setting);
     if (!groups.has(key)) {
-      const setting: RunConfig = {};
-      for (const [k, v] of Object.entries(r.config)) if (!over.includes(k)) setting[k] = v;
       groups.set(key, { setting, ids: [], seeds: [], n: 0, nDone: 0, metrics: {} });
       members.set(key, []);
     }

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { RunConfig } from './grid';
 import { canonicalJson } from '../util/canonical-json';
+import { sha256 } from '../util/hash';
 
 export { canonicalJson } from '../util/canonical-json';
 
@@ -18,7 +18,7 @@ const PREFIX_MAX = 64;
  * the SHA-256 of the canonical config. Only the hash makes it unique; the prefix is for people.
  */
 export function runId(config: RunConfig): string {
-  const hash = createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 12);
+  const hash = sha256(Buffer.from(canonicalJson(config))).slice(0, 12);
   const keys = Object.keys(config);
   const lead = LEAD_KEYS.filter((k) => k in config);
   const rest = keys.filter((k) => !LEAD_KEYS.includes(k)).sort();
@@ -36,9 +36,14 @@ function clean(s: string): string {
   return s.replace(/^.*[\\/]/, '').replace(/[^A-Za-z0-9.+-]/g, '').slice(0, 24);
 }
 
-/** The id of the setting a run belongs to: its config without the seed (for mean +- std over seeds). */
-export function settingKey(config: RunConfig, over: readonly string[] = ['seed']): string {
+/** The setting a run belongs to: its config without the seed (for mean +- std over seeds). */
+export function settingOf(config: RunConfig, over: readonly string[] = ['seed']): RunConfig {
   const rest: RunConfig = {};
   for (const [k, v] of Object.entries(config)) if (!over.includes(k)) rest[k] = v;
-  return canonicalJson(rest);
+  return rest;
+}
+
+/** The id of that setting. */
+export function settingKey(config: RunConfig, over: readonly string[] = ['seed']): string {
+  return canonicalJson(settingOf(config, over));
 }

@@ -8,6 +8,7 @@ import { configToArgs, expandGrids, type Grid, type RunConfig } from './grid';
 import { canonicalJson, runId } from './run-id';
 import { selectShard, type Shard } from './shard';
 import { readLock, tryAcquireLock, type LockOptions } from './lock';
+import { packageRoot } from '../util/package-root';
 
 /** One run of a sweep: its stable id and the `ltl train` options it runs with. */
 export interface PlannedRun {
@@ -138,13 +139,7 @@ export function defaultTrainCommand(env: NodeJS.ProcessEnv = process.env): strin
     }
     return custom.split(/\s+/);
   }
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    const bin = path.join(dir, 'bin', 'ltl.js');
-    if (fs.existsSync(bin)) return [process.execPath, bin, 'train'];
-    dir = path.dirname(dir);
-  }
-  throw new Error(`cannot find bin/ltl.js above ${__dirname}`);
+  return [process.execPath, path.join(packageRoot(), 'bin', 'ltl.js'), 'train'];
 }
 
 /**
@@ -219,16 +214,17 @@ function writePlan(outDir: string, runs: PlannedRun[], grids?: Grid[]): void {
 
 async function runOne(run: PlannedRun, outDir: string, cmd: string[], env: NodeJS.ProcessEnv, opts: SweepOptions, w: number): Promise<RunOutcome> {
   const dir = runDir(outDir, run.id);
-  if (readResult(dir)) return { id: run.id, status: 'skipped-done', attempts: readState(dir)?.attempts };
-  if (opts.retryFailed === false && readState(dir)?.status === 'failed') {
-    return { id: run.id, status: 'skipped-failed', attempts: readState(dir)?.attempts, error: readState(dir)?.error };
+  const before = readState(dir);
+  if (readResult(dir)) return { id: run.id, status: 'skipped-done', attempts: before?.attempts };
+  if (opts.retryFailed === false && before?.status === 'failed') {
+    return { id: run.id, status: 'skipped-failed', attempts: before.attempts, error: before.error };
   }
   const lock = tryAcquireLock(path.join(dir, RUN_FILES.lock), opts);
   if (!lock) return { id: run.id, status: 'skipped-busy' };
   try {
     // Another worker may have finished it between our first look and taking the lock.
-    if (readResult(dir)) return { id: run.id, status: 'skipped-done', attempts: readState(dir)?.attempts };
     const prev = readState(dir);
+    if (readResult(dir)) return { id: run.id, status: 'skipped-done', attempts: prev?.attempts };
     const attempt = (prev?.attempts ?? 0) + 1;
     const startedAt = new Date().toISOString();
     const history = [...(prev?.history ?? [])];

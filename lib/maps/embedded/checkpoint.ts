@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic';
 import { UserError } from '../../util/errors';
 import { sha256 } from '../../util/hash';
+import { packageRoot } from '../../util/package-root';
 import { VlmModel, type VlmConfig } from './model';
 import { Vocabulary } from './tokenizer';
 
@@ -44,21 +45,7 @@ export interface CheckpointMeta {
 
 export interface LoadedVlm { model: VlmModel; vocab: Vocabulary; meta: CheckpointMeta; dir: string }
 
-/** The folder that holds package.json of this project, found upwards from this file (works from dist/ too). */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const pj = path.join(dir, 'package.json');
-    if (fs.existsSync(pj)) {
-      try {
-        if (JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'learning-to-look') return dir;
-      } catch { /* keep looking */ }
-    }
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`cannot find the learning-to-look package root above ${__dirname}`);
-    dir = up;
-  }
-}
+export { packageRoot };
 
 /** The committed checkpoint: data/vlm under the package root. */
 export function defaultCheckpointDir(): string {
