@@ -12,7 +12,9 @@ import * as os from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '../lib/data/bases/mnist';
-import { COLOR_PALETTE } from '../lib/data/shortcuts/color';
+import { colorRule } from '../lib/data/shortcuts/color';
+import { applyShortcut } from '../lib/data/build';
+import { createRng } from '../lib/util/rng';
 import type { ImageSplit } from '../lib/data/types';
 import { prepareImages } from '../lib/train/data';
 import { paperChain } from '../lib/maps/postprocess';
@@ -43,21 +45,7 @@ const int = (name: string, min: number) => (v: string) => {
 function colorMnist(count: number): ImageSplit {
   const base = loadMnist().train;
   const n = Math.min(count, base.count);
-  const hw = base.height * base.width;
-  const images = new Uint8Array(n * hw * 3);
-  for (let i = 0; i < n; i++) {
-    const rgb = COLOR_PALETTE[base.labels[i]];
-    for (let p = 0; p < hw; p++) {
-      const g = base.images[i * hw + p];
-      for (let c = 0; c < 3; c++) images[(i * hw + p) * 3 + c] = Math.min(255, Math.floor(g * rgb[c]));
-    }
-  }
-  const digitMasks = new Uint8Array(n * hw);
-  for (let p = 0; p < n * hw; p++) digitMasks[p] = base.images[p] > 10 ? 1 : 0;
-  return {
-    split: 'train', count: n, height: base.height, width: base.width, channels: 3, images,
-    labels: base.labels.slice(0, n), digitMasks, sourceIndex: Int32Array.from({ length: n }, (_, i) => i),
-  } as unknown as ImageSplit;
+  return applyShortcut('train', base, Int32Array.from({ length: n }, (_, i) => i), colorRule, false, createRng(0));
 }
 
 interface Data { count: number; x: Float32Array; y: Int32Array; q: Float32Array; split: ImageSplit }

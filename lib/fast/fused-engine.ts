@@ -1,7 +1,7 @@
 import type { EngineState, EvalInput, EvalResult, StepLosses, StepOptions, TrainBatch, TrainEngine, OptimizerConfig, NamedArray } from '../train/engine';
 import type { TrainConfig } from '../train/config';
-import { NonFiniteLossError } from '../train/tfjs-engine';
-import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, INPUT_FLOATS, flattenParams, unflattenParams } from './lenet-gap-engine';
+import { NonFiniteLossError } from '../train/engine';
+import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, INPUT_FLOATS, GRID_CELLS, flattenParams, unflattenParams } from './lenet-gap-engine';
 
 /** Why the fused engine cannot run a config (undefined: it can). It implements exactly the paper's net
  * and loss: LeNet-GAP, CAM, the paper KL, SGD; vanilla runs too (it never touches the attention branch). */
@@ -63,7 +63,7 @@ export class FusedEngine implements TrainEngine {
       for (let s = 0; s < batch.size; s += max) {
         const n = Math.min(max, batch.size - s);
         const c = this.k.computeGradients(n, batch.images.subarray(s * INPUT_FLOATS), batch.labels.subarray(s),
-          useAtt ? batch.targets!.subarray(s * 100) : undefined, { ceWeight, lambda, temperature: this.o.temperature });
+          useAtt ? batch.targets!.subarray(s * GRID_CELLS) : undefined, { ceWeight, lambda, temperature: this.o.temperature });
         const g = this.k.getGradients(), w = n / batch.size;
         for (let i = 0; i < PARAM_COUNT; i++) sum[i] += g[i] * w;
         loss += c.loss * w; ce += c.ce * w; kl += c.kl * w; correct += c.correct;
@@ -86,7 +86,7 @@ export class FusedEngine implements TrainEngine {
     for (let s = 0; s < input.size; s += max) {
       const n = Math.min(max, input.size - s);
       const r = this.k.evaluate(n, input.images.subarray(s * INPUT_FLOATS), input.labels.subarray(s),
-        wantKl ? input.targets!.subarray(s * 100) : undefined, this.o.temperature ?? 1);
+        wantKl ? input.targets!.subarray(s * GRID_CELLS) : undefined, this.o.temperature ?? 1);
       correct += r.correct;
       klSum += r.klSum ?? 0;
     }

@@ -215,12 +215,12 @@ export function flattenParams(weights: Record<string, { data: ArrayLike<number> 
 }
 
 /** Splits a flat PARAM_ORDER array into named arrays with shapes. */
-export function unflattenParams(flat: Float32Array, prefix = ''): Record<string, { shape: number[]; data: Float32Array }> {
+export function unflattenParams(flat: Float32Array): Record<string, { shape: number[]; data: Float32Array }> {
   const out: Record<string, { shape: number[]; data: Float32Array }> = {};
   let o = 0;
   for (const p of PARAM_ORDER) {
     const n = p.shape.reduce((a, b) => a * b, 1);
-    out[prefix + p.name] = { shape: [...p.shape], data: flat.slice(o, o + n) };
+    out[p.name] = { shape: [...p.shape], data: flat.slice(o, o + n) };
     o += n;
   }
   return out;

@@ -120,3 +120,11 @@ export interface OptimizerConfig {
 export const DEFAULT_OPTIMIZER: OptimizerConfig = {
   kind: 'sgd', momentum: 0.98, weightDecay: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8,
 };
+
+/** Thrown when a step's loss is NaN or infinite; no parameter was changed by that step. */
+export class NonFiniteLossError extends Error {
+  constructor(readonly losses: StepLosses) {
+    super(`loss is not finite (loss ${losses.loss}, ce ${losses.ce}, att ${losses.att})`);
+    this.name = 'NonFiniteLossError';
+  }
+}

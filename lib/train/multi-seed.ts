@@ -12,8 +12,6 @@ export interface SeedSummary {
   valAccSelected: { mean: number; std: number; n: number };
 }
 
-export { meanStd };
-
 /** Runs the same config with several seeds (each in outDir/seed-S when outDir is given). */
 export async function runSeeds(config: Partial<TrainConfig>, seeds: number[], opts: RunOptions = {}): Promise<SeedSummary> {
   const runs: TrainResult[] = [];

@@ -1,17 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import type { EngineState, EvalInput, EvalResult, OptimizerConfig, StepLosses, StepOptions, TrainBatch, TrainEngine } from './engine';
+import { NonFiniteLossError, type EngineState, type EvalInput, type EvalResult, type OptimizerConfig, type StepLosses, type StepOptions, type TrainBatch, type TrainEngine } from './engine';
 import type { Model } from '../models/types';
 import type { AttentionMethod } from '../attention/types';
 import type { AttentionLoss } from '../losses/types';
 import { rrrPenalty, type RrrMode } from '../losses/rrr';
-
-/** Thrown when a step's loss is NaN or infinite; no parameter was changed by that step. */
-export class NonFiniteLossError extends Error {
-  constructor(readonly losses: StepLosses) {
-    super(`loss is not finite (loss ${losses.loss}, ce ${losses.ce}, att ${losses.att})`);
-    this.name = 'NonFiniteLossError';
-  }
-}
 
 export interface TfjsEngineOptions {
   model: Model;

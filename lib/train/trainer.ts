@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import type { ShortcutDataset } from '../data/types';
 import { loadDataset } from '../data';
 import { initBackend, type BackendInfo } from '../backend';
@@ -15,7 +14,7 @@ import { buildTargets, type TargetMaps } from './map-source';
 import { gatherRows, prepareImages, prepareLabels, prepareRrrMasks } from './data';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { getEngineFactory } from './registry';
-import { NonFiniteLossError } from './tfjs-engine';
+import { NonFiniteLossError } from './engine';
 import './tfjs-factory';
 import '../fast/register'; // --engine fused (lib/fast: LeNet-GAP + CAM + KL in one wasm kernel)
 
@@ -176,6 +175,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     optimizer: { ...DEFAULT_OPTIMIZER, kind: config.optimizer, momentum: config.momentum, weightDecay: config.weightDecay },
     initialWeights: initialWeights(config.model, config.seed),
   });
+  const parameters = engine.parameterCount();
   let history: EpochRecord[] = [];
   let trainSeconds = 0, imagesTrained = 0, startEpoch = 0;
   if (resume) {
@@ -257,7 +257,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   const last = history[history.length - 1];
   const result: TrainResult = {
     config, backend: backend.name, threads: backend.threads, engine: engine.name,
-    parameters: paramCount(config.model),
+    parameters,
     trainImages: nTrain, valImages: nVal, testImages: nTest,
     targets: targets ? { source: targets.source, empty: targets.empty } : null,
     selectBy: config.select, selectedEpoch: sel,
@@ -271,11 +271,3 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   return result;
 }
 
-function paramCount(model: TrainConfig['model']): number {
-  return Object.values(initialWeights(model, 0)).reduce((a, w) => a + w.data.length, 0);
-}
-
-/** tf.memory().numTensors, for leak checks. */
-export function liveTensors(): number {
-  return tf.memory().numTensors;
-}
