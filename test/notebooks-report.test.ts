@@ -214,6 +214,9 @@ test('stored maps and the prompt study are cached on disk and reused', async () 
     const b = await report.storeTrainingMaps(gen, ds, p, 300);
     assert.equal(b.file, a.file);
     assert.equal(b.generateSeconds, a.generateSeconds, 'second call reuses the store');
+    // a ranked prompt (with its score) is the same prompt: same store
+    const ranked = { ...p, meanScore: 0.9 };
+    assert.equal((await report.trainingMapsFile(gen, ds, ranked, 300)).file, a.file);
     assert.ok((await report.pngBytesPerMap(a.file, 20)) > 50);
     const cost = report.mapCostPerEpoch(a, 1000, 5);
     assert.ok(Math.abs(cost[2]['total s'] - 5 * cost[1]['total s']) < 1e-9);

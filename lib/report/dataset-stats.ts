@@ -88,22 +88,6 @@ export function lookupAccuracy(table: Int16Array, stats: ShortcutStats, labels: 
   return stats.feature.length ? ok / stats.feature.length : NaN;
 }
 
-/** Mean RGB of object pixels per label (0..255): what colour each class wears. */
-export function meanColorByLabel(split: ImageSplit, limit = split.count, classes = 10): number[][] {
-  const hw = split.height * split.width;
-  const sum = Array.from({ length: classes }, () => [0, 0, 0, 0]);
-  for (let i = 0; i < Math.min(limit, split.count); i++) {
-    const y = split.labels[i];
-    for (let p = 0; p < hw; p++) {
-      if (!split.digitMasks[i * hw + p]) continue;
-      const o = (i * hw + p) * split.channels;
-      for (let c = 0; c < 3; c++) sum[y][c] += split.images[o + (split.channels === 3 ? c : 0)];
-      sum[y][3]++;
-    }
-  }
-  return sum.map(([r, g, b, n]) => (n ? [r / n, g / n, b / n] : [0, 0, 0]));
-}
-
 /** Label-vs-shortcut heatmap data for a split, plus the feature lookup's accuracy on train/val/test. */
 export function shortcutSummary(ds: { name: string; train: ImageSplit; val: ImageSplit; test: ImageSplit }, limit: number): {
   train: ShortcutStats; test: ShortcutStats;

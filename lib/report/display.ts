@@ -25,11 +25,6 @@ function tslabWriter(): ((data: unknown, update: boolean) => void) | undefined {
   }
 }
 
-/** True inside a running tslab kernel. */
-export function inNotebook(): boolean {
-  return sink === undefined && tslabWriter() !== undefined;
-}
-
 function encode(bundle: MimeBundle): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(bundle)) out[k] = typeof v === 'string' ? v : Buffer.from(v).toString('base64');

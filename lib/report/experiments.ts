@@ -1,15 +1,16 @@
 import type { ShortcutDataset, ImageSplit } from '../data/types';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runTraining, resolveConfig, selectEpoch, type EpochRecord, type TrainConfig, type TrainResult } from '../train';
+import { runTraining, resolveConfig, selectEpoch, TrainingDiverged, type EpochRecord, type TrainConfig, type TrainResult } from '../train';
 import type { Profile } from './profiles';
 import { progress } from './progress';
 import { runFolder } from './cache';
 import { formatMeanStd } from './table';
 import { PUBLISHED_RESULTS } from './paper';
-import { PLOT_COLORS, lineFigure, type Figure, type Series } from './plotly';
+import { PLOT_COLORS, barFigure, lineFigure, type Figure, type Series } from './plotly';
 import { attentionMaps } from './cams';
 import { batchMap, showImageGrid, splitImage, type GridTile } from './image-grid';
+import { meanStd } from '../util/stats';
 
 /** One training run of a notebook: a label for plots and tables, and the (partial) config. */
 export interface RunSpec {
@@ -54,9 +55,10 @@ export async function trainCached(spec: RunSpec, dataset?: ShortcutDataset): Pro
   } catch (e) {
     // A diverged run is a result (this setting is unstable), not a broken notebook: report it with
     // the epochs it completed. Anything else is an error.
-    const msg = (e as Error).message ?? String(e);
-    const partial = /diverged/.test(msg) ? partialResult(config, dir) : undefined;
+    if (!(e instanceof TrainingDiverged)) throw e;
+    const partial = partialResult(config, dir);
     if (!partial) throw e;
+    const msg = e.message;
     bar.done(`DIVERGED after ${partial.epochs.length} epoch(s): ${msg.split(';')[0]}`);
     return { label: spec.label, config, dir, result: partial, diverged: msg };
   }
@@ -100,7 +102,7 @@ export function resultRows(runs: readonly FinishedRun[]): Record<string, string 
     'test acc % (selected epoch)': formatMeanStd(g.map((r) => r.result.testAccSelected), { percent: true, digits: 1 }),
     'test acc % (last epoch)': formatMeanStd(g.map((r) => r.result.testAccFinal), { percent: true, digits: 1 }),
     'selected epoch': g.map((r) => r.result.selectedEpoch + 1).join(', '),
-    'train images/s': Math.round(g.reduce((a, r) => a + r.result.imagesPerSecond, 0) / g.length),
+    'train images/s': Math.round(meanStd(g.map((r) => r.result.imagesPerSecond)).mean),
     // Maps that are empty after the target chain (threshold) give no attention signal: worth seeing.
     'empty target maps': g[0].result.targets ? `${g[0].result.targets.empty} of ${g[0].result.trainImages}` : '',
   }));
@@ -212,13 +214,9 @@ export function ablationFigures(runs: readonly AblationRun[]): Figure[] {
   const factors = [...new Set(runs.map((r) => r.factor))];
   return factors.map((f) => {
     const rs = runs.filter((r) => r.factor === f);
-    const values = rs.map((r) => r.value);
-    return {
-      data: [
-        { type: 'bar', name: 'validation (selected epoch)', x: values, y: rs.map((r) => 100 * r.result.valAccSelected) },
-        { type: 'bar', name: 'test (selected epoch)', x: values, y: rs.map((r) => 100 * r.result.testAccSelected) },
-      ],
-      layout: { barmode: 'group', title: { text: `Ablation: ${f} (${rs[0].config.dataset})` }, xaxis: { type: 'category', title: { text: f }, automargin: true }, yaxis: { title: { text: 'accuracy (%)' }, range: [0, 100] } },
-    };
+    return barFigure(rs.map((r) => r.value), [
+      { name: 'validation (selected epoch)', y: rs.map((r) => 100 * r.result.valAccSelected) },
+      { name: 'test (selected epoch)', y: rs.map((r) => 100 * r.result.testAccSelected) },
+    ], { title: `Ablation: ${f} (${rs[0].config.dataset})`, xTitle: f, yTitle: 'accuracy (%)', yRange: [0, 100] });
   });
 }

@@ -47,12 +47,6 @@ export function batchMap(batch: MapBatch, i: number): GridMap {
   return { data: batch.data.subarray(i * n, (i + 1) * n), width: batch.width, height: batch.height };
 }
 
-/** A 0/1 mask of a split (digit or shortcut) as a map. */
-export function maskMap(mask: Uint8Array, split: ImageSplit, i: number): GridMap {
-  const n = split.height * split.width;
-  return { data: mask.subarray(i * n, (i + 1) * n), width: split.width, height: split.height };
-}
-
 /** A perceptual-ish dark-to-bright ramp (inferno-like): value in [0,1] -> RGB. */
 const RAMP: readonly [number, number, number][] = [
   [0, 0, 4], [66, 10, 104], [147, 38, 103], [221, 81, 58], [252, 165, 10], [252, 255, 164],

@@ -27,19 +27,19 @@ export interface StoredMaps {
 }
 
 /**
- * The maps of the first `images` training images of a dataset, made once with `gen` and kept in a
- * map store file under runs/notebooks/maps/ (the trainer's `maps: <file>` reads it). Reused when
- * it exists; the generation timings are those of the run that made it.
+ * The map store file of the first `images` training images of a dataset, made once with `gen` under
+ * runs/notebooks/maps/ (the trainer's `maps: <file>` reads it) and reused when it exists.
  */
-export async function storeTrainingMaps(
+export async function trainingMapsFile(
   gen: MapGenerator,
   ds: ShortcutDataset,
   p: { prompt: string; background: string[] },
   images: number,
   onProgress?: (done: number, total: number) => void,
-): Promise<StoredMaps> {
+): Promise<{ file: string; images: number; generateSeconds: number; mapsPerSecond: number }> {
   const n = Math.min(images, ds.train.count);
-  const spec = { gen: gen.name, vlm: gen.name === 'embedded' ? vlmFingerprint() : '', ds: ds.checksum, p, n };
+  // Keyed on what decides the maps only: a ranked prompt carries its score too, and must not make a second store.
+  const spec = { gen: gen.name, vlm: gen.name === 'embedded' ? vlmFingerprint() : '', ds: ds.checksum, p: { prompt: p.prompt, background: [...p.background] }, n };
   const file = path.join(cacheDir('maps'), `${ds.name}-${gen.name}-${cacheKey(spec)}.ltlmaps`);
   const made = await cachedJson('map-store', { ...spec, file }, async () => {
     if (fs.existsSync(file)) fs.rmSync(file); // a stale file without its record: make it again
@@ -50,6 +50,21 @@ export async function storeTrainingMaps(
     return { generateSeconds: s.generateSeconds, mapsPerSecond: s.mapsPerSecond };
   });
   if (!fs.existsSync(file)) throw new Error(`map store ${file} is missing although its record exists: delete ${cacheDir('map-store')} and rerun`);
+  return { file, images: n, ...made };
+}
+
+/**
+ * trainingMapsFile plus what notebook 03 reports about the store: its size and the time to read it
+ * back (measured now); the generation timings are those of the run that made it.
+ */
+export async function storeTrainingMaps(
+  gen: MapGenerator,
+  ds: ShortcutDataset,
+  p: { prompt: string; background: string[] },
+  images: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<StoredMaps> {
+  const { file, images: n, ...made } = await trainingMapsFile(gen, ds, p, images, onProgress);
   const t0 = performance.now();
   const r = MapStoreReader.open(file, expectForSplit(ds, 'train', { covers: n }));
   try {

@@ -118,15 +118,17 @@ export function lineFigure(series: readonly Series[], opts: { title?: string; xT
 export function barFigure(
   groups: readonly string[],
   series: readonly { name: string; y: ArrayLike<number>; error?: ArrayLike<number> }[],
-  opts: { title?: string; yTitle?: string; yRange?: [number, number] } = {},
+  opts: { title?: string; xTitle?: string; yTitle?: string; yRange?: [number, number] } = {},
 ): Figure {
+  // Groups are names: 'category' keeps names such as '0' and '40' from being drawn as numbers.
   return {
     data: series.map((s) => ({
       type: 'bar', name: s.name, x: [...groups], y: Array.from(s.y),
       ...(s.error ? { error_y: { type: 'data', array: Array.from(s.error), visible: true } } : {}),
     })),
     layout: {
-      barmode: 'group', title: { text: opts.title ?? '' }, xaxis: { automargin: true },
+      barmode: 'group', title: { text: opts.title ?? '' },
+      xaxis: { type: 'category', automargin: true, ...(opts.xTitle ? { title: { text: opts.xTitle } } : {}) },
       yaxis: { title: { text: opts.yTitle ?? '' }, ...(opts.yRange ? { range: opts.yRange } : {}) },
     },
   };

@@ -81,7 +81,6 @@ export function showTable(input: TableInput, opts: TableOptions = {}): void {
   displayBundle({ 'text/html': htmlTable(input, opts), 'text/plain': textTable(input, opts) });
 }
 
-export { meanStd };
 
 /** "64.88 +- 1.20" (or just the mean for one value); numbers given as fractions are shown in %. */
 export function formatMeanStd(values: readonly number[], opts: { percent?: boolean; digits?: number } = {}): string {

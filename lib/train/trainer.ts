@@ -78,6 +78,11 @@ export interface RunOptions {
 }
 
 /** Thrown by runTraining when opts.haltAfterEpoch stops it. */
+/** Training stopped on a NaN or infinite loss; the message says where and which checkpoint is kept. */
+export class TrainingDiverged extends UserError {
+  constructor(message: string) { super(message); this.name = 'TrainingDiverged'; }
+}
+
 export class TrainingHalted extends Error {
   constructor(readonly epoch: number) { super(`halted after epoch ${epoch}`); this.name = 'TrainingHalted'; }
 }
@@ -219,7 +224,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
         } catch (err) {
           if (err instanceof NonFiniteLossError) {
             const kept = f && fs.existsSync(f.checkpoint) ? `the last good checkpoint (after epoch ${history.length - 1}) is kept in ${opts.outDir}` : 'no checkpoint was written yet';
-            throw new UserError(`training diverged at epoch ${e}, batch ${s / B}: ${err.message}; lower --lr or --lambda; ${kept}`);
+            throw new TrainingDiverged(`training diverged at epoch ${e}, batch ${s / B}: ${err.message}; lower --lr or --lambda; ${kept}`);
           }
           throw err;
         }

@@ -128,7 +128,3 @@ export class EmbeddedGenerator implements MapGenerator {
     this.loaded = undefined;
   }
 }
-
-export function createEmbeddedGenerator(opts: EmbeddedGeneratorOptions = {}): MapGenerator {
-  return new EmbeddedGenerator(opts);
-}

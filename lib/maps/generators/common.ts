@@ -1,4 +1,3 @@
-import type { ImageSplit } from '../../data/types';
 import type { MapBatch, MapRequest } from '../types';
 import { UserError } from '../../util/errors';
 
@@ -29,5 +28,3 @@ export function progressTicker(total: number, onProgress?: (done: number, total:
     if (onProgress && (done === total || done % every === 0)) onProgress(done, total);
   };
 }
-
-export type SplitLike = Pick<ImageSplit, 'count' | 'height' | 'width'>;
