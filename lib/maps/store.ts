@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
+import { sha256 } from '../util/hash';
 import type { SplitName } from '../data/types';
 import type { MapBatch } from './types';
 import { UserError } from '../util/errors';
@@ -90,7 +91,7 @@ export function writeMapStore(
   if (bytes.length !== count * height * width) throw new Error(`map payload has ${bytes.length} bytes, expected ${count}x${height}x${width}`);
   if (indices && indices.length !== count) throw new Error(`index table has ${indices.length} entries for ${count} maps`);
   const indexBytes = indices ? new Uint8Array(Int32Array.from(indices).buffer) : new Uint8Array(0);
-  const payloadSha256 = createHash('sha256').update(bytes).update(indexBytes).digest('hex');
+  const payloadSha256 = sha256(bytes, indexBytes);
   const header: MapStoreHeader = {
     dataset: meta.dataset, split: meta.split, generator: meta.generator, prompt: meta.prompt,
     background: [...meta.background], datasetChecksum: meta.datasetChecksum,

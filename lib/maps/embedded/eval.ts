@@ -109,18 +109,28 @@ export function evaluateVlm(vlm: { model: VlmModel; vocab: Vocabulary; meta?: { 
   const temperature = o.temperature ?? vlm.meta?.mapDefaults?.temperature ?? 1;
   const dilate = o.dilate ?? 2;
   const pred = zeroShotPredict(model, vocab, split, idx);
-  const t0 = Date.now();
-  const dm = promptMaps(model, vocab, split, idx, { prompt: DIGIT_PROMPT, background, temperature });
-  const mapsPerSecond = n / Math.max(1e-3, (Date.now() - t0) / 1000);
-  const sm = promptMaps(model, vocab, split, idx, { prompt: SQUARE_PROMPT, background, temperature });
-  const r: VlmEvaluation = { split: split.split, background, temperature, mapsPerSecond, ...vlmMetrics(split, idx, pred, dm, sm, dilate) };
+  const { r, known } = evaluateSetting(vlm, split, idx, pred, background, temperature, dilate);
   if (o.prompts?.length) {
     r.prompts = o.prompts.map((prompt) => {
-      const q = mapQuality(promptMaps(model, vocab, split, idx, { prompt, background, temperature }), split, { indices: idx, dilate });
+      const maps = known.get(prompt) ?? promptMaps(model, vocab, split, idx, { prompt, background, temperature });
+      const q = mapQuality(maps, split, { indices: idx, dilate });
       return { prompt, digitMass: q.digitMass, decoyMass: q.decoyMass ?? NaN };
     });
   }
   return r;
+}
+
+/** The figures of one map setting, given the zero-shot predictions (which no map setting changes). */
+function evaluateSetting(
+  vlm: { model: VlmModel; vocab: Vocabulary }, split: ImageSplit, idx: number[], pred: ArrayLike<number>,
+  background: string[], temperature: number, dilate: number,
+): { r: VlmEvaluation; known: Map<string, MapBatch> } {
+  const t0 = Date.now();
+  const dm = promptMaps(vlm.model, vlm.vocab, split, idx, { prompt: DIGIT_PROMPT, background, temperature });
+  const mapsPerSecond = idx.length / Math.max(1e-3, (Date.now() - t0) / 1000);
+  const sm = promptMaps(vlm.model, vlm.vocab, split, idx, { prompt: SQUARE_PROMPT, background, temperature });
+  const r: VlmEvaluation = { split: split.split, background, temperature, mapsPerSecond, ...vlmMetrics(split, idx, pred, dm, sm, dilate) };
+  return { r, known: new Map([[DIGIT_PROMPT, dm], [SQUARE_PROMPT, sm]]) };
 }
 
 /**
@@ -130,10 +140,12 @@ export function evaluateVlm(vlm: { model: VlmModel; vocab: Vocabulary; meta?: { 
 export function selectMapDefaults(vlm: { model: VlmModel; vocab: Vocabulary }, valSplit: ImageSplit, limit = 500): MapDefaults & { score: number } {
   if (valSplit.split !== 'val') throw new UserError(`map defaults are chosen on the validation split only, not on ${valSplit.split}`);
   const backgrounds = [FALLBACK_BACKGROUND, [...FALLBACK_BACKGROUND, 'noise', 'grey']];
+  const idx = Array.from({ length: Math.min(limit, valSplit.count) }, (_, i) => i);
+  const pred = zeroShotPredict(vlm.model, vlm.vocab, valSplit, idx);
   let best: (MapDefaults & { score: number }) | undefined;
   for (const background of backgrounds) {
     for (const temperature of [1, 0.5, 0.3, 0.2]) {
-      const e = evaluateVlm(vlm, valSplit, { limit, background, temperature });
+      const e = evaluateSetting(vlm, valSplit, idx, pred, background, temperature, 2).r;
       const score = e.digitPromptDigitMass - e.digitPromptDecoyMass + e.squarePromptPatchMass;
       if (!best || score > best.score) best = { background, temperature, score };
     }
