@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { resolveConfig } from '../lib/train/config';
 import { loadDataset, registerBaseSet, registerShortcut, registerDataset, DEBIAN_FASHION_DIR, type ShortcutRule } from '../lib';
 
 test('a user adds a base set and a shortcut rule without editing the core', () => {
@@ -34,6 +35,12 @@ test('a user adds a base set and a shortcut rule without editing the core', () =
     assert.equal(ds.test.shortcutMasks![i * 16 + 12], 1);
   }
   assert.throws(() => loadDataset('toy+nothing'), /unknown dataset 'toy\+nothing'/);
+  // RRR's default mask mode follows the rule, not the name: a spatial rule gets the spatial mask,
+  // a rule that only recolours gets the colour mode
+  assert.equal(resolveConfig({ dataset: 'toystripe', method: 'rrr' }).rrrMode, 'spatial');
+  registerShortcut({ name: 'tint', channels: 3, spatial: false, apply({ gray, out }) { for (let p = 0; p < gray.length; p++) out.fill(gray[p], 3 * p, 3 * p + 3); } });
+  registerDataset('toytint', 'toy', 'tint');
+  assert.equal(resolveConfig({ dataset: 'toytint', method: 'rrr' }).rrrMode, 'colour');
 });
 
 test('the on-disk cache returns the same dataset and ignores a corrupt file', () => {

@@ -2,6 +2,7 @@ import { UserError } from '../util/errors';
 import { MODEL_NAMES } from '../models';
 import { ATTENTION_NAMES } from '../attention';
 import { LOSS_NAMES } from '../losses';
+import { getShortcut, resolveDataset } from '../data/registry';
 
 export type TrainMethod = 'vanilla' | 'align' | 'rrr';
 
@@ -67,9 +68,18 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
   if (partial.attention === undefined && c.model === 'cdep') c.attention = 'gradcam';
   if (partial.lambda === undefined && c.method === 'rrr') c.lambda = RRR_DEFAULT_LAMBDA;
   if (partial.postprocess === undefined && c.maps === 'uniform') c.postprocess = 'raw';
-  if (partial.rrrMode === undefined && /color|colour/i.test(c.dataset)) c.rrrMode = 'colour';
+  if (partial.rrrMode === undefined && !spatialShortcut(c.dataset)) c.rrrMode = 'colour';
   validateConfig(c);
   return c;
+}
+
+/** Whether a dataset's shortcut sits somewhere in the image (a patch) rather than in its colours. */
+function spatialShortcut(dataset: string): boolean {
+  try {
+    return getShortcut(resolveDataset(dataset).shortcut).spatial;
+  } catch {
+    return !/color|colour/i.test(dataset); // a dataset built in memory under a name the registry does not know
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
