@@ -1,6 +1,6 @@
 import type { EngineState, EvalInput, EvalResult, StepLosses, StepOptions, TrainBatch, TrainEngine, OptimizerConfig, NamedArray } from '../train/engine';
 import type { TrainConfig } from '../train/config';
-import { NonFiniteLossError } from '../train/engine';
+import { NonFiniteLossError, usesAttentionTerm } from '../train/engine';
 import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, INPUT_FLOATS, GRID_CELLS, flattenParams, unflattenParams } from './lenet-gap-engine';
 
 /** Why the fused engine cannot run a config (undefined: it can). It implements exactly the paper's net
@@ -48,7 +48,7 @@ export class FusedEngine implements TrainEngine {
   }
 
   trainStep(batch: TrainBatch, opts: StepOptions): StepLosses {
-    const useAtt = opts.phase === 'attention' || (opts.phase === 'combined' && opts.lambda !== 0 && this.o.method === 'align');
+    const useAtt = usesAttentionTerm(opts, this.o.method);
     if (useAtt && !batch.targets) throw new Error('align needs targets');
     const ceWeight = opts.phase === 'attention' ? 0 : 1;
     const lambda = !useAtt ? 0 : opts.phase === 'attention' ? 1 : opts.lambda;

@@ -41,6 +41,11 @@ export interface StepOptions {
   lr: number;
 }
 
+/** Whether a step computes the attention (or RRR) term: the trainer's plan, for any method but vanilla. */
+export function usesAttentionTerm(opts: StepOptions, method: string): boolean {
+  return method !== 'vanilla' && (opts.phase === 'attention' || (opts.phase === 'combined' && opts.lambda !== 0));
+}
+
 /** Mean losses of one step (numbers on the host; the trainer sums them per epoch). */
 export interface StepLosses {
   /** The loss that was minimised. */

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { NonFiniteLossError, type EngineState, type EvalInput, type EvalResult, type OptimizerConfig, type StepLosses, type StepOptions, type TrainBatch, type TrainEngine } from './engine';
+import { NonFiniteLossError, usesAttentionTerm, type EngineState, type EvalInput, type EvalResult, type OptimizerConfig, type StepLosses, type StepOptions, type TrainBatch, type TrainEngine } from './engine';
 import type { Model } from '../models/types';
 import type { AttentionMethod } from '../attention/types';
 import type { AttentionLoss } from '../losses/types';
 import { rrrPenalty, type RrrMode } from '../losses/rrr';
+import { oneHotLabels } from '../attention/base';
 
 export interface TfjsEngineOptions {
   model: Model;
@@ -18,7 +19,7 @@ export interface TfjsEngineOptions {
 
 /** Softmax cross-entropy, mean over the batch (PyTorch F.cross_entropy). */
 function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  const oh = tf.oneHot(labels, logits.shape[1]).asType('float32');
+  const oh = oneHotLabels(labels, logits.shape[1]);
   return tf.neg(tf.div(tf.sum(tf.mul(oh, tf.logSoftmax(logits, 1))), logits.shape[0])) as tf.Scalar;
 }
 
@@ -79,7 +80,7 @@ export class TfjsEngine implements TrainEngine {
     const { model } = this.o;
     const vars = model.params.map((p) => p.variable);
     const s = this.inputSize;
-    const useAtt = opts.phase === 'attention' || (opts.phase === 'combined' && opts.lambda !== 0 && this.o.method !== 'vanilla');
+    const useAtt = usesAttentionTerm(opts, this.o.method);
     let losses: StepLosses = { loss: 0, ce: 0, att: 0 };
     tf.tidy(() => {
       const x = tf.tensor4d(batch.images, [batch.size, s, s, 3]);
