@@ -26,7 +26,8 @@ export interface CheckpointMeta<H = unknown> {
 
 interface Header<H> { meta: CheckpointMeta<H>; arrays: Array<{ key: string; shape: number[]; length: number }> }
 
-export function writeCheckpoint<H>(file: string, meta: CheckpointMeta<H>, state: EngineState): void {
+/** Writes a checkpoint atomically; the optimizer step count is taken from the engine state. */
+export function writeCheckpoint<H>(file: string, meta: Omit<CheckpointMeta<H>, 'step'>, state: EngineState): void {
   const entries: Array<[string, NamedArray]> = [
     ...Object.entries(state.weights).map(([k, v]) => [`w:${k}`, v] as [string, NamedArray]),
     ...Object.entries(state.slots).map(([k, v]) => [`s:${k}`, v] as [string, NamedArray]),

@@ -248,7 +248,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
       };
       history.push(rec);
       if (f) {
-        writeCheckpoint(f.checkpoint, { epoch: e, rng: { seed: config.seed, nextEpoch: e + 1 }, history, trainSeconds, imagesTrained, step: 0 }, engine.getState());
+        writeCheckpoint(f.checkpoint, { epoch: e, rng: { seed: config.seed, nextEpoch: e + 1 }, history, trainSeconds, imagesTrained }, engine.getState());
         fs.appendFileSync(f.log, JSON.stringify(rec) + '\n');
       }
       opts.onEpoch?.(rec, config.epochs);
