@@ -1,24 +1,16 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpDirs } from './tmp-helpers';
 
 // These tests drive `ltl sweep` as separate processes (from the TypeScript sources via tsx), with
 // the fake trainer standing in for `ltl train`.
 const LTL = path.join(__dirname, 'fixtures', 'ltl-dev.js');
 const FAKE_CMD = JSON.stringify([process.execPath, path.join(__dirname, 'fixtures', 'fake-train.js')]);
 
-function tmp(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-sweepcli-'));
-  tmpDirs.push(dir);
-  return dir;
-}
-const tmpDirs: string[] = [];
-after(() => {
-  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = tmpDirs('ltl-sweepcli-');
 
 function start(args: string[], env: Record<string, string> = {}, detached = false): ChildProcess & { out: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> } {
   const child = spawn(process.execPath, [LTL, ...args], {

@@ -1,20 +1,13 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pidAlive, readLock, staleReason, tryAcquireLock, type LockInfo } from '../lib/sweep/lock';
+import { tmpDirs } from './tmp-helpers';
 
-function tmp(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-lock-'));
-  tmpDirs.push(dir);
-  return dir;
-}
-const tmpDirs: string[] = [];
-after(() => {
-  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = tmpDirs('ltl-lock-');
 
 /** The pid of a process that has exited (and been reaped). */
 function deadPid(): number {

@@ -1,12 +1,12 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { planRuns, readResult, readState, runDir, runSweep, type SweepOptions } from '../lib/sweep/runner';
 import { loadSweep, meanStd, sweepCsv } from '../lib/sweep/report';
 import { meanStd as sampleMeanStd } from '../lib/util/stats';
 import type { Grid } from '../lib/sweep/grid';
+import { tmpDirs } from './tmp-helpers';
 
 const FAKE = [process.execPath, path.join(__dirname, 'fixtures', 'fake-train.js')];
 
@@ -23,15 +23,7 @@ function sweep(outDir: string, grid: Grid, extra: Partial<SweepOptions> & { fake
   });
 }
 
-function tmp(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-sweep-'));
-  tmpDirs.push(dir);
-  return dir;
-}
-const tmpDirs: string[] = [];
-after(() => {
-  for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = tmpDirs('ltl-sweep-');
 
 const trainedEpochs = (dir: string) => (readResult(dir)!.trained as { epoch: number }[]).map((t) => t.epoch);
 

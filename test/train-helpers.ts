@@ -1,18 +1,10 @@
 import type { ShortcutDataset, ImageSplit } from '../lib/data/types';
-import { loadDataset } from '../lib/data';
+import { loadDataset, subsetSplit } from '../lib/data';
 
 /** A real shortcut dataset cut down to a few hundred images per split, for fast trainer tests. */
 export function smallDataset(name = 'decoymnist', n = { train: 200, val: 100, test: 100 }): ShortcutDataset {
   const ds = loadDataset(name);
-  const cut = (s: ImageSplit, count: number): ImageSplit => {
-    const hw = s.height * s.width;
-    return {
-      ...s, count,
-      images: s.images.slice(0, count * hw * s.channels), labels: s.labels.slice(0, count),
-      digitMasks: s.digitMasks.slice(0, count * hw), shortcutMasks: s.shortcutMasks?.slice(0, count * hw),
-      sourceIndex: s.sourceIndex.slice(0, count),
-    };
-  };
+  const cut = (s: ImageSplit, count: number): ImageSplit => subsetSplit(s, Array.from({ length: count }, (_, i) => i));
   return { ...ds, train: cut(ds.train, n.train), val: cut(ds.val, n.val), test: cut(ds.test, n.test) };
 }
 

@@ -3,22 +3,14 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../lib/backend';
 import { loadMnist } from '../lib/data';
 import { UserError } from '../lib/util/errors';
-import { loadCheckpoint, saveCheckpoint, trainVlm, packageRoot, defaultCheckpointDir } from '../lib/maps/embedded';
-import { TINY_TRAIN } from './vlm-helpers';
+import { loadCheckpoint, trainVlm, packageRoot, defaultCheckpointDir } from '../lib/maps/embedded';
+import { TINY_TRAIN, tinyCheckpoint } from './vlm-helpers';
 
 let dir = '';
 before(async () => {
-  await initBackend();
-  const r = await trainVlm(loadMnist().train, TINY_TRAIN);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-vlm-ckpt-'));
-  saveCheckpoint(dir, r.model, r.vocab, {
-    createdAt: 'now', seed: 5, steps: 2, batch: 6, training: {}, backend: 'wasm', trainSeconds: 1, imagesPerSecond: 1,
-    mapDefaults: { background: ['background'], temperature: 1 },
-  });
-  r.model.dispose();
+  dir = await tinyCheckpoint('ltl-vlm-ckpt-', { background: ['background'], temperature: 1 });
 });
 
 function copy(): string {

@@ -1,24 +1,14 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend } from '../lib/backend';
-import { loadDataset, loadMnist } from '../lib/data';
+import { loadDataset } from '../lib/data';
 import { createGenerator, listGenerators } from '../lib/maps/registry';
-import { EmbeddedGenerator, saveCheckpoint, trainVlm, upsampleBilinear } from '../lib/maps/embedded';
-import { TINY_TRAIN } from './vlm-helpers';
+import { EmbeddedGenerator, upsampleBilinear } from '../lib/maps/embedded';
+import { tinyCheckpoint } from './vlm-helpers';
 
 let dir = '';
 before(async () => {
-  await initBackend();
-  const r = await trainVlm(loadMnist().train, TINY_TRAIN);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-vlm-gen-'));
-  saveCheckpoint(dir, r.model, r.vocab, {
-    createdAt: 'now', seed: 5, steps: 2, batch: 6, training: {}, backend: 'wasm', trainSeconds: 1, imagesPerSecond: 1,
-    mapDefaults: { background: ['background', 'black'], temperature: 0.5 },
-  });
-  r.model.dispose();
+  dir = await tinyCheckpoint('ltl-vlm-gen-', { background: ['background', 'black'], temperature: 0.5 });
 });
 
 test("the 'embedded' generator is registered and makes one [0,1] map per image at image size", async () => {

@@ -2,6 +2,7 @@ export * from './types';
 export * from './idx';
 export * from './registry';
 export * from './build';
+export * from './subset';
 export { COLOR_PALETTE, colorIndex, colorRule } from './shortcuts/color';
 export { DECOY_SIZE, decoyIntensity, decoyRule } from './shortcuts/decoy';
 export { loadMnist, mnistDir, DIGIT_NAMES } from './bases/mnist';
