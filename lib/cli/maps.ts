@@ -10,7 +10,7 @@ import { quantizeMaps } from '../maps/store';
 import { writePng } from '../report/png';
 import { UserError } from '../util/errors';
 import { printJson, printTable } from './output';
-import { intOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
+import { intOption, listOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
 
 export function register(program: Command): void {
   program
@@ -41,9 +41,10 @@ export function register(program: Command): void {
       const limit = intOption(o.limit, '--limit', 1);
       const seed = intOption(o.seed, '--seed')!;
       const dilate = intOption(o.dilate, '--dilate')!;
+      const batchSize = intOption(o.batchSize, '--batch-size', 1);
       const threshold = Number(o.threshold);
       if (!(threshold >= 0 && threshold <= 1)) throw new UserError(`--threshold must be in [0, 1], not '${o.threshold}'`);
-      const background = o.background ? String(o.background).split(',').map((s: string) => s.trim()).filter(Boolean) : [];
+      const background = listOption(o.background) ?? [];
       if (o.modelDir && !fs.existsSync(o.modelDir)) throw new UserError(`--model-dir ${o.modelDir} does not exist`);
 
       const ds = loadDataset(o.dataset, { dir: o.mnistDir, seed: intOption(o.dataSeed, '--data-seed') });
@@ -51,12 +52,12 @@ export function register(program: Command): void {
       const n = Math.min(limit ?? split.count, split.count);
       const generator = await createGenerator(o.generator, {
         modelDir: o.modelDir, modelId: o.modelId, seed, mode: o.mode, target: o.target,
-        batchSize: intOption(o.batchSize, '--batch-size', 1),
+        batchSize,
       });
       try {
         const source = new CachedMapSource(generator, {
           split, dataset: ds.name, datasetChecksum: ds.checksum, prompt: o.prompt, background, seed,
-          batchSize: intOption(o.batchSize, '--batch-size', 1) ?? 256,
+          batchSize: batchSize ?? 256,
           extra: { limit: n, ...(o.modelDir ? { modelDir: path.resolve(o.modelDir) } : {}), ...(o.modelId ? { modelId: o.modelId } : {}), ...(o.generator === 'random' ? { mode: o.mode ?? 'blobs' } : {}), ...(o.generator === 'oracle' ? { target: o.target } : {}) },
         });
         const bar = new SingleBar({ format: `maps ${o.generator} [{bar}] {value}/{total} {eta_formatted}`, stream: process.stderr, hideCursor: false }, Presets.shades_classic);

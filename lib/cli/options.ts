@@ -29,3 +29,8 @@ export function numberParser(flag: string): (v: string) => number {
     return n;
   };
 }
+
+/** Parses an optional comma-separated list flag: trimmed, empty items dropped; undefined when not given or empty. */
+export function listOption(v: string | undefined): string[] | undefined {
+  return v ? String(v).split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+}

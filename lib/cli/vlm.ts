@@ -10,7 +10,7 @@ import {
 import { writeJsonAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { printJson, printTable } from './output';
-import { intOption, numOption, MNIST_DIR_HELP } from './options';
+import { intOption, numOption, listOption, MNIST_DIR_HELP } from './options';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
@@ -89,8 +89,8 @@ export function register(program: Command): void {
       if (!SPLITS.includes(o.split)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, not '${o.split}'`);
       const limit = intOption(o.limit, '--limit', 1);
       const temperature = numOption(o.temperature, '--temperature');
-      const background = o.background ? String(o.background).split(',').map((s: string) => s.trim()).filter(Boolean) : undefined;
-      const prompts = [...(o.compare ? COMPARE_PROMPTS : []), ...(o.prompts ? String(o.prompts).split(',').map((s: string) => s.trim()).filter(Boolean) : [])];
+      const background = listOption(o.background);
+      const prompts = [...(o.compare ? COMPARE_PROMPTS : []), ...(listOption(o.prompts) ?? [])];
       await initBackend();
       const dir = o.checkpoint ?? defaultCheckpointDir();
       const vlmLoaded = loadCheckpoint(dir);
