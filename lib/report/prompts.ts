@@ -5,6 +5,8 @@ import type { MapGenerator } from '../maps/types';
 import { promptSampleIndices, rankPrompts, type PromptResult, type PromptSpec } from '../maps/prompts';
 import { mapQuality } from '../maps/quality';
 import { cachedJson } from './cache';
+import { dataCacheDir } from './paths';
+import { loadDataset } from '../data/build';
 import { defaultCheckpointDir } from '../maps/embedded/checkpoint';
 import { showImageGrid, splitImage, batchMap, type GridTile } from './image-grid';
 import type { Profile } from './profiles';
@@ -89,6 +91,15 @@ export async function promptStudy(gen: MapGenerator, given: readonly ShortcutDat
     const best = choosePrompt(rows, prompts);
     return { rows, chosen: { prompt: best.prompt, background: [...best.background], meanScore: best.meanScore }, sample: profile.promptImages };
   });
+}
+
+/** The datasets of the notebooks' prompt study: one study, made in notebook 02 and read from its cache by 03-05. */
+export const PROMPT_STUDY_DATASETS: readonly string[] = ['colormnist', 'decoymnist'];
+
+/** The notebooks' prompt study (cached), reusing whichever of its datasets a notebook has already loaded. */
+export async function notebookPromptStudy(gen: MapGenerator, profile: Profile, loaded: readonly ShortcutDataset[] = []): Promise<PromptStudy> {
+  const datasets = PROMPT_STUDY_DATASETS.map((name) => loaded.find((d) => d.name === name) ?? loadDataset(name, { cacheDir: dataCacheDir() }));
+  return promptStudy(gen, datasets, profile);
 }
 
 /**
