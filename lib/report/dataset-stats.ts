@@ -1,6 +1,7 @@
 import type { ImageSplit } from '../data/types';
 import { COLOR_PALETTE } from '../data/shortcuts/color';
 import { heatmapFigure, type Figure } from './plotly';
+import { classLabels } from './image-grid';
 
 /**
  * Shortcut statistics for notebook 01: for each image, the value of its shortcut feature (which
@@ -107,7 +108,7 @@ export function shortcutHeatmaps(ds: { name: string; shortcut: string; classes: 
     const st = s[split];
     return heatmapFigure(st.counts, {
       title: `${ds.name}, ${split}: label vs shortcut (${st.feature.length} images)`,
-      x: st.featureNames, y: ds.classes.map((c, y) => `${y} ${c}`.slice(0, 14)),
+      x: st.featureNames, y: classLabels(ds.classes),
       xTitle: ds.shortcut === 'color' ? 'palette colour' : 'square brightness', yTitle: 'label', annotate: true,
     });
   });

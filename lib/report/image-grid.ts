@@ -188,7 +188,12 @@ export async function showDatasetExamples(ds: { name: string; classes: readonly 
   const rows = tr.map((r, y) => [...r.map((i) => ({ image: splitImage(ds.train, i) })), ...te[y].map((i) => ({ image: splitImage(ds.test, i) }))]);
   const colLabels = [...Array(perClass).fill('train'), ...Array(perClass).fill('test')];
   return showImageGrid(rows, {
-    scale, rowLabels: ds.classes.map((c, y) => `${y} ${c}`.slice(0, 14)), colLabels,
+    scale, rowLabels: classLabels(ds.classes), colLabels,
     caption: `${ds.name}: ${perClass} training and ${perClass} test images per class (rows). The test split reverses the shortcut.`,
   });
+}
+
+/** Short row/axis labels of a dataset's classes: "<index> <name>", cut to 14 characters. */
+export function classLabels(classes: readonly string[]): string[] {
+  return classes.map((c, y) => `${y} ${c}`.slice(0, 14));
 }
