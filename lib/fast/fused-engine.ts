@@ -2,6 +2,7 @@ import type { EngineState, EvalInput, EvalResult, StepLosses, StepOptions, Train
 import type { TrainConfig } from '../train/config';
 import { NonFiniteLossError, usesAttentionTerm } from '../train/engine';
 import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, INPUT_FLOATS, GRID_CELLS, flattenParams, unflattenParams } from './lenet-gap-engine';
+import { MODEL_SHAPES } from '../models/specs';
 
 /** Why the fused engine cannot run a config (undefined: it can). It implements exactly the paper's net
  * and loss: LeNet-GAP, CAM, the paper KL, SGD; vanilla runs too (it never touches the attention branch). */
@@ -30,8 +31,8 @@ export interface FusedEngineOptions {
  */
 export class FusedEngine implements TrainEngine {
   readonly name = 'fused';
-  readonly inputSize = 32;
-  readonly grid = { height: 10, width: 10 };
+  readonly inputSize = MODEL_SHAPES['lenet-gap'].inputSize;
+  readonly grid = { ...MODEL_SHAPES['lenet-gap'].grid };
   private readonly k: FusedLeNetGap;
   private readonly o: FusedEngineOptions;
   private steps = 0;

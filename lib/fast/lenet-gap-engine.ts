@@ -1,4 +1,5 @@
 import { LENET_GAP_WASM_BASE64 } from './wasm/lenet-gap-wasm';
+import { MODEL_SHAPES, PARAM_SPECS, paramCount } from '../models/specs';
 
 /**
  * The fused LeNet-GAP + CAM + KL training step (lib/fast/wasm/lenet_gap.c, WebAssembly SIMD): forward,
@@ -9,14 +10,12 @@ import { LENET_GAP_WASM_BASE64 } from './wasm/lenet-gap-wasm';
  * labels [B], and for the attention term the target distributions [B, 10, 10] (each sums to 1).
  */
 
-export const PARAM_ORDER = [
-  { name: 'conv1.w', shape: [5, 5, 3, 6] }, { name: 'conv1.b', shape: [6] },
-  { name: 'conv2.w', shape: [5, 5, 6, 16] }, { name: 'conv2.b', shape: [16] },
-  { name: 'fc.w', shape: [16, 10] }, { name: 'fc.b', shape: [10] },
-] as const;
-export const PARAM_COUNT = 3042;
-export const INPUT_FLOATS = 32 * 32 * 3;
-export const GRID_CELLS = 100;
+// The kernel's fixed layout is LeNet-GAP's (lib/models/specs.ts); the C code hard-codes the same sizes.
+const SHAPE = MODEL_SHAPES['lenet-gap'];
+export const PARAM_ORDER = PARAM_SPECS['lenet-gap'];
+export const PARAM_COUNT = paramCount('lenet-gap');
+export const INPUT_FLOATS = SHAPE.inputSize * SHAPE.inputSize * 3;
+export const GRID_CELLS = SHAPE.grid.height * SHAPE.grid.width;
 
 interface WasmExports {
   memory: WebAssembly.Memory;

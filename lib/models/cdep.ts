@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model, ForwardOptions, ForwardResult } from './types';
 import { makeParams } from './init';
+import { MODEL_SHAPES } from './specs';
 import { conv, maxPool2x2 } from './ops';
 
 /**
@@ -18,7 +19,7 @@ export function createCdepNet(weights: Parameters<typeof makeParams>[1]): Model 
     return tf.add(tf.matMul(f1, v(6)), v(7)) as tf.Tensor2D;
   };
   return {
-    name: 'cdep', inputSize: 28, grid: { height: 8, width: 8 }, featureChannels: 50, params: p,
+    name: 'cdep', ...MODEL_SHAPES.cdep, params: p,
     forward(x: tf.Tensor4D, o: ForwardOptions = {}): ForwardResult {
       const h = maxPool2x2(tf.relu(conv(x, p[0].variable, p[1].variable)), o.secondOrder);
       const features = conv(h, p[2].variable, p[3].variable);

@@ -3,12 +3,14 @@ import { UserError } from '../util/errors';
 import { createLeNetGap } from './lenet-gap';
 import { createCdepNet } from './cdep';
 import { initialWeights } from './init';
+import { MODEL_SHAPES } from './specs';
 
 export * from './types';
 export { createLeNetGap } from './lenet-gap';
 export { createCdepNet } from './cdep';
 export { maxPool2x2 } from './ops';
-export { PARAM_SPECS, initialWeights, torchUniform, type ParamSpec } from './init';
+export { initialWeights, torchUniform } from './init';
+export { PARAM_SPECS, MODEL_SHAPES, paramCount, type ParamSpec } from './specs';
 
 export const MODEL_NAMES: readonly ModelName[] = ['lenet-gap', 'cdep'];
 
@@ -23,9 +25,9 @@ export function createModel(name: string, seed: number, weights = initialWeights
 }
 
 export function modelInputSize(name: string): number {
-  return check(name) === 'lenet-gap' ? 32 : 28;
+  return MODEL_SHAPES[check(name)].inputSize;
 }
 
 export function modelGrid(name: string): { height: number; width: number } {
-  return check(name) === 'lenet-gap' ? { height: 10, width: 10 } : { height: 8, width: 8 };
+  return { ...MODEL_SHAPES[check(name)].grid };
 }

@@ -1,23 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from '../util/rng';
 import type { ModelName } from './types';
+import { PARAM_SPECS, type ParamSpec } from './specs';
 
-/** Parameter names, shapes (tfjs layouts: conv HWIO, dense [in, out]) and fan-in, in a fixed order. */
-export interface ParamSpec { name: string; shape: number[]; fanIn: number }
-
-export const PARAM_SPECS: Record<ModelName, ParamSpec[]> = {
-  'lenet-gap': [
-    { name: 'conv1.w', shape: [5, 5, 3, 6], fanIn: 75 }, { name: 'conv1.b', shape: [6], fanIn: 75 },
-    { name: 'conv2.w', shape: [5, 5, 6, 16], fanIn: 150 }, { name: 'conv2.b', shape: [16], fanIn: 150 },
-    { name: 'fc.w', shape: [16, 10], fanIn: 16 }, { name: 'fc.b', shape: [10], fanIn: 16 },
-  ],
-  cdep: [
-    { name: 'conv1.w', shape: [5, 5, 3, 20], fanIn: 75 }, { name: 'conv1.b', shape: [20], fanIn: 75 },
-    { name: 'conv2.w', shape: [5, 5, 20, 50], fanIn: 500 }, { name: 'conv2.b', shape: [50], fanIn: 500 },
-    { name: 'fc1.w', shape: [800, 500], fanIn: 800 }, { name: 'fc1.b', shape: [500], fanIn: 800 },
-    { name: 'fc2.w', shape: [500, 10], fanIn: 500 }, { name: 'fc2.b', shape: [10], fanIn: 500 },
-  ],
-};
+export { PARAM_SPECS, type ParamSpec };
 
 /**
  * PyTorch's default initialisation of Conv2d and Linear (kaiming_uniform with a = sqrt(5)), which

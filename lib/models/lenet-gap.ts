@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model, ForwardOptions, ForwardResult } from './types';
 import { makeParams } from './init';
+import { MODEL_SHAPES } from './specs';
 import { conv, maxPool2x2 } from './ops';
 
 /**
@@ -16,7 +17,7 @@ export function createLeNetGap(weights: Parameters<typeof makeParams>[1]): Model
     return tf.add(tf.matMul(h, v(4) as unknown as tf.Tensor2D), v(5)) as tf.Tensor2D;
   };
   return {
-    name: 'lenet-gap', inputSize: 32, grid: { height: 10, width: 10 }, featureChannels: 16, params: p,
+    name: 'lenet-gap', ...MODEL_SHAPES['lenet-gap'], params: p,
     forward(x: tf.Tensor4D, o: ForwardOptions = {}): ForwardResult {
       const h = maxPool2x2(tf.relu(conv(x, v(0), v(1))), o.secondOrder);
       const features = conv(h, v(2), v(3));
