@@ -1,7 +1,7 @@
 import type { ShortcutDataset, ImageSplit } from '../data/types';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runTraining, resolveConfig, selectEpoch, TrainingDiverged, type EpochRecord, type TrainConfig, type TrainResult } from '../train';
+import { runTraining, resolveConfig, selectionSummary, TrainingDiverged, type EpochRecord, type TrainConfig, type TrainResult } from '../train';
 import type { Profile } from './profiles';
 import { progress } from './progress';
 import { runFolder } from './cache';
@@ -70,11 +70,8 @@ export function partialResult(config: TrainConfig, dir: string): TrainResult | u
   if (!fs.existsSync(log)) return undefined;
   const epochs: EpochRecord[] = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
   if (epochs.length === 0) return undefined;
-  const sel = selectEpoch(epochs, config.select);
-  const last = epochs[epochs.length - 1];
   return {
-    config, selectBy: config.select, selectedEpoch: sel, valAccSelected: epochs[sel].valAcc, valScoreSelected: epochs[sel].valScore,
-    testAccSelected: epochs[sel].testAcc, valAccFinal: last.valAcc, testAccFinal: last.testAcc, epochs,
+    config, ...selectionSummary(epochs, config.select), epochs,
     imagesPerSecond: epochs.reduce((a, e) => a + e.imagesPerSecond, 0) / epochs.length,
     trainSeconds: epochs.reduce((a, e) => a + e.seconds, 0),
   } as TrainResult;

@@ -6,5 +6,5 @@ export * from './registry';
 export * from './map-source';
 export * from './data';
 export { TfjsEngine, type TfjsEngineOptions } from './tfjs-engine';
-export { runTraining, selectEpoch, TrainingHalted, TrainingDiverged, type EpochRecord, type TrainResult, type RunOptions } from './trainer';
+export { runTraining, selectEpoch, TrainingHalted, TrainingDiverged, selectionSummary, type EpochRecord, type TrainResult, type RunOptions } from './trainer';
 export { runSeeds, type SeedSummary } from './multi-seed';

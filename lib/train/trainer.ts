@@ -78,6 +78,18 @@ export interface RunOptions {
 }
 
 /** Thrown by runTraining when opts.haltAfterEpoch stops it. */
+/** The result fields of the epoch validation selects (and of the last epoch), from the epoch records. */
+export function selectionSummary(history: readonly EpochRecord[], select: TrainConfig['select']): Pick<TrainResult,
+  'selectBy' | 'selectedEpoch' | 'valAccSelected' | 'valScoreSelected' | 'testAccSelected' | 'valAccFinal' | 'testAccFinal'> {
+  const sel = selectEpoch(history, select);
+  const last = history[history.length - 1];
+  return {
+    selectBy: select, selectedEpoch: sel,
+    valAccSelected: history[sel].valAcc, valScoreSelected: history[sel].valScore, testAccSelected: history[sel].testAcc,
+    valAccFinal: last.valAcc, testAccFinal: last.testAcc,
+  };
+}
+
 /** Training stopped on a NaN or infinite loss; the message says where and which checkpoint is kept. */
 export class TrainingDiverged extends UserError {
   constructor(message: string) { super(message); this.name = 'TrainingDiverged'; }
@@ -258,16 +270,12 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     engine.dispose();
   }
 
-  const sel = selectEpoch(history, config.select);
-  const last = history[history.length - 1];
   const result: TrainResult = {
     config, backend: backend.name, threads: backend.threads, engine: engine.name,
     parameters,
     trainImages: nTrain, valImages: nVal, testImages: nTest,
     targets: targets ? { source: targets.source, empty: targets.empty } : null,
-    selectBy: config.select, selectedEpoch: sel,
-    valAccSelected: history[sel].valAcc, valScoreSelected: history[sel].valScore, testAccSelected: history[sel].testAcc,
-    valAccFinal: last.valAcc, testAccFinal: last.testAcc,
+    ...selectionSummary(history, config.select),
     epochs: history, trainSeconds, imagesPerSecond: imagesTrained / trainSeconds,
     resumedAfterEpoch: resume ? resume.meta.epoch : null,
     finishedAt: new Date().toISOString(),
