@@ -232,19 +232,30 @@ export class MapStoreReader {
   read(indices: ArrayLike<number>): MapBatch {
     const { height, width } = this.header;
     const hw = height * width;
-    const data = new Float32Array(indices.length * hw);
+    const n = indices.length;
+    // Maps stored one after the other (e.g. the first N images of a plain file) come in one read.
+    const first = n > 0 ? this.position(indices[0]) : 0;
+    let run = true;
+    for (let k = 1; run && k < n; k++) run = this.position(indices[k]) === first + k;
+    if (run) return { count: n, height, width, data: dequantizeMaps(this.readRange(first, n)) };
+    const data = new Float32Array(n * hw);
     const buf = new Uint8Array(hw);
-    for (let k = 0; k < indices.length; k++) dequantizeMaps(this.readBytes(indices[k], buf), data.subarray(k * hw, (k + 1) * hw));
-    return { count: indices.length, height, width, data };
+    for (let k = 0; k < n; k++) dequantizeMaps(this.readBytes(indices[k], buf), data.subarray(k * hw, (k + 1) * hw));
+    return { count: n, height, width, data };
   }
 
   /** All stored bytes, in file order (one read). */
   readAllBytes(): Uint8Array {
+    return this.readRange(0, this.header.count);
+  }
+
+  /** The bytes of `count` maps stored from file position `start` on. */
+  private readRange(start: number, count: number): Uint8Array {
     if (this.fd === undefined) throw new Error(`map file ${this.file} is closed`);
-    const out = new Uint8Array(this.header.count * this.bytesPerMap);
+    const out = new Uint8Array(count * this.bytesPerMap);
     let done = 0;
     while (done < out.length) {
-      const n = fs.readSync(this.fd, out, done, out.length - done, this.payloadOffset + done);
+      const n = fs.readSync(this.fd, out, done, out.length - done, this.payloadOffset + start * this.bytesPerMap + done);
       if (n <= 0) throw new UserError(`map file ${this.file} is truncated (changed while open?)`);
       done += n;
     }
