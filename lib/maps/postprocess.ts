@@ -50,29 +50,29 @@ function windowExtreme(k: number, useMax: boolean): MapStep {
       const src = m.data.subarray(n * h * w, (n + 1) * h * w);
       const dst = out.data.subarray(n * h * w, (n + 1) * h * w);
       // separable: rows then columns (max/min of a rectangle = max/min of row extremes)
-      for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) {
-          let v = useMax ? -Infinity : Infinity;
-          for (let dx = Math.max(0, x - r); dx <= Math.min(w - 1, x + r); dx++) {
-            const s = src[y * w + dx];
-            v = useMax ? (s > v ? s : v) : (s < v ? s : v);
-          }
-          tmp[y * w + x] = v;
-        }
-      }
-      for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) {
-          let v = useMax ? -Infinity : Infinity;
-          for (let dy = Math.max(0, y - r); dy <= Math.min(h - 1, y + r); dy++) {
-            const s = tmp[dy * w + x];
-            v = useMax ? (s > v ? s : v) : (s < v ? s : v);
-          }
-          dst[y * w + x] = v;
-        }
-      }
+      extremeAlong(src, tmp, h, w, w, 1, r, useMax);
+      extremeAlong(tmp, dst, w, h, 1, w, r, useMax);
     }
     return out;
   };
+}
+
+/**
+ * Max (or min) over a window of radius r along `lines` lines of `len` values each, the window
+ * clipped at the ends; value i of line l sits at l * lineStride + i * step (rows: w, 1; columns: 1, w).
+ */
+function extremeAlong(src: Float32Array, dst: Float32Array, lines: number, len: number, lineStride: number, step: number, r: number, useMax: boolean): void {
+  for (let l = 0; l < lines; l++) {
+    const base = l * lineStride;
+    for (let i = 0; i < len; i++) {
+      let v = useMax ? -Infinity : Infinity;
+      for (let j = Math.max(0, i - r); j <= Math.min(len - 1, i + r); j++) {
+        const s = src[base + j * step];
+        v = useMax ? (s > v ? s : v) : (s < v ? s : v);
+      }
+      dst[base + i * step] = v;
+    }
+  }
 }
 
 /** Grey dilation with a k x k square. */
