@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
-import { PaperKlLoss, DistKlLoss, klDivBatchmean, rrrPenalty } from '../lib/losses';
+import { PaperKlLoss, DistKlLoss, klDivBatchmean, rrrPenalty, rrrModePenalty } from '../lib/losses';
 import { createModel } from '../lib/models';
 
 before(async () => { await initBackend('wasm'); });
@@ -38,12 +38,12 @@ test('kl-dist: a map proportional to the target gives ~0; known value otherwise'
 test('RRR: zero mask -> 0 penalty; full mask -> sum of squared input gradients; colour mode ignores grey-direction gradients', () => {
   const model = createModel('lenet-gap', 2);
   const x = tf.randomUniform([2, 32, 32, 3], -1, 1, 'float32', 5) as tf.Tensor4D;
-  close(rrrPenalty(model, x, 'spatial', tf.zeros([2, 32, 32]) as tf.Tensor3D).dataSync()[0], 0);
+  close(rrrPenalty(model, x, rrrModePenalty('spatial'), tf.zeros([2, 32, 32]) as tf.Tensor3D).dataSync()[0], 0);
   const f = (xx: tf.Tensor) => tf.sum(tf.logSoftmax(model.forward(xx as tf.Tensor4D).logits, 1)) as tf.Scalar;
   const g = tf.grad(f)(x);
   const want = tf.sum(tf.square(g)).dataSync()[0] / 2;
-  close(rrrPenalty(model, x, 'spatial', tf.ones([2, 32, 32]) as tf.Tensor3D).dataSync()[0], want, 1e-4 * Math.max(1, want));
-  const col = rrrPenalty(model, x, 'colour').dataSync()[0];
+  close(rrrPenalty(model, x, rrrModePenalty('spatial'), tf.ones([2, 32, 32]) as tf.Tensor3D).dataSync()[0], want, 1e-4 * Math.max(1, want));
+  const col = rrrPenalty(model, x, rrrModePenalty('colour')).dataSync()[0];
   const wantCol = tf.sum(tf.square(tf.sub(g, tf.mean(g, 3, true)))).dataSync()[0] / 2;
   close(col, wantCol, 1e-4 * Math.max(1, wantCol));
   assert.ok(col < want, 'the colour part is a fraction of the whole gradient');

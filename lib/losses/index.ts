@@ -6,7 +6,7 @@ import { DistKlLoss } from './kl-dist';
 export * from './types';
 export { PaperKlLoss, klDivBatchmean } from './kl';
 export { DistKlLoss } from './kl-dist';
-export { rrrPenalty, type RrrMode } from './rrr';
+export { rrrPenalty, rrrModePenalty, rrrInputGradient, penaltyPerImage, type RrrMode } from './rrr';
 
 export const LOSS_NAMES: readonly AttentionLossName[] = ['kl', 'kl-dist'];
 

@@ -1,31 +1,54 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/types';
+import { IDENTITY3, OFF_GREY3, type InputGradPenalty } from '../train/engine';
 
 /**
- * What RRR penalises:
+ * What the classic RRR modes penalise (both are special cases of InputGradPenalty, lib/train/engine.ts):
  *  - 'spatial' (Ross et al. 2017): input gradients inside an annotation mask (DecoyMNIST: the decoy
- *    patch), mask [B, H, W];
+ *    patch);
  *  - 'colour' (our choice for ColorMNIST, where the shortcut is colour, not location): at every
  *    pixel, the part of the input gradient that is orthogonal to the grey direction (1,1,1), i.e.
  *    g - mean_c(g): the model may use intensity (shape) but is penalised for reacting to hue.
  */
 export type RrrMode = 'spatial' | 'colour';
 
-/**
- * "Right for the right reasons" penalty: the gradient of the summed log-probabilities (all classes,
- * as in RRR) with respect to the input, masked, squared, summed per image and averaged over the
- * batch (RRR sums over the batch; the mean keeps lambda independent of the batch size).
- */
-export function rrrPenalty(model: Model, x: tf.Tensor4D, mode: RrrMode, mask?: tf.Tensor3D): tf.Scalar {
-  const f = (xx: tf.Tensor) => tf.sum(tf.logSoftmax(model.forward(xx as tf.Tensor4D, { secondOrder: true }).logits, 1)) as tf.Scalar;
-  const g = tf.grad(f)(x) as tf.Tensor4D;
-  const b = x.shape[0];
-  let r: tf.Tensor;
-  if (mode === 'colour') {
-    r = tf.sub(g, tf.mean(g, 3, true));
-  } else {
-    if (!mask) throw new Error('RRR spatial mode needs an annotation mask');
-    r = tf.mul(g, tf.expandDims(mask, 3));
+/** The penalty matrices of a classic RRR mode. */
+export function rrrModePenalty(mode: RrrMode): InputGradPenalty {
+  return mode === 'colour' ? { spatial: null, global: OFF_GREY3 } : { spatial: IDENTITY3, global: null };
+}
+
+/** The input gradient that RRR constrains: d/dx of the summed log-probabilities (all classes), [B, H, W, C]. */
+export function rrrInputGradient(model: Model, x: tf.Tensor4D, secondOrder = true): tf.Tensor4D {
+  const f = (xx: tf.Tensor) => tf.sum(tf.logSoftmax(model.forward(xx as tf.Tensor4D, { secondOrder }).logits, 1)) as tf.Scalar;
+  return tf.grad(f)(x) as tf.Tensor4D;
+}
+
+/** Per image and pixel, g_p^T M g_p for a symmetric 3x3 M: [B, H, W]. */
+function quadratic(g: tf.Tensor4D, m: readonly number[]): tf.Tensor3D {
+  const [b, h, w, c] = g.shape;
+  const flat = tf.reshape(g, [b * h * w, c]) as tf.Tensor2D;
+  const gm = tf.matMul(flat, tf.tensor2d(m as number[], [3, 3]));
+  return tf.reshape(tf.sum(tf.mul(flat, gm), 1), [b, h, w]) as tf.Tensor3D;
+}
+
+/** R(x) per image (InputGradPenalty's formula) for input gradients g [B, H, W, 3]: [B]. */
+export function penaltyPerImage(g: tf.Tensor4D, penalty: InputGradPenalty, weights?: tf.Tensor3D): tf.Tensor1D {
+  const b = g.shape[0];
+  let r: tf.Tensor1D = tf.zeros([b]);
+  if (penalty.spatial) {
+    if (!weights) throw new Error('an input-gradient penalty with a per-pixel term needs per-pixel weights (rrrMask)');
+    r = tf.add(r, tf.sum(tf.mul(quadratic(g, penalty.spatial), weights), [1, 2]));
   }
-  return tf.div(tf.sum(tf.square(r)), b) as tf.Scalar;
+  if (penalty.global) r = tf.add(r, tf.sum(quadratic(g, penalty.global), [1, 2]));
+  return r;
+}
+
+/**
+ * "Right for the right reasons" penalty, generalised: mean over the batch of R(x) (RRR sums over the
+ * batch; the mean keeps lambda independent of the batch size). With S = I and a binary mask it is
+ * RRR's sum of squared masked gradients; soft weights multiply the squared gradient (w, not w^2).
+ */
+export function rrrPenalty(model: Model, x: tf.Tensor4D, penalty: InputGradPenalty, weights?: tf.Tensor3D): tf.Scalar {
+  const g = rrrInputGradient(model, x);
+  return tf.div(tf.sum(penaltyPerImage(g, penalty, weights)), x.shape[0]) as tf.Scalar;
 }

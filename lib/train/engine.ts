@@ -11,9 +11,34 @@
  *    (grey images already expanded to 3 identical channels). See lib/train/data.ts.
  *  - targets: [B, gh, gw] float32, each image's target distribution on the model's attention grid
  *    (sums to 1), present when the step uses an attention loss.
- *  - rrrMask: [B, H, W] float32 annotation weights for the RRR penalty (1 where input gradients
- *    are penalised), present for method 'rrr' in spatial mode.
+ *  - rrrMask: [B, H, W] float32 per-pixel weights w of the input-gradient penalty (1 where input
+ *    gradients are penalised), present when the run's penalty has a per-pixel term (InputGradPenalty).
  */
+
+/**
+ * The input-gradient penalty of the 'rrr' method (RRR, Ross et al. 2017, and the prompt-guided
+ * constraints), per image. g is the input gradient of the summed log-probabilities (all classes, as in
+ * RRR), g_p its 3 channel values at input pixel p:
+ *
+ *     R(x) = sum_p w_p * g_p^T S g_p  +  sum_p g_p^T C g_p
+ *
+ * w: the batch's rrrMask (per-pixel weights, >= 0); S, C: symmetric positive semi-definite 3x3 matrices
+ * (row-major), fixed for a run. The step loss is CE + lambda * mean_batch R. Examples:
+ *   RRR spatial (annotation mask):  S = I, C = null;
+ *   RRR colour (hand-coded prior):  S = null, C = I - 11^T/3 (the part of g off the grey axis);
+ *   prompt-guided:                  S = I with w from the prompts' maps, C from an attribute prompt.
+ * One form for all of them, so both engines implement one penalty and the trainer only builds masks.
+ */
+export interface InputGradPenalty {
+  /** S, applied with the per-pixel weights w (null: no per-pixel term, rrrMask unused). */
+  readonly spatial: readonly number[] | null;
+  /** C, applied at every pixel (null: none). */
+  readonly global: readonly number[] | null;
+}
+
+export const IDENTITY3: readonly number[] = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+/** I - 11^T/3: projects an RGB vector onto the plane orthogonal to the grey axis (1,1,1). */
+export const OFF_GREY3: readonly number[] = [2 / 3, -1 / 3, -1 / 3, -1 / 3, 2 / 3, -1 / 3, -1 / 3, -1 / 3, 2 / 3];
 
 /** What the loss of one step is made of. */
 export type StepPhase =
@@ -62,6 +87,11 @@ export interface EvalInput {
   readonly labels: Int32Array;
   /** Target distributions; when given, evaluate also returns the attention divergence. */
   readonly targets?: Float32Array;
+  /** Per-pixel penalty weights [B, H, W] (as TrainBatch.rrrMask); with `penalty`, evaluate also returns
+   * the share of input-gradient energy that the penalty excludes (the right-reasons score). */
+  readonly rrrMask?: Float32Array;
+  /** The penalty whose excluded share is measured (may differ from the run's own; e.g. for vanilla runs). */
+  readonly penalty?: InputGradPenalty;
 }
 
 export interface EvalResult {
@@ -71,6 +101,9 @@ export interface EvalResult {
   /** Sum over images of the reverse KL(p || q) between the model's attention distribution p and the
    * target q (only when targets were given). Used for the validation score. */
   attKlSum?: number;
+  /** Sum over images of R(x) / sum_p |g_p|^2: the share of the input-gradient energy on what the penalty
+   * excludes (only when EvalInput.penalty was given; an image with g = 0 counts 0). */
+  excludedShareSum?: number;
 }
 
 /** A named float tensor, for checkpoints. */

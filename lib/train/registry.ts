@@ -1,4 +1,4 @@
-import type { TrainEngine, OptimizerConfig } from './engine';
+import type { TrainEngine, OptimizerConfig, InputGradPenalty } from './engine';
 import type { TrainConfig } from './config';
 import type { NamedArray } from './engine';
 import { UserError } from '../util/errors';
@@ -9,6 +9,8 @@ export interface EngineFactoryArgs {
   config: TrainConfig;
   optimizer: OptimizerConfig;
   initialWeights: Record<string, NamedArray>;
+  /** Method 'rrr': the input-gradient penalty the trainer built from the config (masks come per batch). */
+  penalty?: InputGradPenalty;
 }
 
 export interface EngineFactory {

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { NonFiniteLossError, usesAttentionTerm, type EngineState, type EvalInput, type EvalResult, type OptimizerConfig, type StepLosses, type StepOptions, type TrainBatch, type TrainEngine } from './engine';
+import { NonFiniteLossError, usesAttentionTerm, type InputGradPenalty, type EngineState, type EvalInput, type EvalResult, type OptimizerConfig, type StepLosses, type StepOptions, type TrainBatch, type TrainEngine } from './engine';
 import type { Model } from '../models/types';
 import type { AttentionMethod } from '../attention/types';
 import type { AttentionLoss } from '../losses/types';
-import { rrrPenalty, type RrrMode } from '../losses/rrr';
+import { penaltyPerImage, rrrInputGradient, rrrPenalty } from '../losses/rrr';
 import { oneHotLabels } from '../attention/base';
 
 export interface TfjsEngineOptions {
@@ -11,7 +11,8 @@ export interface TfjsEngineOptions {
   method: 'vanilla' | 'align' | 'rrr';
   attention?: AttentionMethod;
   loss?: AttentionLoss;
-  rrrMode?: RrrMode;
+  /** The input-gradient penalty of method 'rrr'. */
+  penalty?: InputGradPenalty;
   optimizer: OptimizerConfig;
   /** Images per evaluation forward pass. */
   evalBatch?: number;
@@ -66,9 +67,10 @@ export class TfjsEngine implements TrainEngine {
   private attentionTerm(x: tf.Tensor4D, y: tf.Tensor1D, fwd: ReturnType<Model['forward']>, batch: TrainBatch): tf.Scalar {
     const { model, method } = this.o;
     if (method === 'rrr') {
-      const mode = this.o.rrrMode ?? 'spatial';
-      const mask = mode === 'spatial' ? tf.tensor3d(batch.rrrMask!, [batch.size, this.inputSize, this.inputSize]) : undefined;
-      return rrrPenalty(model, x, mode, mask);
+      const penalty = this.o.penalty;
+      if (!penalty) throw new Error('method rrr needs an input-gradient penalty');
+      const mask = penalty.spatial ? tf.tensor3d(batch.rrrMask!, [batch.size, this.inputSize, this.inputSize]) : undefined;
+      return rrrPenalty(model, x, penalty, mask);
     }
     if (!this.o.attention || !this.o.loss || !batch.targets) throw new Error('align needs an attention method, a loss and targets');
     const map = this.o.attention.map({ model, x, labels: y, forward: fwd, training: true });
@@ -138,7 +140,8 @@ export class TfjsEngine implements TrainEngine {
     const n = this.grid.height * this.grid.width;
     const hw = s * s * 3;
     let correct = 0;
-    let klSum = 0;
+    let klSum = 0, shareSum = 0;
+    const wantShare = !!input.penalty;
     const wantKl = !!input.targets && this.o.method === 'align' && !!this.o.attention && !!this.o.loss;
     for (let i = 0; i < input.size; i += bs) {
       const b = Math.min(bs, input.size - i);
@@ -159,8 +162,22 @@ export class TfjsEngine implements TrainEngine {
       res.forEach((t) => t.dispose());
       correct += vals[0];
       if (wantKl) klSum += vals[1];
+      if (wantShare) shareSum += this.excludedShare(input, i, b);
     }
-    return { correct, count: input.size, ...(wantKl ? { attKlSum: klSum } : {}) };
+    return { correct, count: input.size, ...(wantKl ? { attKlSum: klSum } : {}), ...(wantShare ? { excludedShareSum: shareSum } : {}) };
+  }
+
+  /** Sum over images [i, i + b) of R(x) / sum_p |g_p|^2 (EvalResult.excludedShareSum). */
+  private excludedShare(input: EvalInput, i: number, b: number): number {
+    const s = this.inputSize;
+    return tf.tidy(() => {
+      const x = tf.tensor4d(input.images.subarray(i * s * s * 3, (i + b) * s * s * 3), [b, s, s, 3]);
+      const g = rrrInputGradient(this.o.model, x, false);
+      const w = input.penalty!.spatial ? tf.tensor3d(input.rrrMask!.subarray(i * s * s, (i + b) * s * s), [b, s, s]) : undefined;
+      const r = penaltyPerImage(g, input.penalty!, w);
+      const tot = tf.sum(tf.square(g), [1, 2, 3]);
+      return tf.sum(tf.where(tf.greater(tot, 0), tf.div(r, tf.maximum(tot, 1e-30)), tf.zerosLike(r)));
+    }).dataSync()[0];
   }
 
   getState(): EngineState {

@@ -6,12 +6,12 @@ import { createLoss } from '../losses';
 
 registerEngine('tfjs', {
   unsupported: () => undefined,
-  create: ({ config: c, optimizer, initialWeights }) => new TfjsEngine({
+  create: ({ config: c, optimizer, initialWeights, penalty }) => new TfjsEngine({
     model: createModel(c.model, c.seed, initialWeights),
     method: c.method,
     attention: c.method === 'align' ? createAttention(c.attention) : undefined,
     loss: c.method === 'align' ? createLoss(c.loss, { temperature: c.temperature }) : undefined,
-    rrrMode: c.rrrMode,
+    penalty,
     optimizer,
   }),
 });

@@ -15,6 +15,7 @@ import { gatherRows, prepareImages, prepareLabels, prepareRrrMasks } from './dat
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { getEngineFactory } from './registry';
 import { NonFiniteLossError } from './engine';
+import { rrrModePenalty } from '../losses/rrr';
 import './tfjs-factory';
 import '../fast/register'; // --engine fused (lib/fast: LeNet-GAP + CAM + KL in one wasm kernel)
 
@@ -181,7 +182,8 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     if (targets!.empty) log(`warning: ${targets!.empty} of ${nTrain} target maps are empty (their attention term is 0)`);
   }
   let rrrMasks: Float32Array | undefined;
-  if (config.method === 'rrr' && config.rrrMode === 'spatial') {
+  const penalty = config.method === 'rrr' ? rrrModePenalty(config.rrrMode) : undefined;
+  if (penalty?.spatial) {
     rrrMasks = prepareRrrMasks(ds.train, nTrain, size);
     if (!rrrMasks) throw new UserError(`--method rrr with spatial masks needs a spatial shortcut (decoy patch); ${ds.name} has none: use --rrr-mode colour`);
   }
@@ -191,6 +193,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     config,
     optimizer: { ...DEFAULT_OPTIMIZER, kind: config.optimizer, momentum: config.momentum, weightDecay: config.weightDecay },
     initialWeights: initialWeights(config.model, config.seed),
+    penalty,
   });
   const parameters = engine.parameterCount();
   let history: EpochRecord[] = [];
