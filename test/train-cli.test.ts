@@ -22,7 +22,9 @@ test('ltl train --json: result with selection, per-epoch records and config; rer
   assert.equal(j.epochs[1].lambda, 160);
   assert.equal(j.config.momentum, 0.98);
   assert.equal(j.trainImages, 160);
-  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8')), j);
+  const { sha256: seal, ...onDisk } = JSON.parse(fs.readFileSync(path.join(out, 'result.json'), 'utf8'));
+  assert.match(seal, /^[0-9a-f]{64}$/, 'result.json carries its checksum');
+  assert.deepEqual(onDisk, j);
   const again = run(...args);
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stderr, /already complete/);

@@ -24,7 +24,7 @@ test('an interrupted run resumes from its checkpoint and ends with the same numb
   assert.ok(fs.existsSync(path.join(b, 'checkpoint.bin')) && !fs.existsSync(path.join(b, 'result.json')));
   const logs: string[] = [];
   const resumed = await runTraining(base, { outDir: b, dataset: ds, log: (m) => logs.push(m) });
-  assert.ok(logs.some((m) => /resuming .* after epoch 0/.test(m)), 'says it resumes');
+  assert.ok(logs.some((m) => /resuming .* after epoch 1 \(1 of 2 epochs done\)/.test(m)), 'says it resumes');
   assert.equal(resumed.resumedAfterEpoch, 0);
   assert.deepEqual(numbersOnly(resumed.epochs as any), numbersOnly(full.epochs as any));
   assert.equal(resumed.testAccFinal, full.testAccFinal);
@@ -50,7 +50,7 @@ test('same seed, same numbers; different seed, different numbers', async () => {
 
 test('a huge learning rate stops with a clear error', async () => {
   await assert.rejects(runTraining({ ...base, method: 'vanilla', epochs: 1, lr: 1e8 }, { dataset: ds }),
-    (e: Error) => e instanceof UserError && /diverged at epoch 0.*not finite/.test(e.message));
+    (e: Error) => e instanceof UserError && /diverged in epoch 1 of 1.*not finite/.test(e.message));
 });
 
 test('a NaN in a later epoch keeps the last good checkpoint', async () => {
@@ -70,9 +70,9 @@ test('a NaN in a later epoch keeps the last good checkpoint', async () => {
   });
   const dir = tmp();
   await assert.rejects(runTraining({ ...base, engine: 'nan-after-7' }, { outDir: dir, dataset: ds }),
-    (e: Error) => e instanceof UserError && /diverged at epoch 1/.test(e.message) && /last good checkpoint \(after epoch 0\) is kept/.test(e.message));
+    (e: Error) => e instanceof UserError && /diverged in epoch 2 of 2/.test(e.message) && /last good checkpoint \(after epoch 1\) is kept/.test(e.message));
   const ck = fs.readFileSync(path.join(dir, 'checkpoint.bin'));
-  assert.equal(ck.toString('latin1', 0, 8), 'LTLCKPT1');
+  assert.equal(ck.toString('latin1', 0, 8), 'LTLCKPT2');
   assert.equal(fs.readFileSync(path.join(dir, 'epochs.jsonl'), 'utf8').trim().split('\n').length, 1);
   assert.ok(!fs.existsSync(path.join(dir, 'result.json')));
 });

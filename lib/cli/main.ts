@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { UserError } from '../util/errors';
+import { formatCliError } from '../util/errors';
 import { register as registerData } from './data';
 import { register as registerTrain } from './train';
 import { register as registerMaps } from './maps';
@@ -20,7 +20,11 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI: user errors become one line on stderr and exit code 1, with no stack trace. */
+/**
+ * Runs the CLI. One rule for errors: anything a user can cause or fix (bad input, a damaged file,
+ * file system, permissions, disk full) is one line on stderr and exit code 1; other errors are
+ * internal (exit 2). Stack traces only with LTL_DEBUG=1 (lib/util/errors formatCliError).
+ */
 export async function main(argv = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
@@ -29,12 +33,8 @@ export async function main(argv = process.argv): Promise<void> {
       process.exitCode = e.exitCode;
       return;
     }
-    if (e instanceof UserError) {
-      process.stderr.write(`ltl: error: ${e.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    process.stderr.write(`ltl: internal error: ${(e as Error).stack ?? e}\n`);
-    process.exitCode = 2;
+    const { text, exitCode } = formatCliError(e);
+    process.stderr.write(text);
+    process.exitCode = exitCode;
   }
 }

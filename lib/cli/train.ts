@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { runTraining, type TrainConfig } from '../train';
 import { printJson, printTable } from './output';
+import { prepareOutDir, removeIfEmpty } from '../util/outputs';
 import { DATASET_HELP, MNIST_DIR_HELP, numberParser as num } from './options';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
@@ -54,6 +55,8 @@ export function register(program: Command): void {
         : undefined;
       let started = false;
       let barEpoch = -1;
+      // The run folder must be writable before any data is loaded; a failed start leaves no new folder behind.
+      const { created } = prepareOutDir(o.out, '--out');
       const result = await runTraining(config, {
         outDir: o.out, mnistDir: o.mnistDir,
         log: (m) => process.stderr.write(`ltl train: ${m}\n`),
@@ -71,13 +74,16 @@ export function register(program: Command): void {
           if (bar && started) { bar.stop(); started = false; barEpoch = -1; }
           process.stderr.write(`epoch ${r.epoch + 1}/${n} ${r.phase} lambda ${Number(r.lambda.toPrecision(4))} lr ${r.lr.toExponential(1)} loss ${r.loss.toFixed(4)} ce ${r.ce.toFixed(4)} att ${r.att.toFixed(4)} val ${pct(r.valAcc)} test ${pct(r.testAcc)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)\n`);
         },
+      }).catch((e) => {
+        if (created) removeIfEmpty(o.out);
+        throw e;
       }).finally(() => { if (bar && started) bar.stop(); });
       if (o.json) return printJson(result);
       printTable(result.epochs.map((e) => ({
-        epoch: e.epoch, phase: e.phase, lambda: e.lambda, loss: e.loss, ce: e.ce, att: e.att,
+        epoch: e.epoch + 1, phase: e.phase, lambda: e.lambda, loss: e.loss, ce: e.ce, att: e.att,
         val: pct(e.valAcc), test: pct(e.testAcc), seconds: e.seconds,
       })));
-      console.log(`selected epoch ${result.selectedEpoch} by ${result.selectBy}: val ${pct(result.valAccSelected)}, test ${pct(result.testAccSelected)}; final epoch test ${pct(result.testAccFinal)}`);
+      console.log(`selected epoch ${result.selectedEpoch + 1} by ${result.selectBy}: val ${pct(result.valAccSelected)}, test ${pct(result.testAccSelected)}; final epoch test ${pct(result.testAccFinal)}`);
       console.log(`${result.imagesPerSecond.toFixed(0)} training images/s on ${result.backend} (${result.engine} engine); run folder ${o.out}`);
     });
 }

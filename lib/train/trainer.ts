@@ -5,7 +5,10 @@ import { loadDataset } from '../data';
 import { initBackend, type BackendInfo } from '../backend';
 import { createRng, permutation } from '../util/rng';
 import { UserError } from '../util/errors';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic';
+import { writeFileAtomic } from '../util/atomic';
+import { readSealedJson, writeSealedJson } from '../util/sealed';
+import { sha256 } from '../util/hash';
+import { MapStoreReader } from '../maps/store';
 import { initialWeights, modelGrid, modelInputSize } from '../models';
 import { DEFAULT_OPTIMIZER, type StepPhase, type TrainEngine } from './engine';
 import { configDiff, resolveConfig, type TrainConfig } from './config';
@@ -62,7 +65,26 @@ export interface TrainResult {
   /** Epoch the run resumed after (null if it ran from the start). */
   resumedAfterEpoch: number | null;
   finishedAt: string;
+  /** Checksums of what the run was made from (RunInputs). */
+  inputs: RunInputs;
 }
+
+/**
+ * What a run was made from, by checksum (not by path): the dataset's images and labels, and the
+ * training and validation targets the maps gave. A resume must find the same, so a rebuilt dataset
+ * or an overwritten map file is an error, never a run continued on other data.
+ */
+export interface RunInputs {
+  dataset: string;
+  datasetChecksum: string;
+  /** SHA-256 of the training and validation targets (after post-processing); null without targets. */
+  targetsSha256: string | null;
+  /** The map file's own payload checksum and prompt, when --maps names a file. */
+  mapsFile?: { payloadSha256: string; generator: string; prompt: string };
+}
+
+/** Weights beyond this magnitude are a diverging run (finite, but not a model worth keeping). */
+export const MAX_ABS_WEIGHT = 1e6;
 
 export interface RunOptions {
   /** Run folder: config.json, epochs.jsonl, checkpoint.bin, result.json. Rerunning resumes. */
@@ -139,24 +161,34 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   }
   const f = opts.outDir ? files(opts.outDir) : undefined;
 
-  // --- resume or start
+  // --- resume or start (nothing is written before the data and maps are known to be good)
   let resume: ReturnType<typeof readCheckpoint<EpochRecord>> | undefined;
   if (f) {
-    fs.mkdirSync(opts.outDir!, { recursive: true });
-    if (fs.existsSync(f.config)) {
-      let old: TrainConfig;
-      try { old = JSON.parse(fs.readFileSync(f.config, 'utf8')); } catch { throw new UserError(`${f.config} is not valid JSON`); }
+    const old = withAdvice(() => readSealedJson<TrainConfig>(f.config, 'run config'), `use another --out folder or delete ${opts.outDir}`);
+    const hasCheckpoint = fs.existsSync(f.checkpoint), hasResult = fs.existsSync(f.result);
+    if (!old && (hasCheckpoint || hasResult)) {
+      throw new UserError(`--out ${opts.outDir} holds ${hasCheckpoint ? 'checkpoint.bin' : 'result.json'} but no config.json: it cannot be resumed safely; restore config.json, use another --out folder or delete this one`);
+    }
+    if (old) {
       const diff = configDiff(old, config);
-      if (diff.length) {
+      if (diff.length && (hasCheckpoint || hasResult)) {
         throw new UserError(`--out ${opts.outDir} holds a run with a different configuration (${diff.map((k) => `${k}: ${JSON.stringify((old as any)[k])} there, ${JSON.stringify((config as any)[k])} now`).join('; ')}); use another --out folder or delete this one`);
       }
-      if (fs.existsSync(f.checkpoint)) resume = readCheckpoint<EpochRecord>(f.checkpoint);
-      if (resume && resume.meta.epoch + 1 >= config.epochs && fs.existsSync(f.result)) {
+      if (diff.length) log(`${opts.outDir} holds a run that never completed an epoch, with another configuration (${diff.join(', ')}): starting afresh`);
+    }
+    if (old && hasResult && configDiff(old, config).length === 0) {
+      // A finished run returns its result; its checkpoint is not needed (nor read) for that.
+      const done = withAdvice(() => readSealedJson<TrainResult>(f.result, 'run result'),
+        hasCheckpoint ? `delete it to rebuild it from ${f.checkpoint}` : `delete ${opts.outDir} to rerun`);
+      if (done && done.epochs?.length === config.epochs) {
+        if (opts.dataset && done.inputs?.datasetChecksum !== opts.dataset.checksum) {
+          throw new UserError(`--out ${opts.outDir} holds a finished run on other data (dataset checksum ${String(done.inputs?.datasetChecksum).slice(0, 12)}... there, ${opts.dataset.checksum.slice(0, 12)}... now); use another --out folder or delete this one`);
+        }
         log(`run in ${opts.outDir} is already complete (${config.epochs} epochs); returning its result`);
-        return JSON.parse(fs.readFileSync(f.result, 'utf8')) as TrainResult;
+        return done;
       }
     }
-    writeJsonAtomic(f.config, config);
+    if (old && hasCheckpoint && configDiff(old, config).length === 0) resume = readCheckpoint<EpochRecord>(f.checkpoint);
   }
 
   const backend: BackendInfo = await initBackend();
@@ -188,6 +220,13 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     if (!rrrMasks) throw new UserError(`--method rrr with spatial masks needs a spatial shortcut (decoy patch); ${ds.name} has none: use --rrr-mode colour`);
   }
 
+  const inputs: RunInputs = {
+    dataset: ds.name, datasetChecksum: ds.checksum,
+    targetsSha256: targets ? sha256(targets.data, valTargets?.data ?? new Float32Array(0)) : null,
+    ...(usesTargets ? mapsFileInputs(config.maps) : {}),
+  };
+  if (resume) checkInputs(resume.meta.inputs as RunInputs | undefined, inputs, opts.outDir!);
+
   // --- engine
   const engine: TrainEngine = getEngineFactory(config.engine, config).create({
     config,
@@ -204,11 +243,14 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     trainSeconds = resume.meta.trainSeconds;
     imagesTrained = resume.meta.imagesTrained;
     startEpoch = resume.meta.epoch + 1;
-    log(`resuming ${opts.outDir} from its checkpoint after epoch ${resume.meta.epoch} (${startEpoch} of ${config.epochs} epochs done)`);
+    log(`resuming ${opts.outDir} from its checkpoint after epoch ${resume.meta.epoch + 1} (${startEpoch} of ${config.epochs} epochs done)`);
     writeFileAtomic(f!.log, history.map((h) => JSON.stringify(h) + '\n').join(''));
   } else if (f) {
+    writeSealedJson(f.config, config);
     writeFileAtomic(f.log, '');
   }
+  // A run that fails before its first checkpoint leaves nothing behind (no config.json to refuse a corrected rerun).
+  let checkpointWritten = !!resume;
 
   const B = config.batch;
   const rowX = size * size * 3, nGrid = grid.height * grid.width, rowM = size * size;
@@ -238,8 +280,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
           }, { phase: plan.phase, lambda: plan.lambda, lr: plan.lr });
         } catch (err) {
           if (err instanceof NonFiniteLossError) {
-            const kept = f && fs.existsSync(f.checkpoint) ? `the last good checkpoint (after epoch ${history.length - 1}) is kept in ${opts.outDir}` : 'no checkpoint was written yet';
-            throw new TrainingDiverged(`training diverged at epoch ${e}, batch ${s / B}: ${err.message}; lower --lr or --lambda; ${kept}`);
+            throw new TrainingDiverged(`training diverged in epoch ${e + 1} of ${config.epochs}, batch ${s / B + 1}: ${err.message}; lower --lr or --lambda; ${keptCheckpoint()}`);
           }
           throw err;
         }
@@ -261,14 +302,25 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
         testAcc: t.correct / t.count,
         seconds, evalSeconds: (performance.now() - t1) / 1000, imagesPerSecond: nTrain / seconds,
       };
+      const state = engine.getState();
+      const worst = largestWeight(state.weights);
+      if (!(worst <= MAX_ABS_WEIGHT)) {
+        throw new TrainingDiverged(`training diverged in epoch ${e + 1} of ${config.epochs}: a weight reached ${Number.isFinite(worst) ? `|w| = ${worst.toExponential(1)} (limit ${MAX_ABS_WEIGHT.toExponential(0)})` : 'a non-finite value'}; lower --lr or --lambda; ${keptCheckpoint()}`);
+      }
       history.push(rec);
       if (f) {
-        writeCheckpoint(f.checkpoint, { epoch: e, rng: { seed: config.seed, nextEpoch: e + 1 }, history, trainSeconds, imagesTrained }, engine.getState());
+        writeCheckpoint(f.checkpoint, { epoch: e, rng: { seed: config.seed, nextEpoch: e + 1 }, history, trainSeconds, imagesTrained, inputs }, state);
+        checkpointWritten = true;
         fs.appendFileSync(f.log, JSON.stringify(rec) + '\n');
       }
       opts.onEpoch?.(rec, config.epochs);
       if (opts.haltAfterEpoch === e && e + 1 < config.epochs) throw new TrainingHalted(e);
     }
+  } catch (err) {
+    if (f && !checkpointWritten && !(err instanceof TrainingHalted)) {
+      for (const file of [f.config, f.log]) fs.rmSync(file, { force: true });
+    }
+    throw err;
   } finally {
     engine.dispose();
   }
@@ -282,8 +334,64 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     epochs: history, trainSeconds, imagesPerSecond: imagesTrained / trainSeconds,
     resumedAfterEpoch: resume ? resume.meta.epoch : null,
     finishedAt: new Date().toISOString(),
+    inputs,
   };
-  if (f) writeJsonAtomic(f.result, result);
+  if (f) writeSealedJson(f.result, result);
   return result;
+
+  function keptCheckpoint(): string {
+    return f && fs.existsSync(f.checkpoint) ? `the last good checkpoint (after epoch ${history.length}) is kept in ${opts.outDir}` : 'no checkpoint was written yet';
+  }
+}
+
+/** Runs `read`; a UserError it throws gets `advice` appended (what the user can do about a damaged file). */
+function withAdvice<T>(read: () => T, advice: string): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${e.message}; ${advice}`);
+    throw e;
+  }
+}
+
+/** The largest |w| over all weight arrays (NaN or Infinity if any value is not finite). */
+function largestWeight(weights: Record<string, { data: Float32Array }>): number {
+  let worst = 0;
+  for (const { data } of Object.values(weights)) {
+    for (let i = 0; i < data.length; i++) {
+      const a = Math.abs(data[i]);
+      if (!(a <= worst)) {
+        if (!Number.isFinite(a)) return a;
+        worst = a;
+      }
+    }
+  }
+  return worst;
+}
+
+/** The map file's own checksum and prompt, when --maps names a file (for the resume message). */
+function mapsFileInputs(maps: string): Pick<RunInputs, 'mapsFile'> {
+  if (['oracle', 'uniform', 'random'].includes(maps) || !fs.existsSync(maps)) return {};
+  const r = MapStoreReader.open(maps, {}, { verify: false });
+  try {
+    return { mapsFile: { payloadSha256: r.header.payloadSha256, generator: r.header.generator, prompt: r.header.prompt } };
+  } finally {
+    r.close();
+  }
+}
+
+/** A resume must find the data and maps its checkpoint was made from (by checksum, not by path). */
+function checkInputs(was: RunInputs | undefined, now: RunInputs, outDir: string): void {
+  const short = (s: string | null | undefined) => (s ? `${s.slice(0, 12)}...` : 'none');
+  if (!was || typeof was.datasetChecksum !== 'string') {
+    throw new UserError(`checkpoint in ${outDir} does not record the checksums of its data and maps; delete it to restart the run`);
+  }
+  if (was.datasetChecksum !== now.datasetChecksum) {
+    throw new UserError(`--out ${outDir} was trained on other data: dataset ${was.dataset} had checksum ${short(was.datasetChecksum)}, ${now.dataset} now has ${short(now.datasetChecksum)} (another data seed, base files or shortcut rule?); use another --out folder or delete this one`);
+  }
+  if (was.targetsSha256 !== now.targetsSha256) {
+    const file = (m: RunInputs['mapsFile']) => (m ? ` (${m.generator} maps, prompt ${JSON.stringify(m.prompt)}, payload ${short(m.payloadSha256)})` : '');
+    throw new UserError(`--out ${outDir} was trained with other target maps: their checksum was ${short(was.targetsSha256)}${file(was.mapsFile)}, the maps give ${short(now.targetsSha256)} now${file(now.mapsFile)}; restore the map file or use another --out folder`);
+  }
 }
 

@@ -3,23 +3,41 @@ import * as path from 'node:path';
 
 /**
  * Writes a file atomically: write to a temporary sibling, fsync, rename. A run killed half-way
- * leaves either the old file or the new one, never a torn one.
+ * leaves either the old file or the new one, never a torn one; a failure at any step (disk full,
+ * permissions, the name taken by a folder) removes the temporary file and throws a system error
+ * that names `file` itself (not the temporary name), for lib/util/errors' one-line messages.
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  const fd = fs.openSync(tmp, 'w');
+  let fd: number | undefined;
   try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fd = fs.openSync(tmp, 'w');
     // writeFileSync on a descriptor loops until every byte is written (one writeSync may write less).
     fs.writeFileSync(fd, data);
     fs.fsyncSync(fd);
-  } catch (e) {
     fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
+    fd = undefined;
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== undefined) {
+      try { fs.closeSync(fd); } catch { /* already failing */ }
+    }
+    try { fs.rmSync(tmp, { force: true }); } catch { /* nothing to remove, or not allowed to */ }
+    throw nameTarget(e, tmp, file);
   }
-  fs.closeSync(fd);
-  fs.renameSync(tmp, file);
+}
+
+/** A system error about the temporary file is reported as an error writing the target. */
+function nameTarget(e: unknown, tmp: string, file: string): unknown {
+  const err = e as NodeJS.ErrnoException & { dest?: string };
+  if (err && typeof err === 'object' && err.path === tmp) {
+    err.path = file;
+    delete err.dest;
+    if (err.syscall === 'rename' || err.syscall === 'open') err.syscall = 'write';
+    if (typeof err.message === 'string') err.message = err.message.split(tmp).join(file);
+  }
+  return e;
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
