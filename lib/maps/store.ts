@@ -5,22 +5,24 @@ import type { SplitName } from '../data/types';
 import type { MapBatch } from './types';
 import { UserError } from '../util/errors';
 import { writeFileAtomic } from '../util/atomic';
+import { canonicalJson } from '../util/canonical-json';
 
 /**
  * Compact map storage: one binary file per dataset split (and generator/prompt).
  *
  * Layout (all integers little-endian):
  *   0   8 bytes  magic "LTLMAPS\n"
- *   8   uint32   format version (1)
+ *   8   uint32   format version (2; version 1 files, without headerSha256, are still read)
  *   12  uint32   header length L in bytes
  *   16  L bytes  header, UTF-8 JSON (MapStoreHeader), zero-padded so the payload starts at a multiple of 8
  *   P   count*height*width uint8   maps, row-major, value = round(map * 255)
  *   ... count int32                only when header.indexed: the split index of each stored map
- * payloadSha256 covers everything from P to the end of the file.
+ * payloadSha256 covers everything from P to the end of the file; headerSha256 (version 2) covers the
+ * header itself (SHA-256 of its canonical JSON without that field), so no byte of the file can change unnoticed.
  * Map k lies at P + k*height*width, so one map can be read with a single positioned read.
  */
 export const MAP_STORE_MAGIC = 'LTLMAPS\n';
-export const MAP_STORE_VERSION = 1;
+export const MAP_STORE_VERSION = 2;
 const PREFIX = 16;
 
 export interface MapStoreMeta {
@@ -47,6 +49,14 @@ export interface MapStoreHeader extends MapStoreMeta {
   indexed: boolean;
   payloadSha256: string;
   createdAt: string;
+  /** SHA-256 of the header's canonical JSON without this field (format version 2). */
+  headerSha256?: string;
+}
+
+/** The checksum a version-2 header carries over its own other fields. */
+export function headerChecksum(h: MapStoreHeader): string {
+  const { headerSha256: _h, ...rest } = h;
+  return sha256(Buffer.from(canonicalJson(rest), 'utf8'));
 }
 
 /** What a reader checks the file against (all optional). */
@@ -92,7 +102,7 @@ export function writeMapStore(
   if (indices && indices.length !== count) throw new Error(`index table has ${indices.length} entries for ${count} maps`);
   const indexBytes = indices ? new Uint8Array(Int32Array.from(indices).buffer) : new Uint8Array(0);
   const payloadSha256 = sha256(bytes, indexBytes);
-  const header: MapStoreHeader = {
+  const unsealed: MapStoreHeader = {
     dataset: meta.dataset, split: meta.split, generator: meta.generator, prompt: meta.prompt,
     background: [...meta.background], datasetChecksum: meta.datasetChecksum,
     ...(meta.seed !== undefined ? { seed: meta.seed } : {}),
@@ -100,6 +110,7 @@ export function writeMapStore(
     count, height, width, dtype: 'uint8', indexed: !!indices, payloadSha256,
     createdAt: new Date().toISOString(),
   };
+  const header: MapStoreHeader = { ...unsealed, headerSha256: headerChecksum(unsealed) };
   let json = Buffer.from(JSON.stringify(header), 'utf8');
   const pad = (8 - ((PREFIX + json.length) % 8)) % 8;
   json = Buffer.concat([json, Buffer.alloc(pad)]);
@@ -151,16 +162,26 @@ export class MapStoreReader {
         throw new UserError(`${file} is not a map file (wrong magic ${JSON.stringify(prefix.toString('latin1', 0, 8))}, expected ${JSON.stringify(MAP_STORE_MAGIC)})`);
       }
       const version = prefix.readUInt32LE(8);
-      if (version !== MAP_STORE_VERSION) throw new UserError(`map file ${file} has format version ${version}; this program reads version ${MAP_STORE_VERSION}`);
+      if (version !== MAP_STORE_VERSION && version !== 1) throw new UserError(`map file ${file} has format version ${version}; this program reads versions 1 and ${MAP_STORE_VERSION}`);
       const hlen = prefix.readUInt32LE(12);
       if (PREFIX + hlen > size) throw new UserError(`map file ${file} is truncated: the header needs ${hlen} bytes, the file has ${size - PREFIX} after the prefix`);
       const hbuf = Buffer.alloc(hlen);
       fs.readSync(fd, hbuf, 0, hlen, PREFIX);
       let header: MapStoreHeader;
+      const text = hbuf.toString('utf8').replace(/\0+$/, '');
       try {
-        header = JSON.parse(hbuf.toString('utf8').replace(/\0+$/, ''));
+        header = JSON.parse(text);
       } catch {
         throw new UserError(`map file ${file} has a corrupt header (not valid JSON)`);
+      }
+      if (version >= 2) {
+        // The header's own checksum, and zero padding exactly as written: no byte may change unnoticed.
+        if (!text.endsWith('}')) throw new UserError(`map file ${file} has a corrupt header (bytes after its JSON)`);
+        if (typeof header?.headerSha256 !== 'string') throw new UserError(`map file ${file} has a corrupt header: its checksum (headerSha256) is missing`);
+        const got = headerChecksum(header);
+        if (got !== header.headerSha256) {
+          throw new UserError(`map file ${file} has a corrupt header: checksum mismatch (SHA-256 ${got.slice(0, 12)}..., stored ${header.headerSha256.slice(0, 12)}...)`);
+        }
       }
       validateHeader(file, header);
       const payloadOffset = PREFIX + hlen;
