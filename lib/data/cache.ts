@@ -3,18 +3,33 @@ import * as path from 'node:path';
 import { SPLITS, type ImageSplit, type ShortcutDataset, type SplitName } from './types';
 import { writeFileAtomic } from '../util/atomic';
 import { sha256 } from '../util/hash';
+import { canonicalJson } from '../util/canonical-json';
+import { getShortcut, resolveDataset } from './registry';
 import type { DatasetOptions } from './build';
 
 /**
  * On-disk cache of a built dataset: a JSON header line, then the raw arrays. The header holds a
- * SHA-256 of the payload; a file that fails the check is ignored (and rebuilt), never trusted.
+ * SHA-256 of the payload and a description of what the dataset was made from (name, base files'
+ * folders, data seed, validation size, the shortcut rule's code and fingerprint); a file whose
+ * checksum or source does not match is ignored (and rebuilt), never trusted.
  */
-const MAGIC = 'LTLDS1';
+const MAGIC = 'LTLDS2';
 
-function cacheFile(dir: string, name: string, opts: DatasetOptions): string {
-  // The environment's data folders are part of the key: another LTL_MNIST_DIR must not hit this cache.
-  const dirs = [opts.dir ?? '', process.env.LTL_MNIST_DIR ?? '', process.env.LTL_FASHION_DIR ?? ''];
-  const key = sha256(Buffer.from(JSON.stringify([name, dirs, opts.seed ?? '', opts.valSize ?? '']))).slice(0, 16);
+/** What a cached dataset was made from: a cache made from anything else is not served. */
+export function cacheSource(name: string, opts: DatasetOptions): Record<string, unknown> {
+  const { shortcut } = resolveDataset(name);
+  const rule = getShortcut(shortcut);
+  return {
+    name,
+    // The environment's data folders are part of the key: another LTL_MNIST_DIR must not hit this cache.
+    dirs: [opts.dir ?? '', process.env.LTL_MNIST_DIR ?? '', process.env.LTL_FASHION_DIR ?? ''],
+    seed: opts.seed ?? '', valSize: opts.valSize ?? '',
+    rule: { name: rule.name, fingerprint: rule.fingerprint ?? '', code: sha256(Buffer.from(String(rule.apply))) },
+  };
+}
+
+function cacheFile(dir: string, name: string, source: Record<string, unknown>): string {
+  const key = sha256(Buffer.from(canonicalJson(source))).slice(0, 16);
   return path.join(dir, `${name}-${key}.ltlds`);
 }
 
@@ -36,15 +51,18 @@ export function saveCached(dir: string, ds: ShortcutDataset, opts: DatasetOption
     splits[s] = { count: sp.count, height: sp.height, width: sp.width, channels: sp.channels, lens };
   }
   const payload = Buffer.concat(parts);
-  const header = JSON.stringify({
+  const source = cacheSource(ds.name, opts);
+  const body = {
     magic: MAGIC, name: ds.name, base: ds.base, shortcut: ds.shortcut, classes: ds.classes, seed: ds.seed,
-    checksum: ds.checksum, payloadSha256: sha256(payload), splits,
-  });
-  writeFileAtomic(cacheFile(dir, ds.name, opts), Buffer.concat([Buffer.from(header + '\n'), payload]));
+    checksum: ds.checksum, payloadSha256: sha256(payload), splits, source,
+  };
+  const header = JSON.stringify({ ...body, headerSha256: sha256(Buffer.from(canonicalJson(body))) });
+  writeFileAtomic(cacheFile(dir, ds.name, source), Buffer.concat([Buffer.from(header + '\n'), payload]));
 }
 
 export function loadCached(dir: string, name: string, opts: DatasetOptions): ShortcutDataset | undefined {
-  const file = cacheFile(dir, name, opts);
+  const source = cacheSource(name, opts);
+  const file = cacheFile(dir, name, source);
   if (!fs.existsSync(file)) return undefined;
   const buf = fs.readFileSync(file);
   const nl = buf.indexOf(10);
@@ -56,7 +74,10 @@ export function loadCached(dir: string, name: string, opts: DatasetOptions): Sho
     return undefined;
   }
   const payload = buf.subarray(nl + 1);
-  if (h.magic !== MAGIC || sha256(payload) !== h.payloadSha256) return undefined;
+  if (!h || h.magic !== MAGIC || sha256(payload) !== h.payloadSha256) return undefined;
+  const { headerSha256, ...body } = h;
+  if (headerSha256 !== sha256(Buffer.from(canonicalJson(body)))) return undefined;
+  if (canonicalJson(h.source) !== canonicalJson(source)) return undefined;
   let off = 0;
   const take = (len: number): Uint8Array => {
     if (!(len >= 0) || off + len > payload.length) throw new Error('cache header does not match its payload');
@@ -66,7 +87,9 @@ export function loadCached(dir: string, name: string, opts: DatasetOptions): Sho
     return out;
   };
   try {
-    return decode(h, take);
+    const ds = decode(h, take);
+    if (off !== payload.length) return undefined;
+    return ds;
   } catch {
     return undefined; // a header that passed the checksum but does not describe the payload: rebuild
   }

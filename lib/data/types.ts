@@ -59,6 +59,11 @@ export interface ShortcutRule {
   readonly channels: 1 | 3;
   /** True when the shortcut occupies pixels of its own (a patch), so it has a mask. */
   readonly spatial: boolean;
+  /**
+   * What the rule's output depends on beyond its code (e.g. a palette's values): part of the dataset
+   * cache key, so a cache built before the rule changed is never served.
+   */
+  readonly fingerprint?: string;
   apply(args: {
     gray: Uint8Array; // height * width
     height: number;

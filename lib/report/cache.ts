@@ -1,25 +1,36 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { sha256 } from '../util/hash';
-import { writeJsonAtomic } from '../util/atomic';
+import { readSealedJson, writeSealedJson } from '../util/sealed';
 import { cacheDir } from './paths';
+
+/**
+ * Version of what the notebook caches hold: bumped when cached results would no longer be what the
+ * code computes (2: checksummed artifacts, and ColorMNIST's palette in full precision).
+ */
+export const NOTEBOOK_CACHE_VERSION = 2;
 
 /** A short stable key for a JSON-able description of a computation. */
 export function cacheKey(spec: unknown): string {
-  return sha256(Buffer.from(JSON.stringify(spec))).slice(0, 16);
+  return sha256(Buffer.from(JSON.stringify([NOTEBOOK_CACHE_VERSION, spec]))).slice(0, 16);
 }
 
 /**
- * Runs `compute` once per (name, spec) and keeps its JSON result under runs/notebooks/<name>/<key>.json;
- * later executions of a notebook reuse it. LTL_CACHE=0 recomputes (and overwrites).
+ * Runs `compute` once per (name, spec) and keeps its JSON result under runs/notebooks/<name>/<key>.json
+ * (sealed with its checksum); later executions of a notebook reuse it. A damaged file is recomputed,
+ * never trusted. LTL_CACHE=0 recomputes (and overwrites).
  */
 export async function cachedJson<T>(name: string, spec: unknown, compute: () => Promise<T> | T): Promise<T> {
   const file = path.join(cacheDir(name), `${cacheKey(spec)}.json`);
-  if (process.env.LTL_CACHE !== '0' && fs.existsSync(file)) {
-    return JSON.parse(fs.readFileSync(file, 'utf8')).result as T;
+  if (process.env.LTL_CACHE !== '0') {
+    try {
+      const hit = readSealedJson<{ result: T }>(file, 'notebook cache');
+      if (hit) return hit.result;
+    } catch {
+      /* damaged or written before checksums: recompute */
+    }
   }
   const result = await compute();
-  writeJsonAtomic(file, { spec, result });
+  writeSealedJson(file, { spec, result });
   return result;
 }
 

@@ -19,7 +19,8 @@ export function sealDigest(value: Record<string, unknown>): string {
 /** The object with its seal added (an existing seal is replaced). */
 export function seal<T extends object>(value: T): T & { [SEAL_KEY]: string } {
   const { [SEAL_KEY]: _s, ...rest } = value as Record<string, unknown>;
-  return { ...(rest as T), [SEAL_KEY]: sealDigest(rest) };
+  // Digest of the value as JSON will hold it (undefined dropped, NaN -> null, dates as strings), so a reader agrees.
+  return { ...(rest as T), [SEAL_KEY]: sealDigest(JSON.parse(JSON.stringify(rest))) };
 }
 
 /** The object without its seal key. */
