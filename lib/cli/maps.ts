@@ -9,6 +9,7 @@ import { mapQuality } from '../maps/quality';
 import { quantizeMaps } from '../maps/store';
 import { writePng } from '../report/png';
 import { UserError } from '../util/errors';
+import { prepareOutDir, prepareOutFile } from '../util/outputs';
 import { printJson, printTable } from './output';
 import { intOption, listOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
 
@@ -20,6 +21,7 @@ export function register(program: Command): void {
     .option('--split <split>', 'train | val | test', 'train')
     .requiredOption('--generator <name>', 'embedded | clipseg | oracle | uniform | random')
     .option('--prompt <text>', 'foreground prompt', 'a digit')
+    .option('--allow-unknown-prompt', 'make maps even when the prompt has no word the model knows (default: refuse; such maps mean nothing)')
     .option('--background <list>', 'comma-separated background prompts, e.g. "background,black"')
     .option('--limit <n>', 'only the first N images of the split')
     .option('--model-dir <dir>', 'local model folder (clipseg: a transformers.js model folder; embedded: its checkpoint)')
@@ -46,13 +48,17 @@ export function register(program: Command): void {
       if (!(threshold >= 0 && threshold <= 1)) throw new UserError(`--threshold must be in [0, 1], not '${o.threshold}'`);
       const background = listOption(o.background) ?? [];
       if (o.modelDir && !fs.existsSync(o.modelDir)) throw new UserError(`--model-dir ${o.modelDir} does not exist`);
+      // Outputs are checked before any map is made.
+      prepareOutFile(o.out, '--out');
+      if (o.exportPng) prepareOutDir(o.exportPng, '--export-png');
 
       const ds = loadDataset(o.dataset, { dir: o.mnistDir, seed: intOption(o.dataSeed, '--data-seed') });
       const split = ds[o.split as SplitName];
       const n = Math.min(limit ?? split.count, split.count);
       const generator = await createGenerator(o.generator, {
         modelDir: o.modelDir, modelId: o.modelId, seed, mode: o.mode, target: o.target,
-        batchSize,
+        batchSize, allowUnknownPrompt: !!o.allowUnknownPrompt,
+        warn: (m: string) => process.stderr.write(`ltl maps: warning: ${m}\n`),
       });
       try {
         const source = new CachedMapSource(generator, {

@@ -4,11 +4,12 @@ import { SingleBar, Presets } from 'cli-progress';
 import { initBackend } from '../backend';
 import { loadDataset, loadMnist, SPLITS, type SplitName } from '../data';
 import {
-  COMPARE_PROMPTS, DEFAULT_TRAIN_OPTIONS, defaultCheckpointDir, evaluateVlm, loadCheckpoint, saveCheckpoint,
+  COMPARE_PROMPTS, DEFAULT_TRAIN_OPTIONS, checkPromptWords, defaultCheckpointDir, evaluateVlm, loadCheckpoint, saveCheckpoint,
   selectMapDefaults, trainVlm, type CheckpointMeta, type TrainOptions,
 } from '../maps/embedded';
-import { writeJsonAtomic } from '../util/atomic';
+import { writeSealedJson } from '../util/sealed';
 import { UserError } from '../util/errors';
+import { prepareOutDir } from '../util/outputs';
 import { printJson, printTable } from './output';
 import { intOption, numOption, listOption, MNIST_DIR_HELP } from './options';
 
@@ -37,6 +38,8 @@ export function register(program: Command): void {
         lr: numOption(o.lr, '--lr')!,
       };
       const selectLimit = intOption(o.selectLimit, '--select-limit')!;
+      // The checkpoint folder must be writable before 15 minutes of training, not after.
+      prepareOutDir(o.out, '--out');
       const backend = await initBackend();
       const digits = loadMnist(o.mnistDir).train; // training digits only: the test digits are never seen
       const bar = new SingleBar({ format: 'vlm train [{bar}] {value}/{total} steps | loss {loss} | {eta_formatted} left', stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, Presets.shades_classic);
@@ -82,6 +85,7 @@ export function register(program: Command): void {
     .option('--background <list>', 'comma-separated background prompts (default: the checkpoint\'s)')
     .option('--compare', `also report digit / decoy mass of ${COMPARE_PROMPTS.length} prompts`)
     .option('--prompts <list>', 'comma-separated prompts to report digit / decoy mass for')
+    .option('--allow-unknown-prompt', 'evaluate prompts even when they have no word the model knows')
     .option('--record', 'store the figures in the checkpoint\'s meta.json (evaluation.<split>)')
     .option('--mnist-dir <dir>', MNIST_DIR_HELP)
     .option('--json', 'print one JSON object as the last stdout line')
@@ -94,11 +98,14 @@ export function register(program: Command): void {
       await initBackend();
       const dir = o.checkpoint ?? defaultCheckpointDir();
       const vlmLoaded = loadCheckpoint(dir);
+      for (const p of listOption(o.prompts) ?? []) {
+        checkPromptWords(vlmLoaded.vocab, p, background ?? [], { allowUnknown: !!o.allowUnknownPrompt, warn: (m) => process.stderr.write(`ltl vlm eval: warning: ${m}\n`) });
+      }
       const split = loadDataset('decoymnist', { dir: o.mnistDir })[o.split as SplitName];
       const e = evaluateVlm(vlmLoaded, split, { limit, temperature, background, prompts });
       if (o.record) {
         const meta: CheckpointMeta = { ...vlmLoaded.meta, evaluation: { ...(vlmLoaded.meta.evaluation ?? {}), [o.split]: { dataset: 'decoymnist', ...e } } };
-        writeJsonAtomic(path.join(dir, 'meta.json'), meta);
+        writeSealedJson(path.join(dir, 'meta.json'), meta);
       }
       vlmLoaded.model.dispose();
       const result = { checkpoint: path.resolve(dir), dataset: 'decoymnist', ...e };

@@ -25,6 +25,10 @@ export interface GeneratorOptions {
   target?: string;
   /** uniform: the constant. */
   value?: number;
+  /** embedded: make maps even for a prompt with no known word (warn instead of refusing). */
+  allowUnknownPrompt?: boolean;
+  /** Receives warnings (e.g. unknown prompt words). */
+  warn?: (msg: string) => void;
   [key: string]: unknown;
 }
 

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic';
+import { writeFileAtomic } from '../../util/atomic';
+import { parseSealedJson, writeSealedJson } from '../../util/sealed';
 import { UserError } from '../../util/errors';
 import { sha256 } from '../../util/hash';
 import { packageRoot } from '../../util/package-root';
@@ -14,7 +15,8 @@ import { Vocabulary } from './tokenizer';
  *   weights.bin  all weights as little-endian float32, in manifest order;
  *   vocab.json   the word list (index = token id);
  *   meta.json    training config, seed, steps, timings, evaluation figures, default map settings, and
- *                the size and sha256 of each of the other three files.
+ *                the size and sha256 of each of the other three files; sealed with the SHA-256 of its
+ *                own content (lib/util/sealed), so no byte of the checkpoint can change unnoticed.
  * Loading checks every file and says which is missing or corrupt.
  */
 export const CHECKPOINT_FORMAT = 'ltl-embedded-vlm';
@@ -77,7 +79,7 @@ export function saveCheckpoint(
     files[f] = { bytes: data.byteLength, sha256: sha256(data) };
   }
   const full: CheckpointMeta = { ...meta, parameterCount: model.parameterCount, files };
-  writeJsonAtomic(path.join(dir, 'meta.json'), full);
+  writeSealedJson(path.join(dir, 'meta.json'), full);
   return full;
 }
 
@@ -96,7 +98,8 @@ export function loadCheckpoint(dir: string = defaultCheckpointDir()): LoadedVlm 
   }
   const missing = CHECKPOINT_FILES.filter((f) => !fs.existsSync(path.join(dir, f)));
   if (missing.length) throw new UserError(`VLM checkpoint ${dir} is missing ${missing.join(', ')}`);
-  const meta = readJson<CheckpointMeta>(path.join(dir, 'meta.json'));
+  const metaFile = path.join(dir, 'meta.json');
+  const meta = parseSealedJson<CheckpointMeta>(fs.readFileSync(metaFile, 'utf8'), metaFile, 'VLM checkpoint file');
   if (!meta || typeof meta !== 'object' || !meta.files) throw new UserError(`VLM checkpoint file ${path.join(dir, 'meta.json')} is corrupt: no 'files' checksums`);
   const bytes: Record<string, Buffer> = {};
   for (const f of ['model.json', 'weights.bin', 'vocab.json']) {

@@ -7,7 +7,7 @@ import { resizeBilinearRaw } from '../postprocess';
 import { defaultCheckpointDir, loadCheckpoint, type LoadedVlm, type MapDefaults } from './checkpoint';
 import type { VlmModel } from './model';
 import { TextEncoder } from './text-encoder';
-import type { Vocabulary } from './tokenizer';
+import { tokenize, type Vocabulary } from './tokenizer';
 
 /** Background prompts when neither the request nor the checkpoint names any (the paper's, minus "clean origami"). */
 export const FALLBACK_BACKGROUND = ['background', 'black', 'dark', 'nothing'];
@@ -78,6 +78,33 @@ export function promptMaps(model: VlmModel, vocab: Vocabulary, split: ImageSplit
   return { count: n, height: H, width: W, data: upsampleBilinear(grid, n, gh, gw, H, W) };
 }
 
+/**
+ * Checks the words of a prompt (and of its background prompts) against the VLM's vocabulary: an
+ * unknown word is read as <unk>, so a prompt with no known word at all gives a map that means
+ * nothing (every such prompt gives the same map). That is a UserError unless `allowUnknown`; a
+ * prompt with some unknown words gets a warning naming them.
+ */
+export function checkPromptWords(
+  vocab: Vocabulary, prompt: string, background: readonly string[] = [],
+  o: { allowUnknown?: boolean; warn?: (msg: string) => void } = {},
+): void {
+  for (const [role, text] of [['prompt', prompt], ...background.map((b) => ['background prompt', b])] as const) {
+    const words = tokenize(text);
+    const unknown = [...new Set(words.filter((w) => !vocab.has(w)))];
+    if (words.length === unknown.length) {
+      const what = words.length === 0 ? 'has no words (letters or digits) for the embedded VLM to read' : `has no word the embedded VLM knows (unknown: ${unknown.join(', ')})`;
+      const msg = `${role} ${JSON.stringify(text)} ${what}: its map would mean nothing (every such prompt gives the same map)`;
+      if (!o.allowUnknown) throw new UserError(`${msg}; rephrase it (e.g. "a digit") or pass --allow-unknown-prompt`);
+      o.warn?.(`${msg} (allowed by --allow-unknown-prompt)`);
+    } else if (unknown.length) {
+      o.warn?.(`${role} ${JSON.stringify(text)}: the embedded VLM does not know ${unknown.map((w) => JSON.stringify(w)).join(', ')} (read as <unk>); only ${words.filter((w) => vocab.has(w)).map((w) => JSON.stringify(w)).join(', ')} carry meaning`);
+    }
+  }
+}
+
+/** Warnings of the library go through Node's warning channel unless a caller collects them. */
+const emitWarning = (msg: string): void => process.emitWarning(msg, 'LtlPromptWarning');
+
 export interface EmbeddedGeneratorOptions {
   /** Checkpoint folder (default: data/vlm of the package). */
   checkpoint?: string;
@@ -85,6 +112,10 @@ export interface EmbeddedGeneratorOptions {
   temperature?: number;
   /** Images per forward pass (default 256). */
   batchSize?: number;
+  /** Make maps even for a prompt with no word the model knows (a warning instead of an error). */
+  allowUnknownPrompt?: boolean;
+  /** Receives warnings about unknown prompt words (default: process.emitWarning); each prompt is warned about once. */
+  warn?: (msg: string) => void;
 }
 
 /**
@@ -95,6 +126,7 @@ export class EmbeddedGenerator implements MapGenerator {
   readonly name = 'embedded';
   readonly usesPrompt = true;
   private loaded?: LoadedVlm;
+  private readonly checked = new Set<string>();
 
   constructor(private readonly opts: EmbeddedGeneratorOptions = {}) {}
 
@@ -117,8 +149,14 @@ export class EmbeddedGenerator implements MapGenerator {
     const idx = req.indices ?? Array.from({ length: req.split.count }, (_, i) => i);
     for (const i of idx) if (!(Number.isInteger(i) && i >= 0 && i < req.split.count)) throw new UserError(`map request index ${i} is outside the split (0..${req.split.count - 1})`);
     const d = this.defaults;
+    const background = req.background?.length ? req.background : d.background;
+    const key = JSON.stringify([req.prompt, background]);
+    if (!this.checked.has(key)) {
+      checkPromptWords(vocab, req.prompt, background, { allowUnknown: this.opts.allowUnknownPrompt, warn: this.opts.warn ?? emitWarning });
+      this.checked.add(key);
+    }
     return promptMaps(model, vocab, req.split, idx, {
-      prompt: req.prompt, background: req.background?.length ? req.background : d.background,
+      prompt: req.prompt, background,
       temperature: d.temperature, batchSize: this.opts.batchSize, onProgress: req.onProgress,
     });
   }

@@ -17,4 +17,6 @@ export * from './eval';
 registerGenerator('embedded', (o) => new EmbeddedGenerator({
   checkpoint: o.modelDir, batchSize: o.batchSize,
   temperature: typeof o.temperature === 'number' ? o.temperature : undefined,
+  allowUnknownPrompt: o.allowUnknownPrompt === true,
+  warn: typeof o.warn === 'function' ? (o.warn as (msg: string) => void) : undefined,
 }), { description: 'the embedded VLM (our small CLIP-style model, checkpoint data/vlm): softmax of patch-prompt similarity against background prompts', usesPrompt: true });
