@@ -18,11 +18,18 @@ export function register(program: Command): void {
     .option('--attention <a>', 'cam | gradcam | inputgrad (default: cam for lenet-gap, gradcam for cdep)')
     .option('--loss <l>', 'kl (paper: min-max + softmax) | kl-dist (ReLU + sum-normalise)')
     .option('--temperature <t>', 'softmax temperature of the kl loss (paper: 1)', num('--temperature'))
-    .option('--maps <src>', 'oracle | uniform | random | FILE (a map file from `ltl maps`)')
+    .option('--maps <src>', 'oracle | uniform | random | embedded | clipseg | FILE (a map file from `ltl maps`); default oracle, embedded when a prompt is given (generated maps are cached under data/cache/maps)')
     .option('--postprocess <p>', 'target chain: paper (outline band) | raw (area-resize + normalise)')
     .option('--map-threshold <t>', 'threshold of the paper chain', num('--map-threshold'))
-    .option('--rrr-mode <m>', 'spatial (decoy-patch mask) | colour (default for colour datasets)')
-    .option('--lambda <l>', 'lambda0 (default 160; rrr: 1000)', num('--lambda'))
+    .option('--rrr-mode <m>', 'spatial (decoy-patch mask) | colour (default for colour datasets) | prompt (default when a prompt is given: masks from the prompts\' maps)')
+    .option('--prompt <text>', 'positive prompt, where the evidence is ("a digit"): rrr prompt mode penalises input gradients off its map; align uses its maps as targets; any method records the validation excluded share')
+    .option('--negative-prompt <text>', 'where the evidence must not come from ("a square"): input gradients on its map are penalised (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--attribute-prompt <text>', 'an attribute the model must not read ("colour", or value words "red,green,blue"): a 3x3 matrix of input directions from the embedded VLM')
+    .option('--prompt-threshold <t>', 'prompt masks: map threshold (default 0.5)', num('--prompt-threshold'))
+    .option('--prompt-dilate <px>', 'prompt masks: dilation radius of the positive region, in map pixels (default 2)', num('--prompt-dilate'))
+    .option('--negative-dilate <px>', 'prompt masks: dilation radius of negative regions (default 1)', num('--negative-dilate'))
+    .option('--attribute-form <f>', 'moment (C = M / lambda_max, the VLM\'s graded matrix) | free-axis (I - v v^T, v its least direction) (default moment)')
+    .option('--lambda <l>', 'lambda0 (default 160; rrr: 1000; rrr prompt mode: 10)', num('--lambda'))
     .option('--attention-epoch <a>', 'A: epoch the combined loss starts (default 11)', num('--attention-epoch'))
     .option('--phase1 <p>', 'ce | attention: the loss before epoch A', undefined)
     .option('--epochs <n>', 'epochs (default 30)', num('--epochs'))
@@ -37,7 +44,7 @@ export function register(program: Command): void {
     .option('--batch <n>', 'batch size (default 32)', num('--batch'))
     .option('--limit <n>', 'train on the first N training images', num('--limit'))
     .option('--eval-limit <n>', 'evaluate on the first N validation and test images', num('--eval-limit'))
-    .option('--select <s>', 'val-acc | val-score: what picks the reported epoch (validation only)')
+    .option('--select <s>', 'val-acc | val-score | val-rr (val acc x (1 - validation excluded share), needs prompts): what picks the reported epoch (validation only)')
     .option('--engine <e>', 'compute engine: auto (fused WebAssembly step for lenet-gap + cam + paper KL or vanilla with SGD, else tfjs), fused, tfjs (default auto)')
     .option('--mnist-dir <dir>', MNIST_DIR_HELP)
     .option('--json', 'print result.json as the last stdout line')
@@ -46,6 +53,8 @@ export function register(program: Command): void {
       const config: Partial<TrainConfig> = {
         dataset: o.dataset, dataSeed: o.dataSeed, method: o.method, model: o.model, attention: o.attention, loss: o.loss,
         temperature: o.temperature, maps: o.maps, postprocess: o.postprocess, mapThreshold: o.mapThreshold, rrrMode: o.rrrMode,
+        prompt: o.prompt, negativePrompts: o.negativePrompt, attributePrompt: o.attributePrompt, promptThreshold: o.promptThreshold,
+        promptDilate: o.promptDilate, negativeDilate: o.negativeDilate, attributeForm: o.attributeForm,
         lambda: o.lambda, attentionEpoch: o.attentionEpoch, phase1: o.phase1, epochs: o.epochs, seed: o.seed,
         optimizer: o.optimizer, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, lrStep: o.lrStep, lrGamma: o.lrGamma,
         batch: o.batch, limit: o.limit, evalLimit: o.evalLimit, select: o.select, engine: o.engine,
@@ -72,7 +81,7 @@ export function register(program: Command): void {
         },
         onEpoch: (r, n) => {
           if (bar && started) { bar.stop(); started = false; barEpoch = -1; }
-          process.stderr.write(`epoch ${r.epoch + 1}/${n} ${r.phase} lambda ${Number(r.lambda.toPrecision(4))} lr ${r.lr.toExponential(1)} loss ${r.loss.toFixed(4)} ce ${r.ce.toFixed(4)} att ${r.att.toFixed(4)} val ${pct(r.valAcc)} test ${pct(r.testAcc)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)\n`);
+          process.stderr.write(`epoch ${r.epoch + 1}/${n} ${r.phase} lambda ${Number(r.lambda.toPrecision(4))} lr ${r.lr.toExponential(1)} loss ${r.loss.toFixed(4)} ce ${r.ce.toFixed(4)} att ${r.att.toFixed(4)} val ${pct(r.valAcc)}${r.valExcludedShare != null ? ` excluded ${pct(r.valExcludedShare)}` : ''} test ${pct(r.testAcc)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)\n`);
         },
       }).catch((e) => {
         if (created) removeIfEmpty(o.out);

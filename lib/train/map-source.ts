@@ -7,6 +7,7 @@ import { RandomGenerator } from '../maps/generators/random';
 import { MapStoreReader, expectForSplit } from '../maps/store';
 import { buildPostprocess, type PostprocessName } from '../maps/postprocess';
 import { UserError } from '../util/errors';
+import { isMapSourceName, splitMaps } from '../maps/split-maps';
 
 /**
  * Target distributions for training: for the first `count` images of a split, one distribution per
@@ -24,13 +25,17 @@ export interface TargetMaps {
 }
 
 export interface TargetSpec {
-  /** 'oracle' | 'uniform' | 'random' | a map file written by `ltl maps` (lib/maps/store.ts). */
+  /** 'oracle' | 'uniform' | 'random' | 'embedded' | 'clipseg' | a map file written by `ltl maps` (lib/maps/store.ts). */
   maps: string;
   postprocess: PostprocessName;
   threshold: number;
   /** Seed of random maps. */
   seed: number;
   grid: { height: number; width: number };
+  /** The positive prompt, for map sources that make maps from one ('embedded', 'clipseg'). */
+  prompt?: string | null;
+  /** Cache root of generated maps (lib/maps/split-maps.ts; default data/cache). */
+  cacheDir?: string;
 }
 
 function generatorFor(name: string, seed: number): MapGenerator | undefined {
@@ -44,6 +49,11 @@ function generatorFor(name: string, seed: number): MapGenerator | undefined {
 async function rawMaps(spec: TargetSpec, ds: ShortcutDataset, split: ImageSplit, count: number): Promise<MapBatch | undefined> {
   const gen = generatorFor(spec.maps, spec.seed);
   const indices = Int32Array.from({ length: count }, (_, i) => i);
+  if (!gen && isMapSourceName(spec.maps)) {
+    // a prompt generator (the embedded VLM, CLIPSeg): maps made on the fly, cached on disk, for every split
+    if (!spec.prompt) throw new UserError(`--maps ${spec.maps} needs --prompt`);
+    return (await splitMaps({ maps: spec.maps, prompt: spec.prompt, role: 'positive', seed: spec.seed, cacheDir: spec.cacheDir }, ds, split, count))!.maps;
+  }
   if (gen) return gen.generate({ split, indices, prompt: '', seed: spec.seed });
   if (split.split !== 'train') return undefined; // map files hold training maps only
   if (!fs.existsSync(spec.maps)) throw new UserError(`--maps: '${spec.maps}' is neither oracle, uniform, random nor an existing map file`);

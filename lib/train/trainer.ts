@@ -19,6 +19,7 @@ import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { getEngineFactory } from './registry';
 import { NonFiniteLossError } from './engine';
 import { rrrModePenalty } from '../losses/rrr';
+import { buildPromptConstraint, checkPromptRecord, usesPrompts, type PromptInfo } from './prompt-constraint';
 import './tfjs-factory';
 import '../fast/register'; // --engine fused (lib/fast: LeNet-GAP + CAM + KL in one wasm kernel)
 
@@ -35,6 +36,9 @@ export interface EpochRecord {
   /** val acc x exp(-beta * mean reverse KL(p || q)) on validation targets; = valAcc when there are none. */
   valScore: number;
   valAttKl: number | null;
+  /** Mean over validation images of R(x) / |g|^2 under the prompts' penalty (the share of input-gradient
+   * energy where the prompts say the evidence is not); null when the run names no prompt. */
+  valExcludedShare?: number | null;
   testAcc: number;
   /** Training seconds of this epoch (no evaluation). */
   seconds: number;
@@ -52,10 +56,13 @@ export interface TrainResult {
   valImages: number;
   testImages: number;
   targets: { source: string; empty: number } | null;
+  /** The prompt constraint (maps, prompts, cache keys, map digests, attribute matrix); null without prompts. */
+  prompts?: PromptInfo | null;
   selectBy: TrainConfig['select'];
   selectedEpoch: number;
   valAccSelected: number;
   valScoreSelected: number;
+  valExcludedShareSelected?: number | null;
   testAccSelected: number;
   valAccFinal: number;
   testAccFinal: number;
@@ -98,17 +105,20 @@ export interface RunOptions {
   log?: (msg: string) => void;
   /** Stop (as if killed) after this epoch's checkpoint is written: for resume tests. */
   haltAfterEpoch?: number;
+  /** Cache root of generated prompt maps and attribute matrices (default data/cache; lib/maps/split-maps.ts). */
+  promptCacheDir?: string;
 }
 
 /** Thrown by runTraining when opts.haltAfterEpoch stops it. */
 /** The result fields of the epoch validation selects (and of the last epoch), from the epoch records. */
 export function selectionSummary(history: readonly EpochRecord[], select: TrainConfig['select']): Pick<TrainResult,
-  'selectBy' | 'selectedEpoch' | 'valAccSelected' | 'valScoreSelected' | 'testAccSelected' | 'valAccFinal' | 'testAccFinal'> {
+  'selectBy' | 'selectedEpoch' | 'valAccSelected' | 'valScoreSelected' | 'valExcludedShareSelected' | 'testAccSelected' | 'valAccFinal' | 'testAccFinal'> {
   const sel = selectEpoch(history, select);
   const last = history[history.length - 1];
   return {
     selectBy: select, selectedEpoch: sel,
-    valAccSelected: history[sel].valAcc, valScoreSelected: history[sel].valScore, testAccSelected: history[sel].testAcc,
+    valAccSelected: history[sel].valAcc, valScoreSelected: history[sel].valScore, valExcludedShareSelected: history[sel].valExcludedShare ?? null,
+    testAccSelected: history[sel].testAcc,
     valAccFinal: last.valAcc, testAccFinal: last.testAcc,
   };
 }
@@ -135,10 +145,10 @@ const files = (dir: string) => ({
  * epoch from the CE-only warm-up is a vanilla model and must not be reported as the method's.
  */
 export function selectEpoch(
-  epochs: ReadonlyArray<Pick<EpochRecord, 'valAcc' | 'valScore'> & { phase?: StepPhase }>,
+  epochs: ReadonlyArray<Pick<EpochRecord, 'valAcc' | 'valScore' | 'valExcludedShare'> & { phase?: StepPhase }>,
   by: TrainConfig['select'],
 ): number {
-  const value = (e: number) => (by === 'val-acc' ? epochs[e].valAcc : epochs[e].valScore);
+  const value = (e: number) => (by === 'val-acc' ? epochs[e].valAcc : by === 'val-rr' ? rightReasonsScore(epochs[e]) : epochs[e].valScore);
   const combined = epochs.some((e) => e.phase === 'combined');
   let best = -1;
   for (let e = 0; e < epochs.length; e++) {
@@ -146,6 +156,12 @@ export function selectEpoch(
     if (best < 0 || value(e) > value(best)) best = e;
   }
   return Math.max(best, 0);
+}
+
+/** 'val-rr': val acc x (1 - excluded share), the share capped at 1 (a penalty with both a per-pixel and a
+ * global term can exclude more than the whole energy); a record without a share scores its val acc. */
+export function rightReasonsScore(e: Pick<EpochRecord, 'valAcc' | 'valExcludedShare'>): number {
+  return e.valAcc * (1 - Math.min(1, Math.max(0, e.valExcludedShare ?? 0)));
 }
 
 /**
@@ -206,16 +222,20 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   const valX = prepareImages(ds.val, nVal, size), valY = prepareLabels(ds.val, nVal);
   const testX = prepareImages(ds.test, nTest, size), testY = prepareLabels(ds.test, nTest);
   const usesTargets = config.method === 'align';
-  const spec = { maps: config.maps, postprocess: config.postprocess, threshold: config.mapThreshold, seed: config.seed, grid };
+  const spec = { maps: config.maps, postprocess: config.postprocess, threshold: config.mapThreshold, seed: config.seed, grid, prompt: config.prompt, cacheDir: opts.promptCacheDir };
   let targets: TargetMaps | undefined, valTargets: TargetMaps | undefined;
   if (usesTargets) {
     targets = await buildTargets(spec, ds, ds.train, nTrain);
     valTargets = await buildTargets(spec, ds, ds.val, nVal);
     if (targets!.empty) log(`warning: ${targets!.empty} of ${nTrain} target maps are empty (their attention term is 0)`);
   }
-  let rrrMasks: Float32Array | undefined;
-  const penalty = config.method === 'rrr' ? rrrModePenalty(config.rrrMode) : undefined;
-  if (penalty?.spatial) {
+  // Prompt-guided constraint: the rrr penalty in prompt mode, and the validation right-reasons score of any run with prompts.
+  const prompts = usesPrompts(config) ? await buildPromptConstraint(config, ds, nTrain, nVal, size, { cacheDir: opts.promptCacheDir, log }) : undefined;
+  if (config.select === 'val-rr' && !prompts?.measurable) throw new UserError(`--select val-rr needs validation maps of the prompts; --maps ${config.maps} has none (a map file holds training maps only)`);
+  const promptMode = config.method === 'rrr' && config.rrrMode === 'prompt';
+  let rrrMasks: Float32Array | undefined = promptMode ? prompts!.train : undefined;
+  const penalty = config.method === 'rrr' ? (promptMode ? prompts!.penalty : rrrModePenalty(config.rrrMode as 'spatial' | 'colour')) : undefined;
+  if (penalty?.spatial && !promptMode) {
     rrrMasks = prepareRrrMasks(ds.train, nTrain, size);
     if (!rrrMasks) throw new UserError(`--method rrr with spatial masks needs a spatial shortcut (decoy patch); ${ds.name} has none: use --rrr-mode colour`);
   }
@@ -226,6 +246,9 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     ...(usesTargets ? mapsFileInputs(config.maps) : {}),
   };
   if (resume) checkInputs(resume.meta.inputs as RunInputs | undefined, inputs, opts.outDir!);
+
+  // The run folder records its prompt maps' digests: a resume with other maps is an error.
+  if (f && prompts) checkPromptRecord(path.join(opts.outDir!, 'prompts.json'), prompts.info, !!resume);
 
   // --- engine
   const engine: TrainEngine = getEngineFactory(config.engine, config).create({
@@ -291,7 +314,8 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
       trainSeconds += seconds;
       imagesTrained += nTrain;
       const t1 = performance.now();
-      const v = engine.evaluate({ size: nVal, images: valX, labels: valY, targets: valTargets?.data });
+      const share = prompts?.measurable ? { rrrMask: prompts.val, penalty: prompts.penalty } : {};
+      const v = engine.evaluate({ size: nVal, images: valX, labels: valY, targets: valTargets?.data, ...share });
       const t = engine.evaluate({ size: nTest, images: testX, labels: testY });
       const valAcc = v.correct / v.count;
       const valAttKl = v.attKlSum !== undefined ? v.attKlSum / v.count : null;
@@ -299,6 +323,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
         epoch: e, phase: plan.phase, lambda: plan.lambda, lr: plan.lr,
         loss: sl / nb, ce: sc / nb, att: sa / nb,
         valAcc, valScore: valAttKl === null ? valAcc : valAcc * Math.exp(-config.scoreBeta * valAttKl), valAttKl,
+        valExcludedShare: v.excludedShareSum !== undefined ? v.excludedShareSum / v.count : null,
         testAcc: t.correct / t.count,
         seconds, evalSeconds: (performance.now() - t1) / 1000, imagesPerSecond: nTrain / seconds,
       };
@@ -330,6 +355,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     parameters,
     trainImages: nTrain, valImages: nVal, testImages: nTest,
     targets: targets ? { source: targets.source, empty: targets.empty } : null,
+    prompts: prompts ? prompts.info : null,
     ...selectionSummary(history, config.select),
     epochs: history, trainSeconds, imagesPerSecond: imagesTrained / trainSeconds,
     resumedAfterEpoch: resume ? resume.meta.epoch : null,

@@ -1,0 +1,145 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PAPER_DEFAULTS, resolveConfig, type TrainConfig } from '../train/config';
+import { canonicalJson } from '../util/canonical-json';
+import { UserError } from '../util/errors';
+import { formatMeanStd } from './table';
+
+/**
+ * The measured-results tables of docs/results.md, made from committed run files only
+ * (docs/results/**\/result.json, each the trainer's result.json), never typed in: runs are grouped by
+ * their configuration without the seed (and the engine, which changes speed, not numbers), one row
+ * per group. `scripts/results-table.ts` rewrites the text between the markers.
+ */
+export const RESULTS_BEGIN = '<!-- results-table:begin (made by scripts/results-table.ts from docs/results/**/result.json; do not edit) -->';
+export const RESULTS_END = '<!-- results-table:end -->';
+
+/** The fields of a trainer result.json the table reads. */
+export interface RunFile {
+  file: string;
+  config: TrainConfig;
+  selectBy: string;
+  selectedEpoch: number;
+  valAccSelected: number;
+  testAccSelected: number;
+  testAccFinal: number;
+  valExcludedShareSelected?: number | null;
+  epochs: unknown[];
+}
+
+export interface ResultRow {
+  dataset: string;
+  method: string;
+  /** The settings that set the group apart, as `ltl train` flags. */
+  settings: string;
+  selectBy: string;
+  seeds: number[];
+  valSelected: number[];
+  testSelected: number[];
+  testFinal: number[];
+  excludedSelected: number[];
+  files: string[];
+}
+
+/** Every result.json below a folder (sorted, so the table does not depend on directory order). */
+export function findResultFiles(root: string): string[] {
+  if (!fs.existsSync(root)) return [];
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && e.name === 'result.json') out.push(p);
+    }
+  };
+  walk(root);
+  return out.sort();
+}
+
+export function readRunFile(file: string): RunFile {
+  let r: any;
+  try { r = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new UserError(`${file} is not valid JSON (${(e as Error).message})`); }
+  for (const k of ['config', 'selectedEpoch', 'valAccSelected', 'testAccSelected', 'testAccFinal'] as const) {
+    if (r?.[k] === undefined) throw new UserError(`${file} is not a trainer result.json: it has no '${k}'`);
+  }
+  return { file, ...r };
+}
+
+/** Keys that do not make a different setting: the seed varies within a row, the engine changes only speed. */
+const NOT_SETTINGS = new Set(['seed', 'engine']);
+
+const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
+
+/** The settings of a config that differ from that method's defaults on that dataset, as flags. */
+export function settingsLabel(c: TrainConfig): string {
+  let base: TrainConfig;
+  try { base = resolveConfig({ dataset: c.dataset, method: c.method }); } catch { base = { ...PAPER_DEFAULTS, dataset: c.dataset, method: c.method }; }
+  const parts: string[] = [];
+  for (const k of Object.keys(c).sort()) {
+    if (NOT_SETTINGS.has(k) || k === 'dataset' || k === 'method') continue;
+    const v = (c as any)[k], d = (base as any)[k];
+    if (JSON.stringify(v) === JSON.stringify(d)) continue;
+    const show = (x: unknown) => (typeof x === 'string' ? (/^[\w.\/-]+$/.test(x) ? x : JSON.stringify(x)) : String(x));
+    if (Array.isArray(v)) v.forEach((x) => parts.push(`${flag(k).replace(/s$/, '')} ${show(x)}`));
+    else parts.push(`${flag(k)} ${show(v)}`);
+  }
+  return parts.join(' ');
+}
+
+const METHOD_ORDER = ['vanilla', 'align', 'rrr'];
+
+/** Groups runs into rows (dataset, method, settings), sorted by dataset, method, settings. */
+export function resultRows(runs: readonly RunFile[]): ResultRow[] {
+  const groups = new Map<string, ResultRow>();
+  for (const r of runs) {
+    const key = canonicalJson(Object.fromEntries(Object.entries(r.config).filter(([k]) => !NOT_SETTINGS.has(k))));
+    let g = groups.get(key);
+    if (!g) {
+      g = { dataset: r.config.dataset, method: r.config.method, settings: settingsLabel(r.config), selectBy: r.selectBy, seeds: [], valSelected: [], testSelected: [], testFinal: [], excludedSelected: [], files: [] };
+      groups.set(key, g);
+    }
+    if (g.seeds.includes(r.config.seed)) throw new UserError(`two result files of the same setting and seed ${r.config.seed}: ${g.files[g.seeds.indexOf(r.config.seed)]} and ${r.file}`);
+    g.seeds.push(r.config.seed);
+    g.valSelected.push(r.valAccSelected);
+    g.testSelected.push(r.testAccSelected);
+    g.testFinal.push(r.testAccFinal);
+    if (typeof r.valExcludedShareSelected === 'number') g.excludedSelected.push(r.valExcludedShareSelected);
+    g.files.push(r.file);
+  }
+  const order = (m: string) => (METHOD_ORDER.includes(m) ? METHOD_ORDER.indexOf(m) : METHOD_ORDER.length);
+  return [...groups.values()].sort((a, b) => a.dataset.localeCompare(b.dataset) || order(a.method) - order(b.method) || a.settings.localeCompare(b.settings));
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|');
+
+/** The rows as one markdown table (accuracies in %, mean ± sample std over seeds). */
+export function renderResultsTable(rows: readonly ResultRow[]): string {
+  const head = '| dataset | method | settings | selected by | seeds | val acc (selected) | test acc (val-selected epoch) | test acc (final epoch) | val excluded share (selected) |';
+  const lines = [head, '|---|---|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    const pct = (v: number[]) => formatMeanStd(v, { percent: true, digits: 2 });
+    lines.push(`| ${cell(r.dataset)} | ${cell(r.method)} | ${cell(r.settings || '(defaults)')} | ${r.selectBy} | ${r.seeds.length} (${[...r.seeds].sort((a, b) => a - b).join(', ')}) | ${pct(r.valSelected)} | ${pct(r.testSelected)} | ${pct(r.testFinal)} | ${r.excludedSelected.length === r.seeds.length ? pct(r.excludedSelected) : '-'} |`);
+  }
+  if (rows.length === 0) lines.push('| (no result files yet) | | | | | | | | |');
+  return lines.join('\n');
+}
+
+/** Replaces the text between the markers (which must each occur exactly once, in order). */
+export function replaceBetweenMarkers(text: string, body: string, begin = RESULTS_BEGIN, end = RESULTS_END): string {
+  const i = text.indexOf(begin), j = text.indexOf(end);
+  if (i < 0 || j < 0 || j < i || text.indexOf(begin, i + 1) >= 0 || text.indexOf(end, j + 1) >= 0) {
+    throw new UserError(`the file must hold the markers once each, in order:\n${begin}\n${end}`);
+  }
+  return text.slice(0, i + begin.length) + '\n' + body + '\n' + text.slice(j);
+}
+
+/** Reads every result under `resultsDir` and rewrites the table between the markers of `mdFile`. Returns the rows. */
+export function updateResultsMarkdown(resultsDir: string, mdFile: string): ResultRow[] {
+  const rows = resultRows(findResultFiles(resultsDir).map(readRunFile));
+  const rel = (f: string) => path.relative(path.dirname(mdFile), f).split(path.sep).join('/');
+  const table = renderResultsTable(rows) + '\n\nFrom ' + (rows.length ? rows.reduce((a, r) => a + r.files.length, 0) + ' run file(s) under `' + rel(resultsDir) + '/`.' : '`' + rel(resultsDir) + '/` (empty).');
+  const text = fs.readFileSync(mdFile, 'utf8');
+  const next = replaceBetweenMarkers(text, table);
+  if (next !== text) fs.writeFileSync(mdFile, next);
+  return rows;
+}

@@ -1,0 +1,207 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ShortcutDataset } from '../data/types';
+import type { MapBatch, MapGenerator } from '../maps/types';
+import { compose, dilate, resizeBilinear, threshold } from '../maps/postprocess';
+import { defaultPromptCacheDir, isMapSourceName, mapSourceGenerator, splitMaps, type MapProvenance } from '../maps/split-maps';
+import { IDENTITY3, type InputGradPenalty } from './engine';
+import type { TrainConfig } from './config';
+import { UserError } from '../util/errors';
+import { canonicalJson } from '../util/canonical-json';
+import { writeJsonAtomic } from '../util/atomic';
+import { attributeMatrix, freeAxisMatrix } from '../maps/embedded/attribute';
+import { loadCheckpoint } from '../maps/embedded/checkpoint';
+
+/**
+ * Prompt-guided input-gradient constraints (docs/training.md, "Prompt-guided RRR"): the maps of
+ * text prompts become the per-pixel weights w of the RRR penalty, an attribute prompt becomes its
+ * global matrix C (InputGradPenalty, lib/train/engine.ts):
+ *  - positive prompt ("a digit": where the evidence is): region = dilate(map > t) on the map's grid,
+ *    resized to the model's input grid (any touched pixel counts); w = 1 - region (gradients off the
+ *    object are penalised). An image whose map is empty gets w = 0 (the map says nothing about it).
+ *  - negative prompt ("a square": where evidence must not come from): w = dilate(map > t), resized alike;
+ *  - several terms: w = max over them;
+ *  - attribute prompt ("colour"): C from the embedded VLM (lib/maps/embedded/attribute.ts).
+ * The same construction on the validation split gives the masks of the right-reasons score
+ * (EpochRecord.valExcludedShare).
+ */
+
+export interface MaskSettings {
+  /** Map threshold (strict: map > t is inside). */
+  threshold: number;
+  /** Dilation radius in pixels of the map's grid (window 2r+1). */
+  radius: number;
+}
+
+/** 0/1 regions [N, size, size] of maps: threshold, dilate, bilinear to the input grid, any touched pixel -> 1. */
+export function promptRegions(maps: MapBatch, m: MaskSettings, size: number): Float32Array {
+  if (!(Number.isInteger(m.radius) && m.radius >= 0)) throw new UserError(`mask dilation radius must be an integer >= 0, not ${m.radius}`);
+  const chain = compose(threshold(m.threshold), dilate(2 * m.radius + 1), resizeBilinear(size, size));
+  const out = chain(maps).data;
+  for (let i = 0; i < out.length; i++) out[i] = out[i] > 0 ? 1 : 0;
+  return out;
+}
+
+/** Per-pixel weights of a positive prompt: 1 - region, and 0 for an image whose region is empty. */
+export function positiveWeights(maps: MapBatch, m: MaskSettings, size: number): { weights: Float32Array; empty: number } {
+  const r = promptRegions(maps, m, size);
+  const hw = size * size;
+  let empty = 0;
+  for (let n = 0; n < maps.count; n++) {
+    const img = r.subarray(n * hw, (n + 1) * hw);
+    let any = false;
+    for (let p = 0; p < hw && !any; p++) any = img[p] > 0;
+    if (!any) { empty++; continue; } // stays all 0: no constraint from an empty map
+    for (let p = 0; p < hw; p++) img[p] = 1 - img[p];
+  }
+  return { weights: r, empty };
+}
+
+/** Per-pixel weights of a negative prompt: the region itself. */
+export function negativeWeights(maps: MapBatch, m: MaskSettings, size: number): Float32Array {
+  return promptRegions(maps, m, size);
+}
+
+/** Element-wise max of weight arrays (undefined for none). */
+export function combineWeights(parts: readonly Float32Array[]): Float32Array | undefined {
+  if (parts.length === 0) return undefined;
+  const out = parts[0].slice();
+  for (const p of parts.slice(1)) for (let i = 0; i < out.length; i++) if (p[i] > out[i]) out[i] = p[i];
+  return out;
+}
+
+/** Whether a config names any prompt (positive, negative or attribute). */
+export function usesPrompts(c: Pick<TrainConfig, 'prompt' | 'negativePrompts' | 'attributePrompt'>): boolean {
+  return c.prompt !== null || c.negativePrompts.length > 0 || c.attributePrompt !== null;
+}
+
+/** What a run records about its prompt constraint (result.json `prompts`, run folder prompts.json). */
+export interface PromptInfo {
+  maps: string;
+  prompt: string | null;
+  negativePrompts: string[];
+  attributePrompt: string | null;
+  masks: { threshold: number; positiveRadius: number; negativeRadius: number };
+  /** The penalty matrices (S, C). */
+  penalty: InputGradPenalty;
+  /** One entry per prompt and split: generator identity, cache key, digest of the maps used. */
+  provenance: MapProvenance[];
+  /** The attribute matrix and how it compares with OFF_GREY3 (null without an attribute prompt). */
+  attribute: Record<string, unknown> | null;
+  /** Mean per-pixel weight w over the training / validation masks (null when there are none). */
+  trainMeanWeight: number | null;
+  valMeanWeight: number | null;
+  /** Images whose positive map is empty (no constraint from it). */
+  emptyPositive: { train: number; val: number | null };
+}
+
+export interface PromptConstraint {
+  penalty: InputGradPenalty;
+  /** Per-pixel weights [nTrain, S, S] when the penalty has a per-pixel term. */
+  train?: Float32Array;
+  /** The same for the validation images; undefined when the source has no validation maps (a map FILE). */
+  val?: Float32Array;
+  /** Whether the excluded share can be measured on validation images. */
+  measurable: boolean;
+  info: PromptInfo;
+}
+
+type PromptConfig = Pick<TrainConfig, 'maps' | 'prompt' | 'negativePrompts' | 'attributePrompt' | 'promptThreshold' | 'promptDilate' | 'negativeDilate' | 'attributeForm' | 'seed'>;
+
+export interface PromptConstraintOptions {
+  /** Cache root (default data/cache; maps/ and attributes/ below it). */
+  cacheDir?: string;
+  log?: (msg: string) => void;
+}
+
+/**
+ * Builds the prompt constraint of a run: maps of every prompt for the first nTrain training and nVal
+ * validation images (generated and cached, or read), their masks on the model's input grid, and the
+ * attribute matrix.
+ */
+export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset, nTrain: number, nVal: number, size: number, o: PromptConstraintOptions = {}): Promise<PromptConstraint> {
+  const cacheDir = o.cacheDir ?? defaultPromptCacheDir();
+  const terms: Array<{ prompt: string; role: 'positive' | 'negative' }> = [
+    ...(c.prompt !== null ? [{ prompt: c.prompt, role: 'positive' as const }] : []),
+    ...c.negativePrompts.map((p) => ({ prompt: p, role: 'negative' as const })),
+  ];
+  const provenance: MapProvenance[] = [];
+  const parts: Record<'train' | 'val', Float32Array[]> = { train: [], val: [] };
+  const empty = { train: 0, val: null as number | null };
+  let valMissing = false;
+  const gens = new Map<string, MapGenerator | undefined>();
+  const genFor = async (role: 'positive' | 'negative') => {
+    // oracle differs by role (digit vs shortcut masks); every other source is one generator for all prompts
+    const k = c.maps === 'oracle' ? role : '';
+    if (!gens.has(k)) gens.set(k, await mapSourceGenerator(c.maps, role, c.seed));
+    return gens.get(k);
+  };
+  try {
+    for (const t of terms) {
+      const generator = await genFor(t.role);
+      for (const split of ['train', 'val'] as const) {
+        const n = split === 'train' ? nTrain : nVal;
+        const got = await splitMaps({ maps: c.maps, prompt: t.prompt, role: t.role, seed: c.seed, cacheDir, generator, log: o.log }, ds, ds[split], n);
+        if (!got) { valMissing = true; continue; }
+        provenance.push(got.provenance);
+        if (t.role === 'positive') {
+          const m = positiveWeights(got.maps, { threshold: c.promptThreshold, radius: c.promptDilate }, size);
+          parts[split].push(m.weights);
+          if (split === 'train') empty.train = m.empty; else empty.val = m.empty;
+        } else {
+          parts[split].push(negativeWeights(got.maps, { threshold: c.promptThreshold, radius: c.negativeDilate }, size));
+        }
+      }
+    }
+    let attribute: PromptInfo['attribute'] = null;
+    let global: number[] | null = null;
+    if (c.attributePrompt !== null) {
+      const embedded = gens.get('');
+      const vlm = embedded && embedded.name === 'embedded' ? (embedded as any).load() : loadCheckpoint();
+      const a = await attributeMatrix(vlm, ds, { attribute: c.attributePrompt, context: c.prompt ?? '' }, path.join(cacheDir, 'attributes'));
+      global = c.attributeForm === 'free-axis' ? freeAxisMatrix(a) : a.matrix;
+      attribute = { ...a, form: c.attributeForm, used: global };
+      if (!embedded || embedded.name !== 'embedded') vlm.model.dispose();
+    }
+    const train = combineWeights(parts.train);
+    const val = valMissing ? undefined : combineWeights(parts.val);
+    const penalty: InputGradPenalty = { spatial: train ? IDENTITY3 : null, global };
+    const mean = (w?: Float32Array) => (w && w.length ? w.reduce((a, b) => a + b, 0) / w.length : null);
+    const info: PromptInfo = {
+      maps: c.maps, prompt: c.prompt, negativePrompts: [...c.negativePrompts], attributePrompt: c.attributePrompt,
+      masks: { threshold: c.promptThreshold, positiveRadius: c.promptDilate, negativeRadius: c.negativeDilate },
+      penalty, provenance, attribute, trainMeanWeight: mean(train), valMeanWeight: mean(val), emptyPositive: empty,
+    };
+    if (empty.train) o.log?.(`warning: ${empty.train} of ${nTrain} positive maps of ${JSON.stringify(c.prompt)} are empty (no constraint on those images)`);
+    return { penalty, train, val, measurable: !!val || !train, info };
+  } finally {
+    for (const g of gens.values()) g?.dispose?.();
+  }
+}
+
+/** What must not change when a run resumes: the digests of its maps and its penalty matrices. */
+function fingerprint(info: PromptInfo): string {
+  return canonicalJson({
+    maps: info.provenance.map((p) => ({ prompt: p.prompt, role: p.role, split: p.split, count: p.count, generatorId: p.generatorId, mapsSha256: p.mapsSha256 })),
+    penalty: info.penalty,
+  });
+}
+
+/**
+ * A run folder's record of its prompt constraint (prompts.json): written when the run starts, checked
+ * when it resumes, so a resume with other maps (a retrained VLM, an edited map file) is an error
+ * instead of a silently mixed run.
+ */
+export function checkPromptRecord(file: string, info: PromptInfo, resuming: boolean): void {
+  if (resuming && fs.existsSync(file)) {
+    let old: PromptInfo;
+    try { old = JSON.parse(fs.readFileSync(file, 'utf8')); } catch { throw new UserError(`${file} is not valid JSON`); }
+    if (fingerprint(old) !== fingerprint(info)) {
+      throw new UserError(`the prompt maps or penalty of the run in ${path.dirname(file)} changed since it started (another VLM checkpoint, map file or map settings; see ${file}): use another --out folder or delete this one`);
+    }
+    return;
+  }
+  writeJsonAtomic(file, info);
+}
+
+export { isMapSourceName };

@@ -1,0 +1,46 @@
+/**
+ * Rewrites the measured-results tables of docs/results.md (between its results-table markers) from the
+ * committed run files docs/results/**\/result.json. Numbers are never typed into that table.
+ *
+ *   node --import tsx scripts/results-table.ts [--results DIR] [--md FILE] [--check]
+ *
+ * --check: exit 1 (and change nothing) when the file is not up to date.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { findResultFiles, readRunFile, renderResultsTable, replaceBetweenMarkers, resultRows, updateResultsMarkdown } from '../lib/report/results-table';
+import { UserError } from '../lib/util/errors';
+
+function main(argv: string[]): number {
+  const root = path.join(__dirname, '..');
+  const arg = (name: string, dflt: string) => { const i = argv.indexOf(name); return i >= 0 && argv[i + 1] ? argv[i + 1] : dflt; };
+  const resultsDir = arg('--results', path.join(root, 'docs', 'results'));
+  const md = arg('--md', path.join(root, 'docs', 'results.md'));
+  if (argv.includes('--check')) {
+    const before = fs.readFileSync(md, 'utf8');
+    const copy = path.join(path.dirname(md), `.${path.basename(md)}.check-${process.pid}`);
+    fs.writeFileSync(copy, before);
+    try {
+      updateResultsMarkdown(resultsDir, copy);
+      const same = fs.readFileSync(copy, 'utf8') === before;
+      console.log(same ? `${md} is up to date` : `${md} is out of date: run node --import tsx scripts/results-table.ts`);
+      return same ? 0 : 1;
+    } finally {
+      fs.rmSync(copy, { force: true });
+    }
+  }
+  const rows = updateResultsMarkdown(resultsDir, md);
+  console.log(`${md}: ${rows.length} row(s) from ${rows.reduce((a, r) => a + r.files.length, 0)} run file(s) under ${resultsDir}`);
+  return 0;
+}
+
+// re-exported for tests and notebooks
+export { findResultFiles, readRunFile, renderResultsTable, replaceBetweenMarkers, resultRows };
+
+if (require.main === module) {
+  try {
+    process.exitCode = main(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UserError) { console.error(`results-table: ${e.message}`); process.exitCode = 2; } else throw e;
+  }
+}

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RESULTS_BEGIN, RESULTS_END, findResultFiles, renderResultsTable, replaceBetweenMarkers, resultRows, readRunFile, settingsLabel, updateResultsMarkdown } from '../lib/report/results-table';
+import { resolveConfig, type TrainConfig } from '../lib/train/config';
+import { UserError } from '../lib/util/errors';
+import { tmpDirs } from './tmp-helpers';
+
+const tmp = tmpDirs('ltl-results-');
+
+/** A result.json as the trainer writes it (the fields the table reads, plus epochs). */
+function writeResult(dir: string, partial: Partial<TrainConfig>, nums: { val: number; test: number; final: number; excluded?: number }): void {
+  const config = resolveConfig(partial);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify({
+    config, selectBy: config.select, selectedEpoch: 1, valAccSelected: nums.val, testAccSelected: nums.test, testAccFinal: nums.final,
+    valExcludedShareSelected: nums.excluded ?? null, epochs: [{}, {}], engine: 'tfjs', sha256: 'ignored-seal',
+  }));
+}
+
+test('results table: one row per setting over seeds, mean ± std in %, written between the markers only', () => {
+  const root = tmp();
+  const results = path.join(root, 'docs', 'results');
+  const v = { dataset: 'decoymnist-hard', method: 'vanilla' as const, epochs: 3 };
+  writeResult(path.join(results, 'hard', 'vanilla-s1'), { ...v, seed: 1, engine: 'fused' }, { val: 0.99, test: 0.25, final: 0.2 });
+  writeResult(path.join(results, 'hard', 'vanilla-s2'), { ...v, seed: 2 }, { val: 0.97, test: 0.35, final: 0.3 });
+  const p = { dataset: 'decoymnist-hard', method: 'rrr' as const, prompt: 'a digit', epochs: 3, attentionEpoch: 0, select: 'val-rr' as const };
+  writeResult(path.join(results, 'hard', 'rrr-prompt-s1'), { ...p, seed: 1 }, { val: 0.9, test: 0.8, final: 0.75, excluded: 0.1 });
+  writeResult(path.join(results, 'color', 'x', 'y', 'vanilla-s1'), { dataset: 'colormnist', method: 'vanilla', seed: 1 }, { val: 1, test: 0.001, final: 0 });
+  fs.writeFileSync(path.join(results, 'notes.json'), '{}'); // not a result file: ignored
+
+  assert.equal(findResultFiles(results).length, 4);
+  const rows = resultRows(findResultFiles(results).map(readRunFile));
+  assert.deepEqual(rows.map((r) => [r.dataset, r.method, r.seeds.length]), [['colormnist', 'vanilla', 1], ['decoymnist-hard', 'vanilla', 2], ['decoymnist-hard', 'rrr', 1]]);
+  const table = renderResultsTable(rows);
+  // vanilla on decoymnist-hard: seeds 1 and 2 (the engine does not split a row); mean ± sample std
+  assert.match(table, /\| decoymnist-hard \| vanilla \| --epochs 3 \| val-acc \| 2 \(1, 2\) \| 98\.00 ± 1\.41 \| 30\.00 ± 7\.07 \| 25\.00 ± 7\.07 \| - \|/);
+  assert.match(table, /\| decoymnist-hard \| rrr \| .*--prompt "a digit".* \| val-rr \| 1 \(1\) \| 90\.00 \| 80\.00 \| 75\.00 \| 10\.00 \|/);
+  assert.ok(!/--seed|--engine/.test(table));
+
+  const md = path.join(root, 'docs', 'results.md');
+  fs.writeFileSync(md, `# Results\n\nhand-written text\n\n${RESULTS_BEGIN}\nold table\n${RESULTS_END}\n\nmore text\n`);
+  updateResultsMarkdown(results, md);
+  const once = fs.readFileSync(md, 'utf8');
+  assert.ok(once.startsWith('# Results\n\nhand-written text\n\n' + RESULTS_BEGIN + '\n| dataset |'));
+  assert.ok(once.endsWith(`${RESULTS_END}\n\nmore text\n`));
+  assert.ok(!once.includes('old table'));
+  assert.match(once, /From 4 run file\(s\) under `results\/`\./);
+  updateResultsMarkdown(results, md);
+  assert.equal(fs.readFileSync(md, 'utf8'), once, 'idempotent');
+
+  // a second file of the same setting and seed is an error, as are missing markers
+  writeResult(path.join(results, 'hard', 'vanilla-s1-again'), { ...v, seed: 1 }, { val: 0.9, test: 0.2, final: 0.2 });
+  assert.throws(() => updateResultsMarkdown(results, md), (e: Error) => e instanceof UserError && /same setting and seed 1/.test(e.message));
+  assert.throws(() => replaceBetweenMarkers('no markers', 'x'), UserError);
+  assert.throws(() => readRunFile(path.join(results, 'notes.json')), UserError);
+});
+
+test('settings label: only what differs from the method\'s defaults on that dataset, as flags', () => {
+  assert.equal(settingsLabel(resolveConfig({ dataset: 'decoymnist', method: 'rrr', seed: 4 })), '');
+  assert.equal(settingsLabel(resolveConfig({ dataset: 'colormnist', method: 'rrr', lambda: 1, attentionEpoch: 0 })), '--attention-epoch 0 --lambda 1');
+  assert.equal(settingsLabel(resolveConfig({ dataset: 'decoymnist-hard', method: 'rrr', prompt: 'a digit', negativePrompts: ['a square', 'a frame'] })),
+    '--lambda 10 --maps embedded --negative-prompt "a square" --negative-prompt "a frame" --prompt "a digit" --rrr-mode prompt');
+});
