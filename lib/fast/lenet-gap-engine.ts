@@ -1,9 +1,11 @@
 import { LENET_GAP_WASM_BASE64 } from './wasm/lenet-gap-wasm';
 import { MODEL_SHAPES, PARAM_SPECS, paramCount } from '../models/specs';
+import type { InputGradPenalty } from '../train/engine';
 
 /**
- * The fused LeNet-GAP + CAM + KL training step (lib/fast/wasm/lenet_gap.c, WebAssembly SIMD): forward,
- * backward and SGD of the paper's recipe in one call, single-threaded, no tfjs. Parameters use the
+ * The fused LeNet-GAP training step (lib/fast/wasm/lenet_gap.c, WebAssembly SIMD): forward, backward and the
+ * optimizer step in one call, single-threaded, no tfjs, for vanilla CE, the paper's CAM + KL, and the
+ * input-gradient penalties (RRR, prompt-guided constraints; double backprop written out in the kernel). Parameters use the
  * tfjs layouts of lib/models/lenet-gap.ts (conv HWIO, dense [in, out]), in PARAM_ORDER, 3,042 floats.
  *
  * Inputs per batch: images [B, 32, 32, 3] in [-1, 1] (preprocessed by the caller, as for the tfjs engine),
@@ -16,13 +18,19 @@ export const PARAM_ORDER = PARAM_SPECS['lenet-gap'];
 export const PARAM_COUNT = paramCount('lenet-gap');
 export const INPUT_FLOATS = SHAPE.inputSize * SHAPE.inputSize * 3;
 export const GRID_CELLS = SHAPE.grid.height * SHAPE.grid.width;
+export const INPUT_PIXELS = SHAPE.inputSize * SHAPE.inputSize;
 
 interface WasmExports {
   memory: WebAssembly.Memory;
-  train_step(B: number, lam: number, ceW: number, invT: number, align: number): number;
+  train_step(B: number, lam: number, ceW: number, invT: number, mode: number): number;
   sgd_update(lr: number, momentum: number, wd: number): void;
-  eval_batch(B: number, wantKl: number, invT: number): void;
+  adam_update(lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): void;
+  eval_batch(B: number, wantKl: number, invT: number, wantShare: number): void;
   reset_momentum(): void;
+  ptr_vel(): number;
+  ptr_pmask(): number;
+  ptr_pen(): number;
+  set_pen_flags(f: number): void;
   max_batch(): number;
   ptr_params(): number;
   ptr_grads(): number;
@@ -38,8 +46,12 @@ interface WasmExports {
 export interface FusedStepOptions {
   /** Weight of the cross-entropy term (0 for an attention-only phase). Default 1. */
   ceWeight?: number;
-  /** Weight of the KL term; 0 (or no targets) skips the CAM branch entirely. */
+  /** Weight of the KL term (or of the input-gradient penalty with `penalty`); 0 skips that branch entirely. */
   lambda?: number;
+  /** Use the input-gradient penalty set by setPenalty (per-pixel weights in `masks`) instead of CAM + KL. */
+  penalty?: boolean;
+  /** Per-pixel penalty weights [B, 32, 32] (needed when the penalty has a per-pixel term). */
+  masks?: Float32Array;
   /** Softmax temperature of the paper KL (paper: 1). */
   temperature?: number;
 }
@@ -48,7 +60,7 @@ export interface FusedStepResult {
   /** Mean loss that the gradients belong to: ceWeight * CE + lambda * KL. */
   loss: number;
   ce: number;
-  /** Mean KL(q || p) (0 when the attention branch was skipped). */
+  /** Mean KL(q || p), or the mean penalty R with `penalty` (0 when the branch was skipped). */
   kl: number;
   /** Correct argmax predictions in the batch (before the update). */
   correct: number;
@@ -58,6 +70,16 @@ export interface SgdOptions {
   lr: number;
   momentum: number;
   weightDecay: number;
+}
+
+export interface AdamOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Step number counted from 1 (bias correction). */
+  step: number;
 }
 
 let cachedModule: WebAssembly.Module | undefined;
@@ -113,8 +135,37 @@ export class FusedLeNetGap {
     if (flat.length !== PARAM_COUNT) throw new Error(`expected ${PARAM_COUNT} momentum values, got ${flat.length}`);
     this.f32(this.e.ptr_mom(), PARAM_COUNT).set(flat);
   }
+  /** Adam's second moments (a copy; the first moments are getMomentum()). */
+  getSecondMoment(): Float32Array {
+    return this.f32(this.e.ptr_vel(), PARAM_COUNT).slice();
+  }
+  setSecondMoment(flat: ArrayLike<number>): void {
+    if (flat.length !== PARAM_COUNT) throw new Error(`expected ${PARAM_COUNT} second-moment values, got ${flat.length}`);
+    this.f32(this.e.ptr_vel(), PARAM_COUNT).set(flat);
+  }
+  /** Zeroes momentum and Adam's moments. */
   resetMomentum(): void {
     this.e.reset_momentum();
+  }
+
+  private penaltyFlags = 0;
+  /** Sets the input-gradient penalty (lib/train/engine.ts InputGradPenalty) used by `penalty` steps and shares. */
+  setPenalty(p: InputGradPenalty): void {
+    const pen = this.f32(this.e.ptr_pen(), 18);
+    pen.fill(0);
+    for (const [m, o] of [[p.spatial, 0], [p.global, 9]] as const) {
+      if (!m) continue;
+      if (m.length !== 9) throw new Error(`a penalty matrix has 9 entries (3x3), got ${m.length}`);
+      pen.set(m, o);
+    }
+    this.penaltyFlags = (p.spatial ? 1 : 0) | (p.global ? 2 : 0);
+    this.e.set_pen_flags(this.penaltyFlags);
+  }
+
+  private loadMasks(size: number, masks: Float32Array | undefined): void {
+    if (!(this.penaltyFlags & 1)) return;
+    if (!masks || masks.length < size * INPUT_PIXELS) throw new Error(`the penalty's per-pixel term needs ${size * INPUT_PIXELS} mask values, got ${masks?.length ?? 0}`);
+    this.f32(this.e.ptr_pmask(), size * INPUT_PIXELS).set(masks.subarray(0, size * INPUT_PIXELS));
   }
   /** Gradients of the last computeGradients/step call (a copy), flat in PARAM_ORDER. */
   getGradients(): Float32Array {
@@ -142,10 +193,12 @@ export class FusedLeNetGap {
   /** Gradients of the batch loss (no parameter change); read them with getGradients(). */
   computeGradients(size: number, images: Float32Array, labels: Int32Array, targets: Float32Array | undefined, o: FusedStepOptions = {}): FusedStepResult {
     const lambda = o.lambda ?? 0;
-    const align = lambda !== 0 && !!targets;
+    const rrr = lambda !== 0 && !!o.penalty;
+    const align = !rrr && lambda !== 0 && !!targets;
     const T = o.temperature ?? 1;
     this.load(size, images, labels, align ? targets : undefined);
-    this.e.train_step(size, align ? lambda : 0, o.ceWeight ?? 1, 1 / T, align ? 1 : 0);
+    if (rrr) this.loadMasks(size, o.masks);
+    this.e.train_step(size, align || rrr ? lambda : 0, o.ceWeight ?? 1, 1 / T, rrr ? 2 : align ? 1 : 0);
     const st = this.f32(this.e.ptr_stats(), 4);
     return { loss: st[0], ce: st[1], kl: st[2], correct: st[3] };
   }
@@ -161,6 +214,12 @@ export class FusedLeNetGap {
     this.e.sgd_update(o.lr, o.momentum, o.weightDecay);
   }
 
+  /** Applies the gradients of the last computeGradients call (torch.optim.Adam semantics). */
+  applyAdam(o: AdamOptions): void {
+    const bc1 = 1 - Math.pow(o.beta1, o.step), bc2 = 1 - Math.pow(o.beta2, o.step);
+    this.e.adam_update(o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, bc1, bc2);
+  }
+
   /** computeGradients + applySgd. */
   step(size: number, images: Float32Array, labels: Int32Array, targets: Float32Array | undefined, o: FusedStepOptions & SgdOptions): FusedStepResult {
     const r = this.computeGradients(size, images, labels, targets, o);
@@ -170,18 +229,25 @@ export class FusedLeNetGap {
 
   /**
    * Forward pass: logits [size, 10] (a copy) and the number of correct predictions; with targets also the
-   * summed reverse KL(p || q + 1e-8) of the CAM distribution p (as the tfjs engine's evaluate).
+   * summed reverse KL(p || q + 1e-8) of the CAM distribution p (as the tfjs engine's evaluate); with `share`
+   * the summed share R / sum |g|^2 of the input-gradient energy that the penalty set by setPenalty excludes
+   * (per-pixel weights in `masks`).
    */
-  evaluate(size: number, images: Float32Array, labels: Int32Array, targets?: Float32Array, temperature = 1): { logits: Float32Array; correct: number; klSum?: number } {
+  evaluate(size: number, images: Float32Array, labels: Int32Array, targets?: Float32Array, temperature = 1,
+    share?: { masks?: Float32Array }): { logits: Float32Array; correct: number; klSum?: number; excludedShareSum?: number } {
     this.load(size, images, labels, targets);
-    this.e.eval_batch(size, targets ? 1 : 0, 1 / temperature);
-    const st = this.f32(this.e.ptr_stats(), 2);
-    return { logits: this.f32(this.e.ptr_logits(), size * 10).slice(), correct: st[0], ...(targets ? { klSum: st[1] } : {}) };
+    if (share) this.loadMasks(size, share.masks);
+    this.e.eval_batch(size, targets ? 1 : 0, 1 / temperature, share ? 1 : 0);
+    const st = this.f32(this.e.ptr_stats(), 3);
+    return {
+      logits: this.f32(this.e.ptr_logits(), size * 10).slice(), correct: st[0],
+      ...(targets ? { klSum: st[1] } : {}), ...(share ? { excludedShareSum: st[2] } : {}),
+    };
   }
 }
 
 /** Phases of the fused step, in the kernel's numbering (prof_phase). */
-const PHASES = ['conv1 forward (+pool)', 'conv2 forward', 'head (pool, GAP, dense)', 'conv2 backward, pooling path (+col2im)', 'conv1 backward (+pool)', 'whole image (fwd+CE+CAM/KL+bwd)', 'conv2 backward, CAM path (rank one)', 'col2im (dcol -> dh1)'] as const;
+const PHASES = ['conv1 forward (+pool)', 'conv2 forward', 'head (pool, GAP, dense)', 'conv2 backward, pooling path (+col2im)', 'conv1 backward (+pool)', 'whole image (fwd+CE+CAM/KL+bwd)', 'conv2 backward, CAM path (rank one)', 'col2im (dcol -> dh1)', 'whole image (fwd+CE+input-gradient penalty+bwd)'] as const;
 
 /**
  * CPU microseconds per image of each phase of the fused step, measured on the first image of a batch

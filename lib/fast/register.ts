@@ -4,15 +4,17 @@ import { FusedEngine, fusedUnsupported } from './fused-engine';
 /**
  * Engines for the trainer (imported for the side effect):
  *   --engine fused  the fused wasm kernel; refuses configs it cannot run (see fusedUnsupported);
- *   --engine auto   fused when it can run the config (lenet-gap + cam + paper kl + sgd, or vanilla), else tfjs.
+ *   --engine auto   fused when it can run the config (lenet-gap: vanilla, align with cam + paper kl, rrr; sgd or
+ *                   adam), else tfjs.
  */
 registerEngine('fused', {
   unsupported: (c) => fusedUnsupported(c),
-  create: ({ config: c, optimizer, initialWeights }) => new FusedEngine({
-    method: c.method === 'align' ? 'align' : 'vanilla',
+  create: ({ config: c, optimizer, initialWeights, penalty }) => new FusedEngine({
+    method: c.method,
     optimizer,
     initialWeights,
     temperature: c.temperature,
+    penalty,
   }),
 });
 

@@ -17,10 +17,21 @@ export function rrrModePenalty(mode: RrrMode): InputGradPenalty {
   return mode === 'colour' ? { spatial: null, global: OFF_GREY3 } : { spatial: IDENTITY3, global: null };
 }
 
-/** The input gradient that RRR constrains: d/dx of the summed log-probabilities (all classes), [B, H, W, C]. */
-export function rrrInputGradient(model: Model, x: tf.Tensor4D, secondOrder = true): tf.Tensor4D {
-  const f = (xx: tf.Tensor) => tf.sum(tf.logSoftmax(model.forward(xx as tf.Tensor4D, { secondOrder }).logits, 1)) as tf.Scalar;
-  return tf.grad(f)(x) as tf.Tensor4D;
+/**
+ * The input gradient that RRR constrains: g = d/dx of the summed log-probabilities of every class,
+ * sum_k log softmax(z)_k, [B, H, W, C]. With u = d score / d logits = 1 - K softmax(z), g = J^T u; it is computed as
+ * the gradient of <z(x), u> with u made from `logits` (the same forward pass's logits, on the caller's tape) held
+ * fixed inside the inner gradient. An outer tape then differentiates u once, through the softmax, instead of
+ * differentiating the softmax's gradient: tfjs's gradients of exp/logSoftmax read their saved outputs, which an
+ * outer tape does not differentiate correctly (found against finite differences, test/speed-fused-rrr.test.ts).
+ * tfjs nests tapes by sharing one, so the inner gradient is taken at a copy of x with no history: otherwise it would
+ * also follow u's own dependence on x.
+ */
+export function rrrInputGradient(model: Model, x: tf.Tensor4D, secondOrder = true, logits?: tf.Tensor2D): tf.Tensor4D {
+  const z = logits ?? model.forward(x, { secondOrder }).logits;
+  const u = tf.sub(1, tf.mul(tf.softmax(z, 1), z.shape[1]));
+  const f = (xx: tf.Tensor) => tf.sum(tf.mul(model.forward(xx as tf.Tensor4D, { secondOrder }).logits, u)) as tf.Scalar;
+  return tf.grad(f)(tf.tensor4d(x.dataSync() as Float32Array, x.shape)) as tf.Tensor4D;
 }
 
 /** Per image and pixel, g_p^T M g_p for a symmetric 3x3 M: [B, H, W]. */
@@ -48,7 +59,7 @@ export function penaltyPerImage(g: tf.Tensor4D, penalty: InputGradPenalty, weigh
  * batch; the mean keeps lambda independent of the batch size). With S = I and a binary mask it is
  * RRR's sum of squared masked gradients; soft weights multiply the squared gradient (w, not w^2).
  */
-export function rrrPenalty(model: Model, x: tf.Tensor4D, penalty: InputGradPenalty, weights?: tf.Tensor3D): tf.Scalar {
-  const g = rrrInputGradient(model, x);
+export function rrrPenalty(model: Model, x: tf.Tensor4D, penalty: InputGradPenalty, weights?: tf.Tensor3D, logits?: tf.Tensor2D): tf.Scalar {
+  const g = rrrInputGradient(model, x, true, logits);
   return tf.div(tf.sum(penaltyPerImage(g, penalty, weights)), x.shape[0]) as tf.Scalar;
 }

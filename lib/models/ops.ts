@@ -1,29 +1,52 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * 2x2 / stride 2 max pooling whose backward pass is built from differentiable ops, so losses made
- * of gradients (Grad-CAM, input-gradient saliency, RRR) can be trained (double backprop). tfjs has
- * no gradient for its MaxPoolGrad kernel. The routing mask is fixed in the forward pass (it is
- * piecewise constant, as in PyTorch); ties between equal maxima (measure zero after a ReLU with a
- * positive value) share the gradient.
+ * Where a 2x2 / stride 2 max pool takes each output from: 1 at the first maximum of each window (row-major order,
+ * as PyTorch's max_pool2d and tfjs's own MaxPoolGrad route it), 0 elsewhere; trailing odd rows/columns are 0.
+ * Ties are common, not measure zero: a constant background (MNIST's black) gives equal positive values across a
+ * window after conv + ReLU, and routing the gradient to every tied position would multiply it there.
  */
-const maxPool2x2Twice = tf.customGrad(((x: tf.Tensor4D, save: tf.GradSaveFunc) => {
-  const y = tf.maxPool(x, 2, 2, 'valid');
-  const [h, w] = [x.shape[1], x.shape[2]];
-  const up = tf.image.resizeNearestNeighbor(y, [y.shape[1] * 2, y.shape[2] * 2]);
-  const upc = up.shape[1] === h && up.shape[2] === w ? up : tf.pad(up, [[0, 0], [0, h - up.shape[1]], [0, w - up.shape[2]], [0, 0]], NaN);
-  const mask = tf.cast(tf.equal(x, upc), 'float32');
-  save([mask]);
-  return {
-    value: y,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const m = saved[0] as tf.Tensor4D;
-      let g = tf.image.resizeNearestNeighbor(dy as tf.Tensor4D, [dy.shape[1]! * 2, dy.shape[2]! * 2]);
-      if (g.shape[1] !== m.shape[1] || g.shape[2] !== m.shape[2]) g = tf.pad(g, [[0, 0], [0, m.shape[1] - g.shape[1]], [0, m.shape[2] - g.shape[2]], [0, 0]]);
-      return tf.mul(g, m);
-    },
-  };
-}) as any) as (x: tf.Tensor4D) => tf.Tensor4D;
+function firstMaxMask(x: tf.Tensor4D, y: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const h2 = y.shape[1], w2 = y.shape[2];
+  const xc = h === 2 * h2 && w === 2 * w2 ? x : tf.slice(x, [0, 0, 0, 0], [b, 2 * h2, 2 * w2, c]);
+  const up = tf.image.resizeNearestNeighbor(y, [2 * h2, 2 * w2]);
+  // [B, H, W, C] -> [B*H/2, 2 (row in window), W/2, 2*C (column in window, channel)]
+  const m = tf.reshape(tf.cast(tf.equal(xc, up), 'float32'), [b * h2, 2, w2, 2 * c]);
+  const part = (r: number, col: number) => tf.slice(m, [0, r, 0, col * c], [b * h2, 1, w2, c]);
+  const [m00, m01, m10, m11] = [part(0, 0), part(0, 1), part(1, 0), part(1, 1)];
+  const n00 = tf.sub(1, m00), n01 = tf.sub(1, m01), n10 = tf.sub(1, m10);
+  const f01 = tf.mul(m01, n00), f10 = tf.mul(m10, tf.mul(n00, n01)), f11 = tf.mul(m11, tf.mul(tf.mul(n00, n01), n10));
+  const first = tf.reshape(tf.concat([tf.concat([m00, f01], 3), tf.concat([f10, f11], 3)], 1), [b, 2 * h2, 2 * w2, c]);
+  return (first.shape[1] === h && first.shape[2] === w ? first : tf.pad(first, [[0, 0], [0, h - 2 * h2], [0, w - 2 * w2], [0, 0]])) as tf.Tensor4D;
+}
+
+/**
+ * firstMaxMask as a constant to every tape: rebuilt from its values, so no tape holds its history (tf.equal has no
+ * gradient, and a tf.customGrad with a zero gradient changes the values it returns under an outer tape in tfjs
+ * 4.22: the pooled gradient came out 4x larger on constant backgrounds inside tf.variableGrads).
+ */
+function constantFirstMaxMask(x: tf.Tensor4D): tf.Tensor4D {
+  const values = tf.tidy(() => firstMaxMask(x, tf.maxPool(x, 2, 2, 'valid')).dataSync());
+  return tf.tensor4d(values, x.shape);
+}
+
+/**
+ * 2x2 / stride 2 max pooling built from plain differentiable ops (mask, multiply, reshape, sum), so losses made of
+ * gradients (Grad-CAM, input-gradient saliency, RRR) can be trained (double backprop): tfjs has no gradient for its
+ * MaxPoolGrad kernel, and a tf.customGrad pooling gives wrong second derivatives (its gradient function is not
+ * differentiated correctly by an outer tape; found against finite differences, test/speed-fused-rrr.test.ts).
+ * Each output takes its window's first maximum (as PyTorch), so the gradient is routed there only.
+ */
+function maxPool2x2Twice(x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const h2 = Math.floor(h / 2), w2 = Math.floor(w / 2);
+  const xc = h === 2 * h2 && w === 2 * w2 ? x : tf.slice(x, [0, 0, 0, 0], [b, 2 * h2, 2 * w2, c]);
+  const picked = tf.mul(xc, constantFirstMaxMask(xc));
+  // [B, H, W, C] -> [B*H/2, 2, W/2, 2*C]: sum the window's rows, then its columns
+  const rows = tf.sum(tf.reshape(picked, [b * h2, 2, w2, 2 * c]), 1);
+  return tf.reshape(tf.sum(tf.reshape(rows, [b * h2, w2, 2, c]), 2), [b, h2, w2, c]) as tf.Tensor4D;
+}
 
 export function maxPool2x2(x: tf.Tensor4D, secondOrder = false): tf.Tensor4D {
   return secondOrder ? maxPool2x2Twice(x) : tf.maxPool(x, 2, 2, 'valid');

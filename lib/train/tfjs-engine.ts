@@ -70,7 +70,7 @@ export class TfjsEngine implements TrainEngine {
       const penalty = this.o.penalty;
       if (!penalty) throw new Error('method rrr needs an input-gradient penalty');
       const mask = penalty.spatial ? tf.tensor3d(batch.rrrMask!, [batch.size, this.inputSize, this.inputSize]) : undefined;
-      return rrrPenalty(model, x, penalty, mask);
+      return rrrPenalty(model, x, penalty, mask, fwd.logits);
     }
     if (!this.o.attention || !this.o.loss || !batch.targets) throw new Error('align needs an attention method, a loss and targets');
     const map = this.o.attention.map({ model, x, labels: y, forward: fwd, training: true });

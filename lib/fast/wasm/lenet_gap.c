@@ -1,6 +1,7 @@
 /*
- * Fused training step for LeNet-GAP + CAM + KL (the paper's recipe, METHOD.md sections 3-5), in C
- * compiled to WebAssembly SIMD. train_step runs forward + backward for a batch, sgd_update the SGD step
+ * Fused training step for LeNet-GAP, in C compiled to WebAssembly SIMD: the paper's CAM + KL (docs/training.md),
+ * vanilla, and input-gradient penalties (RRR and the prompt-guided constraints: double backprop written out,
+ * see rrr_terms). train_step runs forward + backward for a batch; sgd_update / adam_update the optimizer step
  * (torch semantics).
  * Images are processed one by one (forward, then backward, accumulating gradients), so every
  * activation stays in L1; weights change only after the whole batch, as in any framework.
@@ -36,11 +37,21 @@ float xin[MAXB * 3072 + 16]; /* +16: vector reads may run a few floats past the 
 int labels[MAXB];
 float target[MAXB * 100];
 float logits_out[MAXB * 10];
-float stats[8]; /* loss sum, ce sum, kl sum, correct count (over the batch) */
+float stats[8]; /* loss sum, ce sum, kl (or penalty) sum, correct count (over the batch) */
+float pmask[MAXB * 1024]; /* per-pixel weights w of the input-gradient penalty, [B][32*32] */
+float pen[18];            /* S (pen[0..8]) and C (pen[9..17]) of the input-gradient penalty, row-major 3x3 */
+int pen_flags;            /* bit 0: S term present (uses pmask), bit 1: C term present */
+float vel[NP];            /* Adam's second moment (mom holds the first) */
 
 /* per-step weight copies in kernel-friendly layouts */
 static float W1r[6 * 75];          /* [co][ci][ky][kx] */
 static float W2T[5 * 16 * 32];     /* [ky][co][j=kx*6+ci], j padded to 32 with zeros */
+static float W1c[6 * 80];          /* [co][ky][16]: lanes 0..14 = kx*3+ci (HWC row of 5 pixels), lane 15 zero */
+/* input-gradient penalty scratch (per image) */
+static float gin[3072 + 32];       /* input gradient, HWC 32x32x3 (+ pad: 16-lane row writes run 1 float over) */
+static float rin[3072 + 32];       /* dR/dg scaled by lambda/B, HWC */
+static float dh1g[14 * 14 * 6 + 8]; /* input-gradient pass: d score / d h1 */
+static float ah1[14 * 14 * 6 + 8];  /* adjoint of dh1g (d R / d dh1g) */
 /* gradient accumulators in kernel layouts */
 static float dW1a[6 * 80];         /* [co][ky][16]: lanes 0..14 = kx*3+ci, lane 15 unused */
 /* per-image scratch */
@@ -72,6 +83,11 @@ static void prepare_weights(void) {
     for (int t = 0; t < 75; t++) sw += W1r[co * 75 + t];
     b1adj[co] = params[OFF_B1 + co] - sw;
   }
+  for (int co = 0; co < 6; co++)
+    for (int ky = 0; ky < 5; ky++) {
+      for (int j = 0; j < 15; j++) W1c[co * 80 + ky * 16 + j] = w1[(ky * 15 + j) * 6 + co];
+      W1c[co * 80 + ky * 16 + 15] = 0.f;
+    }
   for (int i = 0; i < 5 * 16 * 32; i++) W2T[i] = 0.f;
   for (int ky = 0; ky < 5; ky++)
     for (int j = 0; j < 30; j++)
@@ -324,8 +340,156 @@ static void backward_conv1(const float *x) {
     }
 }
 
+
+static inline float hsum(V v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+}
+
+/*
+ * Input-gradient penalties: R(x) = sum_p w_p g_p^T S g_p + sum_p g_p^T C g_p, g = d/dx sum_k log p_k (RRR's
+ * score: every class's log-probability). For a ReLU / max-pool net with the masks of this forward pass fixed,
+ * g = J^T u with u = d score / d logits = 1 - 10 p, and J^T is the backward pass (dense, routing through the
+ * max-pools and ReLUs, transposed convolutions). Differentiating R through that pass is one more pass in the
+ * forward direction over the same masks (conv1 of r = dR/dg at the pooled positions, conv2 of its adjoint at
+ * the pooled positions), which also gives the weight gradients of each transposed convolution; u depends on the
+ * logits, so the adjoint of u enters the ordinary backward pass as an extra logit gradient. Masks and argmax
+ * positions are piecewise constant, so nothing else contributes (as in autograd).
+ */
+
+/* dgraw[c] = sum_k Wf[c][k] u[k]; dh1g = conv2^T of the routed dgraw/25; gin = conv1^T of the routed dh1g. */
+static void input_gradient(const float *u, float *dgraw) {
+  const float *wf = params + OFF_WF;
+  for (int c = 0; c < 16; c++) {
+    float s = 0.f;
+    for (int k = 0; k < 10; k++) s += wf[c * 10 + k] * u[k];
+    dgraw[c] = s;
+  }
+  const V zero = SPLAT(0.f);
+  for (int i = 0; i < 14 * 14 * 6 + 8; i += 4) ST(dh1g + i, zero);
+  for (int cell = 0; cell < 25; cell++)
+    for (int co = 0; co < 16; co++) {
+      int p = arg2[cell * 16 + co];
+      float gv = dgraw[co] * (1.f / 25.f);
+      if (p < 0 || gv == 0.f) continue;
+      int py = p / 10, px = p - py * 10;
+      V gs = SPLAT(gv);
+      for (int ky = 0; ky < 5; ky++) {
+        float *d = dh1g + ((py + ky) * 14 + px) * 6;
+        const float *wt = W2T + (ky * 16 + co) * 32;
+        for (int k = 0; k < 8; k++) ST(d + 4 * k, MADD(LD(d + 4 * k), gs, LD(wt + 4 * k)));
+      }
+    }
+  for (int i = 0; i < 3072 + 32; i += 4) ST(gin + i, zero);
+  for (int q = 0; q < 196; q++)
+    for (int co = 0; co < 6; co++) {
+      int qi = q * 6 + co;
+      float v = dh1g[qi];
+      if (h1[qi] <= 0.f || v == 0.f) continue;
+      int pos = arg1[qi], py = pos / 28, px = pos - py * 28;
+      V vs = SPLAT(v);
+      const float *w = W1c + co * 80;
+      for (int ky = 0; ky < 5; ky++) {
+        float *gr = gin + ((py + ky) * 32 + px) * 3;
+        for (int k = 0; k < 4; k++) ST(gr + 4 * k, MADD(LD(gr + 4 * k), vs, LD(w + ky * 16 + 4 * k)));
+      }
+    }
+}
+
+/* R of image n and, with coef != 0, rin = coef * dR/dg = coef * 2 (w_p S + C) g_p. *g2 = sum_p |g_p|^2. */
+static float penalty_value(int n, float coef, float *g2) {
+  const float *w = pmask + n * 1024;
+  const int hasS = pen_flags & 1, hasC = pen_flags & 2;
+  const float *S = pen, *C = pen + 9;
+  float R = 0.f, G = 0.f;
+  for (int p = 0; p < 1024; p++) {
+    const float *gp = gin + 3 * p;
+    float *rp = rin + 3 * p;
+    float a = gp[0], b = gp[1], c = gp[2];
+    if (a == 0.f && b == 0.f && c == 0.f) { rp[0] = rp[1] = rp[2] = 0.f; continue; }
+    G += a * a + b * b + c * c;
+    float q0 = 0.f, q1 = 0.f, q2 = 0.f; /* (w S + C) g */
+    float wp = hasS ? w[p] : 0.f;
+    if (wp != 0.f) {
+      q0 = wp * (S[0] * a + S[1] * b + S[2] * c);
+      q1 = wp * (S[3] * a + S[4] * b + S[5] * c);
+      q2 = wp * (S[6] * a + S[7] * b + S[8] * c);
+    }
+    if (hasC) {
+      q0 += C[0] * a + C[1] * b + C[2] * c;
+      q1 += C[3] * a + C[4] * b + C[5] * c;
+      q2 += C[6] * a + C[7] * b + C[8] * c;
+    }
+    R += a * q0 + b * q1 + c * q2;
+    float t = 2.f * coef;
+    rp[0] = t * q0; rp[1] = t * q1; rp[2] = t * q2;
+  }
+  *g2 = G;
+  return R;
+}
+
+/* Backward of the penalty through the input-gradient pass (rin set by penalty_value): weight gradients into
+ * dW1a / dW2s / grads (dense), and the adjoint of u into au[10]. */
+static void penalty_backward(const float *u, const float *dgraw, float *au) {
+  /* ah1 = d R / d dh1g: conv1 of r read at each pooled position (only where the ReLU passed); the same rows give
+   * conv1's weight gradient r (x) dz1 of the input-gradient pass */
+  for (int q = 0; q < 196; q++)
+    for (int co = 0; co < 6; co++) {
+      int qi = q * 6 + co;
+      if (h1[qi] <= 0.f) { ah1[qi] = 0.f; continue; }
+      int pos = arg1[qi], py = pos / 28, px = pos - py * 28;
+      const float *w = W1c + co * 80;
+      float v = dh1g[qi];
+      V vs = SPLAT(v), acc = SPLAT(0.f);
+      float *dw = dW1a + co * 80;
+      for (int ky = 0; ky < 5; ky++) {
+        const float *rr = rin + ((py + ky) * 32 + px) * 3;
+        for (int k = 0; k < 4; k++) {
+          V rv = LD(rr + 4 * k);
+          acc = MADD(acc, rv, LD(w + ky * 16 + 4 * k));
+          if (v != 0.f) ST(dw + ky * 16 + 4 * k, MADD(LD(dw + ky * 16 + 4 * k), vs, rv));
+        }
+      }
+      ah1[qi] = hsum(acc);
+    }
+  /* a_dgraw = conv2 of ah1 read at each routed (cell, channel) / 25; conv2's weight gradient ah1 (x) dA */
+  float adg[16];
+  for (int c = 0; c < 16; c++) adg[c] = 0.f;
+  for (int cell = 0; cell < 25; cell++)
+    for (int co = 0; co < 16; co++) {
+      int p = arg2[cell * 16 + co];
+      if (p < 0) continue;
+      int py = p / 10, px = p - py * 10;
+      float dav = dgraw[co] * (1.f / 25.f);
+      V dv = SPLAT(dav), acc = SPLAT(0.f);
+      for (int ky = 0; ky < 5; ky++) {
+        const float *seg = ah1 + ((py + ky) * 14 + px) * 6;
+        const float *wt = W2T + (ky * 16 + co) * 32;
+        float *dw = dW2s + (co * 5 + ky) * 32;
+        for (int k = 0; k < 8; k++) {
+          V sv = LD(seg + 4 * k);
+          acc = MADD(acc, sv, LD(wt + 4 * k));
+          if (dav != 0.f) ST(dw + 4 * k, MADD(LD(dw + 4 * k), dv, sv));
+        }
+      }
+      adg[co] += hsum(acc) * (1.f / 25.f);
+    }
+  /* dgraw = Wf u: dWf += adg (x) u, au = Wf^T adg */
+  float *dwf = grads + OFF_WF;
+  const float *wf = params + OFF_WF;
+  for (int k = 0; k < 10; k++) au[k] = 0.f;
+  for (int c = 0; c < 16; c++) {
+    if (adg[c] == 0.f) continue;
+    for (int k = 0; k < 10; k++) { dwf[c * 10 + k] += adg[c] * u[k]; au[k] += wf[c * 10 + k] * adg[c]; }
+  }
+}
+
+/* RRR's score gradient u = d(sum_k log p_k)/d logits = 1 - 10 p. */
+static void rrr_u(float *u) {
+  for (int k = 0; k < 10; k++) u[k] = 1.f - 10.f * prob[k];
+}
+
 /* one image: forward, loss, backward (gradients accumulate into grads/dW1a). Returns loss pieces. */
-static void image_step(int n, float invB, float lam, float ceW, float invT, int align) {
+static void image_step(int n, float invB, float lam, float ceW, float invT, int align, int rrr) {
   const float *x = xin + n * 3072;
   int y = labels[n];
   forward_conv1(x);
@@ -343,6 +507,20 @@ static void image_step(int n, float invB, float lam, float ceW, float invT, int 
   stats[3] += (am == y) ? 1.f : 0.f;
   float dl[10];
   for (int k = 0; k < 10; k++) { prob[k] /= se; dl[k] = (prob[k] - (k == y ? 1.f : 0.f)) * invB * ceW; }
+  float pr = 0.f;
+  if (rrr) {
+    /* input-gradient penalty: its weight gradients go straight into the accumulators; the adjoint of u joins the
+     * logits' gradient through the softmax (u = 1 - 10 p: du_k/dz_j = -10 p_k (delta_kj - p_j)) */
+    float u[10], dgraw[16], au[10], g2;
+    rrr_u(u);
+    input_gradient(u, dgraw);
+    pr = penalty_value(n, lam * invB, &g2);
+    penalty_backward(u, dgraw, au);
+    float pa = 0.f;
+    for (int k = 0; k < 10; k++) pa += prob[k] * au[k];
+    for (int k = 0; k < 10; k++) dl[k] += -10.f * prob[k] * (au[k] - pa);
+    stats[2] += pr;
+  }
   /* dense */
   float *dwf = grads + OFF_WF, *dbf = grads + OFF_BF;
   const float *wf = params + OFF_WF;
@@ -405,16 +583,18 @@ static void image_step(int n, float invB, float lam, float ceW, float invT, int 
     }
     stats[2] += kl;
   }
-  stats[0] += ceW * (lse - lg[y]) + lam * kl;
+  stats[0] += ceW * (lse - lg[y]) + lam * (kl + pr);
   if (align) backward_conv2_cam(y);
   backward_conv2_pool(dg, align);
   backward_conv1(x);
 }
 
 /* Gradients of one batch (in xin/labels/target) into grads; parameters are not changed (sgd_update does
- * that, so a non-finite loss can be rejected first). loss = ceW * CE + lam * KL(q || softmax(minmax(CAM)/T));
- * align = 0 skips the CAM/KL branch. stats: [0] mean loss, [1] mean CE, [2] mean KL, [3] correct count. */
-EXPORT float train_step(int B, float lam, float ceW, float invT, int align) {
+ * that, so a non-finite loss can be rejected first). mode 0: loss = ceW * CE; mode 1 (align): + lam * KL(q ||
+ * softmax(minmax(CAM)/T)); mode 2 (rrr): + lam * R (the input-gradient penalty set by pen/pen_flags/pmask).
+ * stats: [0] mean loss, [1] mean CE, [2] mean KL or R, [3] correct count. */
+EXPORT float train_step(int B, float lam, float ceW, float invT, int mode) {
+  const int align = mode == 1, rrr = mode == 2;
   prepare_weights();
   for (int i = 0; i < NP; i++) grads[i] = 0.f;
   for (int i = 0; i < 6 * 80; i++) dW1a[i] = 0.f;
@@ -423,7 +603,7 @@ EXPORT float train_step(int B, float lam, float ceW, float invT, int align) {
   for (int i = 0; i < 10; i++) Glab[i] = 0.f;
   for (int i = 0; i < 8; i++) stats[i] = 0.f;
   float invB = 1.f / (float)B;
-  for (int n = 0; n < B; n++) image_step(n, invB, lam, ceW, invT, align);
+  for (int n = 0; n < B; n++) image_step(n, invB, lam, ceW, invT, align, rrr);
   for (int co = 0; co < 6; co++)
     for (int ky = 0; ky < 5; ky++)
       for (int j = 0; j < 15; j++) grads[OFF_W1 + (ky * 15 + j) * 6 + co] = dW1a[co * 80 + ky * 16 + j];
@@ -460,11 +640,24 @@ EXPORT void sgd_update(float lr, float momentum, float wd) {
   }
 }
 
+/* torch.optim.Adam (L2 weight decay added to the gradient, not AdamW): m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * w -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps), bc_i = 1 - b_i^t (the caller passes t, counted from 1). */
+EXPORT void adam_update(float lr, float b1, float b2, float eps, float wd, float bc1, float bc2) {
+  float sbc2 = __builtin_sqrtf(bc2), step = lr / bc1;
+  for (int i = 0; i < NP; i++) {
+    float g = grads[i] + wd * params[i];
+    float m = b1 * mom[i] + (1.f - b1) * g;
+    float v = b2 * vel[i] + (1.f - b2) * g * g;
+    mom[i] = m; vel[i] = v;
+    params[i] -= step * (m / (__builtin_sqrtf(v) / sbc2 + eps));
+  }
+}
+
 /* Forward only: logits for B images into logits_out; stats[0] = correct count. With want_kl, stats[1] =
  * sum over images of the reverse KL(p || q) = sum p (log p - log(q + 1e-8)), p the CAM distribution. */
-EXPORT void eval_batch(int B, int want_kl, float invT) {
+EXPORT void eval_batch(int B, int want_kl, float invT, int want_share) {
   prepare_weights();
-  stats[0] = 0.f; stats[1] = 0.f;
+  stats[0] = 0.f; stats[1] = 0.f; stats[2] = 0.f;
   const float *wf = params + OFF_WF;
   for (int n = 0; n < B; n++) {
     float *lg = logits_out + n * 10;
@@ -474,6 +667,17 @@ EXPORT void eval_batch(int B, int want_kl, float invT) {
     int y = labels[n], am = 0;
     for (int k = 1; k < 10; k++) if (lg[k] > lg[am]) am = k;
     if (am == y) stats[0] += 1.f;
+    if (want_share) {
+      /* share of the input-gradient energy that the penalty excludes: R / sum |g|^2 */
+      float mx = lg[0], se = 0.f, u[10], dgraw[16], g2;
+      for (int k = 1; k < 10; k++) if (lg[k] > mx) mx = lg[k];
+      for (int k = 0; k < 10; k++) { prob[k] = my_exp(lg[k] - mx); se += prob[k]; }
+      for (int k = 0; k < 10; k++) prob[k] /= se;
+      rrr_u(u);
+      input_gradient(u, dgraw);
+      float R = penalty_value(n, 0.f, &g2);
+      if (g2 > 0.f) stats[2] += R / g2;
+    }
     if (!want_kl) continue;
     float s[100], cmax = -1e30f, cmin = 1e30f;
     for (int p = 0; p < 100; p++) {
@@ -494,7 +698,11 @@ EXPORT void eval_batch(int B, int want_kl, float invT) {
   }
 }
 
-EXPORT void reset_momentum(void) { for (int i = 0; i < NP; i++) mom[i] = 0.f; }
+EXPORT void reset_momentum(void) { for (int i = 0; i < NP; i++) { mom[i] = 0.f; vel[i] = 0.f; } }
+EXPORT float *ptr_vel(void) { return vel; }
+EXPORT float *ptr_pmask(void) { return pmask; }
+EXPORT float *ptr_pen(void) { return pen; }
+EXPORT void set_pen_flags(int f) { pen_flags = f; }
 EXPORT int max_batch(void) { return MAXB; }
 EXPORT float *ptr_params(void) { return params; }
 EXPORT float *ptr_grads(void) { return grads; }
@@ -518,7 +726,8 @@ EXPORT void prof_phase(int which, int reps) {
       case 4: backward_conv1(x); break;
       case 6: backward_conv2_cam(labels[0]); break;
       case 7: col2im_dh1(); break;
-      case 5: image_step(0, 1.f / 32.f, 160.f, 1.f, 1.f, 1); break;
+      case 5: image_step(0, 1.f / 32.f, 160.f, 1.f, 1.f, 1, 0); break;
+      case 8: image_step(0, 1.f / 32.f, 10.f, 1.f, 1.f, 0, 1); break;
     }
   }
 }
