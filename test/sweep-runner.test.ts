@@ -63,7 +63,7 @@ test('a failing run is recorded with its stderr tail and does not stop the other
   const failed = report.runs.filter((r) => r.status === 'failed');
   assert.deepEqual(failed.map((r) => r.config.seed), [2, 2]);
   for (const r of failed) {
-    assert.match(r.error ?? '', /^exit code 3\n/);
+    assert.match(r.error ?? '', /^exit code 3: fake-train: told to fail \(seed=2\)\n/, 'the first line says why');
     assert.match(r.error ?? '', /told to fail \(seed=2\)/);
     assert.equal(r.attempts, 1);
   }
@@ -142,7 +142,7 @@ test('report: one row per run, mean +- std over seeds per setting, pending runs 
   assert.equal(csv.filter((l) => l.startsWith('decoymnist_')).length, 9);
   assert.ok(csv.some((l) => /told to fail \(seed=3\)"$/.test(l)), 'multi-line error quoted');
   assert.equal(csv[0], 'id,status,attempts,dataset,method,lambda,seed,epochs,testAccSelected,testAccFinal,valAccSelected,selectedEpoch,imagesPerSecond,error');
-  assert.match(csv[3], /,failed,1,.*,"exit code 3$/);
+  assert.match(csv[3], /,failed,1,.*,"exit code 3: fake-train: told to fail \(seed=3\)$/);
 });
 
 test('a worker whose lock is taken over stops its trainer and leaves the run to the new holder', async () => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadDataset, SPLITS, exportSplitPngs, type SplitName } from '../data';
 import { UserError } from '../util/errors';
+import { prepareOutDir } from '../util/outputs';
 import { printJson, printTable } from './output';
 import { intOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
 
@@ -17,6 +18,10 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object as the last stdout line')
     .action(async (o) => {
       const seed = intOption(o.dataSeed, '--data-seed')!;
+      if (o.export) {
+        if (!SPLITS.includes(o.split)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}`);
+        prepareOutDir(o.export, '--export');
+      }
       const ds = loadDataset(o.dataset, { dir: o.mnistDir, seed });
       const labelCounts: Record<string, number[]> = {};
       for (const s of SPLITS) {

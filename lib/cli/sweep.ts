@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../util/atomic';
+import { prepareOutDir, prepareOutFile } from '../util/outputs';
 import { loadGridFile } from '../sweep/grid';
 import { parseShard, selectShard } from '../sweep/shard';
 import { planRuns, runSweep, type SweepEvent } from '../sweep/runner';
@@ -46,6 +47,7 @@ export function register(program: Command): void {
       const trainOptions = trainCmd?.options.map((x) => x.attributeName()) ?? [];
       const grids = loadGridFile(o.grid, trainOptions);
       const runs = planRuns(grids);
+      if (!o.dryRun) prepareOutDir(o.out, '--out');
 
       if (o.dryRun) {
         const mine = shard ? selectShard(runs, shard) : runs;
@@ -111,6 +113,7 @@ export function register(program: Command): void {
     .option('--csv <file>', 'also write one CSV row per run (all config keys, metrics, error)')
     .option('--json', 'last stdout line: {"runs": [...], "groups": [...]}')
     .action((dir: string, o: { csv?: string; json?: boolean }) => {
+      if (o.csv) prepareOutFile(o.csv, '--csv');
       const sweep = loadSweep(dir);
       if (o.csv) writeFileAtomic(o.csv, sweepCsv(sweep));
       if (o.json) {

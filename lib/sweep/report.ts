@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { UserError } from '../util/errors';
 import type { ConfigValue, RunConfig } from './grid';
 import { canonicalJson, settingOf } from './run-id';
-import { RUN_FILES, RUNS_DIR, readResult, readState } from './runner';
+import { RUN_FILES, RUNS_DIR, inspectResult, readState, type RunState } from './runner';
+import { readSealedJson } from '../util/sealed';
 import { readLock, staleReason } from './lock';
 import { meanStd as sampleMeanStd } from '../util/stats';
 
@@ -62,12 +63,7 @@ export function loadSweep(dir: string, opts: { groupOver?: readonly string[] } =
   const root = path.resolve(dir);
   const runsRoot = path.join(root, RUNS_DIR);
   if (!fs.existsSync(runsRoot)) throw new UserError(`${dir} is not a sweep folder (no ${RUNS_DIR}/ inside); run \`ltl sweep --out ${dir}\` first`);
-  let order: string[] = [];
-  try {
-    order = JSON.parse(fs.readFileSync(path.join(root, 'sweep.json'), 'utf8')).order ?? [];
-  } catch {
-    /* order falls back to ids */
-  }
+  const order: string[] = readSealedJson<{ order?: string[] }>(path.join(root, 'sweep.json'), 'sweep plan')?.order ?? [];
   const ids = fs.readdirSync(runsRoot).filter((d) => fs.existsSync(path.join(runsRoot, d, RUN_FILES.run)));
   const rank = new Map(order.map((id, i) => [id, i]));
   ids.sort((a, b) => (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) || (a < b ? -1 : a > b ? 1 : 0));
@@ -79,11 +75,20 @@ export function loadSweep(dir: string, opts: { groupOver?: readonly string[] } =
 }
 
 function loadRun(dir: string, id: string): SweepRun {
-  const { config } = JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.run), 'utf8')) as { config: RunConfig };
-  const state = readState(dir);
-  const result = readResult(dir);
+  const { config } = readSealedJson<{ config: RunConfig }>(path.join(dir, RUN_FILES.run), 'sweep run')!;
+  // A damaged state or result file makes its run 'failed' with a message naming the file.
+  let state: RunState | undefined, stateError: string | undefined;
+  try {
+    state = readState(dir);
+  } catch (e) {
+    stateError = (e as Error).message;
+  }
+  const { result, error: resultError } = inspectResult(dir);
   const run: SweepRun = { id, status: 'pending', config, attempts: state?.attempts ?? 0 };
-  if (result) {
+  if (resultError || stateError) {
+    run.status = 'failed';
+    run.error = (resultError ?? stateError)!;
+  } else if (result) {
     run.status = 'done';
     for (const m of METRICS) {
       const v = findNumber(result, m);

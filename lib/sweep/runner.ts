@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { writeJsonAtomic } from '../util/atomic';
+import { readSealedJson, parseSealedJson, SEAL_KEY, writeSealedJson } from '../util/sealed';
 import { UserError } from '../util/errors';
 import { configToArgs, expandGrids, type Grid, type RunConfig } from './grid';
 import { canonicalJson, runId } from './run-id';
@@ -27,8 +27,10 @@ export interface RunState {
   seconds?: number;
   exitCode?: number | null;
   signal?: string | null;
-  /** Why it failed: exit status plus the tail of the trainer's stderr. */
+  /** Why it failed: exit status and the trainer's error line, then the tail of its stderr. */
   error?: string;
+  /** How the state was settled when not by the worker that started the run (e.g. an orphaned trainer finished it). */
+  note?: string;
   host?: string;
   pid?: number;
   history: { attempt: number; startedAt: string; finishedAt?: string; status: string; host: string; exitCode?: number | null; signal?: string | null }[];
@@ -99,23 +101,53 @@ export function planRuns(grids: Grid[]): PlannedRun[] {
   return expandGrids(grids, canonicalJson).map((config) => ({ id: runId(config), config }));
 }
 
-/** A finished run's result.json: a non-empty JSON object, or undefined (missing, torn, invalid). */
-export function readResult(dir: string): Record<string, unknown> | undefined {
+/**
+ * A run's result.json: `result` when it is a non-empty JSON object (one carrying a checksum, as
+ * `ltl train` writes it, must match it); `error` says why a file that exists is not a result.
+ */
+export function inspectResult(dir: string): { result?: Record<string, unknown>; error?: string } {
+  const file = path.join(dir, RUN_FILES.result);
+  let text: string;
   try {
-    const v = JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.result), 'utf8'));
-    if (v && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0) return v;
+    text = fs.readFileSync(file, 'utf8');
   } catch {
-    /* missing or invalid */
+    return {};
   }
-  return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return { error: `result ${file} is corrupt: not valid JSON (${(e as Error).message})` };
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v) || Object.keys(v).length === 0) return { error: `result ${file} is not a non-empty JSON object` };
+  if (SEAL_KEY in v) {
+    try {
+      return { result: parseSealedJson<Record<string, unknown>>(text, file, 'result') };
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  }
+  return { result: v as Record<string, unknown> }; // a custom trainer's result, without a checksum
 }
 
+/** A finished run's result.json, or undefined (missing, torn, invalid, or failing its checksum). */
+export function readResult(dir: string): Record<string, unknown> | undefined {
+  return inspectResult(dir).result;
+}
+
+/** A run's sweep-state.json (sealed); undefined when missing, a UserError naming the file when damaged. */
 export function readState(dir: string): RunState | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(dir, RUN_FILES.state), 'utf8')) as RunState;
-  } catch {
-    return undefined;
+  return readSealedJson<RunState>(path.join(dir, RUN_FILES.state), 'sweep state');
+}
+
+/** The line of a trainer's stderr that says why it failed ("ltl: error: ..."), else its last line. */
+export function failureCause(stderr: string): string | undefined {
+  const lines = stderr.split(/\r?\n|\r/).map((l) => l.trim()).filter(Boolean);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = /^ltl: ((?:internal )?error: .*)$/.exec(lines[i]);
+    if (m) return m[1];
   }
+  return lines[lines.length - 1];
 }
 
 /**
@@ -193,29 +225,68 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
 /** Writes sweep.json (grids and run order, united with earlier invocations) and each run's sweep-run.json. */
 function writePlan(outDir: string, runs: PlannedRun[], grids?: Grid[]): void {
   const planFile = path.join(outDir, 'sweep.json');
-  let prev: { order?: string[]; grids?: Grid[] } = {};
-  try {
-    prev = JSON.parse(fs.readFileSync(planFile, 'utf8'));
-  } catch {
-    /* first invocation */
-  }
+  const prev: { order?: string[]; grids?: Grid[] } = readSealedJson(planFile, 'sweep plan') ?? {};
   const order = [...(prev.order ?? [])];
   const known = new Set(order);
   for (const r of runs) if (!known.has(r.id)) order.push(r.id);
   const allGrids = [...(prev.grids ?? [])];
   for (const g of grids ?? []) if (!allGrids.some((x) => canonicalJson(x) === canonicalJson(g))) allGrids.push(g);
   // Several shards may write this at once: each write is atomic and they write the same content.
-  writeJsonAtomic(planFile, { grids: allGrids, order });
+  writeSealedJson(planFile, { grids: allGrids, order });
   for (const r of runs) {
     const file = path.join(runDir(outDir, r.id), RUN_FILES.run);
-    if (!fs.existsSync(file)) writeJsonAtomic(file, { id: r.id, config: r.config });
+    const have = readSealedJson<{ id: string; config: RunConfig }>(file, 'sweep run');
+    if (!have) writeSealedJson(file, { id: r.id, config: r.config });
+    else if (have.id !== r.id) throw new UserError(`sweep run ${file} names run ${have.id}, not ${r.id}; delete it to rerun this run`);
+  }
+}
+
+/** readState, with a damaged file as the run's failure (named, with what to do) instead of a thrown error. */
+function stateOrFailure(dir: string, id: string): { state?: RunState; failed?: RunOutcome } {
+  try {
+    return { state: readState(dir) };
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    return { failed: { id, status: 'failed', error: `${e.message}; delete it to rerun this run` } };
+  }
+}
+
+/**
+ * A finished run whose state still says 'running' (its worker was killed, its orphaned trainer
+ * finished the run) or whose lock was left behind: mark it done and remove the lock, unless a live
+ * worker still holds it (that worker settles it itself).
+ */
+function settleFinished(dir: string, state: RunState | undefined, opts: SweepOptions): void {
+  const lockFile = path.join(dir, RUN_FILES.lock);
+  if (state?.status !== 'running' && !fs.existsSync(lockFile)) return;
+  const lock = tryAcquireLock(lockFile, opts);
+  if (!lock) return;
+  try {
+    const st = stateOrFailure(dir, state?.id ?? '').state;
+    if (st?.status === 'running') {
+      const finishedAt = new Date().toISOString();
+      const history = [...st.history];
+      const last = history[history.length - 1];
+      if (last && last.status === 'running') history[history.length - 1] = { ...last, status: 'done', finishedAt };
+      writeSealedJson(path.join(dir, RUN_FILES.state), {
+        ...st, status: 'done', finishedAt, history,
+        note: 'finished by its trainer after the worker that started it was gone; settled by a later sweep',
+      } satisfies RunState);
+    }
+  } finally {
+    lock.release();
   }
 }
 
 async function runOne(run: PlannedRun, outDir: string, cmd: string[], env: NodeJS.ProcessEnv, opts: SweepOptions, w: number): Promise<RunOutcome> {
   const dir = runDir(outDir, run.id);
-  const before = readState(dir);
-  if (readResult(dir)) return { id: run.id, status: 'skipped-done', attempts: before?.attempts };
+  const first = stateOrFailure(dir, run.id);
+  if (first.failed) return first.failed;
+  const before = first.state;
+  if (readResult(dir)) {
+    settleFinished(dir, before, opts);
+    return { id: run.id, status: 'skipped-done', attempts: before?.attempts };
+  }
   if (opts.retryFailed === false && before?.status === 'failed') {
     return { id: run.id, status: 'skipped-failed', attempts: before.attempts, error: before.error };
   }
@@ -223,7 +294,9 @@ async function runOne(run: PlannedRun, outDir: string, cmd: string[], env: NodeJ
   if (!lock) return { id: run.id, status: 'skipped-busy' };
   try {
     // Another worker may have finished it between our first look and taking the lock.
-    const prev = readState(dir);
+    const again = stateOrFailure(dir, run.id);
+    if (again.failed) return again.failed;
+    const prev = again.state;
     if (readResult(dir)) return { id: run.id, status: 'skipped-done', attempts: prev?.attempts };
     const attempt = (prev?.attempts ?? 0) + 1;
     const startedAt = new Date().toISOString();
@@ -233,7 +306,7 @@ async function runOne(run: PlannedRun, outDir: string, cmd: string[], env: NodeJ
     if (last && last.status === 'running') last.status = 'interrupted';
     history.push({ attempt, startedAt, status: 'running', host: os.hostname() });
     const state: RunState = { id: run.id, attempts: attempt, status: 'running', startedAt, host: os.hostname(), pid: process.pid, history };
-    writeJsonAtomic(path.join(dir, RUN_FILES.state), state);
+    writeSealedJson(path.join(dir, RUN_FILES.state), state);
     opts.onEvent?.({ type: 'start', id: run.id, attempt, worker: w, tookOverFrom: lock.tookOverFrom });
 
     const t0 = Date.now();
@@ -266,10 +339,12 @@ async function runOne(run: PlannedRun, outDir: string, cmd: string[], env: NodeJ
           : exit.code === 0
             ? 'exited 0 without writing a valid result.json'
             : `exit code ${exit.code}`;
-      error = exit.stderrTail.trim() ? `${how}\n${exit.stderrTail.trim()}` : how;
+      // The first line says why (the trainer's own error line); the stderr tail follows for context.
+      const cause = failureCause(exit.stderrTail);
+      error = exit.stderrTail.trim() ? `${how}${cause ? `: ${cause}` : ''}\n${exit.stderrTail.trim()}` : how;
     }
     history[history.length - 1] = { ...history[history.length - 1], status, finishedAt: new Date().toISOString(), exitCode: exit.code, signal: exit.signal };
-    writeJsonAtomic(path.join(dir, RUN_FILES.state), {
+    writeSealedJson(path.join(dir, RUN_FILES.state), {
       ...state, status, finishedAt: new Date().toISOString(), seconds, exitCode: exit.code, signal: exit.signal, error, history,
     } satisfies RunState);
     return { id: run.id, status, attempts: attempt, seconds, error, tookOverFrom: lock.tookOverFrom };
