@@ -6,6 +6,7 @@ import { loadDataset } from '../lib/data';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { writeCheckpoint } from '../lib/train/checkpoint';
 
 test('profiles: parameters cell name, LTL_PROFILE wins, typos are errors', () => {
   assert.equal(report.getProfile('quick', {}).name, 'quick');
@@ -236,8 +237,9 @@ test('stored maps and the prompt study are cached on disk and reused', async () 
 
 test('a diverged run is reported with its completed epochs', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-div-'));
-  const rec = (epoch: number, valAcc: number, testAcc: number) => JSON.stringify({ epoch, valAcc, valScore: valAcc, testAcc, imagesPerSecond: 100, seconds: 1 });
-  fs.writeFileSync(path.join(dir, 'epochs.jsonl'), [rec(0, 0.5, 0.2), rec(1, 0.7, 0.1)].join('\n') + '\n');
+  const rec = (epoch: number, valAcc: number, testAcc: number) => ({ epoch, valAcc, valScore: valAcc, testAcc, imagesPerSecond: 100, seconds: 1 });
+  // The completed epochs come from the (checksummed) checkpoint the diverged run kept.
+  writeCheckpoint(path.join(dir, 'checkpoint.bin'), { epoch: 1, rng: { seed: 0, nextEpoch: 2 }, history: [rec(0, 0.5, 0.2), rec(1, 0.7, 0.1)], trainSeconds: 2, imagesTrained: 0 }, { weights: {}, slots: {}, step: 0 });
   const r = report.partialResult({ select: 'val-acc' } as any, dir)!;
   assert.equal(r.selectedEpoch, 1);
   assert.equal(r.testAccSelected, 0.1);

@@ -11,6 +11,7 @@ import { PLOT_COLORS, barFigure, lineFigure, type Figure, type Series } from './
 import { attentionMaps } from './cams';
 import { batchMap, showImageGrid, splitImage, type GridTile } from './image-grid';
 import { meanStd } from '../util/stats';
+import { readCheckpoint } from '../train/checkpoint';
 
 /** One training run of a notebook: a label for plots and tables, and the (partial) config. */
 export interface RunSpec {
@@ -64,11 +65,14 @@ export async function trainCached(spec: RunSpec, dataset?: ShortcutDataset): Pro
   }
 }
 
-/** The completed epochs of a run folder as a result (selection among them, on validation). */
+/**
+ * The completed epochs of a run folder as a result (selection among them, on validation), read from
+ * its checkpoint (checksummed; epochs.jsonl is a log for people, never read back).
+ */
 export function partialResult(config: TrainConfig, dir: string): TrainResult | undefined {
-  const log = path.join(dir, 'epochs.jsonl');
-  if (!fs.existsSync(log)) return undefined;
-  const epochs: EpochRecord[] = fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  const file = path.join(dir, 'checkpoint.bin');
+  if (!fs.existsSync(file)) return undefined;
+  const epochs = readCheckpoint<EpochRecord>(file).meta.history;
   if (epochs.length === 0) return undefined;
   return {
     config, ...selectionSummary(epochs, config.select), epochs,
