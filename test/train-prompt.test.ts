@@ -11,7 +11,7 @@ import { rrrPenalty } from '../lib/losses/rrr';
 import { registerGenerator } from '../lib/maps/registry';
 import { mapCacheKey, splitMaps, generatorIdentity } from '../lib/maps/split-maps';
 import { EmbeddedGenerator, loadCheckpoint } from '../lib/maps/embedded';
-import { attributeMatrix, computeAttributeMatrix, compareToOffGrey, freeAxisMatrix, symmetricEigen3, vlmCheckpointHash } from '../lib/maps/embedded/attribute';
+import { attributeMatrix, computeAttributeMatrix, parseAttributePrompt, compareToOffGrey, freeAxisMatrix, symmetricEigen3, vlmCheckpointHash } from '../lib/maps/embedded/attribute';
 import type { MapBatch, MapRequest } from '../lib/maps/types';
 import { UserError } from '../lib/util/errors';
 import { createRng } from '../lib/util/rng';
@@ -172,7 +172,7 @@ test('generated maps are cached on disk and reused; a corrupt cache file is made
 test('attribute matrix: symmetric PSD, largest eigenvalue 1, deterministic, cached; the reference comparison', async () => {
   const ds = smallDataset('colormnist', { train: 60, val: 10, test: 10 });
   const vlm = loadCheckpoint();
-  const spec = { attribute: 'colour', context: 'a digit', sample: 6 };
+  const spec = { attribute: 'colour of a digit', sample: 6 };
   const a = await computeAttributeMatrix(vlm, ds.train, spec);
   const b = await computeAttributeMatrix(vlm, ds.train, spec);
   assert.deepEqual(a.matrix, b.matrix, 'same seeded sample, same matrix');
@@ -182,6 +182,7 @@ test('attribute matrix: symmetric PSD, largest eigenvalue 1, deterministic, cach
   assert.ok(ev[2] >= -1e-6, `PSD: eigenvalues ${ev}`);
   assert.ok(Math.abs(ev[0] - 1) < 1e-5, `normalised: ${ev}`);
   assert.ok(a.values.includes('red a digit') && a.values.length >= 10);
+  assert.equal(a.context, 'a digit'); assert.deepEqual(a.ignoredWords, ['of']);
   assert.ok(a.reference.cosine > 0 && a.reference.cosine <= 1);
   // another sample seed gives another (but still valid) estimate
   const c = await computeAttributeMatrix(vlm, ds.train, { ...spec, seed: 5 });
@@ -193,12 +194,15 @@ test('attribute matrix: symmetric PSD, largest eigenvalue 1, deterministic, cach
   assert.equal(first.cached, false); assert.equal(second.cached, true);
   assert.deepEqual(second.matrix, first.matrix);
   assert.deepEqual(first.matrix, a.matrix);
-  assert.notEqual((await attributeMatrix(vlm, ds, { ...spec, context: '' }, dir)).cacheKey, first.cacheKey);
+  assert.notEqual((await attributeMatrix(vlm, ds, { ...spec, attribute: 'colour' }, dir)).cacheKey, first.cacheKey);
   // the reference itself: OFF_GREY3 compares perfectly and is its own free-axis form
   const self = compareToOffGrey(OFF_GREY3);
   assert.ok(Math.abs(self.cosine - 1) < 1e-9 && Math.abs(self.greyShare) < 1e-9 && self.freeAxisAngleToGrey < 1e-3);
   freeAxisMatrix({ matrix: [...OFF_GREY3] }).forEach((v, i) => assert.ok(Math.abs(v - OFF_GREY3[i]) < 1e-6));
   await assert.rejects(computeAttributeMatrix(vlm, ds.train, { attribute: 'stripes' }), UserError);
+  await assert.rejects(computeAttributeMatrix(vlm, ds.train, { attribute: 'red,zebra' }), UserError);
+  assert.deepEqual(parseAttributePrompt('red, green ,blue', vlm.vocab).prompts, ['red', 'green', 'blue']);
+  assert.equal(parseAttributePrompt('Color', vlm.vocab).context, '');
   vlm.model.dispose();
 });
 

@@ -9,6 +9,7 @@ import { canonicalJson } from '../util/canonical-json';
 import { sha256 } from '../util/hash';
 import { UserError } from '../util/errors';
 import { packageRoot } from '../util/package-root';
+import { checkPromptWords } from './embedded/generator';
 
 /**
  * Maps of the first N images of a split from a named source, for training: the prompt-guided
@@ -81,9 +82,9 @@ export function isMapSourceName(maps: string): boolean {
 }
 
 /** Creates the generator of a map source name (undefined for a file). */
-export async function mapSourceGenerator(maps: string, role: 'positive' | 'negative', seed: number): Promise<MapGenerator | undefined> {
+export async function mapSourceGenerator(maps: string, role: 'positive' | 'negative', seed: number, warn?: (msg: string) => void): Promise<MapGenerator | undefined> {
   if (!isMapSourceName(maps)) return undefined;
-  return createGenerator(maps, { seed, target: role === 'negative' ? 'shortcut' : 'digit' });
+  return createGenerator(maps, { seed, target: role === 'negative' ? 'shortcut' : 'digit', ...(warn ? { warn } : {}) });
 }
 
 /** What identifies a prompt generator's maps beyond its name (checkpoint hash, settings it resolves). */
@@ -129,7 +130,7 @@ export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, spli
       r.close();
     }
   }
-  const gen = req.generator ?? (await mapSourceGenerator(req.maps, req.role, req.seed))!;
+  const gen = req.generator ?? (await mapSourceGenerator(req.maps, req.role, req.seed, req.log))!;
   try {
     if (!getGeneratorInfo(gen.name).usesPrompt) {
       const maps = await gen.generate({ split, indices, prompt: req.prompt, seed: req.seed });
@@ -154,6 +155,8 @@ export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, spli
       fs.rmSync(file, { force: true });
       source = open();
     }
+    // The embedded generator checks the prompt's words when it makes maps; maps all read from the cache are checked here.
+    if (gen.name === 'embedded' && indices.every((i) => source.has(i))) checkPromptWords((gen as any).load().vocab, req.prompt, background, { warn: req.log });
     const maps = await source.get(indices);
     source.flush();
     return { maps, provenance: { ...base, generator: gen.name, background, generatorId: id, cacheKey, file, mapsSha256: digest(maps) } };

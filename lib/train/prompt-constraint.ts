@@ -133,7 +133,7 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
   const genFor = async (role: 'positive' | 'negative') => {
     // oracle differs by role (digit vs shortcut masks); every other source is one generator for all prompts
     const k = c.maps === 'oracle' ? role : '';
-    if (!gens.has(k)) gens.set(k, await mapSourceGenerator(c.maps, role, c.seed));
+    if (!gens.has(k)) gens.set(k, await mapSourceGenerator(c.maps, role, c.seed, o.log));
     return gens.get(k);
   };
   try {
@@ -158,7 +158,8 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
     if (c.attributePrompt !== null) {
       const embedded = gens.get('');
       const vlm = embedded && embedded.name === 'embedded' ? (embedded as any).load() : loadCheckpoint();
-      const a = await attributeMatrix(vlm, ds, { attribute: c.attributePrompt, context: c.prompt ?? '' }, path.join(cacheDir, 'attributes'));
+      const a = await attributeMatrix(vlm, ds, { attribute: c.attributePrompt }, path.join(cacheDir, 'attributes'));
+      o.log?.(`attribute prompt ${JSON.stringify(c.attributePrompt)}: ${a.values.length} value prompts (${a.values.map((v) => JSON.stringify(v)).join(', ')})${a.ignoredWords.length ? `; words the VLM does not know, ignored: ${a.ignoredWords.join(', ')}` : ''}; matrix ${a.cached ? 'from the cache' : `from ${a.images} training images`}, Frobenius cosine to OFF_GREY3 ${a.reference.cosine.toFixed(3)}`);
       global = c.attributeForm === 'free-axis' ? freeAxisMatrix(a) : a.matrix;
       attribute = { ...a, form: c.attributeForm, used: global };
       if (!embedded || embedded.name !== 'embedded') vlm.model.dispose();

@@ -19,7 +19,8 @@ import type { LoadedVlm } from './checkpoint';
  * rather than written by hand (docs/training.md, "Prompt-guided RRR").
  *
  * The attribute names a set of values the VLM has words for (colour: the colour words of its
- * training corpus, PALETTE). For an image x the VLM's belief about the value is
+ * training corpus, PALETTE), put in the prompt's other words as context ("colour of a digit" -> "red a
+ * digit", "green a digit", ...). For an image x the VLM's belief about the value is
  *     p(v | x) = softmax_v( s * cos(image(x), text(value prompt v)) )
  * with s the model's contrastive logit scale. The input directions that change this belief are
  * those of its Fisher information: per pixel p,
@@ -46,16 +47,21 @@ export const ATTRIBUTE_SEED = 0;
 const ATTRIBUTE_VERSION = 1;
 
 export interface AttributeSpec {
-  /** The attribute prompt: a known attribute name ("colour") or a comma-separated list of value words. */
+  /**
+   * The attribute prompt: a known attribute name with optional context words ("colour", "colour of a
+   * digit": each value word goes with the context the VLM knows, "red a digit"), or a comma-separated
+   * list of value words ("red,green,blue").
+   */
   attribute: string;
-  /** Context the value words are put in (the positive prompt, e.g. "a digit" -> "red a digit"); '' for none. */
-  context?: string;
   sample?: number;
   seed?: number;
 }
 
 export interface AttributeMatrix {
   attribute: string;
+  /** The context words the value words were put in ('' for none), and prompt words the VLM does not know (ignored). */
+  context: string;
+  ignoredWords: string[];
   /** The value prompts the softmax runs over. */
   values: string[];
   /** C = M / lambda_max(M), 3x3 row-major, symmetric PSD, rounded to 1e-6. */
@@ -80,31 +86,31 @@ export interface AttributeReference {
   freeAxisAngleToGrey: number;
 }
 
-/** The value words of an attribute prompt (known name, or a comma-separated list), checked against the vocabulary. */
-export function attributeValues(attribute: string, vocab: Vocabulary): string[] {
-  const list = attribute.includes(',') ? attribute.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  let values: string[];
-  if (list) {
-    values = list;
-  } else {
-    const words = tokenize(attribute);
-    const name = words.length === 1 ? (ATTRIBUTE_ALIASES[words[0]] ?? words[0]) : '';
-    const known = ATTRIBUTE_VALUES[name];
-    if (!known) {
-      throw new UserError(`--attribute-prompt ${JSON.stringify(attribute)}: not an attribute the embedded VLM knows (${Object.keys(ATTRIBUTE_VALUES).join(', ')}); give its value words as a comma-separated list instead, e.g. "red,green,blue"`);
-    }
-    values = [...known()];
+/**
+ * The value prompts of an attribute prompt. A comma-separated list is the value words themselves; otherwise
+ * the prompt must name a known attribute ("colour", or an alias) and its other words the VLM knows are the
+ * context each value word is put in (bag of words: "red a digit" = "a red digit"); words it does not know
+ * are ignored (reported in `ignored`).
+ */
+export function parseAttributePrompt(attribute: string, vocab: Vocabulary): { values: string[]; context: string; prompts: string[]; ignored: string[] } {
+  if (attribute.includes(',')) {
+    const values = attribute.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = values.filter((v) => tokenize(v).some((w) => !vocab.has(w)));
+    if (unknown.length) throw new UserError(`--attribute-prompt: the embedded VLM does not know ${unknown.map((u) => JSON.stringify(u)).join(', ')}`);
+    if (values.length < 2) throw new UserError(`--attribute-prompt ${JSON.stringify(attribute)} needs at least two value words`);
+    return { values, context: '', prompts: values, ignored: [] };
   }
-  const unknown = values.filter((v) => tokenize(v).some((w) => !vocab.has(w)));
-  if (!list) values = values.filter((v) => !unknown.includes(v)); // a named attribute keeps the words the model knows
-  else if (unknown.length) throw new UserError(`--attribute-prompt: the embedded VLM does not know ${unknown.map((u) => JSON.stringify(u)).join(', ')}`);
-  if (values.length < 2) throw new UserError(`--attribute-prompt ${JSON.stringify(attribute)} needs at least two value words the VLM knows, got ${JSON.stringify(values)}`);
-  return values;
-}
-
-/** The value prompts: each value word with the context prompt (bag of words: "red a digit" = "a red digit"). */
-export function valuePrompts(values: readonly string[], context = ''): string[] {
-  return values.map((v) => (context.trim() ? `${v} ${context.trim()}` : v));
+  const words = tokenize(attribute);
+  const names = words.filter((w) => ATTRIBUTE_VALUES[ATTRIBUTE_ALIASES[w] ?? w]);
+  if (names.length !== 1) {
+    throw new UserError(`--attribute-prompt ${JSON.stringify(attribute)}: name one attribute the embedded VLM knows (${Object.keys(ATTRIBUTE_VALUES).join(', ')}), e.g. "colour of a digit", or give value words as a comma-separated list, e.g. "red,green,blue"`);
+  }
+  const values = ATTRIBUTE_VALUES[ATTRIBUTE_ALIASES[names[0]] ?? names[0]]().filter((v) => tokenize(v).every((w) => vocab.has(w)));
+  if (values.length < 2) throw new UserError(`--attribute-prompt ${JSON.stringify(attribute)}: the VLM knows fewer than two of its value words`);
+  const rest = words.filter((w) => w !== names[0]);
+  const known = rest.filter((w) => vocab.has(w));
+  const context = known.join(' ');
+  return { values, context, prompts: values.map((v) => (context ? `${v} ${context}` : v)), ignored: rest.filter((w) => !vocab.has(w)) };
 }
 
 /** Seeded sample of split indices (sorted). */
@@ -210,15 +216,14 @@ export function normaliseMoment(m: readonly number[]): number[] {
 /** Computes the attribute matrix (no cache). */
 export async function computeAttributeMatrix(vlm: LoadedVlm, split: ImageSplit, spec: AttributeSpec): Promise<AttributeMatrix> {
   if (!activeBackend()) await initBackend();
-  const values = attributeValues(spec.attribute, vlm.vocab);
-  const prompts = valuePrompts(values, spec.context);
+  const { prompts, context, ignored } = parseAttributePrompt(spec.attribute, vlm.vocab);
   const seed = spec.seed ?? ATTRIBUTE_SEED;
   const idx = attributeSampleIndices(split.count, spec.sample ?? ATTRIBUTE_SAMPLE, seed);
   if (idx.length === 0) throw new UserError('the attribute prompt needs training images; the split is empty');
   const matrix = normaliseMoment(attributeMoment(vlm, split, idx, prompts));
   const { values: ev, vectors } = symmetricEigen3(matrix);
   return {
-    attribute: spec.attribute, values: prompts, matrix,
+    attribute: spec.attribute, context, ignoredWords: ignored, values: prompts, matrix,
     eigenvalues: ev.map(round6), eigenvectors: vectors.map((v) => v.map(round6)),
     images: idx.length, seed, reference: compareToOffGrey(matrix),
   };
@@ -248,7 +253,7 @@ export async function attributeMatrix(
 ): Promise<AttributeMatrix & { cacheKey: string; cached: boolean }> {
   const keySpec = {
     v: ATTRIBUTE_VERSION, dataset: ds.checksum, checkpoint: vlmCheckpointHash(vlm), attribute: spec.attribute,
-    context: spec.context ?? '', sample: spec.sample ?? ATTRIBUTE_SAMPLE, seed: spec.seed ?? ATTRIBUTE_SEED,
+    sample: spec.sample ?? ATTRIBUTE_SAMPLE, seed: spec.seed ?? ATTRIBUTE_SEED,
   };
   const cacheKey = sha256(Buffer.from(canonicalJson(keySpec)));
   const file = path.join(cacheDir, `${ds.name}-${cacheKey.slice(0, 16)}.json`);
