@@ -1,5 +1,10 @@
 #!/usr/bin/python3
-"""Executes the project's TypeScript notebooks headless (tslab kernel, nbclient) and writes reports.
+"""Executes the project's TypeScript notebooks headless (tslab kernel) and writes reports.
+
+Two engines: papermill (the default where it is installed, i.e. with the project's .venv python) runs
+each notebook with the profile as a papermill parameter (`-p profileName quick`: the injected cell is
+kept in the executed notebook), through the TypeScript translator of scripts/papermill-tslab; nbclient
+(Debian's python3-nbclient, no papermill) runs them as they are, the profile coming from LTL_PROFILE.
 
 For each notebook: the executed .ipynb and an HTML export go to the reports folder, and an index.html
 links them. A failing cell stops the run with exit status 1 and shows what failed: tslab reports
@@ -23,8 +28,12 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbconvert import HTMLExporter
 
 
+# A copy of the terminal's stderr: while papermill runs a kernel, fd 2 points at the kernel's log.
+LOG = os.fdopen(os.dup(2), 'w')
+
+
 def log(msg):
-    print(msg, file=sys.stderr, flush=True)
+    print(msg, file=LOG, flush=True)
 
 
 def cell_failure_text(cell):
@@ -48,16 +57,57 @@ def tail(path, n=60):
         return ''
 
 
-def run_one(path, out_dir, kernel, timeout, profile):
+# Cells papermill adds: the injected parameters and, after a failure, red markers. Cell numbers in
+# messages count the notebook's own cells only, as they are in the file.
+PAPERMILL_TAGS = ('injected-parameters', 'papermill-error-cell-tag')
+
+
+def own_cells(nb):
+    return [c for c in nb.cells if not set(c.get('metadata', {}).get('tags', [])) & set(PAPERMILL_TAGS)]
+
+
+def have_papermill():
+    try:
+        import papermill  # noqa: F401
+        from papermill.translators import papermill_translators
+        papermill_translators.find_translator('tslab', 'typescript')
+        return True
+    except Exception:
+        return False
+
+
+def execute_papermill(path, out_ipynb, kernel, timeout, profile, hooks, kernel_stderr):
+    """papermill.execute_notebook with profileName as parameter; returns (notebook, error or None)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+    error = None
+    if os.path.exists(out_ipynb):  # not an earlier run's notebook if this one fails to start
+        os.remove(out_ipynb)
+    # The kernel process inherits our stderr: point fd 2 at the log for the run (our own messages
+    # go to a saved copy of the terminal's stderr, see log()).
+    saved = os.dup(2)
+    os.dup2(kernel_stderr.fileno(), 2)
+    try:
+        papermill.execute_notebook(
+            path, out_ipynb, parameters={'profileName': profile}, kernel_name=kernel,
+            cwd=os.path.dirname(os.path.abspath(path)), progress_bar=False, log_output=False,
+            execution_timeout=timeout, request_save_on_cell_execute=True, record_timing=True,
+            on_cell_execute=hooks[0], on_cell_executed=hooks[1])
+    except (PapermillExecutionError, CellTimeoutError, DeadKernelError) as e:
+        error = e
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    # papermill saves after every cell, so a run stopped by a timeout or a dead kernel left its progress.
+    return nbformat.read(out_ipynb if os.path.exists(out_ipynb) else path, as_version=4), error
+
+
+def run_one(path, out_dir, kernel, timeout, profile, engine='nbclient'):
     name = os.path.splitext(os.path.basename(path))[0]
     nb = nbformat.read(path, as_version=4)
-    code_cells = [c for c in nb.cells if c.cell_type == 'code']
+    # papermill's injected parameters cell runs too
+    n_code = sum(c.cell_type == 'code' for c in nb.cells) + (engine == 'papermill')
     stderr_path = os.path.join(out_dir, f'{name}.kernel-stderr.log')
-    client = NotebookClient(
-        nb, kernel_name=kernel, timeout=timeout, allow_errors=False,
-        resources={'metadata': {'path': os.path.dirname(os.path.abspath(path))}},
-        record_timing=True,
-    )
     state = {'i': 0, 't': time.time()}
 
     def on_start(cell, cell_index, **_):
@@ -67,22 +117,31 @@ def run_one(path, out_dir, kernel, timeout, profile):
         if cell.cell_type != 'code':
             return
         state['i'] += 1
-        log(f"  [{name}] cell {state['i']}/{len(code_cells)} (#{cell_index}) {time.time() - state['t']:.1f}s")
+        log(f"  [{name}] cell {state['i']}/{n_code} (#{cell_index}) {time.time() - state['t']:.1f}s")
 
-    client.on_cell_execute = on_start
-    client.on_cell_executed = on_complete
     t0 = time.time()
     error = None
+    out_ipynb = os.path.join(out_dir, f'{name}.ipynb')
     with open(stderr_path, 'w') as kernel_stderr:
-        try:
-            client.execute(stderr=kernel_stderr)
-        except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
-            error = e
+        if engine == 'papermill':
+            nb, error = execute_papermill(path, out_ipynb, kernel, timeout, profile, (on_start, on_complete), kernel_stderr)
+        else:
+            client = NotebookClient(
+                nb, kernel_name=kernel, timeout=timeout, allow_errors=False,
+                resources={'metadata': {'path': os.path.dirname(os.path.abspath(path))}},
+                record_timing=True,
+            )
+            client.on_cell_execute = on_start
+            client.on_cell_executed = on_complete
+            try:
+                client.execute(stderr=kernel_stderr)
+            except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
+                error = e
     seconds = time.time() - t0
     nb.metadata.setdefault('ltl', {})
-    nb.metadata['ltl'].update({'profile': profile, 'seconds': round(seconds, 1),
+    nb.metadata['ltl'].update({'profile': profile, 'seconds': round(seconds, 1), 'engine': engine,
                                'executed': datetime.datetime.now().isoformat(timespec='seconds')})
-    nbformat.write(nb, os.path.join(out_dir, f'{name}.ipynb'))
+    nbformat.write(nb, out_ipynb)
     body, _ = HTMLExporter().from_notebook_node(nb)
     # Links between notebooks point at the sibling reports in the HTML export.
     body = re.sub(r'href="(\d\d-[\w-]+)\.ipynb"', r'href="\1.html"', body)
@@ -90,12 +149,14 @@ def run_one(path, out_dir, kernel, timeout, profile):
         f.write(body)
     failure = None
     if error is not None:
+        cells = own_cells(nb)
         failed = None
-        for idx, c in enumerate(nb.cells):
-            if c.cell_type == 'code' and any(o.get('output_type') == 'error' for o in c.get('outputs', [])):
+        for idx, c in enumerate(cells):
+            if c.cell_type == 'code' and (any(o.get('output_type') == 'error' for o in c.get('outputs', []))
+                                          or c.get('metadata', {}).get('papermill', {}).get('exception') is True):
                 failed = (idx, c)
         if failed is None:  # tslab: error only on stderr; the failing cell is the last one that ran
-            ran = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == 'code' and c.get('execution_count')]
+            ran = [(i, c) for i, c in enumerate(cells) if c.cell_type == 'code' and c.get('execution_count')]
             failed = ran[-1] if ran else (None, None)
         idx, cell = failed
         text = cell_failure_text(cell) if cell is not None else ''
@@ -164,7 +225,15 @@ def main():
     ap.add_argument('--only', default=os.environ.get('LTL_NOTEBOOKS', ''),
                     help='comma-separated name prefixes, e.g. 00,01 (env LTL_NOTEBOOKS)')
     ap.add_argument('--keep-going', action='store_true', help='run the remaining notebooks after a failure')
+    ap.add_argument('--engine', choices=('auto', 'papermill', 'nbclient'), default=os.environ.get('LTL_ENGINE', 'auto'),
+                    help='papermill (profile as parameter) or plain nbclient; auto: papermill where installed (env LTL_ENGINE)')
     args = ap.parse_args()
+    engine = args.engine
+    if engine == 'auto':
+        engine = 'papermill' if have_papermill() else 'nbclient'
+    elif engine == 'papermill' and not have_papermill():
+        log('papermill with the tslab translator is not installed for this python (bash scripts/setup-jupyter.sh)')
+        return 2
     profile = os.environ.get('LTL_PROFILE', 'standard')
     os.makedirs(args.out, exist_ok=True)
     names = sorted(f for f in os.listdir(args.notebooks) if f.endswith('.ipynb') and not f.startswith('.'))
@@ -177,8 +246,8 @@ def main():
     results = []
     t0 = time.time()
     for n in names:
-        log(f'[run] {n} (profile {profile})')
-        r = run_one(os.path.join(args.notebooks, n), args.out, args.kernel, args.timeout, profile)
+        log(f'[run] {n} (profile {profile}, {engine})')
+        r = run_one(os.path.join(args.notebooks, n), args.out, args.kernel, args.timeout, profile, engine)
         results.append(r)
         log(f"[run] {n}: {'FAILED' if r['failure'] else 'ok'} in {r['seconds']:.1f}s")
         if r['failure']:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares the notebooks to run: builds dist/, makes the package importable by name from notebooks/,
-# and installs the tslab kernel spec into a PROJECT-LOCAL Jupyter data dir (.ltl-jupyter), so nothing
-# is written to ~/.local/share/jupyter. Idempotent; safe to run before every reproduce.
+# and installs the tslab kernel spec into a PROJECT-LOCAL Jupyter data dir (.ltl-jupyter) and into the
+# project's .venv when it exists, so nothing is written to ~/.local/share/jupyter. Idempotent; safe to run before every reproduce.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -16,16 +16,21 @@ fi
 mkdir -p notebooks/node_modules
 ln -sfn ../.. notebooks/node_modules/learning-to-look
 
-JUPYTER_DIR="$ROOT/.ltl-jupyter"
-KDIR="$JUPYTER_DIR/kernels/tslab"
-mkdir -p "$KDIR"
+# The same kernel spec in two places: the project-local Jupyter data dir (Debian's nbclient and classic
+# notebook, through JUPYTER_PATH) and, when scripts/setup-jupyter.sh made it, the project's virtual
+# environment (its JupyterLab and papermill find kernels under sys.prefix/share/jupyter).
 NODE_BIN="$(command -v node)"
-# {connection_file} must be its own argv entry (tslab issue #36).
-cat > "$KDIR/kernel.json" <<JSON
+KDIRS=("$ROOT/.ltl-jupyter/kernels/tslab")
+if [[ -x "$ROOT/.venv/bin/python" ]]; then KDIRS+=("$ROOT/.venv/share/jupyter/kernels/tslab"); fi
+for KDIR in "${KDIRS[@]}"; do
+  mkdir -p "$KDIR"
+  # {connection_file} must be its own argv entry (tslab issue #36).
+  cat > "$KDIR/kernel.json" <<JSON
 {
   "argv": ["$NODE_BIN", "$ROOT/node_modules/tslab/bin/tslab", "kernel", "--config-path", "{connection_file}"],
   "display_name": "TypeScript (tslab, learning-to-look)",
   "language": "typescript"
 }
 JSON
-echo "[setup] kernel spec: $KDIR/kernel.json" >&2
+  echo "[setup] kernel spec: $KDIR/kernel.json" >&2
+done

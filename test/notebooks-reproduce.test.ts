@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { launchChromium, chromiumPath } from '../lib/report/chromium';
+import { withNotebookRunLock } from './notebook-run-lock';
 
 const ROOT = path.resolve(__dirname, '..');
 const haveJupyter = spawnSync('/usr/bin/python3', ['-c', 'import nbclient, nbconvert'], { encoding: 'utf8' }).status === 0;
@@ -43,12 +44,15 @@ test('a failing cell fails the run and its error is printed', { skip: !haveJupyt
   assert.ok(fs.existsSync(path.join(dir, 'out', '00-fails.html')), 'the partial report is still written');
 });
 
-test('quick profile: every notebook executes headless into reports', { skip: !haveJupyter && 'Debian jupyter (nbclient) missing', timeout: 10 * 60_000 }, () => {
-  const t0 = Date.now();
+test('quick profile: every notebook executes headless into reports', { skip: !haveJupyter && 'Debian jupyter (nbclient) missing', timeout: 20 * 60_000 }, async () => {
   // A fresh cache: the test must exercise training and map generation, not reuse earlier runs.
   const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-nbcache-'));
-  const r = reproduce({ LTL_PROFILE: 'quick', LTL_REPORTS_DIR: reports, LTL_CACHE_DIR: cache });
-  const secs = (Date.now() - t0) / 1000;
+  // Not at the same time as the JupyterLab test's run of the notebooks (test/notebook-run-lock.ts).
+  const { r, secs } = await withNotebookRunLock(() => {
+    const t0 = Date.now();
+    const r = reproduce({ LTL_PROFILE: 'quick', LTL_REPORTS_DIR: reports, LTL_CACHE_DIR: cache });
+    return { r, secs: (Date.now() - t0) / 1000 };
+  });
   assert.equal(r.status, 0, `reproduce failed (status ${r.status}, ${secs.toFixed(0)} s):\n${r.stderr.slice(-6000)}`);
   const summary = JSON.parse(fs.readFileSync(path.join(reports, 'summary.json'), 'utf8'));
   assert.equal(summary.profile, 'quick');

@@ -21,6 +21,8 @@ let browserP: Promise<any> | undefined;
 let pageP: Promise<Page> | undefined;
 let idleTimer: NodeJS.Timeout | undefined;
 let queue: Promise<unknown> = Promise.resolve();
+/** Renders asked for and not finished: the idle close waits for them. */
+let pending = 0;
 
 /** Launches (once) a headless Chromium; throws if playwright-core or Chromium is missing. */
 export async function launchChromium(): Promise<any> {
@@ -55,7 +57,12 @@ export async function closeChromium(): Promise<void> {
 
 function scheduleClose(): void {
   if (idleTimer) clearTimeout(idleTimer);
-  idleTimer = setTimeout(() => void closeChromium(), 4000);
+  idleTimer = undefined;
+  if (pending > 0) return;
+  idleTimer = setTimeout(() => {
+    idleTimer = undefined;
+    if (pending === 0) void closeChromium();
+  }, 4000);
   idleTimer.unref();
 }
 
@@ -80,11 +87,17 @@ export async function renderPlotlyPng(figure: { data: unknown[]; layout?: unknow
     );
     return Buffer.from(dataUrl.slice(dataUrl.indexOf(',') + 1), 'base64');
   };
+  // No idle close from here on: a figure computed more than 4 s after the previous one used to find
+  // its browser closing under it ("Target page, context or browser has been closed").
+  pending++;
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = undefined;
   const p = queue.then(run, run);
   queue = p.catch(() => undefined);
   try {
     return await p;
   } finally {
+    pending--;
     scheduleClose();
   }
 }

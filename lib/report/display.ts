@@ -1,11 +1,26 @@
 /**
  * Showing rich output in a tslab notebook. tslab's public API sends ONE mime type per display; we want
- * bundles (text/html + image/png + text/plain) so every frontend picks what it can show, so we use
- * tslab's internal writer (tslab 1.0.22, pinned) when present and fall back to the public API.
- * Outside a kernel (tests, plain node) bundles go to a sink that tests can replace; by default the
- * text/plain part is printed.
+ * bundles so every front end picks what it can show, so we use tslab's internal writer (tslab 1.0.22,
+ * pinned) when present and fall back to the public API. Outside a kernel (tests, plain node) bundles
+ * go to a sink that tests can replace; by default the text/plain part is printed.
+ *
+ * Which part of a bundle is shown is the front end's choice, never the order of its keys (nbformat
+ * saves them sorted). What each one picks from the bundles of lib/report:
+ *  - JupyterLab 4: the renderer of lowest rank among those present, and while a notebook is not trusted
+ *    (a reopened, shared or downloaded one) only renderers marked safe: plotly's
+ *    application/vnd.plotly.v1+json (rank 2, safe; the plotly package in .venv provides it) before
+ *    text/html (50; sanitized when untrusted: scripts dropped, <img src="data:..."> kept) before
+ *    image/png (90).
+ *  - classic Notebook 6: text/html before image/png (unknown types skipped); untrusted HTML sanitized.
+ *  - VS Code: application/vnd.* first (its plotly renderer), then text/html, then images.
+ *  - nbconvert HTML (reports/): text/html, scripts included.
+ *  - Viewers without JavaScript: text/html without its scripts, or image/png.
+ * So a figure carries the plotly JSON, HTML whose PNG <img> stays visible until a script replaces it
+ * with the live plot, the PNG itself, and text; images and tables carry HTML, PNG and text.
  */
-export type MimeBundle = Record<string, string | Uint8Array>;
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+/** A mime bundle: strings, bytes (sent base64, as image/png must be) or JSON (the application/*+json types). */
+export type MimeBundle = Record<string, string | Uint8Array | JsonValue>;
 export type DisplaySink = (bundle: MimeBundle, displayId?: string, update?: boolean) => void;
 
 let sink: DisplaySink | undefined;
@@ -25,9 +40,9 @@ function tslabWriter(): ((data: unknown, update: boolean) => void) | undefined {
   }
 }
 
-function encode(bundle: MimeBundle): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(bundle)) out[k] = typeof v === 'string' ? v : Buffer.from(v).toString('base64');
+function encode(bundle: MimeBundle): Record<string, JsonValue> {
+  const out: Record<string, JsonValue> = {};
+  for (const [k, v] of Object.entries(bundle)) out[k] = v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v;
   return out;
 }
 

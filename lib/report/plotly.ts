@@ -1,14 +1,19 @@
 import * as fs from 'node:fs';
-import { displayBundle, escapeHtml, newDisplayId } from './display';
+import { displayBundle, escapeHtml, newDisplayId, type JsonValue, type MimeBundle } from './display';
 import { jsonReplacer, pngFallbackEnabled, renderPlotlyPng } from './chromium';
 
 /**
- * Plotly figures as self-contained HTML snippets. The plotly.js bundle is inlined ONCE per kernel
- * session (in the first figure shown), as a plain script tag: plotly.js-dist-min sets window.Plotly
- * without AMD, so it works with or without require.js (JupyterLab, the classic notebook, nbconvert's
- * HTML export). Each figure also carries a static PNG (rendered by headless Chromium) inside the
- * snippet, removed once the interactive plot has drawn, and as the bundle's image/png, so the figure
- * is visible where scripts do not run.
+ * Plotly figures as mime bundles that every front end can show (see display.ts for who picks what):
+ *  - application/vnd.plotly.v1+json: the figure as data, drawn by plotly's own renderer where one is
+ *    installed (JupyterLab with the plotly package, as in the project's .venv; VS Code). It needs no
+ *    trust, so the plot stays interactive in a reopened or shared notebook.
+ *  - text/html: a self-contained snippet. The plotly.js bundle is inlined ONCE per kernel session (in
+ *    the first figure shown), as a plain script tag: plotly.js-dist-min sets window.Plotly without AMD,
+ *    so it works with or without require.js (JupyterLab, the classic notebook, nbconvert's HTML
+ *    export). The snippet shows the static PNG as an <img> that the script replaces with the live plot,
+ *    so where scripts do not run (untrusted output, viewers without JavaScript) the picture remains.
+ *  - image/png: the static PNG (rendered by headless Chromium), for front ends that prefer images.
+ *  - text/plain: the title.
  */
 export interface Figure {
   data: Record<string, unknown>[];
@@ -43,12 +48,19 @@ export function scriptJson(v: unknown): string {
   return JSON.stringify(v, jsonReplacer).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
+/** The layout and config a figure is drawn with (both the HTML and the plotly JSON): fixed size, no logo. */
+function sized(fig: Figure, width: number, height: number): { layout: Record<string, unknown>; config: Record<string, unknown> } {
+  return {
+    layout: { width, height, margin: { l: 60, r: 20, t: 50, b: 50 }, ...(fig.layout ?? {}) },
+    config: { responsive: false, displaylogo: false, ...(fig.config ?? {}) },
+  };
+}
+
 export function figureHtml(fig: Figure, opts: { id?: string; width?: number; height?: number; png?: Uint8Array; includeBundle?: boolean } = {}): string {
   const id = opts.id ?? newDisplayId('fig');
   const width = opts.width ?? 720;
   const height = opts.height ?? 420;
-  const layout = { width, height, margin: { l: 60, r: 20, t: 50, b: 50 }, ...(fig.layout ?? {}) };
-  const config = { responsive: false, displaylogo: false, ...(fig.config ?? {}) };
+  const { layout, config } = sized(fig, width, height);
   const fallback = opts.png
     ? `<img class="ltl-fallback" alt="${escapeHtml(String((layout as any).title?.text ?? (layout as any).title ?? 'figure'))}" width="${width}" height="${height}" src="data:image/png;base64,${Buffer.from(opts.png).toString('base64')}">`
     : '';
@@ -63,7 +75,28 @@ export function figureHtml(fig: Figure, opts: { id?: string; width?: number; hei
   ].join('');
 }
 
-/** Displays a figure: interactive HTML + PNG fallback + a text summary. */
+/** The figure as application/vnd.plotly.v1+json: plain JSON (typed arrays as arrays, NaN as null), sized as the HTML. */
+export function plotlyMimeJson(fig: Figure, width = 720, height = 420): JsonValue {
+  const { layout, config } = sized(fig, width, height);
+  return JSON.parse(JSON.stringify({ data: fig.data, layout, config }, jsonReplacer)) as JsonValue;
+}
+
+/** The mime bundle of a figure (see the comment at the top); `png` is the static copy when rendered. */
+export function figureBundle(fig: Figure, opts: { width?: number; height?: number; png?: Uint8Array; includeBundle?: boolean } = {}): MimeBundle {
+  const width = opts.width ?? 720;
+  const height = opts.height ?? 420;
+  const title = (fig.layout as any)?.title;
+  const text = `[plotly figure${title ? ': ' + (typeof title === 'string' ? title : title.text) : ''}]`;
+  const bundle: MimeBundle = {
+    'application/vnd.plotly.v1+json': plotlyMimeJson(fig, width, height),
+    'text/html': figureHtml(fig, { width, height, png: opts.png, includeBundle: opts.includeBundle }),
+  };
+  if (opts.png) bundle['image/png'] = opts.png;
+  bundle['text/plain'] = text;
+  return bundle;
+}
+
+/** Displays a figure: plotly JSON + interactive HTML with the PNG inside + the PNG + a text summary. */
 export async function showFigure(fig: Figure, opts: FigureOptions = {}): Promise<void> {
   const width = opts.width ?? 720;
   const height = opts.height ?? 420;
@@ -77,11 +110,9 @@ export async function showFigure(fig: Figure, opts: FigureOptions = {}): Promise
     }
   }
   const includeBundle = opts.includeBundle ?? !bundleSent;
-  const html = figureHtml(fig, { width, height, png, includeBundle });
+  const bundle = figureBundle(fig, { width, height, png, includeBundle });
   if (includeBundle) bundleSent = true;
-  const title = (fig.layout as any)?.title;
-  const text = `[plotly figure${title ? ': ' + (typeof title === 'string' ? title : title.text) : ''}]`;
-  displayBundle(png ? { 'text/html': html, 'image/png': png, 'text/plain': text } : { 'text/html': html, 'text/plain': text });
+  displayBundle(bundle);
 }
 
 // ---- figure builders: small, typed wrappers for the charts the notebooks draw ----
