@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .option('--rrr-mode <m>', 'spatial (decoy-patch mask) | colour (default for colour datasets) | prompt (default when a prompt is given: masks from the prompts\' maps)')
     .option('--prompt <text>', 'positive prompt, where the evidence is ("a digit"): rrr prompt mode penalises input gradients off its map; align uses its maps as targets; any method records the validation excluded share')
     .option('--negative-prompt <text>', 'where the evidence must not come from ("a square"): input gradients on its map are penalised (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
-    .option('--attribute-prompt <text>', 'an attribute the model must not read ("colour", or value words "red,green,blue"): a 3x3 matrix of input directions from the embedded VLM')
+    .option('--attribute-prompt <text>', 'an attribute the model must not read, with optional context ("colour of a digit"), or its value words ("red,green,blue"): a 3x3 matrix of input directions from the embedded VLM (cached under data/cache/attributes)')
     .option('--prompt-threshold <t>', 'prompt masks: map threshold (default 0.5)', num('--prompt-threshold'))
     .option('--prompt-dilate <px>', 'prompt masks: dilation radius of the positive region, in map pixels (default 2)', num('--prompt-dilate'))
     .option('--negative-dilate <px>', 'prompt masks: dilation radius of negative regions (default 1)', num('--negative-dilate'))
