@@ -152,6 +152,7 @@ export class MapStoreReader {
   /** Opens and validates a map file. `verify` (default true) hashes the payload in 1 MiB chunks. */
   static open(file: string, expect: MapStoreExpect = {}, opts: { verify?: boolean } = {}): MapStoreReader {
     if (!fs.existsSync(file)) throw new UserError(`map file ${file} does not exist`);
+    if (fs.statSync(file).isDirectory()) throw new UserError(`map file ${file} is a folder, not a map file`);
     const fd = fs.openSync(file, 'r');
     try {
       const size = fs.fstatSync(fd).size;

@@ -31,7 +31,8 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 /** A system error about the temporary file is reported as an error writing the target. */
 function nameTarget(e: unknown, tmp: string, file: string): unknown {
   const err = e as NodeJS.ErrnoException & { dest?: string };
-  if (err && typeof err === 'object' && err.path === tmp) {
+  if (err && typeof err === 'object' && typeof err.code === 'string' && (err.path === tmp || err.path === undefined)) {
+    // Errors on the descriptor (write, fsync: ENOSPC, EIO) carry no path; those on the temporary name carry it.
     err.path = file;
     delete err.dest;
     if (err.syscall === 'rename' || err.syscall === 'open') err.syscall = 'write';

@@ -60,7 +60,12 @@ function mkdirs(dir: string, flag: string, shown: string): boolean {
  */
 export function prepareOutDir(dir: string, flag = '--out'): { created: boolean } {
   const created = mkdirs(dir, flag, dir);
-  probeWritable(dir, flag, dir);
+  try {
+    probeWritable(dir, flag, dir);
+  } catch (e) {
+    if (created) removeIfEmpty(dir);
+    throw e;
+  }
   return { created };
 }
 
