@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { runTraining, selectEpoch, resolveConfig, configDiff, PAPER_DEFAULTS, TfjsEngine, DEFAULT_OPTIMIZER, IDENTITY3, OFF_GREY3, type TrainConfig, type InputGradPenalty } from '../lib/train';
-import { positiveWeights, negativeWeights, combineWeights, promptRegions } from '../lib/train/prompt-constraint';
+import { positiveWeights, negativeWeights, combineWeights, promptRegions, buildPromptConstraint } from '../lib/train/prompt-constraint';
 import { createModel } from '../lib/models';
 import { rrrPenalty } from '../lib/losses/rrr';
 import { registerGenerator } from '../lib/maps/registry';
@@ -277,4 +277,23 @@ test('a vanilla run with a prompt records where it looks; a resume with other ma
   const fresh = await runTraining(config, { dataset: ds });
   assert.ok(fresh.epochs.every((r) => typeof r.valExcludedShare === 'number'));
   assert.equal(fresh.prompts!.penalty.spatial!.length, 9);
+});
+
+test('a constraint with a per-pixel and an attribute term: both matrices, validation masks, share bound 2', async () => {
+  const ds = smallDataset('colormnist', { train: 40, val: 20, test: 10 });
+  const c = { ...resolveConfig({ dataset: 'colormnist', method: 'rrr', maps: 'oracle', prompt: 'a digit', attributePrompt: 'red,green,blue', seed: 1 }) };
+  const logs: string[] = [];
+  const pc = await buildPromptConstraint(c, ds, 30, 20, 32, { cacheDir: tmp(), log: (m) => logs.push(m) });
+  assert.deepEqual(pc.penalty.spatial, IDENTITY3);
+  assert.equal(pc.penalty.global!.length, 9);
+  assert.ok(Math.abs(pc.shareBound - 2) < 1e-5, String(pc.shareBound));
+  assert.equal(pc.train!.length, 30 * 1024); assert.equal(pc.val!.length, 20 * 1024);
+  assert.ok(pc.measurable);
+  assert.ok(pc.info.trainMeanWeight! > 0.3 && pc.info.trainMeanWeight! < 1, `mean w ${pc.info.trainMeanWeight}`);
+  assert.deepEqual((pc.info.attribute as any).values, ['red', 'green', 'blue']);
+  assert.ok(logs.some((m) => /attribute prompt "red,green,blue": 3 value prompts/.test(m)));
+  const free = await buildPromptConstraint({ ...c, prompt: null, attributeForm: 'free-axis' }, ds, 30, 20, 32, { cacheDir: tmp() });
+  assert.equal(free.penalty.spatial, null); assert.equal(free.train, undefined); assert.ok(Math.abs(free.shareBound - 1) < 1e-5);
+  const ev = symmetricEigen3(free.penalty.global!).values;
+  assert.ok(Math.abs(ev[0] - 1) < 1e-5 && Math.abs(ev[1] - 1) < 1e-5 && Math.abs(ev[2]) < 1e-5, `a projection: ${ev}`);
 });

@@ -9,7 +9,7 @@ import type { TrainConfig } from './config';
 import { UserError } from '../util/errors';
 import { canonicalJson } from '../util/canonical-json';
 import { writeJsonAtomic } from '../util/atomic';
-import { attributeMatrix, freeAxisMatrix } from '../maps/embedded/attribute';
+import { attributeMatrix, freeAxisMatrix, symmetricEigen3 } from '../maps/embedded/attribute';
 import { loadCheckpoint } from '../maps/embedded/checkpoint';
 
 /**
@@ -103,6 +103,12 @@ export interface PromptConstraint {
   val?: Float32Array;
   /** Whether the excluded share can be measured on validation images. */
   measurable: boolean;
+  /**
+   * The largest R(x) / |g|^2 the penalty allows (w <= 1): 1 per term (per-pixel with S = I; global: lambda_max(C),
+   * 1 for every form here). The recorded share is divided by it, so it stays in [0, 1]: with both terms it is
+   * the mean of the two terms' shares.
+   */
+  shareBound: number;
   info: PromptInfo;
 }
 
@@ -174,7 +180,8 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
       penalty, provenance, attribute, trainMeanWeight: mean(train), valMeanWeight: mean(val), emptyPositive: empty,
     };
     if (empty.train) o.log?.(`warning: ${empty.train} of ${nTrain} positive maps of ${JSON.stringify(c.prompt)} are empty (no constraint on those images)`);
-    return { penalty, train, val, measurable: !!val || !train, info };
+    const shareBound = (penalty.spatial ? 1 : 0) + (global ? Math.max(0, symmetricEigen3(global).values[0]) : 0);
+    return { penalty, train, val, measurable: !!val || !train, shareBound: shareBound > 0 ? shareBound : 1, info };
   } finally {
     for (const g of gens.values()) g?.dispose?.();
   }

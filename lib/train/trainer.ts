@@ -37,7 +37,8 @@ export interface EpochRecord {
   valScore: number;
   valAttKl: number | null;
   /** Mean over validation images of R(x) / |g|^2 under the prompts' penalty (the share of input-gradient
-   * energy where the prompts say the evidence is not); null when the run names no prompt. */
+   * energy where the prompts say the evidence is not), divided by the number of penalty terms (per-pixel,
+   * global) so it lies in [0, 1]; null when the run names no prompt. */
   valExcludedShare?: number | null;
   testAcc: number;
   /** Training seconds of this epoch (no evaluation). */
@@ -136,6 +137,8 @@ const files = (dir: string) => ({
   config: path.join(dir, 'config.json'),
   log: path.join(dir, 'epochs.jsonl'),
   checkpoint: path.join(dir, 'checkpoint.bin'),
+  /** Weights of the epoch that validation selects (written when that epoch is trained). */
+  selected: path.join(dir, 'selected.bin'),
   result: path.join(dir, 'result.json'),
 });
 
@@ -158,8 +161,8 @@ export function selectEpoch(
   return Math.max(best, 0);
 }
 
-/** 'val-rr': val acc x (1 - excluded share), the share capped at 1 (a penalty with both a per-pixel and a
- * global term can exclude more than the whole energy); a record without a share scores its val acc. */
+/** 'val-rr': val acc x (1 - excluded share) (the share is recorded in [0, 1]; clamped as a guard); a record
+ * without a share scores its val acc. */
 export function rightReasonsScore(e: Pick<EpochRecord, 'valAcc' | 'valExcludedShare'>): number {
   return e.valAcc * (1 - Math.min(1, Math.max(0, e.valExcludedShare ?? 0)));
 }
@@ -323,7 +326,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
         epoch: e, phase: plan.phase, lambda: plan.lambda, lr: plan.lr,
         loss: sl / nb, ce: sc / nb, att: sa / nb,
         valAcc, valScore: valAttKl === null ? valAcc : valAcc * Math.exp(-config.scoreBeta * valAttKl), valAttKl,
-        valExcludedShare: v.excludedShareSum !== undefined ? v.excludedShareSum / v.count : null,
+        valExcludedShare: v.excludedShareSum !== undefined ? v.excludedShareSum / v.count / prompts!.shareBound : null,
         testAcc: t.correct / t.count,
         seconds, evalSeconds: (performance.now() - t1) / 1000, imagesPerSecond: nTrain / seconds,
       };
@@ -336,6 +339,11 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
       if (f) {
         writeCheckpoint(f.checkpoint, { epoch: e, rng: { seed: config.seed, nextEpoch: e + 1 }, history, trainSeconds, imagesTrained, inputs }, state);
         checkpointWritten = true;
+        // The epoch validation selects is the best of a growing prefix, so the final pick was the pick when it was
+        // trained: keeping its weights now is all figures of the selected model need (selected.bin).
+        if (selectEpoch(history, config.select) === e) {
+          writeCheckpoint(f.selected, { epoch: e, rng: { seed: config.seed, nextEpoch: e + 1 }, history, trainSeconds, imagesTrained, inputs }, state);
+        }
         fs.appendFileSync(f.log, JSON.stringify(rec) + '\n');
       }
       opts.onEpoch?.(rec, config.epochs);
