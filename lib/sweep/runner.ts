@@ -127,6 +127,9 @@ export function inspectResult(dir: string): { result?: Record<string, unknown>; 
       return { error: (e as Error).message };
     }
   }
+  // A key one character away from the checksum's name is a damaged seal, not a custom trainer's result.
+  const near = Object.keys(v).find((k) => k.length === SEAL_KEY.length && [...k].filter((c, i) => c !== SEAL_KEY[i]).length === 1);
+  if (near) return { error: `result ${file} is corrupt: its checksum key reads ${JSON.stringify(near)}, not ${JSON.stringify(SEAL_KEY)}` };
   return { result: v as Record<string, unknown> }; // a custom trainer's result, without a checksum
 }
 
