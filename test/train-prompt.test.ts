@@ -13,6 +13,7 @@ import { mapCacheKey, splitMaps, generatorIdentity } from '../lib/maps/split-map
 import { EmbeddedGenerator, loadCheckpoint } from '../lib/maps/embedded';
 import { attributeMatrix, computeAttributeMatrix, parseAttributePrompt, compareToOffGrey, freeAxisMatrix, symmetricEigen3, vlmCheckpointHash } from '../lib/maps/embedded/attribute';
 import type { MapBatch, MapRequest } from '../lib/maps/types';
+import { writeSealedJson } from '../lib/util/sealed';
 import { UserError } from '../lib/util/errors';
 import { createRng } from '../lib/util/rng';
 import { smallDataset } from './train-helpers';
@@ -270,9 +271,13 @@ test('a vanilla run with a prompt records where it looks; a resume with other ma
   await assert.rejects(runTraining(config, { dataset: ds, outDir: out, haltAfterEpoch: 0 }));
   const record = path.join(out, 'prompts.json');
   assert.ok(fs.existsSync(record));
-  const info = JSON.parse(fs.readFileSync(record, 'utf8'));
+  const { sha256: _seal, ...info } = JSON.parse(fs.readFileSync(record, 'utf8'));
   info.provenance[0].mapsSha256 = '0'.repeat(64);
-  fs.writeFileSync(record, JSON.stringify(info));
+  writeSealedJson(record, info); // the (checksummed) record of a run made with other maps
+  const damaged = fs.readFileSync(record, 'utf8').replace('"mapsSha256": "0', '"mapsSha256": "1');
+  fs.writeFileSync(record, damaged);
+  await assert.rejects(runTraining(config, { dataset: ds, outDir: out }), (e: Error) => e instanceof UserError && /prompt record .*prompts\.json is corrupt: checksum mismatch/.test(e.message));
+  writeSealedJson(record, info);
   await assert.rejects(runTraining(config, { dataset: ds, outDir: out }), (e: Error) => e instanceof UserError && /prompt maps or penalty .* changed/.test(e.message));
   const fresh = await runTraining(config, { dataset: ds });
   assert.ok(fresh.epochs.every((r) => typeof r.valExcludedShare === 'number'));

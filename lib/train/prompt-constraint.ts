@@ -8,7 +8,7 @@ import { IDENTITY3, type InputGradPenalty } from './engine';
 import type { TrainConfig } from './config';
 import { UserError } from '../util/errors';
 import { canonicalJson } from '../util/canonical-json';
-import { writeJsonAtomic } from '../util/atomic';
+import { readSealedJson, writeSealedJson } from '../util/sealed';
 import { attributeMatrix, freeAxisMatrix, symmetricEigen3 } from '../maps/embedded/attribute';
 import { loadCheckpoint } from '../maps/embedded/checkpoint';
 
@@ -202,14 +202,14 @@ function fingerprint(info: PromptInfo): string {
  */
 export function checkPromptRecord(file: string, info: PromptInfo, resuming: boolean): void {
   if (resuming && fs.existsSync(file)) {
-    let old: PromptInfo;
-    try { old = JSON.parse(fs.readFileSync(file, 'utf8')); } catch { throw new UserError(`${file} is not valid JSON`); }
+    // Sealed with its SHA-256: a damaged record is an error naming it, not a false 'changed' verdict.
+    const old = readSealedJson<PromptInfo>(file, 'prompt record')!;
     if (fingerprint(old) !== fingerprint(info)) {
       throw new UserError(`the prompt maps or penalty of the run in ${path.dirname(file)} changed since it started (another VLM checkpoint, map file or map settings; see ${file}): use another --out folder or delete this one`);
     }
     return;
   }
-  writeJsonAtomic(file, info);
+  writeSealedJson(file, info);
 }
 
 export { isMapSourceName };

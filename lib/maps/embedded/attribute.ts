@@ -7,7 +7,7 @@ import { UserError } from '../../util/errors';
 import { canonicalJson } from '../../util/canonical-json';
 import { sha256 } from '../../util/hash';
 import { createRng, permutation } from '../../util/rng';
-import { writeJsonAtomic } from '../../util/atomic';
+import { readSealedJson, writeSealedJson } from '../../util/sealed';
 import { PALETTE } from './corpus';
 import { TextEncoder } from './text-encoder';
 import { splitImages } from './generator';
@@ -259,11 +259,12 @@ export async function attributeMatrix(
   const file = path.join(cacheDir, `${ds.name}-${cacheKey.slice(0, 16)}.json`);
   if (fs.existsSync(file)) {
     try {
-      const hit = JSON.parse(fs.readFileSync(file, 'utf8'));
+      // Sealed with its SHA-256: a damaged file (a changed digit of the matrix) is recomputed, never used.
+      const hit = readSealedJson<{ cacheKey: string; matrix: AttributeMatrix }>(file, 'attribute cache')!;
       if (hit.cacheKey === cacheKey && Array.isArray(hit.matrix?.matrix)) return { ...hit.matrix, cacheKey, cached: true };
     } catch { /* a corrupt cache file is recomputed */ }
   }
   const m = await computeAttributeMatrix(vlm, ds.train, spec);
-  writeJsonAtomic(file, { cacheKey, key: keySpec, matrix: m });
+  writeSealedJson(file, { cacheKey, key: keySpec, matrix: m });
   return { ...m, cacheKey, cached: false };
 }
