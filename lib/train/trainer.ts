@@ -250,9 +250,6 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   };
   if (resume) checkInputs(resume.meta.inputs as RunInputs | undefined, inputs, opts.outDir!);
 
-  // The run folder records its prompt maps' digests: a resume with other maps is an error.
-  if (f && prompts) checkPromptRecord(path.join(opts.outDir!, 'prompts.json'), prompts.info, !!resume);
-
   // --- engine
   const engine: TrainEngine = getEngineFactory(config.engine, config).create({
     config,
@@ -285,6 +282,8 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   const bm = rrrMasks ? new Float32Array(B * rowM) : undefined;
 
   try {
+    // The run folder records its prompt maps' digests: a resume with other maps is an error.
+    if (f && prompts) checkPromptRecord(path.join(opts.outDir!, 'prompts.json'), prompts.info, !!resume);
     for (let e = startEpoch; e < config.epochs; e++) {
       const plan = planEpoch(config, e);
       if (plan.resetOptimizer) engine.resetOptimizer();
@@ -351,7 +350,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     }
   } catch (err) {
     if (f && !checkpointWritten && !(err instanceof TrainingHalted)) {
-      for (const file of [f.config, f.log]) fs.rmSync(file, { force: true });
+      for (const file of [f.config, f.log, path.join(opts.outDir!, 'prompts.json')]) fs.rmSync(file, { force: true });
     }
     throw err;
   } finally {
