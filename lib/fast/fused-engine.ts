@@ -1,15 +1,18 @@
 import type { EngineState, EvalInput, EvalResult, StepLosses, StepOptions, TrainBatch, TrainEngine, OptimizerConfig, NamedArray, InputGradPenalty } from '../train/engine';
 import type { TrainConfig } from '../train/config';
 import { NonFiniteLossError, usesAttentionTerm } from '../train/engine';
-import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, INPUT_FLOATS, INPUT_PIXELS, GRID_CELLS, flattenParams, unflattenParams } from './lenet-gap-engine';
+import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, INPUT_FLOATS, INPUT_PIXELS, GRID_CELLS, flattenParams, unflattenParams, type FusedAttention } from './lenet-gap-engine';
 import { MODEL_SHAPES } from '../models/specs';
 
+const FUSED_ATTENTION: readonly FusedAttention[] = ['cam', 'gradcam', 'inputgrad'];
+
 /** Why the fused engine cannot run a config (undefined: it can). It implements LeNet-GAP with vanilla CE, the
- * paper's CAM + KL, and every input-gradient penalty of method 'rrr'; SGD and Adam. */
+ * paper's KL on a CAM, Grad-CAM or input-gradient map, and every input-gradient penalty of method 'rrr'; SGD
+ * and Adam. */
 export function fusedUnsupported(c: Pick<TrainConfig, 'model' | 'method' | 'attention' | 'loss' | 'optimizer'>): string | undefined {
   if (c.model !== 'lenet-gap') return `it implements only the lenet-gap model, not '${c.model}'`;
   if (c.method !== 'vanilla' && c.method !== 'align' && c.method !== 'rrr') return `it has no '${c.method}' method`;
-  if (c.method === 'align' && c.attention !== 'cam') return `it implements only CAM attention for align, not '${c.attention}'`;
+  if (c.method === 'align' && !FUSED_ATTENTION.includes(c.attention)) return `it implements cam, gradcam and inputgrad attention for align, not '${c.attention}'`;
   if (c.method === 'align' && c.loss !== 'kl') return `it implements only the paper's 'kl' loss, not '${c.loss}'`;
   if (c.optimizer !== 'sgd' && c.optimizer !== 'adam') return `it implements SGD and Adam, not '${c.optimizer}'`;
   return undefined;
@@ -21,6 +24,8 @@ export interface FusedEngineOptions {
   initialWeights: Record<string, NamedArray>;
   /** Softmax temperature of the paper KL (1 in the paper). */
   temperature?: number;
+  /** Method 'align': the attention map (default 'cam'). */
+  attention?: FusedAttention;
   /** Method 'rrr': the input-gradient penalty. */
   penalty?: InputGradPenalty;
 }
@@ -71,7 +76,7 @@ export class FusedEngine implements TrainEngine {
     const lambda = !useAtt ? 0 : opts.phase === 'attention' ? 1 : opts.lambda;
     const step = (n: number, s: number) => this.k.computeGradients(n, batch.images.subarray(s * INPUT_FLOATS), batch.labels.subarray(s),
       useAtt && !rrr ? batch.targets!.subarray(s * GRID_CELLS) : undefined,
-      { ceWeight, lambda, temperature: this.o.temperature, penalty: rrr, masks: rrr ? batch.rrrMask?.subarray(s * INPUT_PIXELS) : undefined });
+      { ceWeight, lambda, temperature: this.o.temperature, attention: this.o.attention, penalty: rrr, masks: rrr ? batch.rrrMask?.subarray(s * INPUT_PIXELS) : undefined });
     const max = this.k.maxBatch;
     let r;
     if (batch.size <= max) {
@@ -112,7 +117,7 @@ export class FusedEngine implements TrainEngine {
       const n = Math.min(max, input.size - s);
       const r = this.k.evaluate(n, input.images.subarray(s * INPUT_FLOATS), input.labels.subarray(s),
         wantKl ? input.targets!.subarray(s * GRID_CELLS) : undefined, this.o.temperature ?? 1,
-        wantShare ? { masks: input.rrrMask?.subarray(s * INPUT_PIXELS) } : undefined);
+        wantShare ? { masks: input.rrrMask?.subarray(s * INPUT_PIXELS) } : undefined, this.o.attention);
       correct += r.correct;
       klSum += r.klSum ?? 0;
       shareSum += r.excludedShareSum ?? 0;

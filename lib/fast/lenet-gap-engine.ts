@@ -4,8 +4,9 @@ import type { InputGradPenalty } from '../train/engine';
 
 /**
  * The fused LeNet-GAP training step (lib/fast/wasm/lenet_gap.c, WebAssembly SIMD): forward, backward and the
- * optimizer step in one call, single-threaded, no tfjs, for vanilla CE, the paper's CAM + KL, and the
- * input-gradient penalties (RRR, prompt-guided constraints; double backprop written out in the kernel). Parameters use the
+ * optimizer step in one call, single-threaded, no tfjs, for vanilla CE, the paper's KL on a CAM, Grad-CAM or
+ * input-gradient attention map, and the input-gradient penalties (RRR, prompt-guided constraints; double backprop
+ * written out in the kernel). Parameters use the
  * tfjs layouts of lib/models/lenet-gap.ts (conv HWIO, dense [in, out]), in PARAM_ORDER, 3,042 floats.
  *
  * Inputs per batch: images [B, 32, 32, 3] in [-1, 1] (preprocessed by the caller, as for the tfjs engine),
@@ -25,7 +26,7 @@ interface WasmExports {
   train_step(B: number, lam: number, ceW: number, invT: number, mode: number): number;
   sgd_update(lr: number, momentum: number, wd: number): void;
   adam_update(lr: number, b1: number, b2: number, eps: number, wd: number, bc1: number, bc2: number): void;
-  eval_batch(B: number, wantKl: number, invT: number, wantShare: number): void;
+  eval_batch(B: number, att: number, invT: number, wantShare: number): void;
   reset_momentum(): void;
   ptr_vel(): number;
   ptr_pmask(): number;
@@ -43,6 +44,17 @@ interface WasmExports {
   prof_phase(which: number, reps: number): void;
 }
 
+/** Attention maps of the align step (lib/attention): the kernel's mode numbers. */
+export type FusedAttention = 'cam' | 'gradcam' | 'inputgrad';
+const ATTENTION_MODE: Record<FusedAttention, number> = { cam: 1, gradcam: 3, inputgrad: 4 };
+const MODE_RRR = 2;
+
+function attentionMode(a: FusedAttention | undefined): number {
+  const m = ATTENTION_MODE[a ?? 'cam'];
+  if (!m) throw new Error(`the fused kernel has no '${a}' attention (cam, gradcam or inputgrad)`);
+  return m;
+}
+
 export interface FusedStepOptions {
   /** Weight of the cross-entropy term (0 for an attention-only phase). Default 1. */
   ceWeight?: number;
@@ -54,6 +66,8 @@ export interface FusedStepOptions {
   masks?: Float32Array;
   /** Softmax temperature of the paper KL (paper: 1). */
   temperature?: number;
+  /** The attention map of the KL term (default 'cam'): CAM, Grad-CAM or the input-gradient saliency. */
+  attention?: FusedAttention;
 }
 
 export interface FusedStepResult {
@@ -198,7 +212,7 @@ export class FusedLeNetGap {
     const T = o.temperature ?? 1;
     this.load(size, images, labels, align ? targets : undefined);
     if (rrr) this.loadMasks(size, o.masks);
-    this.e.train_step(size, align || rrr ? lambda : 0, o.ceWeight ?? 1, 1 / T, rrr ? 2 : align ? 1 : 0);
+    this.e.train_step(size, align || rrr ? lambda : 0, o.ceWeight ?? 1, 1 / T, rrr ? MODE_RRR : align ? attentionMode(o.attention) : 0);
     const st = this.f32(this.e.ptr_stats(), 4);
     return { loss: st[0], ce: st[1], kl: st[2], correct: st[3] };
   }
@@ -209,12 +223,15 @@ export class FusedLeNetGap {
     this.f32(this.e.ptr_grads(), PARAM_COUNT).set(flat);
   }
 
-  /** Applies the gradients of the last computeGradients call (torch.optim.SGD semantics). */
+  /** Applies the gradients of the last computeGradients call (torch.optim.SGD semantics). After an attention-only
+   * align step (ceWeight 0) the output bias has no gradient and is left alone (no weight decay or momentum), as the
+   * tfjs engine leaves a parameter without a gradient. */
   applySgd(o: SgdOptions): void {
     this.e.sgd_update(o.lr, o.momentum, o.weightDecay);
   }
 
-  /** Applies the gradients of the last computeGradients call (torch.optim.Adam semantics). */
+  /** Applies the gradients of the last computeGradients call (torch.optim.Adam semantics; parameters without a
+   * gradient are left alone, as for applySgd). */
   applyAdam(o: AdamOptions): void {
     const bc1 = 1 - Math.pow(o.beta1, o.step), bc2 = 1 - Math.pow(o.beta2, o.step);
     this.e.adam_update(o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, bc1, bc2);
@@ -229,15 +246,15 @@ export class FusedLeNetGap {
 
   /**
    * Forward pass: logits [size, 10] (a copy) and the number of correct predictions; with targets also the
-   * summed reverse KL(p || q + 1e-8) of the CAM distribution p (as the tfjs engine's evaluate); with `share`
-   * the summed share R / sum |g|^2 of the input-gradient energy that the penalty set by setPenalty excludes
-   * (per-pixel weights in `masks`).
+   * summed reverse KL(p || q + 1e-8) of the paper's distribution p of the `attention` map (default CAM; as the
+   * tfjs engine's evaluate); with `share` the summed share R / sum |g|^2 of the input-gradient energy that the
+   * penalty set by setPenalty excludes (per-pixel weights in `masks`).
    */
   evaluate(size: number, images: Float32Array, labels: Int32Array, targets?: Float32Array, temperature = 1,
-    share?: { masks?: Float32Array }): { logits: Float32Array; correct: number; klSum?: number; excludedShareSum?: number } {
+    share?: { masks?: Float32Array }, attention?: FusedAttention): { logits: Float32Array; correct: number; klSum?: number; excludedShareSum?: number } {
     this.load(size, images, labels, targets);
     if (share) this.loadMasks(size, share.masks);
-    this.e.eval_batch(size, targets ? 1 : 0, 1 / temperature, share ? 1 : 0);
+    this.e.eval_batch(size, targets ? attentionMode(attention) : 0, 1 / temperature, share ? 1 : 0);
     const st = this.f32(this.e.ptr_stats(), 3);
     return {
       logits: this.f32(this.e.ptr_logits(), size * 10).slice(), correct: st[0],
@@ -247,7 +264,11 @@ export class FusedLeNetGap {
 }
 
 /** Phases of the fused step, in the kernel's numbering (prof_phase). */
-const PHASES = ['conv1 forward (+pool)', 'conv2 forward', 'head (pool, GAP, dense)', 'conv2 backward, pooling path (+col2im)', 'conv1 backward (+pool)', 'whole image (fwd+CE+CAM/KL+bwd)', 'conv2 backward, CAM path (rank one)', 'col2im (dcol -> dh1)', 'whole image (fwd+CE+input-gradient penalty+bwd)'] as const;
+const PHASES = ['conv1 forward (+pool)', 'conv2 forward', 'head (pool, GAP, dense)', 'conv2 backward, pooling path (+col2im)',
+  'conv1 backward (+pool)', 'whole image: CE + CAM KL', 'conv2 backward, CAM path (rank one)', 'col2im (dcol -> dh1)',
+  'whole image: CE + RRR penalty', 'whole image: CE + Grad-CAM KL', 'whole image: CE + input-gradient KL',
+  'input gradient (2 transposed convs)', 'penalty value + dR/dg (per pixel 3x3)', 'penalty backward (double backprop)',
+  'saliency map + its adjoint (area pool)'] as const;
 
 /**
  * CPU microseconds per image of each phase of the fused step, measured on the first image of a batch

@@ -4,8 +4,8 @@ import { FusedEngine, fusedUnsupported } from './fused-engine';
 /**
  * Engines for the trainer (imported for the side effect):
  *   --engine fused  the fused wasm kernel; refuses configs it cannot run (see fusedUnsupported);
- *   --engine auto   fused when it can run the config (lenet-gap: vanilla, align with cam + paper kl, rrr; sgd or
- *                   adam), else tfjs.
+ *   --engine auto   fused when it can run the config (lenet-gap: vanilla, align with cam, gradcam or inputgrad +
+ *                   paper kl, rrr; sgd or adam), else tfjs.
  */
 registerEngine('fused', {
   unsupported: (c) => fusedUnsupported(c),
@@ -14,6 +14,7 @@ registerEngine('fused', {
     optimizer,
     initialWeights,
     temperature: c.temperature,
+    attention: c.method === 'align' ? c.attention : undefined,
     penalty,
   }),
 });

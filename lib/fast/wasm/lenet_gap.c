@@ -42,6 +42,11 @@ float pmask[MAXB * 1024]; /* per-pixel weights w of the input-gradient penalty, 
 float pen[18];            /* S (pen[0..8]) and C (pen[9..17]) of the input-gradient penalty, row-major 3x3 */
 int pen_flags;            /* bit 0: S term present (uses pmask), bit 1: C term present */
 float vel[NP];            /* Adam's second moment (mom holds the first) */
+/* Parameters the optimizer updates: all of them, except after an attention-only align step (ceW = 0), whose loss
+ * does not depend on the output bias: that has no gradient, and (as in the tfjs engine, and PyTorch with
+ * zero_grad(set_to_none=True)) a parameter without a gradient is not updated at all: no weight decay, momentum or
+ * moment decay. */
+static int upd_n = NP;
 
 /* per-step weight copies in kernel-friendly layouts */
 static float W1r[6 * 75];          /* [co][ci][ky][kx] */
@@ -67,7 +72,9 @@ static float dW2s[16 * 5 * 32];
 static float gcam[100];           /* d loss / d t (CAM pre-ReLU) of the current image */
 static float Ulab[10 * 160];      /* per label: sum over the batch's images of sum_p gcam[p] h1col[p] ([ky][32]) */
 static float Glab[10];            /* per label: sum of gcam */
-static float vlab[10 * 160];      /* per label: W2 contracted with W[:, label], [ky][32] */   /* CE-only path's conv2 weight gradient, [co][ky][j (30 + 2 junk lanes)] */
+static float vlab[10 * 160];      /* per label: W2 contracted with W[:, label], [ky][32] */
+static float Uimg[160];           /* Grad-CAM: this image's sum_p gcam[p] h1col[p] ([ky][32]) */
+static float vimg[160];           /* Grad-CAM: W2 contracted with this image's channel weights, [ky][32] */
 static float A[100 * 16];
 static short arg2[25 * 16];
 static float gap[16], prob[10];
@@ -254,15 +261,14 @@ static void col2im_dh1(void) {
   }
 }
 
-/* conv2 backward, CAM path. Its dA is rank one per image: dA_cam[p][c] = gcam[p] * wy[c] (wy = W[:, y]),
- * so instead of dense products:
- *   dW2[ky][j][c] += wy[c] * sum_p gcam[p] h1col[p][ky][j]  -> Ulab[y] accumulates the sum over the batch,
- *                                                             expanded once per step (wy is fixed in a step);
- *   db2[c]        += wy[c] * sum_p gcam[p]                  -> Glab[y];
- *   dcol[p][ky]    = gcam[p] * vlab[y][ky], vlab[y][ky][j] = sum_c wy[c] W2[ky][j][c] (made per step). */
-static void backward_conv2_cam(int y) {
-  float *U = Ulab + y * 160;
-  const float *v = vlab + y * 160;
+/* conv2 backward, CAM / Grad-CAM path. Its dA is rank one per image: dA_cam[p][c] = gcam[p] * w[c] (w: the
+ * channel weights; CAM: W[:, y], Grad-CAM: the image's alpha), so instead of dense products:
+ *   dW2[ky][j][c] += w[c] * sum_p gcam[p] h1col[p][ky][j]  -> accumulated into U ([ky][32]) and expanded by the
+ *                                                            caller (CAM: once per step and label, as w is fixed
+ *                                                            in a step; Grad-CAM: per image);
+ *   db2[c]        += w[c] * sum_p gcam[p]                  -> returned;
+ *   dcol[p][ky]    = gcam[p] * v[ky], v[ky][j] = sum_c w[c] W2[ky][j][c] (CAM: vlab, made per step). */
+static float backward_conv2_rank1(const float *v, float *U) {
   float gs = 0.f;
   for (int p = 0; p < 100; p++) {
     float g = gcam[p];
@@ -280,7 +286,30 @@ static void backward_conv2_cam(int y) {
       for (int k = 0; k < 8; k++) ST(u + 4 * k, MADD(LD(u + 4 * k), gv, LD(seg + 4 * k)));
     }
   }
-  Glab[y] += gs;
+  return gs;
+}
+
+/* Grad-CAM's conv2 backward for one image with channel weights w: vimg from w, the rank-one pass, and U and the
+ * bias share expanded with w straight into the accumulators (cheap: 16 x 160 products). */
+static void backward_conv2_gradcam(const float *w) {
+  const V zero = SPLAT(0.f);
+  for (int ky = 0; ky < 5; ky++)
+    for (int k = 0; k < 8; k++) {
+      V acc = zero;
+      for (int c = 0; c < 16; c++) acc = MADD(acc, SPLAT(w[c]), LD(W2T + (ky * 16 + c) * 32 + 4 * k));
+      ST(vimg + ky * 32 + 4 * k, acc);
+    }
+  for (int i = 0; i < 160; i += 4) ST(Uimg + i, zero);
+  float G = backward_conv2_rank1(vimg, Uimg);
+  for (int c = 0; c < 16; c++) {
+    if (w[c] == 0.f) continue;
+    grads[OFF_B2 + c] += w[c] * G;
+    V wc = SPLAT(w[c]);
+    for (int ky = 0; ky < 5; ky++) {
+      float *d = dW2s + (c * 5 + ky) * 32;
+      for (int k = 0; k < 8; k++) ST(d + 4 * k, MADD(LD(d + 4 * k), wc, LD(Uimg + ky * 32 + 4 * k)));
+    }
+  }
 }
 
 /* conv2 backward, pooling path: dA_pool is nonzero at one pixel per (pooled cell, channel), a quarter
@@ -488,8 +517,160 @@ static void rrr_u(float *u) {
   for (int k = 0; k < 10; k++) u[k] = 1.f - 10.f * prob[k];
 }
 
-/* one image: forward, loss, backward (gradients accumulate into grads/dW1a). Returns loss pieces. */
-static void image_step(int n, float invB, float lam, float ceW, float invT, int align, int rrr) {
+/*
+ * The attention maps of method align and the paper's loss on them. Modes (train_step / eval_batch):
+ * 1 CAM, 3 Grad-CAM, 4 input-gradient saliency (2 is the input-gradient penalty, 0 vanilla).
+ */
+#define MODE_CAM 1
+#define MODE_RRR 2
+#define MODE_GRADCAM 3
+#define MODE_INPUTGRAD 4
+
+/* The paper's KL on one image's non-negative 100-cell map m (CAM, Grad-CAM or the pooled saliency):
+ * s = (m - min m) / (max m - min m + 1e-8) / T, log p = log_softmax(s); returns KL(q || p) = sum_{q>0} q (log q -
+ * log p). With dm, also dm = coef * d KL / d m (min and max route to their first position, as tfjs and torch do
+ * for a unique extreme). */
+static float paper_kl(const float *m, const float *q, float invT, float coef, float *dm) {
+  float mx = -1e30f, mn = 1e30f;
+  int imax = 0, imin = 0;
+  for (int p = 0; p < 100; p++) {
+    if (m[p] > mx) { mx = m[p]; imax = p; }
+    if (m[p] < mn) { mn = m[p]; imin = p; }
+  }
+  float invD = 1.f / (mx - mn + 1e-8f);
+  float s[100], e[100], smax = -1e30f;
+  for (int p = 0; p < 100; p++) {
+    s[p] = (m[p] - mn) * invD * invT; /* s / T (paper: T = 1) */
+    if (s[p] > smax) smax = s[p];
+  }
+  float se = 0.f;
+  for (int p = 0; p < 100; p++) { e[p] = my_exp(s[p] - smax); se += e[p]; }
+  float lse = smax + my_log(se), kl = 0.f, sq = 0.f;
+  for (int p = 0; p < 100; p++)
+    if (q[p] > 0.f) { kl += q[p] * (my_log(q[p]) - (s[p] - lse)); sq += q[p]; }
+  if (!dm) return kl;
+  /* d loss / d lp = -coef q; log-softmax backward; min-max backward */
+  float T = 1.f / invT;
+  float c0 = -coef, sdlp = c0 * sq, dmx = 0.f, dmn = 0.f;
+  float ds[100];
+  for (int p = 0; p < 100; p++) {
+    float pr = e[p] / se;
+    ds[p] = (c0 * q[p] - pr * sdlp) * invT; /* d/d(minmax value u), u = s*T */
+    float u = s[p] * T;
+    dmx -= ds[p] * u;
+    dmn += ds[p] * (u - 1.f);
+  }
+  for (int p = 0; p < 100; p++) dm[p] = ds[p] * invD;
+  dm[imax] += dmx * invD;
+  dm[imin] += dmn * invD;
+  return kl;
+}
+
+/* Evaluation's reverse KL(p || q) = sum p (log p - log(q + 1e-8)) of the same distribution p. */
+static float paper_rkl(const float *m, const float *q, float invT) {
+  float mx = -1e30f, mn = 1e30f;
+  for (int p = 0; p < 100; p++) { if (m[p] > mx) mx = m[p]; if (m[p] < mn) mn = m[p]; }
+  float invD = 1.f / (mx - mn + 1e-8f), s[100], smax = -1e30f;
+  for (int p = 0; p < 100; p++) { s[p] = (m[p] - mn) * invD * invT; if (s[p] > smax) smax = s[p]; }
+  float se = 0.f;
+  for (int p = 0; p < 100; p++) se += my_exp(s[p] - smax);
+  float lse = smax + my_log(se), kl = 0.f;
+  for (int p = 0; p < 100; p++) { float lp = s[p] - lse; kl += my_exp(lp) * (lp - my_log(q[p] + 1e-8f)); }
+  return kl;
+}
+
+/* Channel weights of the attention map for label y. CAM: W[:, y]. Grad-CAM: the spatial mean of d logit_y / dA,
+ * which for LeNet-GAP is W[c, y] * n_c / 2500 (n_c: pooled cells of channel c whose maximum passed the ReLU; the
+ * routing is piecewise constant, so the map's gradient reaches W only through W[:, y]); nsc[c] = n_c / 2500. */
+static void channel_weights(int mode, int y, float *w, float *nsc) {
+  const float *wf = params + OFF_WF;
+  for (int c = 0; c < 16; c++) {
+    float k = 1.f;
+    if (mode == MODE_GRADCAM) {
+      int nc = 0;
+      for (int cell = 0; cell < 25; cell++) nc += arg2[cell * 16 + c] >= 0;
+      k = (float)nc * (1.f / 2500.f);
+    }
+    nsc[c] = k;
+    w[c] = wf[c * 10 + y] * k;
+  }
+}
+
+/* t[p] = sum_c A[p][c] w[c] (the map before its ReLU). */
+static void channel_map(const float *w, float *t) {
+  for (int p = 0; p < 100; p++) {
+    float v = 0.f;
+    for (int c = 0; c < 16; c++) v += A[p * 16 + c] * w[c];
+    t[p] = v;
+  }
+}
+
+/* Area pooling 32x32 -> 10x10 (lib/maps/postprocess.ts areaWeights): output o covers pixels aw_lo[o] ..
+ * aw_lo[o] + aw_n[o] - 1 with weights aw_w[o][k] (overlap / 3.2, made in double as the TS code does). */
+static int aw_lo[10], aw_n[10], aw_ready;
+static float aw_w[10][6];
+static void area_init(void) {
+  if (aw_ready) return;
+  const double scale = 32.0 / 10.0;
+  for (int o = 0; o < 10; o++) {
+    double a = o * scale, b = (o + 1) * scale;
+    int lo = (int)__builtin_floor(a), hi = (int)__builtin_ceil(b);
+    if (hi > 32) hi = 32;
+    aw_n[o] = 0;
+    for (int i = lo; i < hi; i++) {
+      double ov = (b < i + 1 ? b : i + 1) - (a > i ? a : i);
+      if (ov > 1e-12) {
+        if (aw_n[o] == 0) aw_lo[o] = i;
+        aw_w[o][aw_n[o]++] = (float)(ov / scale);
+      }
+    }
+  }
+  aw_ready = 1;
+}
+
+/* Input-gradient saliency map: |g| summed over channels (g in gin), area-pooled to the 10x10 grid. */
+static void saliency_map(float *map) {
+  float rowp[32 * 10];
+  for (int iy = 0; iy < 32; iy++)
+    for (int ox = 0; ox < 10; ox++) {
+      float a = 0.f;
+      for (int k = 0; k < aw_n[ox]; k++) {
+        const float *g = gin + (iy * 32 + aw_lo[ox] + k) * 3;
+        a += aw_w[ox][k] * (__builtin_fabsf(g[0]) + __builtin_fabsf(g[1]) + __builtin_fabsf(g[2]));
+      }
+      rowp[iy * 10 + ox] = a;
+    }
+  for (int oy = 0; oy < 10; oy++)
+    for (int ox = 0; ox < 10; ox++) {
+      float a = 0.f;
+      for (int k = 0; k < aw_n[oy]; k++) a += aw_w[oy][k] * rowp[(aw_lo[oy] + k) * 10 + ox];
+      map[oy * 10 + ox] = a;
+    }
+}
+
+/* Adjoint of saliency_map: rin = sign(g) * (P^T dmap) per pixel, broadcast over the channels (sign(0) = 0). */
+static void saliency_backward(const float *dmap) {
+  float drow[32 * 10];
+  for (int i = 0; i < 320; i++) drow[i] = 0.f;
+  for (int oy = 0; oy < 10; oy++)
+    for (int k = 0; k < aw_n[oy]; k++)
+      for (int ox = 0; ox < 10; ox++) drow[(aw_lo[oy] + k) * 10 + ox] += aw_w[oy][k] * dmap[oy * 10 + ox];
+  for (int iy = 0; iy < 32; iy++) {
+    float ds[32];
+    for (int ix = 0; ix < 32; ix++) ds[ix] = 0.f;
+    for (int ox = 0; ox < 10; ox++)
+      for (int k = 0; k < aw_n[ox]; k++) ds[aw_lo[ox] + k] += aw_w[ox][k] * drow[iy * 10 + ox];
+    for (int ix = 0; ix < 32; ix++) {
+      const float *g = gin + (iy * 32 + ix) * 3;
+      float *r = rin + (iy * 32 + ix) * 3;
+      for (int c = 0; c < 3; c++) r[c] = g[c] > 0.f ? ds[ix] : g[c] < 0.f ? -ds[ix] : 0.f;
+    }
+  }
+}
+
+/* one image: forward, loss, backward (gradients accumulate into grads/dW1a). mode: 0 vanilla, MODE_CAM /
+ * MODE_GRADCAM / MODE_INPUTGRAD (align: + lam * paper KL of that map), MODE_RRR (+ lam * R). */
+static void image_step(int n, float invB, float lam, float ceW, float invT, int mode) {
   const float *x = xin + n * 3072;
   int y = labels[n];
   forward_conv1(x);
@@ -507,19 +688,28 @@ static void image_step(int n, float invB, float lam, float ceW, float invT, int 
   stats[3] += (am == y) ? 1.f : 0.f;
   float dl[10];
   for (int k = 0; k < 10; k++) { prob[k] /= se; dl[k] = (prob[k] - (k == y ? 1.f : 0.f)) * invB * ceW; }
-  float pr = 0.f;
-  if (rrr) {
+  float att = 0.f; /* the attention term before lambda: KL or R */
+  if (mode == MODE_RRR) {
     /* input-gradient penalty: its weight gradients go straight into the accumulators; the adjoint of u joins the
      * logits' gradient through the softmax (u = 1 - 10 p: du_k/dz_j = -10 p_k (delta_kj - p_j)) */
     float u[10], dgraw[16], au[10], g2;
     rrr_u(u);
     input_gradient(u, dgraw);
-    pr = penalty_value(n, lam * invB, &g2);
+    att = penalty_value(n, lam * invB, &g2);
     penalty_backward(u, dgraw, au);
     float pa = 0.f;
     for (int k = 0; k < 10; k++) pa += prob[k] * au[k];
     for (int k = 0; k < 10; k++) dl[k] += -10.f * prob[k] * (au[k] - pa);
-    stats[2] += pr;
+  } else if (mode == MODE_INPUTGRAD) {
+    /* saliency of the true-class logit (u = one-hot, constant: no logit term); the map's adjoint becomes dR/dg for
+     * the same double backprop as the penalty */
+    float u[10], dgraw[16], au[10], map[100], dmap[100];
+    for (int k = 0; k < 10; k++) u[k] = k == y ? 1.f : 0.f;
+    input_gradient(u, dgraw);
+    saliency_map(map);
+    att = paper_kl(map, target + n * 100, invT, lam * invB, dmap);
+    saliency_backward(dmap);
+    penalty_backward(u, dgraw, au);
   }
   /* dense */
   float *dwf = grads + OFF_WF, *dbf = grads + OFF_BF;
@@ -531,71 +721,43 @@ static void image_step(int n, float invB, float lam, float ceW, float invT, int 
     for (int k = 0; k < 10; k++) { dwf[c * 10 + k] += gap[c] * dl[k]; s += wf[c * 10 + k] * dl[k]; }
     dg[c] = s * (1.f / 25.f);
   }
-  float kl = 0.f;
-  if (align) {
-    /* CAM with the true class: t = A . W[:,y]; cam = relu(t); s = minmax(cam); p = softmax(s) */
-    float wy[16], t[100], s[100], e[100];
-    for (int c = 0; c < 16; c++) wy[c] = wf[c * 10 + y];
-    float cmax = -1e30f, cmin = 1e30f;
-    int imax = 0, imin = 0;
+  const int cammode = mode == MODE_CAM || mode == MODE_GRADCAM;
+  float w[16];
+  if (cammode) {
+    /* map = relu(t), t = A . w (CAM: w = W[:,y]; Grad-CAM: w = alpha); paper KL; relu backward into gcam, the
+     * channel weights' gradient into W[:, y] */
+    float nsc[16], t[100], m[100], dm[100], dw[16];
+    channel_weights(mode, y, w, nsc);
+    channel_map(w, t);
+    for (int p = 0; p < 100; p++) m[p] = t[p] > 0.f ? t[p] : 0.f;
+    att = paper_kl(m, target + n * 100, invT, lam * invB, dm);
+    for (int c = 0; c < 16; c++) dw[c] = 0.f;
     for (int p = 0; p < 100; p++) {
-      float v = 0.f;
-      for (int c = 0; c < 16; c++) v += A[p * 16 + c] * wy[c];
-      t[p] = v;
-      float cam = v > 0.f ? v : 0.f;
-      if (cam > cmax) { cmax = cam; imax = p; }
-      if (cam < cmin) { cmin = cam; imin = p; }
-    }
-    float D = cmax - cmin + 1e-8f, invD = 1.f / D;
-    float smax = -1e30f;
-    for (int p = 0; p < 100; p++) {
-      float cam = t[p] > 0.f ? t[p] : 0.f;
-      s[p] = (cam - cmin) * invD * invT; /* s / T (paper: T = 1) */
-      if (s[p] > smax) smax = s[p];
-    }
-    float se2 = 0.f;
-    for (int p = 0; p < 100; p++) { e[p] = my_exp(s[p] - smax); se2 += e[p]; }
-    float lse2 = smax + my_log(se2);
-    const float *q = target + n * 100;
-    float sq = 0.f;
-    for (int p = 0; p < 100; p++)
-      if (q[p] > 0.f) { kl += q[p] * (my_log(q[p]) - (s[p] - lse2)); sq += q[p]; }
-    /* d loss / d lp = -lam q / B; log-softmax backward; min-max backward; relu backward */
-    float T = 1.f / invT;
-    float c0 = -lam * invB, sdlp = c0 * sq, dmx = 0.f, dmn = 0.f;
-    float ds[100];
-    for (int p = 0; p < 100; p++) {
-      float pr = e[p] / se2;
-      ds[p] = (c0 * q[p] - pr * sdlp) * invT; /* d/d(minmax value u), u = s*T */
-      float u = s[p] * T;
-      dmx -= ds[p] * u;
-      dmn += ds[p] * (u - 1.f);
-    }
-    float dt[100];
-    for (int p = 0; p < 100; p++) dt[p] = ds[p] * invD;
-    dt[imax] += dmx * invD;
-    dt[imin] += dmn * invD;
-    for (int p = 0; p < 100; p++) {
-      float g = t[p] > 0.f ? dt[p] : 0.f;
+      float g = t[p] > 0.f ? dm[p] : 0.f;
       gcam[p] = g;
       if (g == 0.f) continue;
-      for (int c = 0; c < 16; c++) dwf[c * 10 + y] += g * A[p * 16 + c];
+      for (int c = 0; c < 16; c++) dw[c] += g * A[p * 16 + c];
     }
-    stats[2] += kl;
+    for (int c = 0; c < 16; c++) dwf[c * 10 + y] += dw[c] * nsc[c];
   }
-  stats[0] += ceW * (lse - lg[y]) + lam * (kl + pr);
-  if (align) backward_conv2_cam(y);
-  backward_conv2_pool(dg, align);
+  stats[2] += att;
+  stats[0] += ceW * (lse - lg[y]) + lam * att;
+  if (mode == MODE_CAM) Glab[y] += backward_conv2_rank1(vlab + y * 160, Ulab + y * 160);
+  else if (mode == MODE_GRADCAM) backward_conv2_gradcam(w);
+  backward_conv2_pool(dg, cammode);
   backward_conv1(x);
 }
 
 /* Gradients of one batch (in xin/labels/target) into grads; parameters are not changed (sgd_update does
- * that, so a non-finite loss can be rejected first). mode 0: loss = ceW * CE; mode 1 (align): + lam * KL(q ||
- * softmax(minmax(CAM)/T)); mode 2 (rrr): + lam * R (the input-gradient penalty set by pen/pen_flags/pmask).
+ * that, so a non-finite loss can be rejected first). mode 0: loss = ceW * CE; modes 1, 3, 4 (align with CAM,
+ * Grad-CAM, input-gradient saliency): + lam * KL(q || softmax(minmax(map)/T)); mode 2 (rrr): + lam * R (the
+ * input-gradient penalty set by pen/pen_flags/pmask).
  * stats: [0] mean loss, [1] mean CE, [2] mean KL or R, [3] correct count. */
 EXPORT float train_step(int B, float lam, float ceW, float invT, int mode) {
-  const int align = mode == 1, rrr = mode == 2;
+  const int align = mode == MODE_CAM;
+  upd_n = (ceW == 0.f && (mode == MODE_CAM || mode == MODE_GRADCAM || mode == MODE_INPUTGRAD)) ? OFF_BF : NP;
   prepare_weights();
+  area_init();
   for (int i = 0; i < NP; i++) grads[i] = 0.f;
   for (int i = 0; i < 6 * 80; i++) dW1a[i] = 0.f;
   for (int i = 0; i < 16 * 5 * 32; i++) dW2s[i] = 0.f;
@@ -603,7 +765,7 @@ EXPORT float train_step(int B, float lam, float ceW, float invT, int mode) {
   for (int i = 0; i < 10; i++) Glab[i] = 0.f;
   for (int i = 0; i < 8; i++) stats[i] = 0.f;
   float invB = 1.f / (float)B;
-  for (int n = 0; n < B; n++) image_step(n, invB, lam, ceW, invT, align, rrr);
+  for (int n = 0; n < B; n++) image_step(n, invB, lam, ceW, invT, mode);
   for (int co = 0; co < 6; co++)
     for (int ky = 0; ky < 5; ky++)
       for (int j = 0; j < 15; j++) grads[OFF_W1 + (ky * 15 + j) * 6 + co] = dW1a[co * 80 + ky * 16 + j];
@@ -632,7 +794,7 @@ EXPORT float train_step(int B, float lam, float ceW, float invT, int mode) {
 
 /* torch.optim.SGD: g = grad + wd*w; buf = m*buf + g; w -= lr*buf (buf starts at 0, so step 1 gives buf = g). */
 EXPORT void sgd_update(float lr, float momentum, float wd) {
-  for (int i = 0; i < NP; i++) {
+  for (int i = 0; i < upd_n; i++) {
     float g = grads[i] + wd * params[i];
     float b = momentum * mom[i] + g;
     mom[i] = b;
@@ -644,7 +806,7 @@ EXPORT void sgd_update(float lr, float momentum, float wd) {
  * w -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps), bc_i = 1 - b_i^t (the caller passes t, counted from 1). */
 EXPORT void adam_update(float lr, float b1, float b2, float eps, float wd, float bc1, float bc2) {
   float sbc2 = __builtin_sqrtf(bc2), step = lr / bc1;
-  for (int i = 0; i < NP; i++) {
+  for (int i = 0; i < upd_n; i++) {
     float g = grads[i] + wd * params[i];
     float m = b1 * mom[i] + (1.f - b1) * g;
     float v = b2 * vel[i] + (1.f - b2) * g * g;
@@ -653,12 +815,13 @@ EXPORT void adam_update(float lr, float b1, float b2, float eps, float wd, float
   }
 }
 
-/* Forward only: logits for B images into logits_out; stats[0] = correct count. With want_kl, stats[1] =
- * sum over images of the reverse KL(p || q) = sum p (log p - log(q + 1e-8)), p the CAM distribution. */
-EXPORT void eval_batch(int B, int want_kl, float invT, int want_share) {
+/* Forward only: logits for B images into logits_out; stats[0] = correct count. With att (MODE_CAM, MODE_GRADCAM or
+ * MODE_INPUTGRAD), stats[1] = sum over images of the reverse KL(p || q) = sum p (log p - log(q + 1e-8)), p the
+ * paper's distribution of that attention map. With want_share, stats[2] = sum of R / sum |g|^2. */
+EXPORT void eval_batch(int B, int att, float invT, int want_share) {
   prepare_weights();
+  area_init();
   stats[0] = 0.f; stats[1] = 0.f; stats[2] = 0.f;
-  const float *wf = params + OFF_WF;
   for (int n = 0; n < B; n++) {
     float *lg = logits_out + n * 10;
     forward_conv1(xin + n * 3072);
@@ -678,23 +841,21 @@ EXPORT void eval_batch(int B, int want_kl, float invT, int want_share) {
       float R = penalty_value(n, 0.f, &g2);
       if (g2 > 0.f) stats[2] += R / g2;
     }
-    if (!want_kl) continue;
-    float s[100], cmax = -1e30f, cmin = 1e30f;
-    for (int p = 0; p < 100; p++) {
-      float v = 0.f;
-      for (int c = 0; c < 16; c++) v += A[p * 16 + c] * wf[c * 10 + y];
-      s[p] = v > 0.f ? v : 0.f;
-      if (s[p] > cmax) cmax = s[p];
-      if (s[p] < cmin) cmin = s[p];
+    float m[100];
+    if (att == MODE_CAM || att == MODE_GRADCAM) {
+      float w[16], nsc[16];
+      channel_weights(att, y, w, nsc);
+      channel_map(w, m);
+      for (int p = 0; p < 100; p++) m[p] = m[p] > 0.f ? m[p] : 0.f;
+    } else if (att == MODE_INPUTGRAD) {
+      float u[10], dgraw[16];
+      for (int k = 0; k < 10; k++) u[k] = k == y ? 1.f : 0.f;
+      input_gradient(u, dgraw);
+      saliency_map(m);
+    } else {
+      continue;
     }
-    float invD = 1.f / (cmax - cmin + 1e-8f), smax = -1e30f;
-    for (int p = 0; p < 100; p++) { s[p] = (s[p] - cmin) * invD * invT; if (s[p] > smax) smax = s[p]; }
-    float se = 0.f;
-    for (int p = 0; p < 100; p++) se += my_exp(s[p] - smax);
-    float lse = smax + my_log(se), kl = 0.f;
-    const float *q = target + n * 100;
-    for (int p = 0; p < 100; p++) { float lp = s[p] - lse; kl += my_exp(lp) * (lp - my_log(q[p] + 1e-8f)); }
-    stats[1] += kl;
+    stats[1] += paper_rkl(m, target + n * 100, invT);
   }
 }
 
@@ -713,10 +874,24 @@ EXPORT float *ptr_target(void) { return target; }
 EXPORT float *ptr_logits(void) { return logits_out; }
 EXPORT float *ptr_stats(void) { return stats; }
 
-/* Per-phase timing hook (bench --profile): runs one phase `reps` times on image 0 of xin. */
+/* Per-phase timing hook (bench --profile): runs one phase `reps` times on image 0 of xin (phases 11-14 on the
+ * state of image 0's forward pass and RRR input gradient, made once before timing). */
 EXPORT void prof_phase(int which, int reps) {
   const float *x = xin;
   prepare_weights();
+  area_init();
+  float u[10], dgraw[16], au[10], g2, map[100];
+  if (which >= 11) {
+    float lg[10];
+    forward_conv1(x); forward_conv2(); forward_head(lg);
+    float mx = lg[0], se = 0.f;
+    for (int k = 1; k < 10; k++) if (lg[k] > mx) mx = lg[k];
+    for (int k = 0; k < 10; k++) { prob[k] = my_exp(lg[k] - mx); se += prob[k]; }
+    for (int k = 0; k < 10; k++) prob[k] /= se;
+    rrr_u(u);
+    input_gradient(u, dgraw);
+    penalty_value(0, 1.f / 32.f, &g2);
+  }
   for (int r = 0; r < reps; r++) {
     switch (which) {
       case 0: forward_conv1(x); break;
@@ -724,10 +899,16 @@ EXPORT void prof_phase(int which, int reps) {
       case 2: { float lg[10]; forward_head(lg); } break;
       case 3: backward_conv2_pool(gap, 0); break;
       case 4: backward_conv1(x); break;
-      case 6: backward_conv2_cam(labels[0]); break;
+      case 6: Glab[0] += backward_conv2_rank1(vlab + labels[0] * 160, Ulab + labels[0] * 160); break;
       case 7: col2im_dh1(); break;
-      case 5: image_step(0, 1.f / 32.f, 160.f, 1.f, 1.f, 1, 0); break;
-      case 8: image_step(0, 1.f / 32.f, 10.f, 1.f, 1.f, 0, 1); break;
+      case 5: image_step(0, 1.f / 32.f, 160.f, 1.f, 1.f, MODE_CAM); break;
+      case 8: image_step(0, 1.f / 32.f, 10.f, 1.f, 1.f, MODE_RRR); break;
+      case 9: image_step(0, 1.f / 32.f, 160.f, 1.f, 1.f, MODE_GRADCAM); break;
+      case 10: image_step(0, 1.f / 32.f, 160.f, 1.f, 1.f, MODE_INPUTGRAD); break;
+      case 11: input_gradient(u, dgraw); break;
+      case 12: penalty_value(0, 1.f / 32.f, &g2); break;
+      case 13: penalty_backward(u, dgraw, au); break;
+      case 14: saliency_map(map); saliency_backward(map); break;
     }
   }
 }
