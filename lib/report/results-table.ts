@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { parseOptionallySealedJson } from '../util/sealed';
 import * as path from 'node:path';
 import { PAPER_DEFAULTS, resolveConfig, type TrainConfig } from '../train/config';
 import { canonicalJson } from '../util/canonical-json';
@@ -58,7 +59,7 @@ export function findResultFiles(root: string): string[] {
 
 export function readRunFile(file: string): RunFile {
   let r: any;
-  try { r = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new UserError(`${file} is not valid JSON (${(e as Error).message})`); }
+  r = parseOptionallySealedJson(fs.readFileSync(file, 'utf8'), file, 'result'); // results from before checksums have none
   for (const k of ['config', 'selectedEpoch', 'valAccSelected', 'testAccSelected', 'testAccFinal'] as const) {
     if (r?.[k] === undefined) throw new UserError(`${file} is not a trainer result.json: it has no '${k}'`);
   }

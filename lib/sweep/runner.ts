@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { readSealedJson, parseSealedJson, SEAL_KEY, writeSealedJson } from '../util/sealed';
+import { readSealedJson, parseOptionallySealedJson, writeSealedJson } from '../util/sealed';
 import { UserError } from '../util/errors';
 import { configToArgs, expandGrids, type Grid, type RunConfig } from './grid';
 import { canonicalJson, runId } from './run-id';
@@ -113,24 +113,15 @@ export function inspectResult(dir: string): { result?: Record<string, unknown>; 
   } catch {
     return {};
   }
-  let v: unknown;
+  let v: Record<string, unknown>;
   try {
-    v = JSON.parse(text);
+    // A custom trainer's result may carry no checksum; one that carries it must match it.
+    v = parseOptionallySealedJson<Record<string, unknown>>(text, file, 'result');
   } catch (e) {
-    return { error: `result ${file} is corrupt: not valid JSON (${(e as Error).message})` };
+    return { error: (e as Error).message };
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v) || Object.keys(v).length === 0) return { error: `result ${file} is not a non-empty JSON object` };
-  if (SEAL_KEY in v) {
-    try {
-      return { result: parseSealedJson<Record<string, unknown>>(text, file, 'result') };
-    } catch (e) {
-      return { error: (e as Error).message };
-    }
-  }
-  // A key one character away from the checksum's name is a damaged seal, not a custom trainer's result.
-  const near = Object.keys(v).find((k) => k.length === SEAL_KEY.length && [...k].filter((c, i) => c !== SEAL_KEY[i]).length === 1);
-  if (near) return { error: `result ${file} is corrupt: its checksum key reads ${JSON.stringify(near)}, not ${JSON.stringify(SEAL_KEY)}` };
-  return { result: v as Record<string, unknown> }; // a custom trainer's result, without a checksum
+  if (Object.keys(v).length === 0) return { error: `result ${file} is not a non-empty JSON object` };
+  return { result: v };
 }
 
 /** A finished run's result.json, or undefined (missing, torn, invalid, or failing its checksum). */

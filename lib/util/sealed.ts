@@ -70,3 +70,23 @@ export function parseSealedJson<T>(text: string, file: string, what = 'file'): T
   }
   return unseal(obj) as T;
 }
+
+/**
+ * For files that may come from elsewhere without a seal (a custom trainer's result.json, results
+ * committed before checksums): a JSON object whose seal, if it has one, must match. A key one
+ * character away from the seal's name counts as a damaged seal, so one flipped bit cannot turn a
+ * sealed file into an unchecked one.
+ */
+export function parseOptionallySealedJson<T>(text: string, file: string, what = 'file'): T {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${what} ${file} is corrupt: not valid JSON (${(e as Error).message})`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${what} ${file} is corrupt: not a JSON object`);
+  if (SEAL_KEY in v) return parseSealedJson<T>(text, file, what);
+  const near = Object.keys(v).find((k) => k.length === SEAL_KEY.length && [...k].filter((c, i) => c !== SEAL_KEY[i]).length === 1);
+  if (near) throw new UserError(`${what} ${file} is corrupt: its checksum key reads ${JSON.stringify(near)}, not ${JSON.stringify(SEAL_KEY)}`);
+  return v as T;
+}
