@@ -6,6 +6,7 @@ import { RESULTS_BEGIN, RESULTS_END, findResultFiles, renderResultsTable, replac
 import { resolveConfig, type TrainConfig } from '../lib/train/config';
 import { UserError } from '../lib/util/errors';
 import { tmpDirs } from './tmp-helpers';
+import { seal } from '../lib/util/sealed';
 
 const tmp = tmpDirs('ltl-results-');
 
@@ -13,10 +14,10 @@ const tmp = tmpDirs('ltl-results-');
 function writeResult(dir: string, partial: Partial<TrainConfig>, nums: { val: number; test: number; final: number; excluded?: number }): void {
   const config = resolveConfig(partial);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify({
+  fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify(seal({
     config, selectBy: config.select, selectedEpoch: 1, valAccSelected: nums.val, testAccSelected: nums.test, testAccFinal: nums.final,
-    valExcludedShareSelected: nums.excluded ?? null, epochs: [{}, {}], engine: 'tfjs', sha256: 'ignored-seal',
-  }));
+    valExcludedShareSelected: nums.excluded ?? null, epochs: [{}, {}], engine: 'tfjs',
+  })));
 }
 
 test('results table: one row per setting over seeds, mean ± std in %, written between the markers only', () => {
