@@ -23,7 +23,13 @@ export async function encodePng(pixels: Uint8Array, width: number, height: numbe
 
 export async function writePng(file: string, pixels: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, await encodePng(pixels, width, height, channels));
+  const png = await encodePng(pixels, width, height, channels);
+  try {
+    fs.writeFileSync(file, png);
+  } catch (e) {
+    try { fs.rmSync(file, { force: true }); } catch { /* e.g. a folder of that name: nothing of ours to remove */ } // no torn PNG left
+    throw e;
+  }
 }
 
 /** Decodes a PNG into RGBA bytes (used by tests and to read exported images back). */
