@@ -1,7 +1,9 @@
 /**
- * `npm run bench`: speed of the paper recipe (LeNet-GAP, CAM + KL, SGD, batch 32) on real ColorMNIST images.
- *   - with --engine fused (default) or tfjs (the generic engine on the LTL_BACKEND backend):
- *     training images/s, align step (CE + lambda KL) and vanilla step (CE), after a warm-up;
+ * `npm run bench`: training speed of every method on LeNet-GAP (SGD, batch 32) on real MNIST-based images.
+ *   - with --engine fused (default) or tfjs (the generic engine on the LTL_BACKEND backend): training images/s
+ *     after a warm-up, per method (METHODS below): vanilla (CE), align with CAM, Grad-CAM and input-gradient
+ *     attention (CE + lambda * paper KL), RRR spatial (DecoyMNIST patch masks), RRR colour (OFF_GREY3) and the
+ *     prompt-guided constraint (per-pixel weights 1 - dilated digit mask plus an attribute matrix);
  *   - evaluation images/s; embedded-VLM maps/s (when lib/maps/embedded provides the generator);
  *   - --tfjs: the generic tfjs engine on the selected backend (LTL_BACKEND), for before/after;
  *   - --torch: PyTorch (one thread) on the same images, targets and initial weights; prints the ratios;
@@ -17,23 +19,55 @@ import { applyShortcut } from '../lib/data/build';
 import { createRng } from '../lib/util/rng';
 import type { ImageSplit } from '../lib/data/types';
 import { prepareImages } from '../lib/train/data';
-import { paperChain } from '../lib/maps/postprocess';
+import { compose, dilate, paperChain, resizeBilinear, threshold } from '../lib/maps/postprocess';
+import { decoyRule } from '../lib/data/shortcuts/decoy';
+import { prepareRrrMasks } from '../lib/train/data';
 import { initialWeights, createModel } from '../lib/models';
 import { createAttention } from '../lib/attention';
 import { createLoss } from '../lib/losses';
-import { DEFAULT_OPTIMIZER, type TrainEngine, type StepOptions } from '../lib/train/engine';
+import { DEFAULT_OPTIMIZER, IDENTITY3, OFF_GREY3, type InputGradPenalty, type TrainEngine, type StepOptions } from '../lib/train/engine';
 import { TfjsEngine } from '../lib/train/tfjs-engine';
 import { FusedEngine } from '../lib/fast/fused-engine';
-import { FusedLeNetGap, flattenParams, profileFusedPhases } from '../lib/fast/lenet-gap-engine';
+import { FusedLeNetGap, flattenParams, profileFusedPhases, type FusedAttention } from '../lib/fast/lenet-gap-engine';
 import { initBackend } from '../lib/backend';
 import { createGenerator } from '../lib/maps/registry';
 import { runTorchBench } from './torch';
 
 interface Opts {
   engine: 'fused' | 'tfjs';
-  images: number; warmup: number; evalImages: number; maps: number; batch: number; lambda: number;
+  images: number; warmup: number; evalImages: number; maps: number; batch: number; lambda: number; rrrLambda: number;
+  methods: MethodKey[];
   tfjs: boolean; tfjsImages: number; torch: boolean; python: string; rounds: number; profile: boolean; json: boolean;
 }
+
+/** The prompt-guided constraint's attribute matrix in the bench: OFF_GREY3 scaled (any 3x3 matrix costs the same). */
+const PROMPT_C: readonly number[] = OFF_GREY3.map((v) => 0.5 * v);
+
+/**
+ * The methods timed, in table order. data: ColorMNIST ('color') or DecoyMNIST ('decoy'); masks: the per-pixel
+ * weights of an input-gradient penalty (the decoy patch, or 1 - the dilated digit mask for the prompt constraint).
+ */
+const METHODS = [
+  { key: 'vanilla', label: 'train vanilla (CE)', json: 'trainVanillaImagesPerSecond', method: 'vanilla' },
+  { key: 'align', label: 'train align, CAM + KL', json: 'trainAlignImagesPerSecond', method: 'align', attention: 'cam' },
+  { key: 'gradcam', label: 'train align, Grad-CAM + KL', json: 'trainGradcamImagesPerSecond', method: 'align', attention: 'gradcam' },
+  { key: 'inputgrad', label: 'train align, input-grad + KL', json: 'trainInputgradImagesPerSecond', method: 'align', attention: 'inputgrad' },
+  { key: 'rrr', label: 'train RRR spatial (decoy mask)', json: 'trainRrrImagesPerSecond', method: 'rrr', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy' },
+  { key: 'rrrColour', label: 'train RRR colour (OFF_GREY3)', json: 'trainRrrColourImagesPerSecond', method: 'rrr', penalty: { spatial: null, global: OFF_GREY3 } },
+  { key: 'prompt', label: 'train prompt (1-digit mask + C)', json: 'trainPromptImagesPerSecond', method: 'rrr', penalty: { spatial: IDENTITY3, global: PROMPT_C }, masks: 'prompt' },
+] as const satisfies ReadonlyArray<{
+  key: string; label: string; json: string; method: 'vanilla' | 'align' | 'rrr';
+  attention?: FusedAttention; penalty?: InputGradPenalty; data?: 'decoy'; masks?: 'decoy' | 'prompt';
+}>;
+type MethodSpec = (typeof METHODS)[number];
+type MethodKey = MethodSpec['key'];
+const METHOD_KEYS: readonly MethodKey[] = METHODS.map((m) => m.key);
+
+const nonNegative = (name: string) => (v: string) => {
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < 0) throw new InvalidArgumentError(`${name} must be a number >= 0`);
+  return x;
+};
 
 const int = (name: string, min: number) => (v: string) => {
   const n = Number(v);
@@ -48,14 +82,32 @@ function colorMnist(count: number): ImageSplit {
   return applyShortcut('train', base, Int32Array.from({ length: n }, (_, i) => i), colorRule, false, createRng(0));
 }
 
-interface Data { count: number; x: Float32Array; y: Int32Array; q: Float32Array; split: ImageSplit }
+/** The first `count` MNIST training digits as DecoyMNIST (training rule: grey, a 5x5 patch in a corner). */
+function decoyMnist(count: number): ImageSplit {
+  const base = loadMnist().train;
+  const n = Math.min(count, base.count);
+  return applyShortcut('train', base, Int32Array.from({ length: n }, (_, i) => i), decoyRule, false, createRng(0));
+}
+
+/** Images, labels, the paper's oracle targets, and the prompt constraint's per-pixel weights (1 - the digit mask
+ * dilated by one pixel, on the input grid: what a positive prompt 'a digit' gives with a perfect map). */
+interface Data { count: number; x: Float32Array; y: Int32Array; q: Float32Array; promptMasks: Float32Array; split: ImageSplit }
+/** DecoyMNIST images, labels and RRR's annotation masks (the patch on the input grid). */
+interface DecoyData { count: number; x: Float32Array; y: Int32Array; masks: Float32Array }
 
 function loadData(count: number): Data {
   const split = colorMnist(count);
   const x = prepareImages(split, split.count, 32);
   const masks = { count: split.count, height: split.height, width: split.width, data: Float32Array.from(split.digitMasks) };
   const q = paperChain()(masks).data;
-  return { count: split.count, x, y: Int32Array.from(split.labels), q, split };
+  const region = compose(threshold(0.5), dilate(3), resizeBilinear(32, 32))(masks).data;
+  const promptMasks = region.map((v) => (v > 0 ? 0 : 1));
+  return { count: split.count, x, y: Int32Array.from(split.labels), q, promptMasks, split };
+}
+
+function loadDecoy(count: number): DecoyData {
+  const split = decoyMnist(count);
+  return { count: split.count, x: prepareImages(split, split.count, 32), y: Int32Array.from(split.labels), masks: prepareRrrMasks(split, split.count, 32)! };
 }
 
 /** Images per second by wall clock and by this process's CPU time (user + system): on a machine shared
@@ -68,14 +120,26 @@ function timed(images: number, f: () => void): Rate {
   return { wall: images / wall, cpu: images / ((c.user + c.system) / 1e6) };
 }
 
+/** A method's training data: images, labels, targets (align), per-pixel penalty weights (masks). */
+interface TrainData { count: number; x: Float32Array; y: Int32Array; q?: Float32Array; masks?: Float32Array }
+
+function methodData(m: MethodSpec, d: Data, decoy: DecoyData | undefined): TrainData {
+  const mm = m as { data?: 'decoy'; masks?: 'decoy' | 'prompt' };
+  if (mm.data === 'decoy') return { count: decoy!.count, x: decoy!.x, y: decoy!.y, masks: decoy!.masks };
+  return { count: d.count, x: d.x, y: d.y, q: d.q, masks: mm.masks === 'prompt' ? d.promptMasks : undefined };
+}
+
 /** Trains `images` images (after `warmup`) with batch B, cycling through the data. */
-function timeTraining(engine: TrainEngine, d: Data, B: number, warmup: number, images: number, step: StepOptions): Rate {
-  const row = 32 * 32 * 3;
+function timeTraining(engine: TrainEngine, d: TrainData, B: number, warmup: number, images: number, step: StepOptions): Rate {
+  const row = 32 * 32 * 3, px = 32 * 32;
   let pos = 0;
   const run = (k: number) => {
     for (let done = 0; done < k; done += B) {
       if (pos + B > d.count) pos = 0;
-      engine.trainStep({ size: B, images: d.x.subarray(pos * row, (pos + B) * row), labels: d.y.subarray(pos, pos + B), targets: d.q.subarray(pos * 100, (pos + B) * 100) }, step);
+      engine.trainStep({
+        size: B, images: d.x.subarray(pos * row, (pos + B) * row), labels: d.y.subarray(pos, pos + B),
+        targets: d.q?.subarray(pos * 100, (pos + B) * 100), rrrMask: d.masks?.subarray(pos * px, (pos + B) * px),
+      }, step);
       pos += B;
     }
   };
@@ -91,41 +155,53 @@ function timeEval(engine: TrainEngine, d: Data, n: number): Rate {
   });
 }
 
-const ALIGN: (lambda: number) => StepOptions = (lambda) => ({ phase: 'combined', lambda, lr: 1e-3 });
-const VANILLA: StepOptions = { phase: 'ce', lambda: 0, lr: 1e-3 };
-
-function fusedEngine(method: 'align' | 'vanilla'): FusedEngine {
-  return new FusedEngine({ method, optimizer: DEFAULT_OPTIMIZER, initialWeights: initialWeights('lenet-gap', 37) });
+/** The step of a method: CE + lambda * (KL or R); vanilla: CE only. */
+function stepOptions(m: MethodSpec, o: Opts): StepOptions {
+  if (m.method === 'vanilla') return { phase: 'ce', lambda: 0, lr: 1e-3 };
+  return { phase: 'combined', lambda: m.method === 'rrr' ? o.rrrLambda : o.lambda, lr: 1e-3 };
 }
 
-function tfjsEngine(method: 'align' | 'vanilla'): TfjsEngine {
+function makeEngine(kind: 'fused' | 'tfjs', m: MethodSpec): TrainEngine {
+  const mm = m as { attention?: FusedAttention; penalty?: InputGradPenalty };
+  const w = initialWeights('lenet-gap', 37);
+  if (kind === 'fused') return new FusedEngine({ method: m.method, attention: mm.attention, penalty: mm.penalty, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
   return new TfjsEngine({
-    model: createModel('lenet-gap', 37, initialWeights('lenet-gap', 37)), method,
-    attention: method === 'align' ? createAttention('cam') : undefined, loss: method === 'align' ? createLoss('kl') : undefined,
+    model: createModel('lenet-gap', 37, w), method: m.method, penalty: mm.penalty,
+    attention: mm.attention ? createAttention(mm.attention) : undefined, loss: m.method === 'align' ? createLoss('kl') : undefined,
     optimizer: DEFAULT_OPTIMIZER,
   });
 }
 
-interface Measure { align: Rate; vanilla: Rate; eval: Rate }
+type Measure = Partial<Record<MethodKey, Rate>> & { eval: Rate };
 
-function measureEngine(kind: 'fused' | 'tfjs', d: Data, o: Opts): Measure {
-  const make = kind === 'fused' ? fusedEngine : tfjsEngine;
-  const a = make('align'), v = make('vanilla');
+function measureEngine(kind: 'fused' | 'tfjs', d: Data, decoy: DecoyData | undefined, o: Opts, images = o.images, warmup = o.warmup, evalImages = o.evalImages): Measure {
+  const out: Partial<Record<MethodKey, Rate>> = {};
+  for (const m of METHODS) {
+    if (!o.methods.includes(m.key)) continue;
+    const e = makeEngine(kind, m);
+    try {
+      out[m.key] = timeTraining(e, methodData(m, d, decoy), o.batch, warmup, images, stepOptions(m, o));
+    } finally {
+      e.dispose(); // tfjs engines hold variables; --rounds would otherwise pile them up
+    }
+  }
+  const ev = makeEngine(kind, METHODS[0]);
   try {
-    return {
-      align: timeTraining(a, d, o.batch, o.warmup, o.images, ALIGN(o.lambda)),
-      vanilla: timeTraining(v, d, o.batch, o.warmup, o.images, VANILLA),
-      eval: timeEval(a, d, o.evalImages),
-    };
+    return { ...out, eval: timeEval(ev, d, evalImages) };
   } finally {
-    a.dispose(); v.dispose(); // tfjs engines hold variables; --rounds would otherwise pile them up
+    ev.dispose();
   }
 }
 
 /** Runs bench/torch_bench.py on the same data and initial weights; a reason when PyTorch is not there. */
-function runTorch(d: Data, o: Opts): { result?: Record<string, number | string>; reason?: string } {
-  return runTorchBench(o.python, { ...d, weights: flattenParams(initialWeights('lenet-gap', 37)) },
-    { trainImages: o.images, warmupImages: o.warmup, evalImages: o.evalImages, batch: o.batch, lambda: o.lambda });
+function runTorch(d: Data, decoy: DecoyData | undefined, o: Opts): { result?: Record<string, number | string>; reason?: string } {
+  return runTorchBench(o.python, {
+    ...d, weights: flattenParams(initialWeights('lenet-gap', 37)), promptMasks: d.promptMasks,
+    ...(decoy ? { decoy } : {}),
+  }, {
+    trainImages: o.images, warmupImages: o.warmup, evalImages: o.evalImages, batch: o.batch, lambda: o.lambda,
+    rrrLambda: o.rrrLambda, methods: o.methods, promptC: [...PROMPT_C],
+  });
 }
 
 async function measureMaps(d: Data, n: number): Promise<{ perSecond: number | null; reason?: string }> {
@@ -150,11 +226,12 @@ async function measureMaps(d: Data, n: number): Promise<{ perSecond: number | nu
 
 /** Per-kernel time of a tfjs align step (tf.profile over 5 steps, per step), summed by kernel name, largest first. */
 async function profileTfjs(d: Data, B: number, lambda: number): Promise<Array<{ kernel: string; ms: number; calls: number }>> {
-  const eng = tfjsEngine('align');
+  const eng = makeEngine('tfjs', METHODS[1]);
   const batch = { size: B, images: d.x.subarray(0, B * 3072), labels: d.y.subarray(0, B), targets: d.q.subarray(0, B * 100) };
-  for (let i = 0; i < 3; i++) eng.trainStep(batch, ALIGN(lambda));
+  const step: StepOptions = { phase: 'combined', lambda, lr: 1e-3 };
+  for (let i = 0; i < 3; i++) eng.trainStep(batch, step);
   const steps = 5;
-  const info = await tf.profile(() => { for (let i = 0; i < steps; i++) eng.trainStep(batch, ALIGN(lambda)); });
+  const info = await tf.profile(() => { for (let i = 0; i < steps; i++) eng.trainStep(batch, step); });
   const by = new Map<string, { ms: number; calls: number }>();
   for (const k of info.kernels) {
     const e = by.get(k.name) ?? { ms: 0, calls: 0 };
@@ -180,9 +257,16 @@ async function main(): Promise<void> {
     .option('--eval-images <n>', 'images timed for evaluation', int('--eval-images', 1), 10000)
     .option('--maps <n>', 'images timed for embedded-VLM maps', int('--maps', 1), 256)
     .option('--batch <n>', 'batch size', int('--batch', 1), 32)
-    .option('--lambda <x>', 'KL weight of the align step', (v) => { const x = Number(v); if (!Number.isFinite(x) || x < 0) throw new InvalidArgumentError('--lambda must be a number >= 0'); return x; }, 160)
+    .option('--lambda <x>', 'KL weight of the align steps', nonNegative('--lambda'), 160)
+    .option('--rrr-lambda <x>', 'penalty weight of the RRR and prompt steps', nonNegative('--rrr-lambda'), 10)
+    .option('--methods <list>', `comma-separated methods to time: ${METHOD_KEYS.join(', ')}`, (v) => {
+      const xs = v.split(',').map((x) => x.trim()).filter((x) => x);
+      const bad = xs.filter((x) => !METHOD_KEYS.includes(x as MethodKey));
+      if (bad.length || !xs.length) throw new InvalidArgumentError(`--methods takes a comma-separated list of ${METHOD_KEYS.join(', ')}${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`);
+      return xs as MethodKey[];
+    }, [...METHOD_KEYS])
     .option('--tfjs', 'also time the generic tfjs engine on the selected backend (LTL_BACKEND), as a comparison column', false)
-    .option('--tfjs-images <n>', 'training images timed for the tfjs engine', int('--tfjs-images', 1), 640)
+    .option('--tfjs-images <n>', 'training images timed per method for the tfjs engine', int('--tfjs-images', 1), 640)
     .option('--torch', 'also time PyTorch (1 thread) on the same images and print the ratios', false)
     .option('--python <exe>', 'Python with torch for --torch', '/usr/bin/python3')
     .option('--rounds <n>', 'alternate fused and torch measurements this many times; report the best of each', int('--rounds', 1), 1)
@@ -191,6 +275,7 @@ async function main(): Promise<void> {
     .parse(process.argv);
   const o = program.opts<Opts>();
   const d = loadData(Math.max(o.images + o.warmup, o.evalImages, o.maps, o.batch));
+  const decoy = o.methods.includes('rrr') ? loadDecoy(Math.max(o.images + o.warmup, o.batch)) : undefined;
   let backendInfo: { name: string; threads: number } | null = null;
   if (o.engine === 'tfjs' || o.tfjs || o.profile) {
     const info = await initBackend();
@@ -201,34 +286,32 @@ async function main(): Promise<void> {
   const torchRounds: Array<Record<string, number | string>> = [];
   let torchReason: string | undefined;
   for (let r = 0; r < o.rounds; r++) {
-    mainRounds.push(measureEngine(o.engine, d, o));
+    mainRounds.push(measureEngine(o.engine, d, decoy, o));
     if (o.torch && !torchReason) {
-      const t = runTorch(d, o);
+      const t = runTorch(d, decoy, o);
       if (t.result) torchRounds.push(t.result); else torchReason = t.reason;
     }
   }
   // best of the rounds (other jobs only ever slow a run down), separately for wall and CPU rates
   const best = (xs: number[]) => Math.max(...xs);
   const bestRate = (rs: Rate[]): Rate => ({ wall: best(rs.map((r) => r.wall)), cpu: best(rs.map((r) => r.cpu)) });
-  const main = { align: bestRate(mainRounds.map((m) => m.align)), vanilla: bestRate(mainRounds.map((m) => m.vanilla)), eval: bestRate(mainRounds.map((m) => m.eval)) };
-  const tr = (k: string) => bestRate(torchRounds.map((t) => ({ wall: t[`${k}ImagesPerSecond`] as number, cpu: t[`${k}CpuImagesPerSecond`] as number })));
-  const torch = torchRounds.length ? { align: tr('trainAlign'), vanilla: tr('trainVanilla'), eval: tr('eval'), version: torchRounds[0].torchVersion as string } : null;
+  const timed = METHODS.filter((m) => o.methods.includes(m.key));
+  const main: Measure = { eval: bestRate(mainRounds.map((m) => m.eval)) };
+  for (const m of timed) main[m.key] = bestRate(mainRounds.map((r) => r[m.key]!));
+  // torch_bench.py names its fields train<Key>ImagesPerSecond / train<Key>CpuImagesPerSecond
+  const torchField = (k: string) => (k === 'eval' ? 'eval' : `train${k[0].toUpperCase()}${k.slice(1)}`);
+  const tr = (k: string) => bestRate(torchRounds.map((t) => ({ wall: t[`${torchField(k)}ImagesPerSecond`] as number, cpu: t[`${torchField(k)}CpuImagesPerSecond`] as number })));
+  let torch: (Measure & { version: string }) | null = null;
+  if (torchRounds.length) {
+    torch = { eval: tr('eval'), version: torchRounds[0].torchVersion as string };
+    for (const m of timed) torch[m.key] = tr(m.key);
+  }
   const maps = await measureMaps(d, o.maps);
 
   let tfjsM: (Measure & { backend: string; threads: number }) | null = null;
   if (o.tfjs && o.engine === 'fused') {
-    const n = o.tfjsImages, w = Math.min(o.warmup, 4 * o.batch);
-    const ea = tfjsEngine('align'), ev = tfjsEngine('vanilla'), ee = tfjsEngine('vanilla');
-    try {
-      tfjsM = {
-        align: timeTraining(ea, d, o.batch, w, n, ALIGN(o.lambda)),
-        vanilla: timeTraining(ev, d, o.batch, w, n, VANILLA),
-        eval: timeEval(ee, d, Math.min(o.evalImages, 2000)),
-        backend: backendInfo!.name, threads: backendInfo!.threads,
-      };
-    } finally {
-      ea.dispose(); ev.dispose(); ee.dispose();
-    }
+    const w = Math.min(o.warmup, 4 * o.batch);
+    tfjsM = { ...measureEngine('tfjs', d, decoy, o, o.tfjsImages, w, Math.min(o.evalImages, 2000)), backend: backendInfo!.name, threads: backendInfo!.threads };
   }
   const mainName = o.engine === 'fused' ? 'fused (wasm SIMD, 1 thread)' : `tfjs ${backendInfo!.name} (${backendInfo!.threads} thr)`;
 
@@ -236,12 +319,11 @@ async function main(): Promise<void> {
   const r2 = (r?: Rate) => (r ? `${fmt(r.wall)} | ${fmt(r.cpu)}` : 'n/a');
   const ratio = (f: Rate, t: Rate) => `${(f.wall / t.wall).toFixed(2)} | ${(f.cpu / t.cpu).toFixed(2)}`;
   const line = (name: string, f: Rate, t?: Rate, p?: Rate) => rows.push([name, r2(f), ...(tfjsM ? [r2(t)] : []), ...(torch ? [r2(p), ratio(f, p!)] : [])]);
-  line('train align', main.align, tfjsM?.align, torch?.align);
-  line('train vanilla', main.vanilla, tfjsM?.vanilla, torch?.vanilla);
+  for (const m of timed) line(m.label, main[m.key]!, tfjsM?.[m.key], torch?.[m.key]);
   line('eval', main.eval, tfjsM?.eval, torch?.eval);
   rows.push(['embedded maps/s', maps.perSecond === null ? 'n/a' : fmt(maps.perSecond)]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  console.log(`paper recipe, batch ${o.batch}, ${o.images} images after ${o.warmup} warm-up, ColorMNIST (${d.count} images), best of ${o.rounds} round(s); ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
+  console.log(`LeNet-GAP, SGD, batch ${o.batch}, ${o.images} images per method after ${o.warmup} warm-up, ColorMNIST (${d.count} images${decoy ? `; RRR spatial on DecoyMNIST, ${decoy.count}` : ''}), lambda ${o.lambda} (align) / ${o.rrrLambda} (RRR, prompt), best of ${o.rounds} round(s); ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
   for (const r of rows) console.log(r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  '));
   if (maps.perSecond === null) console.log(`embedded maps: n/a: ${maps.reason}`);
   if (o.torch && !torch) console.log(`torch: skipped (${torchReason})`);
@@ -250,10 +332,13 @@ async function main(): Promise<void> {
   if (o.profile) {
     const k = FusedLeNetGap.createSync();
     k.setParams(flattenParams(initialWeights('lenet-gap', 37)));
+    // the RRR phases run with the prompt constraint's penalty (per-pixel term and attribute matrix) on image 0
+    k.setPenalty({ spatial: IDENTITY3, global: PROMPT_C });
+    k.computeGradients(o.batch, d.x, d.y, d.q, { lambda: o.rrrLambda, penalty: true, masks: d.promptMasks });
     k.computeGradients(o.batch, d.x, d.y, d.q, { lambda: o.lambda });
     const phases = profileFusedPhases(k);
-    console.log('\nfused kernel, microseconds per image by phase (image 0, repeated):');
-    for (const p of phases) console.log(`  ${p.phase.padEnd(36)} ${p.microseconds.toFixed(2)}`);
+    console.log('\nfused kernel, microseconds per image by phase (image 0, repeated; CPU time):');
+    for (const p of phases) console.log(`  ${p.phase.padEnd(40)} ${p.microseconds.toFixed(2)}`);
     const kernels = await profileTfjs(d, o.batch, o.lambda);
     const total = kernels.reduce((a, k2) => a + k2.ms, 0);
     console.log(`\ntfjs ${backendInfo!.name}: align step, batch ${o.batch}, kernel time ${total.toFixed(1)} ms per step (tf.profile, mean of 5 steps), top kernels:`);
@@ -262,17 +347,17 @@ async function main(): Promise<void> {
   }
 
   if (o.json) {
+    const perMethod = (f: (r: Rate) => number, src: Measure) => Object.fromEntries([
+      ...timed.map((m) => [m.json, f(src[m.key]!)] as const), ['evalImagesPerSecond', f(src.eval)] as const]);
+    const ratios = (f: (r: Rate) => number) => Object.fromEntries([...timed.map((m) => m.key), 'eval' as const].map((k) => [k, f(main[k]!) / f(torch![k]!)]));
     console.log(JSON.stringify({
-      trainAlignImagesPerSecond: main.align.wall, trainVanillaImagesPerSecond: main.vanilla.wall, evalImagesPerSecond: main.eval.wall,
-      cpuTime: { trainAlignImagesPerSecond: main.align.cpu, trainVanillaImagesPerSecond: main.vanilla.cpu, evalImagesPerSecond: main.eval.cpu },
+      ...perMethod((r) => r.wall, main),
+      cpuTime: perMethod((r) => r.cpu, main),
       mapsPerSecond: maps.perSecond, ...(maps.reason ? { mapsReason: maps.reason } : {}),
-      ...(o.engine === 'fused' ? { backend: 'fused-wasm-simd', engine: 'fused', threads: 1 } : { backend: backendInfo!.name, engine: 'tfjs', threads: backendInfo!.threads }), batch: o.batch, trainImages: o.images, warmupImages: o.warmup, rounds: o.rounds,
+      ...(o.engine === 'fused' ? { backend: 'fused-wasm-simd', engine: 'fused', threads: 1 } : { backend: backendInfo!.name, engine: 'tfjs', threads: backendInfo!.threads }),
+      batch: o.batch, trainImages: o.images, warmupImages: o.warmup, rounds: o.rounds, methods: o.methods, lambda: o.lambda, rrrLambda: o.rrrLambda,
       ...(tfjsM ? { tfjs: tfjsM } : {}),
-      ...(torch ? {
-        torch,
-        ratio: { align: main.align.wall / torch.align.wall, vanilla: main.vanilla.wall / torch.vanilla.wall, eval: main.eval.wall / torch.eval.wall },
-        ratioCpuTime: { align: main.align.cpu / torch.align.cpu, vanilla: main.vanilla.cpu / torch.vanilla.cpu, eval: main.eval.cpu / torch.eval.cpu },
-      } : o.torch ? { torch: null, torchReason } : {}),
+      ...(torch ? { torch, ratio: ratios((r) => r.wall), ratioCpuTime: ratios((r) => r.cpu) } : o.torch ? { torch: null, torchReason } : {}),
       ...(profile ? { profile } : {}),
       loadAverage: os.loadavg()[0],
     }));

@@ -3,13 +3,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 
-/** The images (NHWC, [-1, 1]), labels, targets ([N, 100]) and initial weights (tfjs layouts, flat) handed to PyTorch. */
+/** The images (NHWC, [-1, 1]), labels, targets ([N, 100]) and initial weights (tfjs layouts, flat) handed to PyTorch;
+ * per-pixel penalty weights [N, 32, 32]: `masks` (for --grads), `promptMasks` (the prompt method); `decoy`: the
+ * DecoyMNIST set of RRR spatial with its patch masks. */
 export interface TorchInputs {
   count: number;
   x: Float32Array;
   y: Int32Array;
   q: Float32Array;
   weights: Float32Array;
+  masks?: Float32Array;
+  promptMasks?: Float32Array;
+  decoy?: { count: number; x: Float32Array; y: Int32Array; masks: Float32Array };
 }
 
 export interface TorchMeta {
@@ -18,6 +23,16 @@ export interface TorchMeta {
   evalImages: number;
   batch: number;
   lambda: number;
+  /** Penalty weight of the RRR and prompt steps. */
+  rrrLambda?: number;
+  /** Methods to time (bench.ts METHODS keys); default vanilla and align. */
+  methods?: string[];
+  /** The prompt method's attribute matrix C (row-major 3x3). */
+  promptC?: number[];
+  /** --grads: the step whose loss and gradients are printed: align (CAM), gradcam, inputgrad or rrr (default align). */
+  gradsMethod?: 'align' | 'gradcam' | 'inputgrad' | 'rrr';
+  /** --grads with rrr: the penalty (S with per-pixel weights `masks`, C), as InputGradPenalty. */
+  penalty?: { spatial: readonly number[] | null; global: readonly number[] | null };
 }
 
 /** bench/torch_bench.py, from the sources (tsx) or from dist/bench. */
@@ -45,7 +60,15 @@ export function runTorchBench(python: string, d: TorchInputs, meta: TorchMeta, e
     fs.writeFileSync(path.join(dir, 'y.i32'), bytes(d.y.subarray(0, d.count)));
     fs.writeFileSync(path.join(dir, 'q.f32'), bytes(d.q.subarray(0, d.count * 100)));
     fs.writeFileSync(path.join(dir, 'w.f32'), bytes(d.weights));
-    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ count: d.count, threads: 1, ...meta }));
+    if (d.masks) fs.writeFileSync(path.join(dir, 'm.f32'), bytes(d.masks.subarray(0, d.count * 1024)));
+    if (d.promptMasks) fs.writeFileSync(path.join(dir, 'mp.f32'), bytes(d.promptMasks.subarray(0, d.count * 1024)));
+    const decoy = d.decoy ? { decoyCount: d.decoy.count } : {};
+    if (d.decoy) {
+      fs.writeFileSync(path.join(dir, 'xd.f32'), bytes(d.decoy.x.subarray(0, d.decoy.count * 3072)));
+      fs.writeFileSync(path.join(dir, 'yd.i32'), bytes(d.decoy.y.subarray(0, d.decoy.count)));
+      fs.writeFileSync(path.join(dir, 'md.f32'), bytes(d.decoy.masks.subarray(0, d.decoy.count * 1024)));
+    }
+    fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ count: d.count, threads: 1, ...decoy, ...meta }));
     const r = spawnSync(python, [torchScript()!, dir, ...extraArgs], {
       encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },
     });

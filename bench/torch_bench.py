@@ -1,9 +1,17 @@
-"""Times the paper recipe (LeNet-GAP, CAM + KL, SGD momentum) in PyTorch on exactly the images, labels,
-targets and initial weights that bench.ts used, on one thread (the yardstick of METHOD.md section 8).
-Same step as anchors/torch_ref.py. Usage: python3 torch_bench.py DIR [--grads] (files written by bench.ts; --grads prints the first batch's
-loss and gradients instead, for the parity test).
-Prints one JSON line: images/s (wall clock, and by process CPU time) for the align step, the vanilla
-step and evaluation."""
+"""Times every training method of bench.ts (LeNet-GAP, SGD momentum, batch 32) in PyTorch on exactly the images,
+labels, targets, masks and initial weights that bench.ts used, on one thread (the yardstick of METHOD.md section 8).
+The align step is anchors/torch_ref.py's. Usage: python3 torch_bench.py DIR [--grads] (files written by bench.ts;
+--grads prints the first batch's loss and gradients instead, for the parity tests: meta.gradsMethod picks the step).
+
+Methods (meta.methods, keys of bench.ts METHODS):
+  vanilla    CE
+  align      CE + lam KL(q || softmax(minmax(relu(CAM_y))))              (the paper)
+  gradcam    the same with Grad-CAM's channel weights (d logit_y / dA, spatial mean; create_graph)
+  inputgrad  the same with |d logit_y / dx| summed over channels, area-pooled 32x32 -> 10x10
+  rrr        CE + rrrLam mean_b sum_p w_p |g_p|^2, g = d sum_k log p_k / dx (create_graph), w = the decoy patch
+  rrrColour  CE + rrrLam mean_b sum_p g_p^T (I - 11^T/3) g_p
+  prompt     CE + rrrLam mean_b sum_p (w_p |g_p|^2 + g_p^T C g_p), w = 1 - dilated digit mask
+Prints one JSON line: images/s (wall clock, and by process CPU time) per method and for evaluation."""
 import json, sys, time
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -12,12 +20,34 @@ d = [a for a in sys.argv[1:] if not a.startswith("--")][0]
 meta = json.load(open(f'{d}/meta.json'))
 torch.set_num_threads(meta.get('threads', 1))
 n, warm, ev = meta['trainImages'], meta['warmupImages'], meta['evalImages']
-B, lam = meta['batch'], meta['lambda']
+B, lam, rlam = meta['batch'], meta['lambda'], meta.get('rrrLambda', 10.0)
 N = meta['count']
-X = torch.from_numpy(np.fromfile(f'{d}/x.f32', dtype=np.float32).reshape(N, 32, 32, 3)).permute(0, 3, 1, 2).contiguous()
+
+def images(name, count):
+    return torch.from_numpy(np.fromfile(f'{d}/{name}', dtype=np.float32).reshape(count, 32, 32, 3)).permute(0, 3, 1, 2).contiguous()
+
+def masks(name, count):
+    return torch.from_numpy(np.fromfile(f'{d}/{name}', dtype=np.float32).reshape(count, 32, 32))
+
+def optional(f, *a):
+    try:
+        return f(*a)
+    except FileNotFoundError:
+        return None
+
+X = images('x.f32', N)
 Y = torch.from_numpy(np.fromfile(f'{d}/y.i32', dtype=np.int32).astype(np.int64))
 Q = torch.from_numpy(np.fromfile(f'{d}/q.f32', dtype=np.float32).reshape(N, 100))
 W = np.fromfile(f'{d}/w.f32', dtype=np.float32)
+M = optional(masks, 'm.f32', N)
+MP = optional(masks, 'mp.f32', N)
+ND = meta.get('decoyCount', 0)
+XD = images('xd.f32', ND) if ND else None
+YD = torch.from_numpy(np.fromfile(f'{d}/yd.i32', dtype=np.int32).astype(np.int64)) if ND else None
+MD = masks('md.f32', ND) if ND else None
+
+IDENTITY3 = torch.eye(3)
+OFF_GREY3 = torch.eye(3) - torch.full((3, 3), 1.0 / 3.0)
 
 class LeNetGAP(nn.Module):
     def __init__(self):
@@ -40,52 +70,123 @@ def load_weights(net):
         net.c2.weight.copy_(take((5, 5, 6, 16)).permute(3, 2, 0, 1)); net.c2.bias.copy_(take((16,)))
         net.fc.weight.copy_(take((16, 10)).t()); net.fc.bias.copy_(take((10,)))
 
+def paper_logprob(m):
+    """The paper's distribution of a non-negative map [B, 100]: log softmax of the min-max normalised map."""
+    mn, mx = m.min(1, keepdim=True)[0], m.max(1, keepdim=True)[0]
+    return F.log_softmax((m - mn) / (mx - mn + 1e-8), 1)
+
 def cam_logprob(a, fc_w, y):
     w = fc_w[y]
-    cam = F.relu(torch.einsum('bc,bchw->bhw', w, a)).reshape(len(y), -1)
-    mn, mx = cam.min(1, keepdim=True)[0], cam.max(1, keepdim=True)[0]
-    return F.log_softmax((cam - mn) / (mx - mn + 1e-8), 1)
+    return paper_logprob(F.relu(torch.einsum('bc,bchw->bhw', w, a)).reshape(len(y), -1))
 
-def train(align, count):
+def area_weights(n_in, n_out):
+    """lib/maps/postprocess.ts areaWeights: [n_out, n_in], each row the overlap of output cell o with input pixels."""
+    scale = n_in / n_out
+    m = np.zeros((n_out, n_in))
+    for o in range(n_out):
+        a, b = o * scale, (o + 1) * scale
+        for i in range(int(np.floor(a)), min(int(np.ceil(b)), n_in)):
+            ov = min(b, i + 1) - max(a, i)
+            if ov > 1e-12: m[o, i] = ov / scale
+    return m
+
+_a = area_weights(32, 10)
+POOL = torch.from_numpy(np.einsum('yi,xj->ijyx', _a, _a).reshape(1024, 100).astype(np.float32))  # [32*32, 10*10]
+
+def align_loss(net, x, y, q, attention):
+    """CE + lam * paper KL of the attention map: (loss, ce, kl)."""
+    if attention == 'inputgrad':
+        x = x.clone().requires_grad_(True)
+    logits, a = net(x)
+    ce = F.cross_entropy(logits, y)
+    score = logits.gather(1, y[:, None]).sum()
+    if attention == 'cam':
+        lp = cam_logprob(a, net.fc.weight, y)
+    elif attention == 'gradcam':
+        ga, = torch.autograd.grad(score, a, create_graph=True)
+        lp = paper_logprob(F.relu(torch.einsum('bc,bchw->bhw', ga.mean((2, 3)), a)).reshape(len(y), -1))
+    else:
+        g, = torch.autograd.grad(score, x, create_graph=True)
+        lp = paper_logprob(g.abs().sum(1).reshape(len(y), 1024) @ POOL)
+    kl = F.kl_div(lp, q, reduction='batchmean')
+    return ce + lam * kl, ce, kl
+
+def rrr_loss(net, x, y, w, S, C, weight):
+    """CE + weight * mean_b R, R = sum_p w_p g_p^T S g_p + g_p^T C g_p, g = d sum_k log p_k / dx: (loss, ce, R)."""
+    x = x.clone().requires_grad_(True)
+    logits, _ = net(x)
+    ce = F.cross_entropy(logits, y)
+    g, = torch.autograd.grad(F.log_softmax(logits, 1).sum(), x, create_graph=True)
+    gp = g.permute(0, 2, 3, 1)  # [B, 32, 32, 3]
+    r = torch.zeros(())
+    if S is not None:
+        r = r + (w * ((gp @ S) * gp).sum(-1)).sum()
+    if C is not None:
+        r = r + ((gp @ C) * gp).sum()
+    r = r / len(y)
+    return ce + weight * r, ce, r
+
+PROMPT_C = torch.tensor(meta['promptC'], dtype=torch.float32).reshape(3, 3) if meta.get('promptC') else 0.5 * OFF_GREY3
+
+def method_step(key):
+    """(images, labels, per-image extra, loss function(net, x, y, extra) -> loss) of a method."""
+    if key == 'vanilla': return X, Y, None, lambda net, x, y, e: F.cross_entropy(net(x)[0], y)
+    if key == 'align': return X, Y, Q, lambda net, x, y, e: align_loss(net, x, y, e, 'cam')[0]
+    if key == 'gradcam': return X, Y, Q, lambda net, x, y, e: align_loss(net, x, y, e, 'gradcam')[0]
+    if key == 'inputgrad': return X, Y, Q, lambda net, x, y, e: align_loss(net, x, y, e, 'inputgrad')[0]
+    if key == 'rrr': return XD, YD, MD, lambda net, x, y, e: rrr_loss(net, x, y, e, IDENTITY3, None, rlam)[0]
+    if key == 'rrrColour': return X, Y, None, lambda net, x, y, e: rrr_loss(net, x, y, e, None, OFF_GREY3, rlam)[0]
+    if key == 'prompt': return X, Y, MP, lambda net, x, y, e: rrr_loss(net, x, y, e, IDENTITY3, PROMPT_C, rlam)[0]
+    raise ValueError(f'unknown method {key}')
+
+def train(key, count):
+    xs, ys, es, f = method_step(key)
+    total = len(ys)
     net = LeNetGAP(); load_weights(net)
     opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.98, weight_decay=1e-4)
-    def run(start, k):
+    pos = 0
+    def run(k):
+        nonlocal pos
         tot = 0.0
-        for i in range(start, start + k, B):
-            j = i % N
-            b = slice(j, min(j + B, N))
-            logits, a = net(X[b])
-            loss = F.cross_entropy(logits, Y[b])
-            if align:
-                loss = loss + lam * F.kl_div(cam_logprob(a, net.fc.weight, Y[b]), Q[b], reduction='batchmean')
+        for _ in range(0, k, B):
+            if pos + B > total: pos = 0
+            b = slice(pos, pos + B); pos += B
+            loss = f(net, xs[b], ys[b], es[b] if es is not None else None)
             opt.zero_grad(); loss.backward(); opt.step(); tot += loss.item()
         return tot
-    run(0, warm)
-    t0, c0 = time.perf_counter(), time.process_time(); run(warm, count)
+    run(warm)
+    t0, c0 = time.perf_counter(), time.process_time(); run(count)
     dt, dc = time.perf_counter() - t0, time.process_time() - c0
     return count / dt, count / dc, net
 
 def first_batch_gradients():
-    # loss and gradients (tfjs layouts, PARAM_ORDER) of the align step on the first batch, initial weights
+    # loss and gradients (tfjs layouts, PARAM_ORDER) of one step on the first batch, initial weights
     net = LeNetGAP(); load_weights(net)
     b = slice(0, min(B, N))
-    logits, a = net(X[b])
-    ce = F.cross_entropy(logits, Y[b])
-    kl = F.kl_div(cam_logprob(a, net.fc.weight, Y[b]), Q[b], reduction='batchmean')
-    loss = ce + lam * kl
+    kind = meta.get('gradsMethod', 'align')
+    if kind == 'rrr':
+        p = meta['penalty']
+        mat = lambda v: None if v is None else torch.tensor(v, dtype=torch.float32).reshape(3, 3)
+        loss, ce, att = rrr_loss(net, X[b], Y[b], M[b] if M is not None else None, mat(p['spatial']), mat(p['global']), lam)
+    else:
+        loss, ce, att = align_loss(net, X[b], Y[b], Q[b], 'cam' if kind == 'align' else kind)
     loss.backward()
     g = [net.c1.weight.grad.permute(2, 3, 1, 0), net.c1.bias.grad, net.c2.weight.grad.permute(2, 3, 1, 0), net.c2.bias.grad,
          net.fc.weight.grad.t(), net.fc.bias.grad]
     flat = torch.cat([t.contiguous().reshape(-1) for t in g]).tolist()
-    return {'loss': loss.item(), 'ce': ce.item(), 'kl': kl.item(), 'grads': flat}
+    return {'loss': loss.item(), 'ce': ce.item(), 'kl': att.item(), 'grads': flat}
 
 if '--grads' in sys.argv:
     print(json.dumps(first_batch_gradients()))
     sys.exit(0)
 
 out = {'torchVersion': torch.__version__, 'threads': torch.get_num_threads()}
-out['trainAlignImagesPerSecond'], out['trainAlignCpuImagesPerSecond'], net = train(True, n)
-out['trainVanillaImagesPerSecond'], out['trainVanillaCpuImagesPerSecond'], _ = train(False, n)
+net = None
+for key in meta.get('methods', ['vanilla', 'align']):
+    field = f'train{key[0].upper()}{key[1:]}'
+    out[f'{field}ImagesPerSecond'], out[f'{field}CpuImagesPerSecond'], net = train(key, n)
+if net is None:
+    net = LeNetGAP(); load_weights(net)
 net.eval()
 with torch.no_grad():
     net(X[:min(N, 1000)])
