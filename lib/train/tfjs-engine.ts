@@ -172,7 +172,9 @@ export class TfjsEngine implements TrainEngine {
     const s = this.inputSize;
     return tf.tidy(() => {
       const x = tf.tensor4d(input.images.subarray(i * s * s * 3, (i + b) * s * s * 3), [b, s, s, 3]);
-      const g = rrrInputGradient(this.o.model, x, false);
+      // the differentiable pooling (secondOrder) routes max-pool ties to the first maximum, as training and the fused
+      // engine do; tf.maxPool's own gradient breaks the frame's constant-pixel ties differently
+      const g = rrrInputGradient(this.o.model, x, true);
       const w = input.penalty!.spatial ? tf.tensor3d(input.rrrMask!.subarray(i * s * s, (i + b) * s * s), [b, s, s]) : undefined;
       const r = penaltyPerImage(g, input.penalty!, w);
       const tot = tf.sum(tf.square(g), [1, 2, 3]);

@@ -1,0 +1,203 @@
+/**
+ * The full-length study behind docs/results.md: vanilla, the paper's align (oracle and embedded-VLM maps), RRR with
+ * the annotation (the reference) and the prompt-guided constraints with embedded-VLM maps, on decoymnist-hard,
+ * DecoyMNIST and ColorMNIST; 30 epochs on the full training split, 5 seeds.
+ *
+ *   node --import tsx scripts/results-study.ts [--jobs 2] [--seeds 1,2,3,4,5] [--only dataset,...] [--docs DIR] [--dry-run]
+ *
+ * Every run is an `ltl train` run folder under runs/study/ (rerunning skips finished runs and resumes killed ones);
+ * finished runs' result.json are copied to docs/results/<dataset>/<method>/seed-<n>/result.json, from which
+ * scripts/results-table.ts makes the tables. Nothing here reads a test number:
+ *  - every run measures the same prompts on validation ('a digit'; on ColorMNIST also the attribute 'colour') and
+ *    selects its epoch with --select val-rr (val acc x (1 - excluded share of input-gradient energy));
+ *  - a method with a lambda scan runs every lambda with seed 1 first; the lambda whose run scores best on validation
+ *    (val-rr score of its selected epoch; ties: the smaller lambda) is used for the other seeds.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+
+interface Method {
+  name: string;
+  args: string[];
+  /** Lambdas scanned with seed 1; none: the method's own default. */
+  lambdas?: number[];
+}
+
+interface DatasetPlan {
+  dataset: string;
+  /** Prompts every run measures on validation (the right-reasons score). */
+  measure: string[];
+  methods: Method[];
+}
+
+const DIGIT = ['--prompt', 'a digit'];
+const RRR = ['--method', 'rrr', '--attention-epoch', '0'];
+
+const PLANS: DatasetPlan[] = [
+  {
+    dataset: 'decoymnist-hard', measure: DIGIT, methods: [
+      { name: 'vanilla', args: ['--method', 'vanilla'] },
+      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [1, 3, 10] },
+      { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100] },
+      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'] },
+      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'] },
+    ],
+  },
+  {
+    dataset: 'colormnist', measure: [...DIGIT, '--attribute-prompt', 'colour of a digit'], methods: [
+      { name: 'vanilla', args: ['--method', 'vanilla'] },
+      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [10, 100] },
+      { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'colour'], lambdas: [10, 100] },
+      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'] },
+      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'] },
+    ],
+  },
+  {
+    dataset: 'decoymnist', measure: DIGIT, methods: [
+      { name: 'vanilla', args: ['--method', 'vanilla'] },
+      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [1, 10] },
+      { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100] },
+      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'] },
+      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'] },
+    ],
+  },
+];
+
+const ROOT = path.resolve(__dirname, '..');
+const RUNS = path.join(ROOT, 'runs', 'study');
+
+function argValue(name: string, dflt: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : dflt;
+}
+/** Where finished runs' result.json go (a study run from a frozen checkout of the code can publish into another). */
+const DOCS = path.resolve(argValue('--docs', path.join(ROOT, 'docs', 'results')));
+const JOBS = Number(argValue('--jobs', '2'));
+const SEEDS = argValue('--seeds', '1,2,3,4,5').split(',').map(Number);
+const ONLY = process.argv.includes('--only') ? argValue('--only', '').split(',') : null;
+const DRY = process.argv.includes('--dry-run');
+
+interface Run { plan: DatasetPlan; method: Method; lambda: number | null; seed: number; dir: string }
+
+const runDir = (p: DatasetPlan, m: Method, lambda: number | null, seed: number) =>
+  path.join(RUNS, p.dataset, m.name, lambda === null ? 'default' : `lambda-${lambda}`, `seed-${seed}`);
+
+function readResult(dir: string): any | undefined {
+  const f = path.join(dir, 'result.json');
+  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : undefined;
+}
+
+/** The validation score the study compares lambdas by: val-rr of the selected epoch. */
+function valRr(r: any): number {
+  const share = Math.min(1, Math.max(0, r.valExcludedShareSelected ?? 0));
+  return r.valAccSelected * (1 - share);
+}
+
+function train(run: Run): Promise<void> {
+  const args = ['bin/ltl.js', 'train', '--dataset', run.plan.dataset, ...run.method.args, ...run.plan.measure,
+    ...(run.lambda === null ? [] : ['--lambda', String(run.lambda)]),
+    '--select', 'val-rr', '--epochs', '30', '--seed', String(run.seed), '--out', run.dir, '--no-progress'];
+  if (DRY) { console.log(`node ${args.join(' ')}`); return Promise.resolve(); }
+  if (readResult(run.dir)) return Promise.resolve();
+  // a trainer already working on this folder (an earlier study process): wait for it instead of racing it
+  const busy = () => spawnSync('pgrep', ['-f', `runs/study/${path.relative(RUNS, run.dir)} `], { encoding: 'utf8' }).stdout.trim() !== '';
+  if (busy()) {
+    console.log(`waiting for the trainer already in ${path.relative(RUNS, run.dir)}`);
+    return new Promise((resolve) => {
+      const t = setInterval(() => { if (!busy()) { clearInterval(t); resolve(readResult(run.dir) ? undefined : train(run)); } }, 10_000);
+    });
+  }
+  fs.mkdirSync(run.dir, { recursive: true });
+  const log = fs.openSync(path.join(run.dir, 'train.log'), 'a');
+  const t0 = Date.now();
+  console.log(`start ${path.relative(RUNS, run.dir)}`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', log, log] });
+    child.on('exit', (code) => {
+      fs.closeSync(log);
+      const r = readResult(run.dir);
+      console.log(`${code === 0 && r ? 'done ' : `FAILED (exit ${code})`} ${path.relative(RUNS, run.dir)} in ${((Date.now() - t0) / 1000).toFixed(0)} s` +
+        (r ? `: val ${(100 * r.valAccSelected).toFixed(2)} excluded ${r.valExcludedShareSelected === null ? 'n/a' : (100 * r.valExcludedShareSelected).toFixed(2)} % (test ${(100 * r.testAccSelected).toFixed(2)})` : ''));
+      resolve();
+    });
+  });
+}
+
+/** A small pool: at most JOBS trainings at once; a job may add jobs when it ends. */
+class Pool {
+  private queue: Array<() => Promise<void>> = [];
+  private active = 0;
+  private done!: () => void;
+  readonly finished = new Promise<void>((r) => { this.done = r; });
+  add(job: () => Promise<void>, first = false): void {
+    if (first) this.queue.unshift(job); else this.queue.push(job);
+    this.pump();
+  }
+  private pump(): void {
+    while (this.active < JOBS && this.queue.length) {
+      const job = this.queue.shift()!;
+      this.active++;
+      job().finally(() => { this.active--; this.pump(); if (!this.active && !this.queue.length) this.done(); });
+    }
+  }
+}
+
+function publish(run: Run): void {
+  const r = readResult(run.dir);
+  if (!r) return;
+  const dst = path.join(DOCS, run.plan.dataset, run.method.name, `seed-${run.seed}`);
+  fs.mkdirSync(dst, { recursive: true });
+  fs.copyFileSync(path.join(run.dir, 'result.json'), path.join(dst, 'result.json'));
+}
+
+async function main(): Promise<void> {
+  const pool = new Pool();
+  const plans = PLANS.filter((p) => !ONLY || ONLY.includes(p.dataset));
+  // What was chosen, for the note and docs/results.md (written as runs finish).
+  const choices: Record<string, unknown> = {};
+  const chosenFile = path.join(DOCS, 'lambda-choices.json');
+  const writeChoices = () => { if (!DRY) { fs.mkdirSync(DOCS, { recursive: true }); fs.writeFileSync(chosenFile, JSON.stringify(choices, null, 2) + '\n'); } };
+
+  for (const plan of plans) {
+    // the first run of a dataset makes (and caches) its prompt maps and attribute matrix; the rest wait for it
+    const [first, ...rest] = plan.methods;
+    const firstRun: Run = { plan, method: first, lambda: null, seed: SEEDS[0], dir: runDir(plan, first, null, SEEDS[0]) };
+    pool.add(async () => {
+      await train(firstRun);
+      publish(firstRun);
+      for (const seed of SEEDS.slice(1)) {
+        const r: Run = { plan, method: first, lambda: null, seed, dir: runDir(plan, first, null, seed) };
+        pool.add(async () => { await train(r); publish(r); });
+      }
+      for (const m of rest) {
+        const lambdas = m.lambdas ?? [null];
+        const scan: Run[] = lambdas.map((l) => ({ plan, method: m, lambda: l, seed: SEEDS[0], dir: runDir(plan, m, l, SEEDS[0]) }));
+        let left = scan.length;
+        for (const s of scan) {
+          pool.add(async () => {
+            await train(s);
+            if (--left > 0) return;
+            // lambda chosen on validation (seed 1 runs), then the other seeds
+            const scored = scan.map((x) => ({ lambda: x.lambda, r: readResult(x.dir) })).filter((x) => x.r);
+            if (!scored.length) return;
+            scored.sort((a, b) => valRr(b.r) - valRr(a.r) || (a.lambda ?? 0) - (b.lambda ?? 0));
+            const best = scored[0].lambda;
+            choices[`${plan.dataset}/${m.name}`] = { lambda: best, by: 'val-rr score of the selected epoch, seed ' + SEEDS[0],
+              scan: scored.map((x) => ({ lambda: x.lambda, valAccSelected: x.r.valAccSelected, valExcludedShareSelected: x.r.valExcludedShareSelected, valRr: valRr(x.r) })) };
+            writeChoices();
+            const chosen = scan.find((x) => x.lambda === best)!;
+            publish(chosen);
+            for (const seed of SEEDS.slice(1)) {
+              const r: Run = { plan, method: m, lambda: best, seed, dir: runDir(plan, m, best, seed) };
+              pool.add(async () => { await train(r); publish(r); }, true);
+            }
+          });
+        }
+      }
+    });
+  }
+  await pool.finished;
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
