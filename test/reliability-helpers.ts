@@ -82,5 +82,6 @@ export function canMountTmpfs(): boolean {
 /** Whether tests can run a command as the unprivileged user `nobody` (root + runuser): for real EACCES. */
 export function canRunAsNobody(): boolean {
   if (process.getuid?.() !== 0) return false;
-  return spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', '0']).status === 0;
+  // nobody must also be able to read the package (not so when it lives under /root).
+  return spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, LTL, '--help'], { cwd: '/' }).status === 0;
 }
