@@ -99,7 +99,7 @@ export function register(program: Command): void {
       const dir = o.checkpoint ?? defaultCheckpointDir();
       const vlmLoaded = loadCheckpoint(dir);
       for (const p of listOption(o.prompts) ?? []) {
-        checkPromptWords(vlmLoaded.vocab, p, background ?? [], { allowUnknown: !!o.allowUnknownPrompt, warn: (m) => process.stderr.write(`ltl vlm eval: warning: ${m}\n`) });
+        checkPromptWords(vlmLoaded.vocab, p, background ?? [], { allowUnknown: !!o.allowUnknownPrompt, allowFlag: '--allow-unknown-prompt', warn: (m) => process.stderr.write(`ltl vlm eval: warning: ${m}\n`) });
       }
       const split = loadDataset('decoymnist', { dir: o.mnistDir })[o.split as SplitName];
       const e = evaluateVlm(vlmLoaded, split, { limit, temperature, background, prompts });

@@ -86,7 +86,7 @@ export function promptMaps(model: VlmModel, vocab: Vocabulary, split: ImageSplit
  */
 export function checkPromptWords(
   vocab: Vocabulary, prompt: string, background: readonly string[] = [],
-  o: { allowUnknown?: boolean; warn?: (msg: string) => void } = {},
+  o: { allowUnknown?: boolean; warn?: (msg: string) => void; /** The override to name in the error (null: none). */ allowFlag?: string | null } = {},
 ): void {
   for (const [role, text] of [['prompt', prompt], ...background.map((b) => ['background prompt', b])] as const) {
     const words = tokenize(text);
@@ -94,7 +94,7 @@ export function checkPromptWords(
     if (words.length === unknown.length) {
       const what = words.length === 0 ? 'has no words (letters or digits) for the embedded VLM to read' : `has no word the embedded VLM knows (unknown: ${unknown.join(', ')})`;
       const msg = `${role} ${JSON.stringify(text)} ${what}: its map would mean nothing (every such prompt gives the same map)`;
-      if (!o.allowUnknown) throw new UserError(`${msg}; rephrase it (e.g. "a digit") or pass --allow-unknown-prompt`);
+      if (!o.allowUnknown) throw new UserError(`${msg}; rephrase it (e.g. "a digit")${o.allowFlag === null ? '' : ` or pass ${o.allowFlag ?? '--allow-unknown-prompt (ltl maps, ltl vlm eval)'}`}`);
       o.warn?.(`${msg} (allowed by --allow-unknown-prompt)`);
     } else if (unknown.length) {
       o.warn?.(`${role} ${JSON.stringify(text)}: the embedded VLM does not know ${unknown.map((w) => JSON.stringify(w)).join(', ')} (read as <unk>); only ${words.filter((w) => vocab.has(w)).map((w) => JSON.stringify(w)).join(', ')} carry meaning`);
