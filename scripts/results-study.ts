@@ -22,10 +22,14 @@ interface Method {
   args: string[];
   /** Lambdas scanned with seed 1; none: the method's own default. */
   lambdas?: number[];
+  /** How many of the seeds (default all); the study's time goes first to the rows that answer its question. */
+  seeds?: number;
 }
 
 interface DatasetPlan {
   dataset: string;
+  /** Lower runs first (then method order, then seed). */
+  priority: number;
   /** Prompts every run measures on validation (the right-reasons score). */
   measure: string[];
   methods: Method[];
@@ -36,30 +40,30 @@ const RRR = ['--method', 'rrr', '--attention-epoch', '0'];
 
 const PLANS: DatasetPlan[] = [
   {
-    dataset: 'decoymnist-hard', measure: DIGIT, methods: [
+    dataset: 'decoymnist-hard', priority: 0, measure: DIGIT, methods: [
       { name: 'vanilla', args: ['--method', 'vanilla'] },
-      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [1, 3, 10] },
+      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [3, 10] },
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100] },
-      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'] },
-      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'] },
+      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], seeds: 3 },
+      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], seeds: 3 },
     ],
   },
   {
-    dataset: 'colormnist', measure: [...DIGIT, '--attribute-prompt', 'colour of a digit'], methods: [
+    dataset: 'colormnist', priority: 0, measure: [...DIGIT, '--attribute-prompt', 'colour of a digit'], methods: [
       { name: 'vanilla', args: ['--method', 'vanilla'] },
       { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [10, 100] },
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'colour'], lambdas: [10, 100] },
-      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'] },
-      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'] },
+      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], seeds: 3 },
+      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], seeds: 3 },
     ],
   },
   {
-    dataset: 'decoymnist', measure: DIGIT, methods: [
-      { name: 'vanilla', args: ['--method', 'vanilla'] },
-      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [1, 10] },
-      { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100] },
-      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'] },
-      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'] },
+    dataset: 'decoymnist', priority: 10, measure: DIGIT, methods: [
+      { name: 'vanilla', args: ['--method', 'vanilla'], seeds: 3 },
+      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [1, 10], seeds: 3 },
+      { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100], seeds: 3 },
+      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], seeds: 3 },
+      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], seeds: 3 },
     ],
   },
 ];
@@ -124,19 +128,21 @@ function train(run: Run): Promise<void> {
   });
 }
 
-/** A small pool: at most JOBS trainings at once; a job may add jobs when it ends. */
+/** A small pool: at most JOBS trainings at once, the lowest priority number first; a job may add jobs when it ends. */
 class Pool {
-  private queue: Array<() => Promise<void>> = [];
+  private queue: Array<{ job: () => Promise<void>; priority: number; order: number }> = [];
   private active = 0;
+  private added = 0;
   private done!: () => void;
   readonly finished = new Promise<void>((r) => { this.done = r; });
-  add(job: () => Promise<void>, first = false): void {
-    if (first) this.queue.unshift(job); else this.queue.push(job);
+  add(job: () => Promise<void>, priority: number): void {
+    this.queue.push({ job, priority, order: this.added++ });
+    this.queue.sort((a, b) => a.priority - b.priority || a.order - b.order);
     this.pump();
   }
   private pump(): void {
     while (this.active < JOBS && this.queue.length) {
-      const job = this.queue.shift()!;
+      const { job } = this.queue.shift()!;
       this.active++;
       job().finally(() => { this.active--; this.pump(); if (!this.active && !this.queue.length) this.done(); });
     }
@@ -162,15 +168,18 @@ async function main(): Promise<void> {
   for (const plan of plans) {
     // the first run of a dataset makes (and caches) its prompt maps and attribute matrix; the rest wait for it
     const [first, ...rest] = plan.methods;
+    const seedsOf = (m: Method) => SEEDS.slice(0, m.seeds ?? SEEDS.length);
+    const prio = (mi: number, seedIndex: number) => plan.priority + mi + seedIndex / 10;
     const firstRun: Run = { plan, method: first, lambda: null, seed: SEEDS[0], dir: runDir(plan, first, null, SEEDS[0]) };
     pool.add(async () => {
       await train(firstRun);
       publish(firstRun);
-      for (const seed of SEEDS.slice(1)) {
+      seedsOf(first).slice(1).forEach((seed, i) => {
         const r: Run = { plan, method: first, lambda: null, seed, dir: runDir(plan, first, null, seed) };
-        pool.add(async () => { await train(r); publish(r); });
-      }
-      for (const m of rest) {
+        pool.add(async () => { await train(r); publish(r); }, prio(2, i + 1)); // after the constraint scans, with the reference
+      });
+      rest.forEach((m, k) => {
+        const mi = k + 1;
         const lambdas = m.lambdas ?? [null];
         const scan: Run[] = lambdas.map((l) => ({ plan, method: m, lambda: l, seed: SEEDS[0], dir: runDir(plan, m, l, SEEDS[0]) }));
         let left = scan.length;
@@ -188,14 +197,14 @@ async function main(): Promise<void> {
             writeChoices();
             const chosen = scan.find((x) => x.lambda === best)!;
             publish(chosen);
-            for (const seed of SEEDS.slice(1)) {
+            seedsOf(m).slice(1).forEach((seed, i) => {
               const r: Run = { plan, method: m, lambda: best, seed, dir: runDir(plan, m, best, seed) };
-              pool.add(async () => { await train(r); publish(r); }, true);
-            }
-          });
+              pool.add(async () => { await train(r); publish(r); }, prio(mi, i + 1));
+            });
+          }, prio(mi, 0));
         }
-      }
-    });
+      });
+    }, plan.priority - 1);
   }
   await pool.finished;
 }
