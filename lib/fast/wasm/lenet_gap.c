@@ -77,6 +77,13 @@ static float Uimg[160];           /* Grad-CAM: this image's sum_p gcam[p] h1col[
 static float vimg[160];           /* Grad-CAM: W2 contracted with this image's channel weights, [ky][32] */
 static float A[100 * 16];
 static short arg2[25 * 16];
+/* conv2's routing (made by forward_head): per channel, the h1 patch offsets ((py * 14 + px) * 6) of its pooled-cell
+ * maxima that passed the ReLU */
+static unsigned char rcount[16];
+static unsigned short rlist[16 * 25];
+static float Sh1[16 * 160];       /* per channel, the sum of h1's patches at its routed pixels ([co][ky][32]) */
+static float Sah[16 * 160];       /* the same for ah1 (penalty backward) */
+static unsigned rmask[32];        /* per input row, bit x: rin has a nonzero at pixel x (penalty backward skips) */
 static float gap[16], prob[10];
 
 static void prepare_weights(void) {
@@ -197,17 +204,22 @@ static void forward_conv2(void) {
 
 /* ReLU + maxpool 2 + global average pool + dense; returns logits in out[10] */
 static void forward_head(float *out) {
-  for (int c = 0; c < 16; c++) gap[c] = 0.f;
+  for (int c = 0; c < 16; c++) { gap[c] = 0.f; rcount[c] = 0; }
   for (int r = 0; r < 5; r++)
     for (int c = 0; c < 5; c++)
       for (int co = 0; co < 16; co++) {
-        int p = (2 * r) * 10 + 2 * c, best = p;
+        int p = (2 * r) * 10 + 2 * c, best = p, off = ((2 * r) * 14 + 2 * c) * 6; /* off: best's h1 patch */
         float m = A[p * 16 + co];
-        if (A[(p + 1) * 16 + co] > m) { m = A[(p + 1) * 16 + co]; best = p + 1; }
-        if (A[(p + 10) * 16 + co] > m) { m = A[(p + 10) * 16 + co]; best = p + 10; }
-        if (A[(p + 11) * 16 + co] > m) { m = A[(p + 11) * 16 + co]; best = p + 11; }
-        if (m > 0.f) { gap[co] += m; arg2[(r * 5 + c) * 16 + co] = (short)best; }
-        else arg2[(r * 5 + c) * 16 + co] = -1;
+        if (A[(p + 1) * 16 + co] > m) { m = A[(p + 1) * 16 + co]; best = p + 1; off += 6; }
+        if (A[(p + 10) * 16 + co] > m) { m = A[(p + 10) * 16 + co]; best = p + 10; off = ((2 * r + 1) * 14 + 2 * c) * 6; }
+        if (A[(p + 11) * 16 + co] > m) { m = A[(p + 11) * 16 + co]; best = p + 11; off = ((2 * r + 1) * 14 + 2 * c + 1) * 6; }
+        if (m > 0.f) {
+          gap[co] += m;
+          arg2[(r * 5 + c) * 16 + co] = (short)best;
+          rlist[co * 25 + rcount[co]++] = (unsigned short)off;
+        } else {
+          arg2[(r * 5 + c) * 16 + co] = -1;
+        }
       }
   for (int c = 0; c < 16; c++) gap[c] *= (1.f / 25.f);
   const float *wf = params + OFF_WF;
@@ -243,7 +255,8 @@ static float my_log(float x) {
   return s + (float)e * 0.69314718f;
 }
 
-static void col2im_dh1(void) {
+/* out (h1 layout) = the sum of dcol's rows over the conv2 pixels whose 5x5 patch covers each h1 value */
+static void col2im(float *out) {
   for (int r = 0; r < 14; r++) {
     for (int m = 0; m < 84; m += 4) {
       V acc = wasm_f32x4_splat(0.f);
@@ -256,7 +269,7 @@ static void col2im_dh1(void) {
         if (y < 0 || y > 9) continue;
         for (int x = xlo; x <= xhi; x++) acc = wasm_f32x4_add(acc, LD(dcol + ((y * 10 + x) * 5 + ky) * 40 + 4 + m - 6 * x));
       }
-      ST(dh1 + r * 84 + m, acc);
+      ST(out + r * 84 + m, acc);
     }
   }
 }
@@ -312,41 +325,63 @@ static void backward_conv2_gradcam(const float *w) {
   }
 }
 
-/* conv2 backward, pooling path: dA_pool is nonzero at one pixel per (pooled cell, channel), a quarter
- * of its entries, so those are scattered instead of dense products. dcol_ready: the CAM path already
- * wrote every dcol row (else untouched rows are zeroed here). */
-static void backward_conv2_pool(const float *dg, int dcol_ready) {
-  float *db2 = grads + OFF_B2;
-  unsigned char touched[100];
-  for (int p = 0; p < 100; p++) touched[p] = (unsigned char)dcol_ready;
-  const V zero = wasm_f32x4_splat(0.f);
+/* S[co][ky] = sum over channel co's routed pixels of src's patch rows (src in h1 layout). A pooled-path gradient
+ * g[co] is the same at every routed pixel of a channel, so conv2's weight gradient is g[co] * S[co]. */
+static void routed_patch_sums(const float *src, float *S) {
+  const V zero = SPLAT(0.f);
+  for (int co = 0; co < 16; co++) {
+    const unsigned short *l = rlist + co * 25;
+    const int n = rcount[co];
+    for (int ky = 0; ky < 5; ky++) {
+      V a[8];
+      for (int k = 0; k < 8; k++) a[k] = zero;
+      for (int i = 0; i < n; i++) {
+        const float *sp = src + l[i] + ky * 84;
+        for (int k = 0; k < 8; k++) a[k] = wasm_f32x4_add(a[k], LD(sp + 4 * k));
+      }
+      for (int k = 0; k < 8; k++) ST(S + (co * 5 + ky) * 32 + 4 * k, a[k]);
+    }
+  }
+}
+
+/* dW2s[co] += g[co] * S[co] for the routed channels */
+static void add_routed_weight_grad(const float *g, const float *S) {
+  for (int co = 0; co < 16; co++) {
+    if (!rcount[co] || g[co] == 0.f) continue;
+    V gs = SPLAT(g[co]);
+    for (int i = 0; i < 160; i += 4) ST(dW2s + co * 160 + i, MADD(LD(dW2s + co * 160 + i), gs, LD(S + co * 160 + i)));
+  }
+}
+
+/* conv2 backward, pooling path: dA_pool is nonzero at one pixel per (pooled cell, channel), a quarter of its
+ * entries, with the same value dg[co] at every routed pixel of a channel. Its input gradient is scattered into dh1
+ * (dg[co] W2[:, :, co] at each routed pixel's patch), its weight gradient is dg[co] * Sh1[co] (one product per
+ * channel instead of one per routed pixel). dcol_ready: the CAM path wrote its rank-one part as dcol rows, which
+ * col2im gathers into dh1 first. */
+static void scatter_routed(const float *v, float *out) {
   for (int cell = 0; cell < 25; cell++)
     for (int co = 0; co < 16; co++) {
       int p = arg2[cell * 16 + co];
-      float g = dg[co];
-      if (p < 0 || g == 0.f) continue;
-      db2[co] += g;
-      if (!touched[p]) {
-        touched[p] = 1;
-        for (int ky = 0; ky < 5; ky++)
-          for (int k = 0; k < 8; k++) ST(dcol + (p * 5 + ky) * 40 + 4 + 4 * k, zero);
-      }
-      int y = p / 10, x = p - y * 10;
-      V gs = SPLAT(g);
+      float gv = v[co];
+      if (p < 0 || gv == 0.f) continue;
+      int py = p / 10, px = p - py * 10;
+      V gs = SPLAT(gv);
       for (int ky = 0; ky < 5; ky++) {
-        const float *seg = h1 + ((y + ky) * 14 + x) * 6;
-        float *acc = dW2s + (co * 5 + ky) * 32;
-        for (int k = 0; k < 8; k++) ST(acc + 4 * k, MADD(LD(acc + 4 * k), gs, LD(seg + 4 * k)));
-        float *dc = dcol + (p * 5 + ky) * 40 + 4;
+        float *d = out + ((py + ky) * 14 + px) * 6;
         const float *wt = W2T + (ky * 16 + co) * 32;
-        for (int k = 0; k < 8; k++) ST(dc + 4 * k, MADD(LD(dc + 4 * k), gs, LD(wt + 4 * k)));
+        for (int k = 0; k < 8; k++) ST(d + 4 * k, MADD(LD(d + 4 * k), gs, LD(wt + 4 * k)));
       }
     }
-  for (int p = 0; p < 100; p++)
-    if (!touched[p])
-      for (int ky = 0; ky < 5; ky++)
-        for (int k = 0; k < 8; k++) ST(dcol + (p * 5 + ky) * 40 + 4 + 4 * k, zero);
-  col2im_dh1();
+}
+
+static void backward_conv2_pool(const float *dg, int dcol_ready) {
+  float *db2 = grads + OFF_B2;
+  for (int co = 0; co < 16; co++) db2[co] += dg[co] * (float)rcount[co];
+  if (dcol_ready) col2im(dh1);
+  else { const V zero = SPLAT(0.f); for (int i = 0; i < 14 * 14 * 6 + 8; i += 4) ST(dh1 + i, zero); }
+  scatter_routed(dg, dh1);
+  routed_patch_sums(h1, Sh1);
+  add_routed_weight_grad(dg, Sh1);
 }
 
 /* backward of ReLU + maxpool + conv1: gradient reaches only the max position of each pooled cell */
@@ -388,34 +423,24 @@ static inline float hsum(V v) {
 /* dgraw[c] = sum_k Wf[c][k] u[k]; dh1g = conv2^T of the routed dgraw/25; gin = conv1^T of the routed dh1g. */
 static void input_gradient(const float *u, float *dgraw) {
   const float *wf = params + OFF_WF;
+  float v[16];
   for (int c = 0; c < 16; c++) {
     float s = 0.f;
     for (int k = 0; k < 10; k++) s += wf[c * 10 + k] * u[k];
     dgraw[c] = s;
+    v[c] = s * (1.f / 25.f);
   }
   const V zero = SPLAT(0.f);
   for (int i = 0; i < 14 * 14 * 6 + 8; i += 4) ST(dh1g + i, zero);
-  for (int cell = 0; cell < 25; cell++)
-    for (int co = 0; co < 16; co++) {
-      int p = arg2[cell * 16 + co];
-      float gv = dgraw[co] * (1.f / 25.f);
-      if (p < 0 || gv == 0.f) continue;
-      int py = p / 10, px = p - py * 10;
-      V gs = SPLAT(gv);
-      for (int ky = 0; ky < 5; ky++) {
-        float *d = dh1g + ((py + ky) * 14 + px) * 6;
-        const float *wt = W2T + (ky * 16 + co) * 32;
-        for (int k = 0; k < 8; k++) ST(d + 4 * k, MADD(LD(d + 4 * k), gs, LD(wt + 4 * k)));
-      }
-    }
+  scatter_routed(v, dh1g);
   for (int i = 0; i < 3072 + 32; i += 4) ST(gin + i, zero);
   for (int q = 0; q < 196; q++)
     for (int co = 0; co < 6; co++) {
       int qi = q * 6 + co;
-      float v = dh1g[qi];
-      if (h1[qi] <= 0.f || v == 0.f) continue;
+      float vq = dh1g[qi];
+      if (h1[qi] <= 0.f || vq == 0.f) continue;
       int pos = arg1[qi], py = pos / 28, px = pos - py * 28;
-      V vs = SPLAT(v);
+      V vs = SPLAT(vq);
       const float *w = W1c + co * 80;
       for (int ky = 0; ky < 5; ky++) {
         float *gr = gin + ((py + ky) * 32 + px) * 3;
@@ -430,6 +455,7 @@ static float penalty_value(int n, float coef, float *g2) {
   const int hasS = pen_flags & 1, hasC = pen_flags & 2;
   const float *S = pen, *C = pen + 9;
   float R = 0.f, G = 0.f;
+  for (int y = 0; y < 32; y++) rmask[y] = 0;
   for (int p = 0; p < 1024; p++) {
     const float *gp = gin + 3 * p;
     float *rp = rin + 3 * p;
@@ -451,21 +477,25 @@ static float penalty_value(int n, float coef, float *g2) {
     R += a * q0 + b * q1 + c * q2;
     float t = 2.f * coef;
     rp[0] = t * q0; rp[1] = t * q1; rp[2] = t * q2;
+    if (q0 != 0.f || q1 != 0.f || q2 != 0.f) rmask[p >> 5] |= 1u << (p & 31);
   }
   *g2 = G;
   return R;
 }
 
-/* Backward of the penalty through the input-gradient pass (rin set by penalty_value): weight gradients into
- * dW1a / dW2s / grads (dense), and the adjoint of u into au[10]. */
+/* Backward of the penalty through the input-gradient pass (rin and rmask set by penalty_value or
+ * saliency_backward): weight gradients into dW1a / dW2s / grads (dense), and the adjoint of u into au[10]. */
 static void penalty_backward(const float *u, const float *dgraw, float *au) {
   /* ah1 = d R / d dh1g: conv1 of r read at each pooled position (only where the ReLU passed); the same rows give
-   * conv1's weight gradient r (x) dz1 of the input-gradient pass */
+   * conv1's weight gradient r (x) dz1 of the input-gradient pass. Units whose 5x5 input patch has no nonzero r are
+   * skipped (RRR with a sparse mask: most of them). */
   for (int q = 0; q < 196; q++)
     for (int co = 0; co < 6; co++) {
       int qi = q * 6 + co;
-      if (h1[qi] <= 0.f) { ah1[qi] = 0.f; continue; }
+      ah1[qi] = 0.f;
+      if (h1[qi] <= 0.f) continue;
       int pos = arg1[qi], py = pos / 28, px = pos - py * 28;
+      if (!(((rmask[py] | rmask[py + 1] | rmask[py + 2] | rmask[py + 3] | rmask[py + 4]) >> px) & 31u)) continue;
       const float *w = W1c + co * 80;
       float v = dh1g[qi];
       V vs = SPLAT(v), acc = SPLAT(0.f);
@@ -480,28 +510,20 @@ static void penalty_backward(const float *u, const float *dgraw, float *au) {
       }
       ah1[qi] = hsum(acc);
     }
-  /* a_dgraw = conv2 of ah1 read at each routed (cell, channel) / 25; conv2's weight gradient ah1 (x) dA */
-  float adg[16];
-  for (int c = 0; c < 16; c++) adg[c] = 0.f;
-  for (int cell = 0; cell < 25; cell++)
-    for (int co = 0; co < 16; co++) {
-      int p = arg2[cell * 16 + co];
-      if (p < 0) continue;
-      int py = p / 10, px = p - py * 10;
-      float dav = dgraw[co] * (1.f / 25.f);
-      V dv = SPLAT(dav), acc = SPLAT(0.f);
-      for (int ky = 0; ky < 5; ky++) {
-        const float *seg = ah1 + ((py + ky) * 14 + px) * 6;
-        const float *wt = W2T + (ky * 16 + co) * 32;
-        float *dw = dW2s + (co * 5 + ky) * 32;
-        for (int k = 0; k < 8; k++) {
-          V sv = LD(seg + 4 * k);
-          acc = MADD(acc, sv, LD(wt + 4 * k));
-          if (dav != 0.f) ST(dw + 4 * k, MADD(LD(dw + 4 * k), dv, sv));
-        }
-      }
-      adg[co] += hsum(acc) * (1.f / 25.f);
-    }
+  /* dgraw/25 is the same at every routed pixel of a channel: a_dgraw[co] = <Sah[co], W2T[co]> / 25 and conv2's
+   * weight gradient dgraw[co]/25 * Sah[co], Sah[co] = the sum of ah1's patches at co's routed pixels */
+  routed_patch_sums(ah1, Sah);
+  float adg[16], dav[16];
+  for (int co = 0; co < 16; co++) {
+    dav[co] = dgraw[co] * (1.f / 25.f);
+    adg[co] = 0.f;
+    if (!rcount[co]) continue;
+    V acc = SPLAT(0.f);
+    for (int ky = 0; ky < 5; ky++)
+      for (int k = 0; k < 8; k++) acc = MADD(acc, LD(Sah + (co * 5 + ky) * 32 + 4 * k), LD(W2T + (ky * 16 + co) * 32 + 4 * k));
+    adg[co] = hsum(acc) * (1.f / 25.f);
+  }
+  add_routed_weight_grad(dav, Sah);
   /* dgraw = Wf u: dWf += adg (x) u, au = Wf^T adg */
   float *dwf = grads + OFF_WF;
   const float *wf = params + OFF_WF;
@@ -587,9 +609,7 @@ static void channel_weights(int mode, int y, float *w, float *nsc) {
   for (int c = 0; c < 16; c++) {
     float k = 1.f;
     if (mode == MODE_GRADCAM) {
-      int nc = 0;
-      for (int cell = 0; cell < 25; cell++) nc += arg2[cell * 16 + c] >= 0;
-      k = (float)nc * (1.f / 2500.f);
+      k = (float)rcount[c] * (1.f / 2500.f);
     }
     nsc[c] = k;
     w[c] = wf[c * 10 + y] * k;
@@ -660,11 +680,14 @@ static void saliency_backward(const float *dmap) {
     for (int ix = 0; ix < 32; ix++) ds[ix] = 0.f;
     for (int ox = 0; ox < 10; ox++)
       for (int k = 0; k < aw_n[ox]; k++) ds[aw_lo[ox] + k] += aw_w[ox][k] * drow[iy * 10 + ox];
+    unsigned mk = 0;
     for (int ix = 0; ix < 32; ix++) {
       const float *g = gin + (iy * 32 + ix) * 3;
       float *r = rin + (iy * 32 + ix) * 3;
       for (int c = 0; c < 3; c++) r[c] = g[c] > 0.f ? ds[ix] : g[c] < 0.f ? -ds[ix] : 0.f;
+      if (r[0] != 0.f || r[1] != 0.f || r[2] != 0.f) mk |= 1u << ix;
     }
+    rmask[iy] = mk;
   }
 }
 
@@ -900,7 +923,7 @@ EXPORT void prof_phase(int which, int reps) {
       case 3: backward_conv2_pool(gap, 0); break;
       case 4: backward_conv1(x); break;
       case 6: Glab[0] += backward_conv2_rank1(vlab + labels[0] * 160, Ulab + labels[0] * 160); break;
-      case 7: col2im_dh1(); break;
+      case 7: col2im(dh1); break;
       case 5: image_step(0, 1.f / 32.f, 160.f, 1.f, 1.f, MODE_CAM); break;
       case 8: image_step(0, 1.f / 32.f, 10.f, 1.f, 1.f, MODE_RRR); break;
       case 9: image_step(0, 1.f / 32.f, 160.f, 1.f, 1.f, MODE_GRADCAM); break;
