@@ -161,3 +161,28 @@ test('fused engine: the penalty gradient agrees with central finite differences 
     assert.ok(Math.abs(fd - g[i]) < 0.03 * Math.abs(g[i]) + 2e-4, `parameter ${i}: kernel ${g[i]} vs finite difference ${fd}`);
   }
 });
+
+test('fused engine: grey images (three equal channels: conv1 runs once with the channel-summed filter) match tfjs', async () => {
+  await tf.setBackend('cpu');
+  const eng = await FusedLeNetGap.create();
+  const batch = makeBatch(3, B);
+  for (let p = 0; p < B * 1024; p++) batch.images[3 * p + 1] = batch.images[3 * p + 2] = batch.images[3 * p];
+  for (const [seed, c] of [CASES[0], CASES[2]].entries()) {
+    const w = makeWeights(20 + seed);
+    eng.setParams(w);
+    eng.setPenalty(c.penalty);
+    const ref = reference(w, batch, c.penalty, c.lambda, c.ceWeight);
+    const got = eng.computeGradients(B, batch.images, batch.labels, undefined, { lambda: c.lambda, ceWeight: c.ceWeight, penalty: true, masks: batch.masks });
+    assert.ok(Math.abs(got.ce - ref.ce) < 1e-5 * Math.max(1, ref.ce), `grey ${c.name}: ce ${got.ce} vs ${ref.ce}`);
+    assert.ok(Math.abs(got.kl - ref.r) < 1e-4 * ref.r, `grey ${c.name}: penalty ${got.kl} vs ${ref.r}`);
+    assertClose(eng.getGradients(), ref.grads, 5e-4, `grey ${c.name}`);
+    const ev = eng.evaluate(B, batch.images, batch.labels);
+    const logits = tf.tidy(() => {
+      const model = createModel('lenet-gap', 0, unflattenParams(w));
+      const l = model.forward(tf.tensor4d(batch.images.subarray(0, B * 3072), [B, 32, 32, 3])).logits.dataSync() as Float32Array;
+      model.dispose();
+      return l;
+    });
+    for (let i = 0; i < B * 10; i++) assert.ok(Math.abs(ev.logits[i] - logits[i]) < 1e-5 * Math.max(1, Math.abs(logits[i])), `grey logits ${i}: ${ev.logits[i]} vs ${logits[i]}`);
+  }
+});

@@ -50,6 +50,8 @@ static int upd_n = NP;
 
 /* per-step weight copies in kernel-friendly layouts */
 static float W1r[6 * 75];          /* [co][ci][ky][kx] */
+static float W1g[6 * 75];          /* W1r with channel 0 replaced by the sum over channels (grey images) */
+static const float *W1use = W1r;   /* the forward conv1's weights for the current image */
 static float W2T[5 * 16 * 32];     /* [ky][co][j=kx*6+ci], j padded to 32 with zeros */
 static float W1c[6 * 80];          /* [co][ky][16]: lanes 0..14 = kx*3+ci (HWC row of 5 pixels), lane 15 zero */
 /* input-gradient penalty scratch (per image) */
@@ -84,6 +86,7 @@ static unsigned short rlist[16 * 25];
 static float Sh1[16 * 160];       /* per channel, the sum of h1's patches at its routed pixels ([co][ky][32]) */
 static float Sah[16 * 160];       /* the same for ah1 (penalty backward) */
 static unsigned rmask[32];        /* per input row, bit x: rin has a nonzero at pixel x (penalty backward skips) */
+static unsigned ginrows;          /* bit y: input_gradient wrote row y of gin (other rows are 0) */
 static float gap[16], prob[10];
 
 static void prepare_weights(void) {
@@ -94,8 +97,9 @@ static void prepare_weights(void) {
         for (int co = 0; co < 6; co++) W1r[co * 75 + ci * 25 + ky * 5 + kx] = w1[((ky * 5 + kx) * 3 + ci) * 6 + co];
   for (int co = 0; co < 6; co++) {
     float sw = 0.f;
-    for (int t = 0; t < 75; t++) sw += W1r[co * 75 + t];
+    for (int t = 0; t < 75; t++) { sw += W1r[co * 75 + t]; W1g[co * 75 + t] = W1r[co * 75 + t]; }
     b1adj[co] = params[OFF_B1 + co] - sw;
+    for (int t = 0; t < 25; t++) W1g[co * 75 + t] = W1r[co * 75 + t] + W1r[co * 75 + 25 + t] + W1r[co * 75 + 50 + t];
   }
   for (int co = 0; co < 6; co++)
     for (int ky = 0; ky < 5; ky++) {
@@ -122,7 +126,7 @@ static inline __attribute__((always_inline)) void conv1_block(int c0, int y, int
   V b0 = SPLAT(b1adj[c0]), b1 = SPLAT(b1adj[c0 + 1]);
   const int h = x0 ? 1 : 0;
   for (int j = 0; j < NV; j++) { a0[j] = b0; a1[j] = b1; }
-  const float *w0 = W1r + c0 * 75, *w1 = W1r + (c0 + 1) * 75;
+  const float *w0 = W1use + c0 * 75, *w1 = W1use + (c0 + 1) * 75;
   for (int ci = 0; ci < 3; ci++)
     for (int ky = 0; ky < 5; ky++) {
 #ifndef NO_ROWSKIP
@@ -158,6 +162,17 @@ static void forward_conv1(const float *x) {
     for (int c = 16; c < 20; c++) m |= r[c] != 0.f;
     segnz[cr * 2] = (unsigned char)(a | m);
     segnz[cr * 2 + 1] = (unsigned char)(b | m);
+  }
+  /* a grey image (three equal channels, as DecoyMNIST's) convolves once with the channel-summed filter */
+  V diff = SPLAT(0.f);
+  for (int i = 0; i < 1024; i += 4) {
+    V c0v = LD(xp + i);
+    diff = wasm_v128_or(diff, wasm_v128_or(wasm_f32x4_ne(c0v, LD(xp + 1024 + i)), wasm_f32x4_ne(c0v, LD(xp + 2048 + i))));
+  }
+  W1use = W1r;
+  if (!wasm_v128_any_true(diff)) {
+    W1use = W1g;
+    for (int i = 64; i < 192; i++) segnz[i] = 0;
   }
   for (int c0 = 0; c0 < 6; c0 += 2)
     for (int y = 0; y < 28; y++) { conv1_block(c0, y, 0, 4); conv1_block(c0, y, 16, 3); }
@@ -434,6 +449,7 @@ static void input_gradient(const float *u, float *dgraw) {
   for (int i = 0; i < 14 * 14 * 6 + 8; i += 4) ST(dh1g + i, zero);
   scatter_routed(v, dh1g);
   for (int i = 0; i < 3072 + 32; i += 4) ST(gin + i, zero);
+  unsigned rows = 0;
   for (int q = 0; q < 196; q++)
     for (int co = 0; co < 6; co++) {
       int qi = q * 6 + co;
@@ -442,45 +458,58 @@ static void input_gradient(const float *u, float *dgraw) {
       int pos = arg1[qi], py = pos / 28, px = pos - py * 28;
       V vs = SPLAT(vq);
       const float *w = W1c + co * 80;
+      rows |= 31u << py;
       for (int ky = 0; ky < 5; ky++) {
         float *gr = gin + ((py + ky) * 32 + px) * 3;
         for (int k = 0; k < 4; k++) ST(gr + 4 * k, MADD(LD(gr + 4 * k), vs, LD(w + ky * 16 + 4 * k)));
       }
     }
+  ginrows = rows;
 }
 
 /* R of image n and, with coef != 0, rin = coef * dR/dg = coef * 2 (w_p S + C) g_p. *g2 = sum_p |g_p|^2. */
 static float penalty_value(int n, float coef, float *g2) {
   const float *w = pmask + n * 1024;
-  const int hasS = pen_flags & 1, hasC = pen_flags & 2;
-  const float *S = pen, *C = pen + 9;
-  float R = 0.f, G = 0.f;
-  for (int y = 0; y < 32; y++) rmask[y] = 0;
-  for (int p = 0; p < 1024; p++) {
-    const float *gp = gin + 3 * p;
-    float *rp = rin + 3 * p;
-    float a = gp[0], b = gp[1], c = gp[2];
-    if (a == 0.f && b == 0.f && c == 0.f) { rp[0] = rp[1] = rp[2] = 0.f; continue; }
-    G += a * a + b * b + c * c;
-    float q0 = 0.f, q1 = 0.f, q2 = 0.f; /* (w S + C) g */
-    float wp = hasS ? w[p] : 0.f;
-    if (wp != 0.f) {
-      q0 = wp * (S[0] * a + S[1] * b + S[2] * c);
-      q1 = wp * (S[3] * a + S[4] * b + S[5] * c);
-      q2 = wp * (S[6] * a + S[7] * b + S[8] * c);
+  const int hasS = pen_flags & 1;
+  V S[9], C[9];
+  for (int i = 0; i < 9; i++) { S[i] = SPLAT(hasS ? pen[i] : 0.f); C[i] = SPLAT(pen_flags & 2 ? pen[9 + i] : 0.f); }
+  const V zero = SPLAT(0.f), t = SPLAT(2.f * coef);
+  V Rv = zero, Gv = zero;
+  for (int y = 0; y < 32; y++) {
+    unsigned mk = 0;
+    float *rrow = rin + y * 96;
+    if (!(ginrows & (1u << y))) { /* no unit wrote this row: g = 0 there */
+      for (int i = 0; i < 96; i += 4) ST(rrow + i, zero);
+      rmask[y] = 0;
+      continue;
     }
-    if (hasC) {
-      q0 += C[0] * a + C[1] * b + C[2] * c;
-      q1 += C[3] * a + C[4] * b + C[5] * c;
-      q2 += C[6] * a + C[7] * b + C[8] * c;
+    /* four pixels at a time: HWC [a0 b0 c0 a1][b1 c1 a2 b2][c2 a3 b3 c3] -> planar a, b, c and back */
+    for (int x = 0; x < 32; x += 4) {
+      const float *gp = gin + (y * 32 + x) * 3;
+      V v0 = LD(gp), v1 = LD(gp + 4), v2 = LD(gp + 8);
+      V a = wasm_i32x4_shuffle(wasm_i32x4_shuffle(v0, v1, 0, 3, 6, 0), v2, 0, 1, 2, 5);
+      V b = wasm_i32x4_shuffle(wasm_i32x4_shuffle(v0, v1, 1, 4, 7, 0), v2, 0, 1, 2, 6);
+      V c = wasm_i32x4_shuffle(wasm_i32x4_shuffle(v0, v1, 2, 5, 0, 0), v2, 0, 1, 4, 7);
+      V wv = hasS ? LD(w + y * 32 + x) : zero;
+      /* q = (w S + C) g */
+      V q0 = wasm_f32x4_add(wasm_f32x4_mul(wv, MADD(MADD(wasm_f32x4_mul(S[0], a), S[1], b), S[2], c)), MADD(MADD(wasm_f32x4_mul(C[0], a), C[1], b), C[2], c));
+      V q1 = wasm_f32x4_add(wasm_f32x4_mul(wv, MADD(MADD(wasm_f32x4_mul(S[3], a), S[4], b), S[5], c)), MADD(MADD(wasm_f32x4_mul(C[3], a), C[4], b), C[5], c));
+      V q2 = wasm_f32x4_add(wasm_f32x4_mul(wv, MADD(MADD(wasm_f32x4_mul(S[6], a), S[7], b), S[8], c)), MADD(MADD(wasm_f32x4_mul(C[6], a), C[7], b), C[8], c));
+      Rv = MADD(MADD(MADD(Rv, a, q0), b, q1), c, q2);
+      Gv = MADD(MADD(MADD(Gv, a, a), b, b), c, c);
+      V r0 = wasm_f32x4_mul(t, q0), r1 = wasm_f32x4_mul(t, q1), r2 = wasm_f32x4_mul(t, q2);
+      V lo = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), hi = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+      float *rp = rrow + x * 3;
+      ST(rp, wasm_i32x4_shuffle(lo, r2, 0, 1, 4, 2));
+      ST(rp + 4, wasm_i32x4_shuffle(wasm_i32x4_shuffle(lo, r2, 3, 5, 0, 0), hi, 0, 1, 4, 5));
+      ST(rp + 8, wasm_i32x4_shuffle(hi, r2, 6, 2, 3, 7));
+      V nz = wasm_v128_or(wasm_v128_or(wasm_f32x4_ne(q0, zero), wasm_f32x4_ne(q1, zero)), wasm_f32x4_ne(q2, zero));
+      mk |= (unsigned)wasm_i32x4_bitmask(nz) << x;
     }
-    R += a * q0 + b * q1 + c * q2;
-    float t = 2.f * coef;
-    rp[0] = t * q0; rp[1] = t * q1; rp[2] = t * q2;
-    if (q0 != 0.f || q1 != 0.f || q2 != 0.f) rmask[p >> 5] |= 1u << (p & 31);
+    rmask[y] = mk;
   }
-  *g2 = G;
-  return R;
+  *g2 = hsum(Gv);
+  return hsum(Rv);
 }
 
 /* Backward of the penalty through the input-gradient pass (rin and rmask set by penalty_value or
@@ -498,17 +527,18 @@ static void penalty_backward(const float *u, const float *dgraw, float *au) {
       if (!(((rmask[py] | rmask[py + 1] | rmask[py + 2] | rmask[py + 3] | rmask[py + 4]) >> px) & 31u)) continue;
       const float *w = W1c + co * 80;
       float v = dh1g[qi];
-      V vs = SPLAT(v), acc = SPLAT(0.f);
+      V vs = SPLAT(v), acc[4];
+      for (int k = 0; k < 4; k++) acc[k] = SPLAT(0.f); /* four chains: one would wait on each add's latency */
       float *dw = dW1a + co * 80;
       for (int ky = 0; ky < 5; ky++) {
         const float *rr = rin + ((py + ky) * 32 + px) * 3;
         for (int k = 0; k < 4; k++) {
           V rv = LD(rr + 4 * k);
-          acc = MADD(acc, rv, LD(w + ky * 16 + 4 * k));
+          acc[k] = MADD(acc[k], rv, LD(w + ky * 16 + 4 * k));
           if (v != 0.f) ST(dw + ky * 16 + 4 * k, MADD(LD(dw + ky * 16 + 4 * k), vs, rv));
         }
       }
-      ah1[qi] = hsum(acc);
+      ah1[qi] = hsum(wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[1]), wasm_f32x4_add(acc[2], acc[3])));
     }
   /* dgraw/25 is the same at every routed pixel of a channel: a_dgraw[co] = <Sah[co], W2T[co]> / 25 and conv2's
    * weight gradient dgraw[co]/25 * Sah[co], Sah[co] = the sum of ah1's patches at co's routed pixels */
@@ -518,10 +548,12 @@ static void penalty_backward(const float *u, const float *dgraw, float *au) {
     dav[co] = dgraw[co] * (1.f / 25.f);
     adg[co] = 0.f;
     if (!rcount[co]) continue;
-    V acc = SPLAT(0.f);
+    V acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = SPLAT(0.f);
     for (int ky = 0; ky < 5; ky++)
-      for (int k = 0; k < 8; k++) acc = MADD(acc, LD(Sah + (co * 5 + ky) * 32 + 4 * k), LD(W2T + (ky * 16 + co) * 32 + 4 * k));
-    adg[co] = hsum(acc) * (1.f / 25.f);
+      for (int k = 0; k < 8; k++) acc[k] = MADD(acc[k], LD(Sah + (co * 5 + ky) * 32 + 4 * k), LD(W2T + (ky * 16 + co) * 32 + 4 * k));
+    for (int k = 1; k < 8; k++) acc[0] = wasm_f32x4_add(acc[0], acc[k]);
+    adg[co] = hsum(acc[0]) * (1.f / 25.f);
   }
   add_routed_weight_grad(dav, Sah);
   /* dgraw = Wf u: dWf += adg (x) u, au = Wf^T adg */
@@ -650,16 +682,24 @@ static void area_init(void) {
 
 /* Input-gradient saliency map: |g| summed over channels (g in gin), area-pooled to the 10x10 grid. */
 static void saliency_map(float *map) {
-  float rowp[32 * 10];
-  for (int iy = 0; iy < 32; iy++)
-    for (int ox = 0; ox < 10; ox++) {
-      float a = 0.f;
-      for (int k = 0; k < aw_n[ox]; k++) {
-        const float *g = gin + (iy * 32 + aw_lo[ox] + k) * 3;
-        a += aw_w[ox][k] * (__builtin_fabsf(g[0]) + __builtin_fabsf(g[1]) + __builtin_fabsf(g[2]));
-      }
-      rowp[iy * 10 + ox] = a;
+  float sal[1024], rowp[32 * 10];
+  for (int iy = 0; iy < 32; iy++) {
+    if (!(ginrows & (1u << iy))) { for (int ox = 0; ox < 10; ox++) rowp[iy * 10 + ox] = 0.f; continue; }
+    /* |g| summed over the channels, four pixels at a time (HWC deinterleaved as in penalty_value) */
+    for (int x = 0; x < 32; x += 4) {
+      const float *gp = gin + (iy * 32 + x) * 3;
+      V v0 = wasm_f32x4_abs(LD(gp)), v1 = wasm_f32x4_abs(LD(gp + 4)), v2 = wasm_f32x4_abs(LD(gp + 8));
+      V a = wasm_i32x4_shuffle(wasm_i32x4_shuffle(v0, v1, 0, 3, 6, 0), v2, 0, 1, 2, 5);
+      V b = wasm_i32x4_shuffle(wasm_i32x4_shuffle(v0, v1, 1, 4, 7, 0), v2, 0, 1, 2, 6);
+      V c = wasm_i32x4_shuffle(wasm_i32x4_shuffle(v0, v1, 2, 5, 0, 0), v2, 0, 1, 4, 7);
+      ST(sal + iy * 32 + x, wasm_f32x4_add(wasm_f32x4_add(a, b), c));
     }
+    for (int ox = 0; ox < 10; ox++) {
+      float s = 0.f;
+      for (int k = 0; k < aw_n[ox]; k++) s += aw_w[ox][k] * sal[iy * 32 + aw_lo[ox] + k];
+      rowp[iy * 10 + ox] = s;
+    }
+  }
   for (int oy = 0; oy < 10; oy++)
     for (int ox = 0; ox < 10; ox++) {
       float a = 0.f;
@@ -675,17 +715,31 @@ static void saliency_backward(const float *dmap) {
   for (int oy = 0; oy < 10; oy++)
     for (int k = 0; k < aw_n[oy]; k++)
       for (int ox = 0; ox < 10; ox++) drow[(aw_lo[oy] + k) * 10 + ox] += aw_w[oy][k] * dmap[oy * 10 + ox];
+  const V zero = SPLAT(0.f);
   for (int iy = 0; iy < 32; iy++) {
+    float *rrow = rin + iy * 96;
+    if (!(ginrows & (1u << iy))) {
+      for (int i = 0; i < 96; i += 4) ST(rrow + i, zero);
+      rmask[iy] = 0;
+      continue;
+    }
     float ds[32];
     for (int ix = 0; ix < 32; ix++) ds[ix] = 0.f;
     for (int ox = 0; ox < 10; ox++)
       for (int k = 0; k < aw_n[ox]; k++) ds[aw_lo[ox] + k] += aw_w[ox][k] * drow[iy * 10 + ox];
     unsigned mk = 0;
-    for (int ix = 0; ix < 32; ix++) {
-      const float *g = gin + (iy * 32 + ix) * 3;
-      float *r = rin + (iy * 32 + ix) * 3;
-      for (int c = 0; c < 3; c++) r[c] = g[c] > 0.f ? ds[ix] : g[c] < 0.f ? -ds[ix] : 0.f;
-      if (r[0] != 0.f || r[1] != 0.f || r[2] != 0.f) mk |= 1u << ix;
+    for (int x = 0; x < 32; x += 4) {
+      /* ds of four pixels broadcast over their channels: [d0 d0 d0 d1][d1 d1 d2 d2][d2 d3 d3 d3] */
+      V d = LD(ds + x);
+      V e[3] = { wasm_i32x4_shuffle(d, d, 0, 0, 0, 1), wasm_i32x4_shuffle(d, d, 1, 1, 2, 2), wasm_i32x4_shuffle(d, d, 2, 3, 3, 3) };
+      const float *gp = gin + (iy * 32 + x) * 3;
+      float *rp = rrow + x * 3;
+      for (int k = 0; k < 3; k++) {
+        V g = LD(gp + 4 * k);
+        ST(rp + 4 * k, wasm_f32x4_sub(wasm_v128_and(wasm_f32x4_gt(g, zero), e[k]), wasm_v128_and(wasm_f32x4_lt(g, zero), e[k])));
+      }
+      /* rmask may over-cover (it only lets penalty_backward skip): pixels with ds != 0 */
+      mk |= (unsigned)wasm_i32x4_bitmask(wasm_f32x4_ne(d, zero)) << x;
     }
     rmask[iy] = mk;
   }
