@@ -15,6 +15,7 @@ fi
 bash scripts/setup-notebooks.sh
 source scripts/jupyter-env.sh
 # No calls home: no news feed, no update check (our machines reach only package registries).
-exec .venv/bin/jupyter-lab --ServerApp.root_dir="$ROOT" --ServerApp.ip=127.0.0.1 \
-  --ServerApp.default_url=/lab/tree/notebooks \
+root=(); if [[ "$(id -u)" == 0 ]]; then root=(--allow-root); fi
+exec .venv/bin/jupyter-lab "${root[@]}" --ServerApp.root_dir="$ROOT" --ServerApp.ip=127.0.0.1 \
+  --ServerApp.default_url=/lab/tree/notebooks --MappingKernelManager.default_kernel_name=tslab \
   --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate "$@"

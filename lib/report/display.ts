@@ -11,12 +11,16 @@
  *    application/vnd.plotly.v1+json (rank 2, safe; the plotly package in .venv provides it) before
  *    text/html (50; sanitized when untrusted: scripts dropped, <img src="data:..."> kept) before
  *    image/png (90).
- *  - classic Notebook 6: text/html before image/png (unknown types skipped); untrusted HTML sanitized.
+ *  - classic Notebook 6: text/html before image/png (unknown types skipped); untrusted HTML sanitized
+ *    (scripts dropped, data: images kept).
  *  - VS Code: application/vnd.* first (its plotly renderer), then text/html, then images.
  *  - nbconvert HTML (reports/): text/html, scripts included.
  *  - Viewers without JavaScript: text/html without its scripts, or image/png.
  * So a figure carries the plotly JSON, HTML whose PNG <img> stays visible until a script replaces it
- * with the live plot, the PNG itself, and text; images and tables carry HTML, PNG and text.
+ * with the live plot, the PNG itself, and text; an image grid HTML (<img> and caption), the PNG and
+ * text; a table HTML and text. test/notebooks-jupyterlab.test.ts checks these front ends in a browser
+ * (JupyterLab with and without plotly's renderer, trusted and not; the classic notebook; nbconvert's
+ * HTML without JavaScript); VS Code's choice is its documented order, not tested here.
  */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 /** A mime bundle: strings, bytes (sent base64, as image/png must be) or JSON (the application/*+json types). */
