@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeCheckpoint } from '../lib/train/checkpoint';
+import { resolveConfig } from '../lib/train/config';
 
 test('profiles: parameters cell name, LTL_PROFILE wins, typos are errors', () => {
   assert.equal(report.getProfile('quick', {}).name, 'quick');
@@ -148,6 +149,16 @@ test('attention maps of a model before and after a (tiny) training run', async (
   assert.equal(after.data.length, 400);
   assert.notDeepEqual(Array.from(after.data), Array.from(before.data), 'training changed the maps');
   assert.throws(() => report.attentionMaps(config, { runDir: path.join(dir, 'nope') }, ds.val, [0]), /no checkpoint/);
+  // input gradients at the input's resolution, of the selected epoch's weights (selected.bin)
+  assert.ok(fs.existsSync(path.join(dir, 'selected.bin')));
+  assert.equal(report.runWeightsEpoch(dir), 0);
+  const g = report.inputGradients(config, { runDir: dir }, ds.val, [0, 1, 2, 3]);
+  assert.deepEqual([g.count, g.size, g.energy.length], [4, 32, 4 * 32 * 32]);
+  assert.ok(g.energy.some((v) => v > 0) && g.energy.every((v, i) => v >= g.offGrey[i] && g.offGrey[i] >= 0));
+  const s = report.gradientShares(g, ds.val, [0, 1, 2, 3]);
+  assert.ok(s.onShortcut !== null && s.onShortcut >= 0 && s.onShortcut <= 1);
+  assert.ok(s.onDigit > 0 && s.onDigit <= 1);
+  assert.equal(report.shortcutShare(s), s.onShortcut);
 });
 
 test('notebooks are committed clean: no outputs, one parameters cell, the tslab kernel', () => {
@@ -166,20 +177,96 @@ test('notebooks are committed clean: no outputs, one parameters cell, the tslab 
   }
 });
 
-test('ablation specs: one factor at a time, defaults included, valid configs', () => {
+test('ablation specs: one factor at a time around the prompt-guided default, valid configs', () => {
   const p = report.PROFILES.standard;
-  const specs = report.ablationSpecs(p, '/maps/emb.ltlmaps', [{ label: 'x', file: '/maps/x.ltlmaps' }]);
+  const specs = report.ablationSpecs(p);
   const values = (f: string) => specs.filter((s) => s.factor === f).map((s) => s.value);
-  assert.deepEqual(values('lambda'), ['0', '40', '160', '640']);
-  assert.deepEqual(values('attention epoch'), ['0', '1', '2']);
-  assert.deepEqual(values('map source'), ['embedded', 'oracle', 'uniform', 'random']);
-  assert.deepEqual(values('prompt'), ['x']);
-  const oracle = specs.find((s) => s.value === 'oracle')!.config;
-  assert.equal(oracle.maps, 'oracle');
-  assert.equal(oracle.lambda, p.ablation.lambda);
-  assert.equal(specs.find((s) => s.factor === 'lambda' && s.value === '40')!.config.maps, '/maps/emb.ltlmaps');
-  // notebook 01 and 04 build the same vanilla config, hence share one cached run
+  assert.deepEqual(values('lambda'), ['0', '1', '10 (default)', '100']);
+  assert.deepEqual(values('map source'), ['embedded (default)', 'oracle', 'uniform', 'random']);
+  assert.deepEqual(values('prompt'), ['"a digit" (default)', '"a digit", negative "a square"', 'negative "a square" only', '"a bar" (names nothing there)']);
+  assert.equal(values('attribute prompt').length, 3);
+  const configs = specs.map((s) => ({ s, c: resolveConfig(s.config) })); // every spec is a valid config
+  for (const { s, c } of configs) {
+    assert.equal(c.method, 'rrr', s.label);
+    assert.equal(c.rrrMode, 'prompt', s.label);
+    assert.equal(c.select, 'val-rr', s.label);
+    assert.equal(c.attentionEpoch, 0, s.label);
+    assert.equal(c.dataset, s.factor === 'attribute prompt' ? p.ablation.colourDataset : p.ablation.dataset, s.label);
+  }
+  const dflt = (f: string) => configs.find(({ s }) => s.factor === f && s.value.includes('(default)'))!.c;
+  // the default point is one run folder whatever factor lists it
+  assert.deepEqual(dflt('lambda'), dflt('map source'));
+  assert.deepEqual(dflt('lambda'), dflt('prompt'));
+  assert.equal(dflt('lambda').lambda, 10);
+  assert.equal(configs.find(({ s }) => s.value === 'oracle')!.c.maps, 'oracle');
+  const attrOnly = configs.find(({ s }) => s.value.endsWith(' only') && s.factor === 'attribute prompt')!.c;
+  assert.equal(attrOnly.prompt, null);
+  assert.equal(attrOnly.attributePrompt, 'colour of a digit');
+  // notebook 01's vanilla config is the profile's (seed default = first seed)
   assert.deepEqual(report.profileConfig(p, 'colormnist', 'vanilla'), report.profileConfig(p, 'colormnist', 'vanilla', 37));
+});
+
+test("notebook 04's methods: four per dataset, one measuring prompt set and val-rr for all, flags that reproduce them", () => {
+  const p = report.PROFILES.quick;
+  assert.ok(p.datasets.includes('decoymnist-hard'));
+  const specs = report.methodSpecs(p);
+  assert.equal(specs.length, 4 * p.datasets.length * p.seeds.length);
+  const of = (ds: string, label: string) => resolveConfig(specs.find((s) => s.config.dataset === ds && s.label === label)!.config);
+  for (const ds of p.datasets) {
+    const colour = ds.startsWith('color');
+    for (const label of Object.values(report.METHOD_LABELS)) {
+      const c = of(ds, label);
+      assert.equal(c.prompt, 'a digit');
+      assert.equal(c.attributePrompt, colour ? 'colour of a digit' : null);
+      assert.equal(c.select, 'val-rr');
+    }
+    assert.equal(of(ds, report.METHOD_LABELS.align).maps, 'embedded');
+    assert.equal(of(ds, report.METHOD_LABELS.annotation).rrrMode, colour ? 'colour' : 'spatial');
+    assert.equal(of(ds, report.METHOD_LABELS.prompt).rrrMode, 'prompt');
+    assert.equal(of(ds, report.METHOD_LABELS.prompt).lambda, 10);
+  }
+  // the flags shown give the same config through the CLI's own defaults (--rrr-mode, --maps, --lambda follow --prompt)
+  const flags = report.trainFlags(of('decoymnist-hard', report.METHOD_LABELS.annotation));
+  assert.match(flags, /--rrr-mode spatial/);
+  assert.match(flags, /--lambda 1000/);
+  assert.match(report.trainFlags(resolveConfig(report.ablationSpecs(p).find((s) => s.value === 'oracle')!.config)), /--maps oracle/);
+});
+
+test('selection rows: val-acc and val-rr picks from the same epoch records', () => {
+  const rec = (epoch: number, valAcc: number, share: number, testAcc: number) => ({ epoch, phase: 'combined', valAcc, valScore: valAcc, valExcludedShare: share, testAcc });
+  // the net learns the frame: validation accuracy rises, so does the excluded share, test accuracy falls
+  const epochs = [rec(0, 0.8, 0.1, 0.6), rec(1, 0.95, 0.5, 0.3)];
+  const run = { label: 'x', dir: '/r/x', config: resolveConfig({ dataset: 'decoymnist-hard', method: 'vanilla', prompt: 'a digit', select: 'val-rr' }), result: { epochs } as any };
+  const rows = report.selectionRows([run, { ...run, label: 'same folder' }]);
+  assert.equal(rows.length, 1, 'one row per run folder');
+  assert.equal(rows[0]['val-acc picks epoch'], 2);
+  assert.equal(rows[0]['test acc % there'], 30);
+  assert.equal(rows[0]['val-rr picks epoch'], 1);
+  assert.equal(rows[0]['test acc % at val-rr pick'], 60);
+  assert.match(String(rows[0]['measured under']), /"a digit" \(embedded maps\)/);
+});
+
+test('the committed study table: rows from result files, none (and no failure) for an empty folder', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-committed-'));
+  assert.deepEqual(report.committedResultRows(path.join(dir, 'missing')), []);
+  const sent: report.MimeBundle[] = [];
+  report.setDisplaySink((b) => sent.push(b));
+  try {
+    report.showCommittedResults(path.join(dir, 'missing'));
+  } finally {
+    report.setDisplaySink(undefined);
+  }
+  assert.match(String(sent[0]['text/plain']), /No result files under/);
+  const config = resolveConfig({ dataset: 'decoymnist-hard', method: 'vanilla', prompt: 'a digit', select: 'val-rr', seed: 1 });
+  for (const [seed, test] of [[1, 0.2], [2, 0.4]] as const) {
+    fs.mkdirSync(path.join(dir, `seed-${seed}`));
+    fs.writeFileSync(path.join(dir, `seed-${seed}`, 'result.json'), JSON.stringify({ config: { ...config, seed }, selectBy: 'val-rr', selectedEpoch: 3, valAccSelected: 0.98, testAccSelected: test, testAccFinal: test, valExcludedShareSelected: 0.3, epochs: [] }));
+  }
+  const rows = report.committedResultRows(dir);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0]['test acc % (val-selected epoch)'], '30.00 ± 14.14');
+  assert.equal(rows[0]['val excluded share % (selected)'], '30.00 ± 0.00');
+  assert.equal(rows[0].seeds, '2 (1, 2)');
 });
 
 test('result tables: mean +- std over seeds, published numbers beside ours', () => {

@@ -16,18 +16,22 @@ export { subsetSplit };
 /**
  * The attention maps (CAM by default: what the paper aligns) of a model on some images of a split,
  * for the true class, on the model's attention grid. `weights` null = the untrained initialisation
- * ("before"); otherwise the weights of a finished run folder ("after", its last epoch).
+ * ("before"); otherwise the weights of a finished run folder ("after": its validation-selected epoch unless
+ * `epoch: 'final'`).
  */
 export function attentionMaps(
   config: Pick<TrainConfig, 'model' | 'seed'>,
-  weights: 'initial' | { runDir: string },
+  weights: 'initial' | { runDir: string; epoch?: 'selected' | 'final' },
   split: ImageSplit,
   indices: ArrayLike<number>,
   method = 'cam',
 ): MapBatch {
   let w = initialWeights(config.model, config.seed);
   if (weights !== 'initial') {
-    const file = path.join(weights.runDir, 'checkpoint.bin');
+    // the validation-selected epoch's weights (what the tables report), else the last epoch's (runs made before
+    // selected.bin existed)
+    const selected = path.join(weights.runDir, 'selected.bin');
+    const file = weights.epoch !== 'final' && fs.existsSync(selected) ? selected : path.join(weights.runDir, 'checkpoint.bin');
     if (!fs.existsSync(file)) throw new UserError(`no checkpoint in ${weights.runDir}: train the run first`);
     w = readCheckpoint(file).state.weights as typeof w;
   }

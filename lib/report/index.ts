@@ -16,3 +16,5 @@ export * from './cams';
 export * from './prompts';
 export * from './maps';
 export * from './experiments';
+export * from './saliency';
+export * from './committed-results';

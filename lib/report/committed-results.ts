@@ -1,0 +1,36 @@
+import * as path from 'node:path';
+import { findResultFiles, readRunFile, resultRows } from './results-table';
+import { formatMeanStd, showTable } from './table';
+import { showMarkdown } from './display';
+import { projectRoot } from './paths';
+
+/** Where the full-length study publishes its run files (scripts/results-study.ts). */
+export function committedResultsDir(): string {
+  return path.join(projectRoot(), 'docs', 'results');
+}
+
+/**
+ * The committed full-length study as table rows (the same grouping and numbers as docs/results.md's generated
+ * table): one row per setting, accuracies in %, mean ± sample std over seeds. No rows when the folder holds no
+ * result.json yet.
+ */
+export function committedResultRows(root = committedResultsDir()): Record<string, string>[] {
+  const pct = (v: number[]) => formatMeanStd(v, { percent: true, digits: 2 });
+  return resultRows(findResultFiles(root).map(readRunFile)).map((r) => ({
+    dataset: r.dataset, method: r.method, settings: r.settings || '(defaults)', 'selected by': r.selectBy,
+    seeds: `${r.seeds.length} (${[...r.seeds].sort((a, b) => a - b).join(', ')})`,
+    'val acc %': pct(r.valSelected), 'test acc % (val-selected epoch)': pct(r.testSelected), 'test acc % (final epoch)': pct(r.testFinal),
+    'val excluded share % (selected)': r.excludedSelected.length === r.seeds.length ? pct(r.excludedSelected) : '-',
+  }));
+}
+
+/** Shows the committed study's table, or says that there is none yet (never fails for an empty folder). */
+export function showCommittedResults(root = committedResultsDir()): void {
+  const rows = committedResultRows(root);
+  const where = path.relative(projectRoot(), root).split(path.sep).join('/') || root;
+  if (rows.length === 0) {
+    showMarkdown(`No result files under \`${where}/\` yet: the full-length study (\`node --import tsx scripts/results-study.ts\`) publishes each finished run's \`result.json\` there.`);
+    return;
+  }
+  showTable(rows, { caption: `Full-length study: ${findResultFiles(root).length} committed run file(s) under ${where}/ (generated from the files, as docs/results.md)` });
+}
