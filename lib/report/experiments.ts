@@ -56,8 +56,8 @@ export interface FinishedRun {
 
 /**
  * The config a notebook trains with for a dataset and method under a profile. Every notebook builds
- * its configs here, so the same run (e.g. notebook 01's vanilla nets and notebook 04's) has the same
- * config, hence the same cache folder, and is trained once.
+ * its configs here, so the same run in two notebooks has the same config, hence the same cache folder,
+ * and is trained once (notebook 04's runs add the measuring prompts, so its vanilla nets are not notebook 01's).
  */
 export function profileConfig(profile: Profile, dataset: string, method: TrainConfig['method'], seed = profile.seeds[0], overrides: Partial<TrainConfig> = {}): Partial<TrainConfig> {
   return {
