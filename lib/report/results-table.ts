@@ -89,6 +89,14 @@ export function settingsLabel(c: TrainConfig): string {
 
 const METHOD_ORDER = ['vanilla', 'align', 'rrr'];
 
+/** The config's method, with the study's name for the setting when the file sits in docs/results/<dataset>/<name>/seed-<n>/
+ * (e.g. "rrr (rrr-prompt)"), so rows read without decoding the settings column. */
+function methodLabel(r: RunFile): string {
+  const parts = r.file.split(/[\\/]/);
+  const name = parts.length >= 3 && /^seed-\d+$/.test(parts[parts.length - 2]) ? parts[parts.length - 3] : undefined;
+  return name && name !== r.config.method && parts[parts.length - 4] === r.config.dataset ? `${r.config.method} (${name})` : r.config.method;
+}
+
 /** Groups runs into rows (dataset, method, settings), sorted by dataset, method, settings. */
 export function resultRows(runs: readonly RunFile[]): ResultRow[] {
   const groups = new Map<string, ResultRow>();
@@ -96,7 +104,7 @@ export function resultRows(runs: readonly RunFile[]): ResultRow[] {
     const key = canonicalJson(Object.fromEntries(Object.entries(r.config).filter(([k]) => !NOT_SETTINGS.has(k))));
     let g = groups.get(key);
     if (!g) {
-      g = { dataset: r.config.dataset, method: r.config.method, settings: settingsLabel(r.config), selectBy: r.selectBy, seeds: [], valSelected: [], testSelected: [], testFinal: [], excludedSelected: [], files: [] };
+      g = { dataset: r.config.dataset, method: methodLabel(r), settings: settingsLabel(r.config), selectBy: r.selectBy, seeds: [], valSelected: [], testSelected: [], testFinal: [], excludedSelected: [], files: [] };
       groups.set(key, g);
     }
     if (g.seeds.includes(r.config.seed)) throw new UserError(`two result files of the same setting and seed ${r.config.seed}: ${g.files[g.seeds.indexOf(r.config.seed)]} and ${r.file}`);
@@ -107,7 +115,7 @@ export function resultRows(runs: readonly RunFile[]): ResultRow[] {
     if (typeof r.valExcludedShareSelected === 'number') g.excludedSelected.push(r.valExcludedShareSelected);
     g.files.push(r.file);
   }
-  const order = (m: string) => (METHOD_ORDER.includes(m) ? METHOD_ORDER.indexOf(m) : METHOD_ORDER.length);
+  const order = (m: string) => { const i = METHOD_ORDER.indexOf(m.split(' ')[0]); return i >= 0 ? i : METHOD_ORDER.length; };
   return [...groups.values()].sort((a, b) => a.dataset.localeCompare(b.dataset) || order(a.method) - order(b.method) || a.settings.localeCompare(b.settings));
 }
 
