@@ -47,8 +47,11 @@ const PLANS: DatasetPlan[] = [
       { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
       { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [3, 10], first: 1, then: 2 },
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100], first: 3, then: 6 },
-      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 8, then: 9 },
-      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 5, then: 7 },
+      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
+      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
+      // ablation: the same constraint with pixel-exact digit masks for the prompt's map (how much the VLM's maps cost),
+      // at the lambda the embedded maps' validation chose
+      { name: 'rrr-prompt-oracle-maps', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'oracle'], lambdas: [3], first: 2.7, then: 8.5 },
     ],
   },
   {
@@ -56,8 +59,8 @@ const PLANS: DatasetPlan[] = [
       { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
       { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [10, 100], first: 1, then: 2 },
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'colour'], lambdas: [10, 100], first: 3, then: 6 },
-      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 8, then: 9 },
-      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 5, then: 7 },
+      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
+      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
     ],
   },
   {
@@ -65,8 +68,8 @@ const PLANS: DatasetPlan[] = [
       { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
       { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [1, 10], first: 1, then: 2 },
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100], first: 3, then: 6 },
-      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 8, then: 9 },
-      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 5, then: 7 },
+      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
+      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
     ],
   },
 ];
