@@ -24,9 +24,11 @@ interface Method {
   lambdas?: number[];
   /** How many of the seeds (default all); the study's time goes first to the rows that answer its question. */
   seeds?: number;
-  /** When its seed-1 (scan) runs start; its other seeds start at `then` (lower first, across datasets). */
+  /** When its seed-1 (scan) runs start; its other seeds start at `then` (lower first, across datasets); seeds from
+   * the third on at `thirdSeed` when given (a second seed of every row before a third of any). */
   first: number;
   then: number;
+  thirdSeed?: number;
 }
 
 interface DatasetPlan {
@@ -45,7 +47,7 @@ const PLANS: DatasetPlan[] = [
   {
     dataset: 'decoymnist-hard', priority: 0, measure: DIGIT, methods: [
       { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
-      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [3, 10], first: 1, then: 2 },
+      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [3, 10], first: 1, then: 2, thirdSeed: 5 },
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100], first: 3, then: 6 },
       { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
       { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
@@ -57,7 +59,9 @@ const PLANS: DatasetPlan[] = [
   {
     dataset: 'colormnist', priority: 0, measure: [...DIGIT, '--attribute-prompt', 'colour of a digit'], methods: [
       { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
-      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [10, 100], first: 1, then: 2 },
+      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [10, 100], first: 1, then: 2, thirdSeed: 5 },
+      // ablation: the attribute matrix in its free-axis form (I - v v^T, v the direction the VLM reads colour from least)
+      { name: 'rrr-prompt-free-axis', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded', '--attribute-form', 'free-axis'], lambdas: [10], first: 2.8, then: 8.5 },
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'colour'], lambdas: [10, 100], first: 3, then: 6 },
       { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
       { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
@@ -175,7 +179,8 @@ async function main(): Promise<void> {
     // the first run of a dataset makes (and caches) its prompt maps and attribute matrix; the rest wait for it
     const [first, ...rest] = plan.methods;
     const seedsOf = (m: Method) => SEEDS.slice(0, m.seeds ?? SEEDS.length);
-    const prio = (m: Method, seedIndex: number) => plan.priority + (seedIndex === 0 ? m.first : m.then) + seedIndex / 100;
+    const prio = (m: Method, seedIndex: number) =>
+      plan.priority + (seedIndex === 0 ? m.first : seedIndex >= 2 && m.thirdSeed !== undefined ? m.thirdSeed : m.then) + seedIndex / 100;
     const firstRun: Run = { plan, method: first, lambda: null, seed: SEEDS[0], dir: runDir(plan, first, null, SEEDS[0]) };
     pool.add(async () => {
       await train(firstRun);
