@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('--limit <n>', 'train on the first N training images', num('--limit'))
     .option('--eval-limit <n>', 'evaluate on the first N validation and test images', num('--eval-limit'))
     .option('--select <s>', 'val-acc | val-score | val-rr (val acc x (1 - validation excluded share), needs prompts): what picks the reported epoch (validation only)')
-    .option('--engine <e>', 'compute engine: auto (fused WebAssembly step for lenet-gap + cam + paper KL or vanilla with SGD, else tfjs), fused, tfjs (default auto)')
+    .option('--engine <e>', 'compute engine: auto (the fused WebAssembly step for lenet-gap: vanilla, align with cam/gradcam/inputgrad + the paper KL, rrr in every mode; SGD or Adam; else tfjs), fused, tfjs (default auto)')
     .option('--mnist-dir <dir>', MNIST_DIR_HELP)
     .option('--json', 'print result.json as the last stdout line')
     .option('--no-progress', 'no progress bar')

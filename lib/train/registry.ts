@@ -21,7 +21,7 @@ export interface EngineFactory {
 
 const factories = new Map<string, EngineFactory>();
 
-/** Lets a fast engine (e.g. a fused LeNet-GAP + CAM + KL kernel) plug into the trainer as --engine NAME. */
+/** Lets a fast engine (e.g. the fused LeNet-GAP kernel, lib/fast) plug into the trainer as --engine NAME. */
 export function registerEngine(name: string, f: EngineFactory): void {
   factories.set(name, f);
 }

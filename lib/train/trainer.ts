@@ -21,7 +21,7 @@ import { NonFiniteLossError } from './engine';
 import { rrrModePenalty } from '../losses/rrr';
 import { buildPromptConstraint, checkPromptRecord, usesPrompts, type PromptInfo } from './prompt-constraint';
 import './tfjs-factory';
-import '../fast/register'; // --engine fused (lib/fast: LeNet-GAP + CAM + KL in one wasm kernel)
+import '../fast/register'; // --engine fused (lib/fast: LeNet-GAP's every method in one wasm kernel)
 
 export interface EpochRecord {
   epoch: number;
