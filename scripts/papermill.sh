@@ -15,11 +15,24 @@ source "$ROOT/scripts/jupyter-env.sh"
 args=("$@")
 notebooks=()
 for a in "$@"; do [[ "$a" == *.ipynb ]] && notebooks+=("$a"); done
-if [[ " $* " != *" --cwd "* && ${#notebooks[@]} -ge 1 && -f "${notebooks[0]}" ]]; then
+if [[ " $* " != *" --cwd "* && " $* " != *" --cwd="* && ${#notebooks[@]} -ge 1 && -f "${notebooks[0]}" ]]; then
   args+=(--cwd "$(cd "$(dirname "${notebooks[0]}")" && pwd)")
 fi
 "$ROOT/.venv/bin/papermill" "${args[@]}"
 rc=$?
+# papermill's nbclient takes execution counts only from execute_input messages, which tslab does not
+# send: number the cells that ran, in order, so the output notebook shows [1], [2], ...
+if [[ ${#notebooks[@]} -ge 2 && -f "${notebooks[1]}" ]]; then
+  "$ROOT/.venv/bin/python" - "${notebooks[1]}" <<'PY'
+import sys, nbformat
+nb = nbformat.read(sys.argv[1], as_version=4)
+ran = [c for c in nb.cells if c.cell_type == 'code' and c.get('metadata', {}).get('papermill', {}).get('status') in ('completed', 'failed')]
+if ran and all(c.get('execution_count') is None for c in ran):
+    for i, c in enumerate(ran, 1):
+        c['execution_count'] = i
+    nbformat.write(nb, sys.argv[1])
+PY
+fi
 if [[ $rc -ne 0 && ${#notebooks[@]} -ge 2 && -f "${notebooks[1]}" ]]; then
   "$ROOT/.venv/bin/python" - "${notebooks[1]}" >&2 <<'PY'
 import sys, nbformat

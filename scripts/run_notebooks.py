@@ -113,9 +113,14 @@ def run_one(path, out_dir, kernel, timeout, profile, engine='nbclient'):
     def on_start(cell, cell_index, **_):
         state['t'] = time.time()
 
-    def on_complete(cell, cell_index, **_):
+    def on_complete(cell, cell_index, execute_reply=None, **_):
         if cell.cell_type != 'code':
             return
+        # nbclient 0.11 (papermill's) takes the count only from execute_input messages, which tslab
+        # does not send; its execute reply has it.
+        count = ((execute_reply or {}).get('content') or {}).get('execution_count')
+        if cell.get('execution_count') is None and count:
+            cell['execution_count'] = count
         state['i'] += 1
         log(f"  [{name}] cell {state['i']}/{n_code} (#{cell_index}) {time.time() - state['t']:.1f}s")
 

@@ -91,6 +91,8 @@ test('npm run papermill: notebook 00 with -p profileName quick, from the reposit
   const text = nb.cells.flatMap((c: { outputs?: { text?: string | string[] }[] }) => c.outputs ?? []).map((o: { text?: string | string[] }) => [].concat((o.text ?? []) as never).join('')).join('');
   assert.match(text, /^profile quick \(/m, 'the notebook ran with the quick profile');
   assert.equal(nb.metadata.papermill.parameters.profileName, 'quick');
+  const counts = nb.cells.filter((c: { cell_type: string }) => c.cell_type === 'code').map((c: { execution_count: number | null }) => c.execution_count);
+  assert.deepEqual(counts, counts.map((_: unknown, i: number) => i + 1), 'the output notebook numbers the cells that ran');
 });
 
 test('papermill: a failing cell fails the run and the wrapper prints its error', { skip: noVenv, timeout: 2 * 60_000 }, () => {
