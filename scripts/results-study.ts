@@ -53,7 +53,7 @@ const PLANS: DatasetPlan[] = [
       { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
       // ablation: the same constraint with pixel-exact digit masks for the prompt's map (how much the VLM's maps cost),
       // at the lambda the embedded maps' validation chose
-      { name: 'rrr-prompt-oracle-maps', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'oracle'], lambdas: [3], first: 2.7, then: 8.5 },
+      { name: 'rrr-prompt-oracle-maps', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'oracle'], lambdas: [3], first: 2.55, then: 8.5 },
     ],
   },
   {
