@@ -10,6 +10,7 @@ import { createModel, initialWeights } from '../lib/models';
 import { createAttention } from '../lib/attention';
 import { createLoss } from '../lib/losses';
 import { createRng } from '../lib/util/rng';
+import { makeWeights, drawBlob } from './fused-helpers';
 
 /**
  * The fused kernel's align step with Grad-CAM and input-gradient attention (paper KL) against the tfjs engine's own
@@ -21,19 +22,6 @@ import { createRng } from '../lib/util/rng';
 const B = 5;
 const ATTENTIONS: FusedAttention[] = ['gradcam', 'inputgrad'];
 
-function makeWeights(seed: number): Float32Array {
-  const rng = createRng(`fused-att:${seed}`);
-  const fanIn = [75, 75, 150, 150, 16, 16];
-  const out = new Float32Array(PARAM_COUNT);
-  let o = 0;
-  PARAM_ORDER.forEach((p, i) => {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    for (let k = 0; k < n; k++) out[o + k] = (rng.next() * 2 - 1) / Math.sqrt(fanIn[i]);
-    o += n;
-  });
-  return out;
-}
-
 /** Coloured blobs on a -1 background (MNIST-like), labels, and target distributions on the 10x10 grid. */
 function makeBatch(seed: number, n: number): TrainBatch & { targets: Float32Array } {
   const rng = createRng(`fused-att-batch:${seed}`);
@@ -42,13 +30,7 @@ function makeBatch(seed: number, n: number): TrainBatch & { targets: Float32Arra
   const targets = new Float32Array(n * 100);
   for (let i = 0; i < n; i++) {
     labels[i] = rng.int(10);
-    const cy = 8 + rng.int(16), cx = 8 + rng.int(16), r = 4 + rng.int(6);
-    const col = [rng.next(), rng.next(), rng.next()];
-    for (let y = 0; y < 32; y++)
-      for (let x = 0; x < 32; x++) {
-        const d = Math.hypot(y - cy, x - cx);
-        if (d < r) for (let c = 0; c < 3; c++) images[i * 3072 + (y * 32 + x) * 3 + c] = -1 + 2 * col[c] * (1 - d / (r + 1)) + 0.1 * rng.next();
-      }
+    drawBlob(rng, images, i, 6);
     let s = 0;
     for (let k = 0; k < 100; k++) { const v = rng.next() < 0.3 ? rng.next() : 0; targets[i * 100 + k] = v; s += v; }
     for (let k = 0; k < 100; k++) targets[i * 100 + k] /= s;
@@ -112,7 +94,7 @@ for (const attention of ATTENTIONS) {
     const eng = await FusedLeNetGap.create();
     const batch = makeBatch(1, B);
     for (const [seed, c] of CASES.entries()) {
-      const w = makeWeights(seed);
+      const w = makeWeights('fused-att', seed);
       eng.setParams(w);
       const ref = reference(w, batch, attention, c.lambda, c.ceWeight, c.temperature);
       const got = eng.computeGradients(B, batch.images, batch.labels, batch.targets, { ...c, attention });
@@ -169,7 +151,7 @@ test('fused engine: Grad-CAM and input-gradient KL gradients agree with central 
 test('fused engine: evaluation reverse KL of Grad-CAM and input-gradient maps matches tfjs', async () => {
   await tf.setBackend('cpu');
   const eng = FusedLeNetGap.createSync();
-  const w = makeWeights(3);
+  const w = makeWeights('fused-att', 3);
   eng.setParams(w);
   const n = B, batch = makeBatch(5, n);
   for (const attention of ATTENTIONS) {

@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, flattenParams, unflattenParams } from '../lib/fast/lenet-gap-engine';
 import { createRng } from '../lib/util/rng';
+import { makeWeights, drawBlob } from './fused-helpers';
 
 /**
  * The fused wasm engine against the same step written with tfjs ops on the cpu backend (the reference):
@@ -10,19 +11,6 @@ import { createRng } from '../lib/util/rng';
  */
 
 const B = 6;
-
-function makeWeights(seed: number): Float32Array {
-  const rng = createRng(`fused-test:${seed}`);
-  const fanIn = [75, 75, 150, 150, 16, 16];
-  const out = new Float32Array(PARAM_COUNT);
-  let o = 0;
-  PARAM_ORDER.forEach((p, i) => {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    for (let k = 0; k < n; k++) out[o + k] = (rng.next() * 2 - 1) / Math.sqrt(fanIn[i]);
-    o += n;
-  });
-  return out;
-}
 
 /** MNIST-like inputs: background -1, a few bright blobs, 3 channels scaled differently (colour). */
 function makeBatch(seed: number, n: number) {
@@ -32,13 +20,7 @@ function makeBatch(seed: number, n: number) {
   const targets = new Float32Array(n * 100);
   for (let i = 0; i < n; i++) {
     labels[i] = rng.int(10);
-    const cy = 8 + rng.int(16), cx = 8 + rng.int(16), r = 4 + rng.int(5);
-    const col = [rng.next(), rng.next(), rng.next()];
-    for (let y = 0; y < 32; y++)
-      for (let x = 0; x < 32; x++) {
-        const d = Math.hypot(y - cy, x - cx);
-        if (d < r) for (let c = 0; c < 3; c++) images[i * 3072 + (y * 32 + x) * 3 + c] = -1 + 2 * col[c] * (1 - d / (r + 1)) + 0.1 * rng.next();
-      }
+    drawBlob(rng, images, i, 5);
     let s = 0;
     for (let k = 0; k < 100; k++) {
       const v = rng.next() < 0.3 ? rng.next() : 0;
@@ -122,7 +104,7 @@ test('fused engine: loss and gradients match tfjs (cpu) for align, vanilla, atte
     { name: 'align T=0.25', lambda: 5, ceWeight: 1, temperature: 0.25 },
   ];
   for (const [seed, c] of cases.entries()) {
-    const w = makeWeights(seed);
+    const w = makeWeights('fused-test', seed);
     eng.setParams(w);
     const ref = refGradients(w, batch, B, c);
     const got = eng.computeGradients(B, batch.images, batch.labels, c.lambda ? batch.targets : undefined, c);
@@ -139,7 +121,7 @@ test('fused engine: SGD with momentum and weight decay follows torch.optim.SGD o
   await tf.setBackend('cpu');
   const eng = await FusedLeNetGap.create();
   const opt = { lr: 0.01, momentum: 0.9, weightDecay: 1e-3 };
-  let w = makeWeights(7);
+  let w = makeWeights('fused-test', 7);
   eng.setParams(w);
   const buf = new Float32Array(PARAM_COUNT);
   for (let s = 0; s < 3; s++) {
@@ -162,7 +144,7 @@ test('fused engine: SGD with momentum and weight decay follows torch.optim.SGD o
 test('fused engine: evaluation logits, accuracy and reverse KL match tfjs', async () => {
   await tf.setBackend('cpu');
   const eng = FusedLeNetGap.createSync();
-  const w = makeWeights(3);
+  const w = makeWeights('fused-test', 3);
   eng.setParams(w);
   const n = 9;
   const batch = makeBatch(5, n);
@@ -196,8 +178,8 @@ test('fused engine: rejects bad batches and parameter arrays', () => {
   assert.throws(() => eng.computeGradients(3, b.images, b.labels, undefined), /images/);
   b.labels[0] = 12;
   assert.throws(() => eng.computeGradients(2, b.images, b.labels, undefined), /label 12/);
-  const named = unflattenParams(makeWeights(1));
-  assert.deepEqual(flattenParams(named), makeWeights(1));
+  const named = unflattenParams(makeWeights('fused-test', 1));
+  assert.deepEqual(flattenParams(named), makeWeights('fused-test', 1));
 });
 
 test('fused engine: the embedded base64 module is the committed lenet_gap.wasm (rebuild with scripts/build-wasm.sh)', async () => {

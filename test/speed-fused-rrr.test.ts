@@ -6,6 +6,7 @@ import { createModel } from '../lib/models';
 import { rrrPenalty, penaltyPerImage, rrrInputGradient } from '../lib/losses/rrr';
 import { IDENTITY3, OFF_GREY3, type InputGradPenalty } from '../lib/train/engine';
 import { createRng } from '../lib/util/rng';
+import { makeWeights, drawBlob } from './fused-helpers';
 
 /**
  * The fused kernel's input-gradient penalties (double backprop written out by hand) against tfjs autodiff of the
@@ -15,19 +16,6 @@ import { createRng } from '../lib/util/rng';
 
 const B = 5;
 
-function makeWeights(seed: number): Float32Array {
-  const rng = createRng(`fused-rrr:${seed}`);
-  const fanIn = [75, 75, 150, 150, 16, 16];
-  const out = new Float32Array(PARAM_COUNT);
-  let o = 0;
-  PARAM_ORDER.forEach((p, i) => {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    for (let k = 0; k < n; k++) out[o + k] = (rng.next() * 2 - 1) / Math.sqrt(fanIn[i]);
-    o += n;
-  });
-  return out;
-}
-
 /** Coloured blobs on a -1 background, and per-pixel weights: soft values in a random rectangle. */
 function makeBatch(seed: number, n: number) {
   const rng = createRng(`fused-rrr-batch:${seed}`);
@@ -36,13 +24,7 @@ function makeBatch(seed: number, n: number) {
   const masks = new Float32Array(n * 1024);
   for (let i = 0; i < n; i++) {
     labels[i] = rng.int(10);
-    const cy = 8 + rng.int(16), cx = 8 + rng.int(16), r = 4 + rng.int(6);
-    const col = [rng.next(), rng.next(), rng.next()];
-    for (let y = 0; y < 32; y++)
-      for (let x = 0; x < 32; x++) {
-        const d = Math.hypot(y - cy, x - cx);
-        if (d < r) for (let c = 0; c < 3; c++) images[i * 3072 + (y * 32 + x) * 3 + c] = -1 + 2 * col[c] * (1 - d / (r + 1)) + 0.1 * rng.next();
-      }
+    drawBlob(rng, images, i, 6);
     const y0 = rng.int(20), x0 = rng.int(20);
     for (let y = y0; y < y0 + 12; y++) for (let x = x0; x < x0 + 12; x++) masks[i * 1024 + y * 32 + x] = rng.next() < 0.8 ? 1 : rng.next();
   }
@@ -99,7 +81,7 @@ test('fused engine: input-gradient penalties (loss and every gradient) match tfj
   const eng = await FusedLeNetGap.create();
   const batch = makeBatch(1, B);
   for (const [seed, c] of CASES.entries()) {
-    const w = makeWeights(seed);
+    const w = makeWeights('fused-rrr', seed);
     eng.setParams(w);
     eng.setPenalty(c.penalty);
     const ref = reference(w, batch, c.penalty, c.lambda, c.ceWeight);
@@ -117,7 +99,7 @@ test('fused engine: the excluded share R / |g|^2 in evaluation matches tfjs', as
   await tf.setBackend('cpu');
   const eng = await FusedLeNetGap.create();
   const batch = makeBatch(2, B);
-  const w = makeWeights(7);
+  const w = makeWeights('fused-rrr', 7);
   eng.setParams(w);
   for (const c of CASES) {
     eng.setPenalty(c.penalty);
@@ -168,7 +150,7 @@ test('fused engine: grey images (three equal channels: conv1 runs once with the 
   const batch = makeBatch(3, B);
   for (let p = 0; p < B * 1024; p++) batch.images[3 * p + 1] = batch.images[3 * p + 2] = batch.images[3 * p];
   for (const [seed, c] of [CASES[0], CASES[2]].entries()) {
-    const w = makeWeights(20 + seed);
+    const w = makeWeights('fused-rrr', 20 + seed);
     eng.setParams(w);
     eng.setPenalty(c.penalty);
     const ref = reference(w, batch, c.penalty, c.lambda, c.ceWeight);
