@@ -16,6 +16,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 
 interface Method {
   name: string;
@@ -165,7 +166,16 @@ function publish(run: Run): void {
   const dst = path.join(DOCS, run.plan.dataset, run.method.name, `seed-${run.seed}`);
   fs.mkdirSync(dst, { recursive: true });
   fs.copyFileSync(path.join(run.dir, 'result.json'), path.join(dst, 'result.json'));
+  // which code made it: result.json is sealed, so the commit and the fused kernel's hash sit beside it (two kernels
+  // that differ only in float rounding give different numbers for the same seed)
+  fs.writeFileSync(path.join(dst, 'code.json'), JSON.stringify(CODE, null, 2) + '\n');
 }
+
+/** The commit of the checkout this study runs from and the SHA-256 of its fused kernel. */
+const CODE = {
+  commit: spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim(),
+  kernelSha256: createHash('sha256').update(fs.readFileSync(path.join(ROOT, 'lib', 'fast', 'wasm', 'lenet_gap.wasm'))).digest('hex'),
+};
 
 async function main(): Promise<void> {
   const pool = new Pool();
