@@ -5,7 +5,7 @@ import type { AttentionContext } from './types';
 /**
  * Grad-CAM (Selvaraju et al. 2017): channel weights = spatial mean of d(true-class logit)/dA.
  * The gradient is taken inside the outer tape, so training against the map back-propagates through
- * it (PyTorch's create_graph=True in anchors/torch_ref.py).
+ * it (PyTorch's create_graph=True in bench/torch_bench.py).
  */
 export class GradCamAttention extends ChannelWeightedAttention {
   readonly name = 'gradcam' as const;
