@@ -3,8 +3,8 @@ import { UserError } from '../util/errors';
 
 /**
  * Map post-processing as composable steps: each step takes a MapBatch (count x height x width,
- * float32) and returns a new one. The paper's chain (METHOD.md section 4) is built from them by
- * paperChain(). Every step mirrors the PyTorch operation the reference (anchors/torch_ref.py) uses,
+ * float32) and returns a new one. The paper's chain (docs/method.md section 4) is built from them by
+ * paperChain(). Every step mirrors the PyTorch operation the paper's code uses (docs/method.md section 4),
  * so our targets equal the reference's bit for bit up to float rounding:
  *   threshold      -> (m > t)
  *   dilate(k)      -> F.max_pool2d(m, k, 1, k//2)            (window clipped at the border)
@@ -198,7 +198,7 @@ export function scaleClamp(s = 8): MapStep {
   };
 }
 
-/** Each map divided by (its sum + eps): a distribution (an all-zero map stays all zero, as in torch_ref). */
+/** Each map divided by (its sum + eps): a distribution (an all-zero map stays all zero: its KL term is 0). */
 export function normalise(eps = 1e-8): MapStep {
   return (m) => {
     const out = like(m);
@@ -257,7 +257,7 @@ export interface PaperChainOptions {
 }
 
 /**
- * The paper's target chain (METHOD.md section 4): threshold -> 7x7 dilation -> 3x3 morphological
+ * The paper's target chain (docs/method.md section 4): threshold -> 7x7 dilation -> 3x3 morphological
  * gradient -> bilinear to 32x32 -> x8 and clamp to [0, 1] -> nearest to the grid -> sum to 1.
  */
 export function paperChain(o: PaperChainOptions = {}): MapStep {
