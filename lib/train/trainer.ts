@@ -28,7 +28,7 @@ export interface EpochRecord {
   phase: StepPhase;
   lambda: number;
   lr: number;
-  /** Means over the epoch's batches (as torch_ref prints). */
+  /** Means over the epoch's batches (the mean of batch means, last partial batch included). */
   loss: number;
   ce: number;
   att: number;
