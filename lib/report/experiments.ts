@@ -245,7 +245,7 @@ export function comparisonRows(runs: readonly FinishedRun[], methodOf: Record<st
   }));
 }
 
-/** Notebook 04's methods against the paper's rows of METHOD.md section 7. */
+/** Notebook 04's methods against the paper's rows of docs/method.md section 9. */
 export const PAPER_METHOD_OF: Record<string, string> = {
   [METHOD_LABELS.vanilla]: 'Vanilla (no penalty)',
   [METHOD_LABELS.annotation]: 'RRR (input-gradient penalty)',
