@@ -1,6 +1,6 @@
 """Times every training method of bench.ts (LeNet-GAP, SGD momentum, batch 32) in PyTorch on exactly the images,
-labels, targets, masks and initial weights that bench.ts used, on one thread (the yardstick of METHOD.md section 8).
-The align step is anchors/torch_ref.py's. Usage: python3 torch_bench.py DIR [--grads] (files written by bench.ts;
+labels, targets, masks and initial weights that bench.ts used, on one thread (the yardstick of docs/method.md section 10).
+The align step is the paper's (docs/method.md sections 3-4). Usage: python3 torch_bench.py DIR [--grads] (files written by bench.ts;
 --grads prints the first batch's loss and gradients instead, for the parity tests: meta.gradsMethod picks the step).
 
 Methods (meta.methods, keys of bench.ts METHODS):

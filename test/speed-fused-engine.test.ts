@@ -33,7 +33,7 @@ function makeBatch(seed: number, n: number) {
 
 interface RefOpts { lambda: number; ceWeight: number; temperature: number }
 
-/** The recipe in tfjs ops (as torch_ref.py): returns mean loss pieces and gradients, flat in PARAM_ORDER. */
+/** The recipe in tfjs ops (as bench/torch_bench.py): returns mean loss pieces and gradients, flat in PARAM_ORDER. */
 function refGradients(flat: Float32Array, batch: ReturnType<typeof makeBatch>, n: number, o: RefOpts) {
   return tf.tidy(() => {
     const named = unflattenParams(flat);

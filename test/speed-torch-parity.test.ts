@@ -6,7 +6,7 @@ import { createRng } from '../lib/util/rng';
 import { runTorchBench, torchUnavailable } from '../bench/torch';
 import { IDENTITY3, OFF_GREY3, type InputGradPenalty } from '../lib/train/engine';
 
-/** The fused engine against PyTorch itself (the anchor's semantics): loss and every gradient of one step on the
+/** The fused engine against PyTorch itself (bench/torch_bench.py): loss and every gradient of one step on the
  * same batch and weights: align with CAM, Grad-CAM and input-gradient maps (bench/torch_bench.py's create_graph
  * steps), and the input-gradient penalties (RRR spatial, colour, and mask + attribute matrix as the prompt
  * constraint uses). Skipped where /usr/bin/python3 has no torch (Debian: apt-get install -y python3-torch, or

@@ -58,7 +58,7 @@ test('scaleClamp, normalise, blur, identity, compose', () => {
   assert.deepEqual([...scaleClamp(8)(map(1, 3, (_, x) => [-0.1, 0.05, 0.5][x])).data].map((v) => +v.toFixed(4)), [0, 0.4, 1]);
   const n = normalise()(map(2, 2, (y, x) => y * 2 + x));
   assert.ok(Math.abs(sum(n) - 1) < 1e-6);
-  assert.deepEqual([...normalise()(map(1, 2, () => 0)).data], [0, 0]); // empty map stays empty (torch_ref)
+  assert.deepEqual([...normalise()(map(1, 2, () => 0)).data], [0, 0]); // empty map stays empty (docs/method.md section 4)
   const b = blur(1)(map(9, 9, (y, x) => (y === 4 && x === 4 ? 1 : 0)));
   assert.ok(Math.abs(sum(b) - 1) < 1e-5 && at(b, 4, 4) > at(b, 4, 5) && at(b, 4, 5) > 0);
   const m = map(2, 2, () => 1);

@@ -1,5 +1,5 @@
 /**
- * Published test accuracies (%), METHOD.md section 7: the paper's table with the CDEP/RRR baselines.
+ * Published test accuracies (%), docs/method.md section 9: the paper's table with the CDEP/RRR baselines.
  * Shown next to our numbers; never used to choose anything.
  */
 export interface PublishedResult {

@@ -20,7 +20,7 @@ export interface Profile {
   readonly trainImages: number | null;
   /** Validation and test images evaluated each epoch (the first N of each; null: all). */
   readonly evalImages: number | null;
-  /** Training length and the epoch A where the attention loss starts (METHOD.md section 5). */
+  /** Training length and the epoch A where the attention loss starts (docs/method.md section 5). */
   readonly epochs: number;
   readonly attentionEpoch: number;
   /** Training seeds; results are reported as mean +- std over them. */

@@ -5,7 +5,7 @@ import { resizeBilinearRaw } from '../maps/postprocess';
  * Images as the models read them, made once per split (not per step): uint8 HWC 28x28 ->
  * bilinear (half-pixel centres) to 32x32 -> scaled to [-1, 1] ((x/255 - 0.5)/0.5), grey images
  * expanded to 3 identical channels. For 28x28 models (CDEP's net) the 32x32 image is resized back
- * to 28x28, exactly as anchors/torch_ref.py does. Layout [N, S, S, 3] float32 (12 KiB per image at 32).
+ * to 28x28, as docs/method.md section 3 describes. Layout [N, S, S, 3] float32 (12 KiB per image at 32).
  */
 export function prepareImages(split: ImageSplit, count: number, size: number): Float32Array {
   const { height: h, width: w, channels: c } = split;

@@ -18,7 +18,7 @@ export interface TargetMaps {
   readonly count: number;
   readonly grid: { height: number; width: number };
   readonly data: Float32Array;
-  /** Images whose target is all zero (an empty map): their KL term is 0, as in torch_ref. */
+  /** Images whose target is all zero (an empty map): their KL term is 0 (docs/method.md section 4). */
   readonly empty: number;
   /** Where the raw maps came from (generator name or file). */
   readonly source: string;
@@ -69,7 +69,7 @@ async function rawMaps(spec: TargetSpec, ds: ShortcutDataset, split: ImageSplit,
 export async function buildTargets(spec: TargetSpec, ds: ShortcutDataset, split: ImageSplit, count: number): Promise<TargetMaps | undefined> {
   const raw = await rawMaps(spec, ds, split, count);
   if (!raw) return undefined;
-  // The band is drawn at 32x32 for every model, CDEP's 28x28 net included: torch_ref's masks_from_gray does so.
+  // The band is drawn at 32x32 for every model, CDEP's 28x28 net included (docs/method.md section 4).
   const chain = buildPostprocess(spec.postprocess, { threshold: spec.threshold, grid: spec.grid, inputSize: 32 });
   const n = spec.grid.height * spec.grid.width;
   const data = new Float32Array(count * n);

@@ -22,7 +22,7 @@ export interface EpochPlan {
 }
 
 /**
- * The paper's two-phase schedule (METHOD.md section 5), the same for every method so baselines differ
+ * The paper's two-phase schedule (docs/method.md section 5), the same for every method so baselines differ
  * only in the loss: epochs 0..A-1 are phase 1 (CE only, or the attention loss only); at epoch A
  * (if A > 0) the optimizer and StepLR are re-created and the loss becomes CE + lambda(e) * att with
  * lambda(e) = lambda0 * (1 + (e - A) / 10). StepLR: lr = lr0 * gamma^floor((e - start) / step), start

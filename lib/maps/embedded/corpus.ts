@@ -10,7 +10,7 @@ import { Vocabulary, tokenize } from './tokenizer';
  * choice (colour, background, distractors, positions, phrasing) is drawn independently of the digit's
  * label, so nothing but the digit's shape predicts the label. Captions come from a small grammar with
  * synonyms; backgrounds are named because a background prompt only means something if the corpus
- * varies and names backgrounds (METHOD.md section 10).
+ * varies and names backgrounds (docs/method.md section 6).
  */
 
 export const SCENE_SIZE = 28;
