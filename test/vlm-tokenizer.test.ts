@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PAD_ID, UNK_ID, Vocabulary, corpusVocabulary, tokenize, unknownWords } from '../lib/maps/embedded';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { UserError } from '../lib/util/errors';
+import {
+  MAX_HYPERNYM_DEPTH, PAD_ID, UNK_ID, Vocabulary, WordNet, checkPromptWords, corpusVocabulary, mapUnknownWord, tokenize, unknownWords,
+} from '../lib/maps/embedded';
 
 test('tokenize lowercases, splits on non-letters and spells out lone digits', () => {
   assert.deepEqual(tokenize('A Red, handwritten SEVEN!'), ['a', 'red', 'handwritten', 'seven']);
@@ -10,7 +15,7 @@ test('tokenize lowercases, splits on non-letters and spells out lone digits', ()
   assert.deepEqual(tokenize('  ...  '), []);
 });
 
-test('unknown words map to UNK and are kept; the vocabulary covers the caption grammar', () => {
+test('unknown words WordNet cannot place map to UNK and are kept; the vocabulary covers the caption grammar', () => {
   const v = corpusVocabulary();
   assert.equal(v.words[PAD_ID], '<pad>');
   assert.equal(v.words[UNK_ID], '<unk>');
@@ -18,7 +23,8 @@ test('unknown words map to UNK and are kept; the vocabulary covers the caption g
     assert.ok(v.has(w), `vocabulary lacks '${w}'`);
   }
   assert.deepEqual(v.ids('a zebra'), [v.id('a'), UNK_ID]);
-  assert.deepEqual(unknownWords(v, 'an object near a zebra'), ['object', 'zebra']);
+  assert.deepEqual(v.ids('a xylophone quux'), [v.id('a'), UNK_ID, UNK_ID]);
+  assert.deepEqual(unknownWords(v, 'a zebra near a digit'), ['zebra']);
   const enc = v.encodeBatch(['a digit', 'xyzzy', ''], 4);
   assert.deepEqual([...enc], [v.id('a'), v.id('digit'), 0, 0, UNK_ID, 0, 0, 0, UNK_ID, 0, 0, 0]);
 });
@@ -28,4 +34,76 @@ test('a vocabulary must start with PAD and UNK and have no duplicates', () => {
   assert.throws(() => new Vocabulary(['<pad>', '<unk>', 'a', 'a']), /duplicate/);
   const v = Vocabulary.fromTexts(['b a', 'a c']);
   assert.deepEqual(v.words, ['<pad>', '<unk>', 'a', 'b', 'c']);
+});
+
+/** A vocabulary of digits, garments and colours, as the corpus names them. */
+const garments = Vocabulary.fromTexts(['a the digit number shoe boot clothing clothes dress garment bag coat trousers red blue square']);
+
+test('open vocabulary: unknown words map to known ones by WordNet synonyms, then hypernyms', () => {
+  const cases: [string, string, 'synonym' | 'hypernym'][] = [
+    ['figure', 'digit', 'synonym'], // {digit, figure}: one of the elements of a system of numeration
+    ['numeral', 'number', 'synonym'],
+    ['crimson', 'red', 'synonym'], // adjective synset {crimson, red, reddish, ...}
+    ['apparel', 'clothes', 'synonym'], // {apparel, wearing apparel, dress, clothes}: clothes' first sense, dress's second
+    ['sneaker', 'shoe', 'hypernym'], // sneaker -> shoe
+    ['sneakers', 'shoe', 'hypernym'], // plural by WordNet's noun suffix rules
+    ['footwear', 'clothing', 'hypernym'],
+    ['jacket', 'coat', 'hypernym'],
+    ['handbag', 'bag', 'synonym'],
+    ['jeans', 'trousers', 'hypernym'],
+    ['integer', 'number', 'hypernym'],
+    ['navy', 'blue', 'hypernym'],
+  ];
+  for (const [word, to, via] of cases) {
+    const m = garments.mapping(word);
+    assert.ok(m, `${word} is not mapped`);
+    assert.equal(m.to, to, word);
+    assert.equal(m.via, via, word);
+    assert.ok(m.depth <= MAX_HYPERNYM_DEPTH);
+  }
+  assert.equal(garments.mapping('boots')!.to, 'boot'); // a plural of a known word is that word
+  for (const w of ['xylophone', 'zebra', 'quux', 'the', 'it', '12']) assert.equal(garments.mapping(w), undefined, w);
+  // Ids of a mapped word are its target's; closed encoding (training) keeps UNK.
+  assert.deepEqual(garments.ids('a sneaker'), [garments.id('a'), garments.id('shoe')]);
+  assert.deepEqual(garments.ids('a sneaker', false), [garments.id('a'), UNK_ID]);
+});
+
+test('the mapping is deterministic and the same from a fresh reader', () => {
+  const known = (w: string) => garments.has(w);
+  const a = new WordNet(), b = new WordNet();
+  for (const w of ['figure', 'apparel', 'footwear', 'sweater', 'scarlet', 'violin']) assert.deepEqual(mapUnknownWord(w, known, a), mapUnknownWord(w, known, b), w);
+  a.close();
+  b.close();
+});
+
+test('a prompt reading says which words were known, mapped and unknown; none known is an error', () => {
+  const r = garments.read('a sneaker near a xylophone');
+  assert.deepEqual(r.known, ['a']);
+  assert.deepEqual(r.mapped.map((m) => [m.word, m.to]), [['sneaker', 'shoe']]);
+  assert.deepEqual(r.unknown, ['near', 'xylophone']);
+  const lines: string[] = [];
+  checkPromptWords(garments, 'a sneaker near a xylophone', [], { warn: (m) => lines.push(m) });
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^prompt "a sneaker near a xylophone": read "sneaker" as "shoe" \(WordNet hypernym, 1 up\); the embedded VLM does not know "near", "xylophone" \(read as <unk>\)$/);
+  checkPromptWords(garments, 'a digit', ['the background'], { warn: (m) => lines.push(m) });
+  assert.equal(lines.length, 2); // the background's unknown word is reported, the all-known prompt is not
+  assert.match(lines[1], /^background prompt "the background": the embedded VLM does not know "background"/);
+  // "figure" alone is enough: it maps to a known word.
+  checkPromptWords(garments, 'figure', [], { warn: (m) => lines.push(m) });
+  assert.throws(() => checkPromptWords(garments, 'xylophone quux', []), (e: unknown) => e instanceof UserError && /has no word the embedded VLM knows \(unknown: xylophone, quux\)/.test(e.message));
+});
+
+test('WordNet is read only when a prompt has an unknown word', () => {
+  // With the WordNet files pointed somewhere empty, known words still work; the first unknown one fails clearly.
+  const code = `const { corpusVocabulary } = require('./lib/maps/embedded/corpus');
+const v = corpusVocabulary();
+console.log(JSON.stringify(v.read('a white digit on a black background')));
+try { v.read('a figure'); } catch (e) { console.log(e.name + ': ' + e.message); }`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], {
+    cwd: path.join(__dirname, '..'), encoding: 'utf8', env: { ...process.env, LTL_WORDNET_DIR: path.join(__dirname, 'no-such-wordnet') },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const [first, second] = r.stdout.trim().split('\n');
+  assert.deepEqual(JSON.parse(first).unknown, []);
+  assert.match(second, /^UserError: WordNet file .*no-such-wordnet\/index\.noun is missing/);
 });

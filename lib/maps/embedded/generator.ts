@@ -7,7 +7,7 @@ import { resizeBilinearRaw } from '../postprocess';
 import { defaultCheckpointDir, loadCheckpoint, type LoadedVlm, type MapDefaults } from './checkpoint';
 import type { VlmModel } from './model';
 import { TextEncoder } from './text-encoder';
-import { tokenize, type Vocabulary } from './tokenizer';
+import type { PromptReading, Vocabulary } from './tokenizer';
 
 /** Background prompts when neither the request nor the checkpoint names any (the paper's, minus "clean origami"). */
 export const FALLBACK_BACKGROUND = ['background', 'black', 'dark', 'nothing'];
@@ -79,25 +79,39 @@ export function promptMaps(model: VlmModel, vocab: Vocabulary, split: ImageSplit
 }
 
 /**
- * Checks the words of a prompt (and of its background prompts) against the VLM's vocabulary: an
- * unknown word is read as <unk>, so a prompt with no known word at all gives a map that means
- * nothing (every such prompt gives the same map). That is a UserError unless `allowUnknown`; a
- * prompt with some unknown words gets a warning naming them.
+ * One line saying how the embedded VLM reads a prompt's words, or '' when it knows them all:
+ * `prompt "a sneaker near a xylophone": read "sneaker" as "shoe" (WordNet hypernym, 1 up); the embedded VLM does not know "xylophone" (read as <unk>)`.
+ */
+export function describeReading(role: string, text: string, r: PromptReading): string {
+  if (!r.mapped.length && !r.unknown.length) return '';
+  const parts: string[] = [];
+  if (r.mapped.length) {
+    parts.push(`read ${r.mapped.map((m) => `${JSON.stringify(m.word)} as ${JSON.stringify(m.to)} (WordNet ${m.via === 'synonym' ? 'synonym' : `hypernym, ${m.depth} up`})`).join(', ')}`);
+  }
+  if (r.unknown.length) parts.push(`the embedded VLM does not know ${r.unknown.map((w) => JSON.stringify(w)).join(', ')} (read as <unk>)`);
+  return `${role} ${JSON.stringify(text)}: ${parts.join('; ')}`;
+}
+
+/**
+ * Checks the words of a prompt (and of its background prompts) against the VLM's vocabulary. A word the
+ * vocabulary lacks is read as the known word WordNet maps it to ("a figure" -> digit), else as <unk>; a
+ * prompt with no known or mapped word at all gives a map that means nothing (every such prompt gives the
+ * same map). That is a UserError unless `allowUnknown`; mapped and unknown words get one line through `warn`.
  */
 export function checkPromptWords(
   vocab: Vocabulary, prompt: string, background: readonly string[] = [],
   o: { allowUnknown?: boolean; warn?: (msg: string) => void; /** The override to name in the error (null: none). */ allowFlag?: string | null } = {},
 ): void {
   for (const [role, text] of [['prompt', prompt], ...background.map((b) => ['background prompt', b])] as const) {
-    const words = tokenize(text);
-    const unknown = [...new Set(words.filter((w) => !vocab.has(w)))];
-    if (words.length === unknown.length) {
-      const what = words.length === 0 ? 'has no words (letters or digits) for the embedded VLM to read' : `has no word the embedded VLM knows (unknown: ${unknown.join(', ')})`;
+    const r = vocab.read(text);
+    if (!r.known.length && !r.mapped.length) {
+      const what = r.words.length === 0 ? 'has no words (letters or digits) for the embedded VLM to read' : `has no word the embedded VLM knows (unknown: ${r.unknown.join(', ')}), nor one WordNet maps to a known word`;
       const msg = `${role} ${JSON.stringify(text)} ${what}: its map would mean nothing (every such prompt gives the same map)`;
       if (!o.allowUnknown) throw new UserError(`${msg}; rephrase it (e.g. "a digit")${o.allowFlag === null ? '' : ` or pass ${o.allowFlag ?? '--allow-unknown-prompt (ltl maps, ltl vlm eval)'}`}`);
       o.warn?.(`${msg} (allowed by --allow-unknown-prompt)`);
-    } else if (unknown.length) {
-      o.warn?.(`${role} ${JSON.stringify(text)}: the embedded VLM does not know ${unknown.map((w) => JSON.stringify(w)).join(', ')} (read as <unk>); only ${words.filter((w) => vocab.has(w)).map((w) => JSON.stringify(w)).join(', ')} carry meaning`);
+    } else {
+      const line = describeReading(role, text, r);
+      if (line) o.warn?.(line);
     }
   }
 }

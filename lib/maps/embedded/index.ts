@@ -7,6 +7,7 @@ import { EmbeddedGenerator } from './generator';
  * generator (lib/maps/registry loads it on demand).
  */
 export * from './tokenizer';
+export * from './lexicon';
 export * from './corpus';
 export * from './model';
 export * from './train';

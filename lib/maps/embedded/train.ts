@@ -43,7 +43,7 @@ const GRID = SCENE_SIZE / 2;
 
 /** Encodes texts with word dropout (seeded) into bag-of-words rows. */
 function bagWithDropout(vocab: Vocabulary, texts: string[], maxLen: number, p: number, rng: Rng): Float32Array {
-  const ids = vocab.encodeBatch(texts, maxLen);
+  const ids = vocab.encodeBatch(texts, maxLen, false); // the grammar's own words: no WordNet mapping
   if (p > 0) for (let i = 0; i < ids.length; i++) if (ids[i] > UNK_ID && rng.next() < p) ids[i] = UNK_ID;
   return TextEncoder.bagOfWords(ids, texts.length, maxLen, vocab.size);
 }

