@@ -7,6 +7,8 @@ export * from './types';
 export { PaperKlLoss, klDivBatchmean } from './kl';
 export { DistKlLoss } from './kl-dist';
 export { rrrPenalty, rrrModePenalty, rrrInputGradient, penaltyPerImage, type RrrMode } from './rrr';
+export { cdepPenalty, cdepScore, decomposeLogits, pixelProbabilities, CDEP_COLOUR_PIXELS, type CdepRegion, type Decomposition } from './cdep';
+export { egPenalty, expectedGradients, drawReferences, type EgDraws } from './expected-gradients';
 
 export const LOSS_NAMES: readonly AttentionLossName[] = ['kl', 'kl-dist'];
 

@@ -42,10 +42,29 @@ function maxPool2x2Twice(x: tf.Tensor4D): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
   const h2 = Math.floor(h / 2), w2 = Math.floor(w / 2);
   const xc = h === 2 * h2 && w === 2 * w2 ? x : tf.slice(x, [0, 0, 0, 0], [b, 2 * h2, 2 * w2, c]);
-  const picked = tf.mul(xc, constantFirstMaxMask(xc));
+  return sumPool2x2(tf.mul(xc, constantFirstMaxMask(xc)));
+}
+
+/** Sum of each 2x2 window of an even-sized [B, H, W, C] (plain reshapes and sums: differentiable to any order). */
+function sumPool2x2(x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const h2 = h / 2, w2 = w / 2;
   // [B, H, W, C] -> [B*H/2, 2, W/2, 2*C]: sum the window's rows, then its columns
-  const rows = tf.sum(tf.reshape(picked, [b * h2, 2, w2, 2 * c]), 1);
+  const rows = tf.sum(tf.reshape(x, [b * h2, 2, w2, 2 * c]), 1);
   return tf.reshape(tf.sum(tf.reshape(rows, [b * h2, w2, 2, c]), 2), [b, h2, w2, c]) as tf.Tensor4D;
+}
+
+/**
+ * Each of `parts` pooled at the positions where their sum has its window's first maximum: the 2x2 / stride 2 max
+ * pool of the sum, split into the parts' shares (contextual decomposition's max-pool rule, lib/losses/cdep.ts).
+ * The positions are constants (no gradient flows into where the maximum is, as in max pooling itself).
+ */
+export function maxPool2x2Parts(parts: readonly tf.Tensor4D[]): tf.Tensor4D[] {
+  const [b, h, w, c] = parts[0].shape;
+  const h2 = Math.floor(h / 2), w2 = Math.floor(w / 2);
+  const crop = (t: tf.Tensor4D) => (h === 2 * h2 && w === 2 * w2 ? t : tf.slice(t, [0, 0, 0, 0], [b, 2 * h2, 2 * w2, c]));
+  const at = constantFirstMaxMask(crop(parts.reduce((a, p) => tf.add(a, p) as tf.Tensor4D)));
+  return parts.map((p) => sumPool2x2(tf.mul(crop(p), at)));
 }
 
 export function maxPool2x2(x: tf.Tensor4D, secondOrder = false): tf.Tensor4D {
