@@ -17,6 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readRunResult, runFiles } from '../lib/train/run-folder';
 
 interface Method {
   name: string;
@@ -99,8 +100,7 @@ const runDir = (p: DatasetPlan, m: Method, lambda: number | null, seed: number) 
   path.join(RUNS, p.dataset, m.name, lambda === null ? 'default' : `lambda-${lambda}`, `seed-${seed}`);
 
 function readResult(dir: string): any | undefined {
-  const f = path.join(dir, 'result.json');
-  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : undefined;
+  return readRunResult(dir);
 }
 
 /** The validation score the study compares lambdas by: val-rr of the selected epoch. */
@@ -124,7 +124,7 @@ function train(run: Run): Promise<void> {
     });
   }
   fs.mkdirSync(run.dir, { recursive: true });
-  const log = fs.openSync(path.join(run.dir, 'train.log'), 'a');
+  const log = fs.openSync(runFiles(run.dir).trainLog, 'a');
   const t0 = Date.now();
   console.log(`start ${path.relative(RUNS, run.dir)}`);
   return new Promise((resolve) => {
@@ -165,7 +165,7 @@ function publish(run: Run): void {
   if (!r) return;
   const dst = path.join(DOCS, run.plan.dataset, run.method.name, `seed-${run.seed}`);
   fs.mkdirSync(dst, { recursive: true });
-  fs.copyFileSync(path.join(run.dir, 'result.json'), path.join(dst, 'result.json'));
+  fs.copyFileSync(runFiles(run.dir).result, runFiles(dst).result);
   // which code made it: result.json is sealed, so the commit and the fused kernel's hash sit beside it (two kernels
   // that differ only in float rounding give different numbers for the same seed)
   fs.writeFileSync(path.join(dst, 'code.json'), JSON.stringify(CODE, null, 2) + '\n');

@@ -17,7 +17,7 @@ while :; do
   done_n=$(find "$OUT/runs" -name result.json 2>/dev/null | wc -l)
   half_n=0
   for d in "$OUT"/runs/*/; do
-    [ -f "$d/checkpoint.bin" ] && [ ! -f "$d/result.json" ] && half_n=$((half_n + 1))
+    [ -f "$d/checkpoint.safetensors" ] && [ ! -f "$d/result.json" ] && half_n=$((half_n + 1))
   done
   if [ "$done_n" -ge 3 ] && [ "$half_n" -ge 1 ]; then break; fi
   kill -0 "$pid" 2>/dev/null || { echo "sweep ended before the kill"; exit 1; }

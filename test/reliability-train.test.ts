@@ -29,19 +29,19 @@ const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!
 
 before(async () => { await initBackend('wasm'); });
 
-/** Offsets of a checkpoint's parts: [header start, header end) and the float payload. */
+/** Offsets of a checkpoint's parts (safetensors layout): [header start, header end) and the float payload. */
 function checkpointLayout(file: string): { header: [number, number]; payload: number; size: number } {
   const b = fs.readFileSync(file);
-  const hlen = b.readUInt32LE(40);
-  return { header: [44, 44 + hlen], payload: 44 + hlen, size: b.length };
+  const hlen = Number(b.readBigUInt64LE(0));
+  return { header: [8, 8 + hlen], payload: 8 + hlen, size: b.length };
 }
 
 test('1: a damaged checkpoint (mantissa byte, header byte, exponent bit) is a one-line error, never a resume', async () => {
   const R = path.join(tmp(), 'R');
   const killed = await trainAndKillAfterEpoch([...TRAIN, '--out', R], 1);
   assert.equal(killed.signal, 'SIGKILL', killed.stderr);
-  assert.ok(fs.existsSync(path.join(R, 'checkpoint.bin')) && !fs.existsSync(path.join(R, 'result.json')));
-  const { header, payload } = checkpointLayout(path.join(R, 'checkpoint.bin'));
+  assert.ok(fs.existsSync(path.join(R, 'checkpoint.safetensors')) && !fs.existsSync(path.join(R, 'result.json')));
+  const { header, payload } = checkpointLayout(path.join(R, 'checkpoint.safetensors'));
   const cases: Array<[string, number, number]> = [
     ['mantissa byte of the first weight', payload, 0],
     ['header byte (inside the JSON)', header[0] + 20, 1],
@@ -50,12 +50,12 @@ test('1: a damaged checkpoint (mantissa byte, header byte, exponent bit) is a on
   for (const [what, offset, bit] of cases) {
     const dir = path.join(tmp(), 'R');
     fs.cpSync(R, dir, { recursive: true });
-    const ck = path.join(dir, 'checkpoint.bin');
+    const ck = path.join(dir, 'checkpoint.safetensors');
     flipBit(ck, offset, bit);
     const damaged = fs.readFileSync(ck);
     const r = ltl([...TRAIN, '--out', dir, '--json']);
     const line = oneLineError(r, assert);
-    assert.match(line, /^ltl: error: checkpoint .*checkpoint\.bin is corrupt: checksum mismatch/, what);
+    assert.match(line, /^ltl: error: checkpoint .*checkpoint\.safetensors is corrupt: (header|data) checksum mismatch/, what);
     assert.ok(!/diverged|--lr/.test(r.stderr), `${what}: not reported as divergence`);
     assert.ok(!fs.existsSync(path.join(dir, 'result.json')), `${what}: no result`);
     assert.deepEqual(fs.readFileSync(ck), damaged, `${what}: the damaged checkpoint is kept as it was (nothing lost)`);
@@ -72,7 +72,7 @@ test('1: a damaged checkpoint (mantissa byte, header byte, exponent bit) is a on
 test('1: a bit flipped at any of 24 seeded offsets of a checkpoint is an error naming the file', async () => {
   const dir = tmp();
   await assert.rejects(runTraining({ dataset: 'decoymnist', method: 'vanilla', epochs: 2, seed: 3 }, { outDir: dir, dataset: ds, haltAfterEpoch: 0 }), TrainingHalted);
-  const ck = path.join(dir, 'checkpoint.bin');
+  const ck = path.join(dir, 'checkpoint.safetensors');
   const good = fs.readFileSync(ck);
   for (const { offset, bit } of seededFlips('checkpoint', good.length, 24)) {
     fs.writeFileSync(ck, good);
@@ -86,7 +86,7 @@ test('1, 10: bit flips in config.json and result.json are errors naming the file
   const config: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'vanilla', epochs: 1, seed: 3 };
   const result = await runTraining(config, { outDir: dir, dataset: ds });
   // 10: the finished run's checkpoint is damaged; its result is returned unchanged (the checkpoint is not needed).
-  flipBit(path.join(dir, 'checkpoint.bin'), 100, 3);
+  flipBit(path.join(dir, 'checkpoint.safetensors'), 100, 3);
   const again = await runTraining(config, { outDir: dir, dataset: ds });
   assert.deepEqual(again, result);
   for (const name of ['config.json', 'result.json']) {
@@ -107,7 +107,7 @@ test('10 (CLI): a finished run with a damaged checkpoint returns its result.json
   const args = ['train', '--dataset', 'decoymnist', '--method', 'vanilla', '--limit', '500', '--epochs', '1', '--eval-limit', '200', '--no-progress', '--out', R, '--json'];
   const first = ltl(args);
   assert.equal(first.status, 0, first.stderr);
-  flipBit(path.join(R, 'checkpoint.bin'), 60, 5);
+  flipBit(path.join(R, 'checkpoint.safetensors'), 60, 5);
   const again = ltl(args);
   assert.equal(again.status, 0, again.stderr);
   assert.deepEqual(lastJson(again.stdout), lastJson(first.stdout));
@@ -198,7 +198,7 @@ test('8: epochs count from 1 in messages; weights of 1e13 are divergence and nev
   await assert.rejects(runTraining({ dataset: 'decoymnist', method: 'vanilla', epochs: 3, seed: 3, engine: 'explode-in-epoch-2' }, { outDir: dir, dataset: ds }),
     (e: unknown) => e instanceof TrainingDiverged
       && /^training diverged in epoch 2 of 3: a weight reached \|w\| = 1\.0e\+13 \(limit 1e\+6\); lower --lr or --lambda; the last good checkpoint \(after epoch 1\) is kept in /.test((e as Error).message));
-  const kept = readCheckpoint(path.join(dir, 'checkpoint.bin'));
+  const kept = readCheckpoint(path.join(dir, 'checkpoint.safetensors'));
   assert.equal(kept.meta.epoch, 0, 'the checkpoint is the one written after epoch 1 (0-based 0)');
   for (const w of Object.values(kept.state.weights)) for (const v of w.data) assert.ok(Math.abs(v) <= MAX_ABS_WEIGHT);
   // The resume notice names the epoch the same way as the progress lines ("epoch 1/3").
@@ -208,7 +208,7 @@ test('8: epochs count from 1 in messages; weights of 1e13 are divergence and nev
 });
 
 test('checkpoints written by hand with other data in them still load when intact (format round trip)', () => {
-  const f = path.join(tmp(), 'c.bin');
+  const f = path.join(tmp(), 'c.safetensors');
   const state = { weights: { a: { shape: [2], data: Float32Array.from([1, -2]) } }, slots: { 'm/a': { shape: [2], data: Float32Array.from([0.5, 0]) } }, step: 7 };
   writeCheckpoint(f, { epoch: 2, rng: { seed: 1, nextEpoch: 3 }, history: [{ x: 1 }], trainSeconds: 1, imagesTrained: 5, inputs: { datasetChecksum: 'x' } }, state);
   const r = readCheckpoint(f);

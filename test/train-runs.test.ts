@@ -9,6 +9,8 @@ import { createModel } from '../lib/models';
 import { createAttention } from '../lib/attention';
 import { createLoss } from '../lib/losses';
 import { UserError } from '../lib/util/errors';
+import { readCheckpoint } from '../lib/train/checkpoint';
+import { OLD_CHECKPOINT_NAMES, RUN_FILE_NAMES, runFiles, runWeightsFile, readRunEpochs } from '../lib/train/run-folder';
 import { smallDataset, numbersOnly } from './train-helpers';
 
 const ds = smallDataset('decoymnist');
@@ -21,7 +23,7 @@ test('an interrupted run resumes from its checkpoint and ends with the same numb
   const a = tmp(), b = tmp();
   const full = await runTraining(base, { outDir: a, dataset: ds });
   await assert.rejects(runTraining(base, { outDir: b, dataset: ds, haltAfterEpoch: 0 }), TrainingHalted);
-  assert.ok(fs.existsSync(path.join(b, 'checkpoint.bin')) && !fs.existsSync(path.join(b, 'result.json')));
+  assert.ok(fs.existsSync(path.join(b, 'checkpoint.safetensors')) && !fs.existsSync(path.join(b, 'result.json')));
   const logs: string[] = [];
   const resumed = await runTraining(base, { outDir: b, dataset: ds, log: (m) => logs.push(m) });
   assert.ok(logs.some((m) => /resuming .* after epoch 1 \(1 of 2 epochs done\)/.test(m)), 'says it resumes');
@@ -37,6 +39,24 @@ test('an interrupted run resumes from its checkpoint and ends with the same numb
   // a finished run is not retrained
   const again = await runTraining(base, { outDir: b, dataset: ds });
   assert.equal(again.finishedAt, resumed.finishedAt);
+});
+
+test('a run folder names its files in one place; a checkpoint of the old format is one clear error, not a fresh start', async () => {
+  const dir = tmp();
+  await assert.rejects(runTraining({ ...base, method: 'vanilla' }, { outDir: dir, dataset: ds, haltAfterEpoch: 0 }), TrainingHalted);
+  const f = runFiles(dir);
+  assert.deepEqual(fs.readdirSync(dir).sort(), [RUN_FILE_NAMES.checkpoint, RUN_FILE_NAMES.config, RUN_FILE_NAMES.epochs, RUN_FILE_NAMES.selected].sort());
+  assert.equal(readRunEpochs(dir)!.length, 1);
+  assert.equal(runWeightsFile(dir), f.selected);
+  assert.equal(runWeightsFile(dir, 'final'), f.checkpoint);
+  // The same folder as the previous ltl left it: checkpoint.bin (magic LTLCKPT2) instead of checkpoint.safetensors.
+  fs.renameSync(f.checkpoint, path.join(dir, OLD_CHECKPOINT_NAMES.checkpoint));
+  fs.renameSync(f.selected, path.join(dir, OLD_CHECKPOINT_NAMES.selected));
+  const old = (e: Error) => e instanceof UserError && /checkpoint\.bin is a checkpoint in the old format .*delete checkpoint\.bin to retrain/.test(e.message);
+  await assert.rejects(runTraining({ ...base, method: 'vanilla' }, { outDir: dir, dataset: ds }), old);
+  assert.throws(() => readRunEpochs(dir), old);
+  assert.throws(() => runWeightsFile(dir, 'final'), old);
+  assert.throws(() => runWeightsFile(dir), (e: Error) => e instanceof UserError && /selected\.bin is a checkpoint in the old format/.test(e.message));
 });
 
 test('same seed, same numbers; different seed, different numbers', async () => {
@@ -71,8 +91,8 @@ test('a NaN in a later epoch keeps the last good checkpoint', async () => {
   const dir = tmp();
   await assert.rejects(runTraining({ ...base, engine: 'nan-after-7' }, { outDir: dir, dataset: ds }),
     (e: Error) => e instanceof UserError && /diverged in epoch 2 of 2/.test(e.message) && /last good checkpoint \(after epoch 1\) is kept/.test(e.message));
-  const ck = fs.readFileSync(path.join(dir, 'checkpoint.bin'));
-  assert.equal(ck.toString('latin1', 0, 8), 'LTLCKPT2');
+  const ck = readCheckpoint(path.join(dir, 'checkpoint.safetensors'));
+  assert.equal(ck.meta.epoch, 0, 'the checkpoint written after epoch 1 (0-based 0)');
   assert.equal(fs.readFileSync(path.join(dir, 'epochs.jsonl'), 'utf8').trim().split('\n').length, 1);
   assert.ok(!fs.existsSync(path.join(dir, 'result.json')));
 });

@@ -1,14 +1,12 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ImageSplit } from '../data/types';
 import type { MapBatch } from '../maps/types';
 import { createModel, initialWeights, modelInputSize } from '../models';
 import { createAttention } from '../attention';
 import { readCheckpoint } from '../train/checkpoint';
+import { runWeightsFile } from '../train/run-folder';
 import { prepareImages } from '../train/data';
 import type { TrainConfig } from '../train/config';
-import { UserError } from '../util/errors';
 import { subsetSplit } from '../data/subset';
 
 export { subsetSplit };
@@ -28,12 +26,8 @@ export function attentionMaps(
 ): MapBatch {
   let w = initialWeights(config.model, config.seed);
   if (weights !== 'initial') {
-    // the validation-selected epoch's weights (what the tables report), else the last epoch's (runs made before
-    // selected.bin existed)
-    const selected = path.join(weights.runDir, 'selected.bin');
-    const file = weights.epoch !== 'final' && fs.existsSync(selected) ? selected : path.join(weights.runDir, 'checkpoint.bin');
-    if (!fs.existsSync(file)) throw new UserError(`no checkpoint in ${weights.runDir}: train the run first`);
-    w = readCheckpoint(file).state.weights as typeof w;
+    // the validation-selected epoch's weights (what the tables report) unless 'final'
+    w = readCheckpoint(runWeightsFile(weights.runDir, weights.epoch)).state.weights as typeof w;
   }
   const model = createModel(config.model, config.seed, w);
   const size = modelInputSize(config.model);

@@ -1,6 +1,4 @@
 import type { ShortcutDataset, ImageSplit } from '../data/types';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { runTraining, resolveConfig, selectionSummary, selectEpoch, TrainingDiverged, type EpochRecord, type TrainConfig, type TrainResult } from '../train';
 import { rightReasonsScore } from '../train/trainer';
 import { loadDataset } from '../data';
@@ -16,7 +14,7 @@ import { attentionMaps } from './cams';
 import { batchMap, showImageGrid, splitImage, type GridTile } from './image-grid';
 import { gradientMap, gradientShares, inputGradients, runWeightsEpoch, shortcutShare, shortcutShareLabel } from './saliency';
 import { meanStd } from '../util/stats';
-import { readCheckpoint } from '../train/checkpoint';
+import { readRunEpochs } from '../train/run-folder';
 import { settingsLabel } from './results-table';
 import { UserError } from '../util/errors';
 import { createGenerator } from '../maps/registry';
@@ -98,13 +96,11 @@ export async function trainCached(spec: RunSpec, dataset?: ShortcutDataset): Pro
 
 /**
  * The completed epochs of a run folder as a result (selection among them, on validation), read from
- * its checkpoint (checksummed; epochs.jsonl is a log for people, never read back).
+ * its checkpoint (checksummed; the epochs.jsonl log is for people, never read back).
  */
 export function partialResult(config: TrainConfig, dir: string): TrainResult | undefined {
-  const file = path.join(dir, 'checkpoint.bin');
-  if (!fs.existsSync(file)) return undefined;
-  const epochs = readCheckpoint<EpochRecord>(file).meta.history;
-  if (epochs.length === 0) return undefined;
+  const epochs = readRunEpochs(dir);
+  if (!epochs?.length) return undefined;
   return {
     config, ...selectionSummary(epochs, config.select), epochs,
     imagesPerSecond: epochs.reduce((a, e) => a + e.imagesPerSecond, 0) / epochs.length,

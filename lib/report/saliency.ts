@@ -1,15 +1,13 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { ImageSplit } from '../data/types';
 import { createModel, initialWeights, modelInputSize } from '../models';
 import { readCheckpoint } from '../train/checkpoint';
+import { runWeightsFile } from '../train/run-folder';
 import { prepareImages } from '../train/data';
 import type { TrainConfig } from '../train/config';
 import { rrrInputGradient } from '../losses/rrr';
 import { resizeBilinearRaw } from '../maps/postprocess';
 import { dilateMask } from '../maps/quality';
-import { UserError } from '../util/errors';
 import { subsetSplit } from '../data/subset';
 
 /**
@@ -29,17 +27,11 @@ export interface InputGradients {
   offGrey: Float32Array;
 }
 
-/** Which weights of a run folder: its validation-selected epoch (selected.bin; the last epoch for runs made before
- * selected.bin existed) unless 'final'. */
+/** Which weights of a run folder: its validation-selected epoch (lib/train/run-folder's runWeightsFile) unless 'final'. */
 export type RunWeights = 'initial' | { runDir: string; epoch?: 'selected' | 'final' };
 
 /** The weights file a run folder's figures use (see RunWeights). */
-export function runWeightsFile(runDir: string, epoch: 'selected' | 'final' = 'selected'): string {
-  const selected = path.join(runDir, 'selected.bin');
-  const file = epoch !== 'final' && fs.existsSync(selected) ? selected : path.join(runDir, 'checkpoint.bin');
-  if (!fs.existsSync(file)) throw new UserError(`no checkpoint in ${runDir}: train the run first`);
-  return file;
-}
+export { runWeightsFile };
 
 /** The epoch (0-based) whose weights a run folder's figures use. */
 export function runWeightsEpoch(runDir: string, epoch: 'selected' | 'final' = 'selected'): number {

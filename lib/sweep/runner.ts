@@ -9,6 +9,7 @@ import { canonicalJson, runId } from './run-id';
 import { selectShard, type Shard } from './shard';
 import { readLock, tryAcquireLock, type LockOptions } from './lock';
 import { packageRoot } from '../util/package-root';
+import { RUN_FILE_NAMES, SWEEP_FILE_NAMES } from '../train/run-folder';
 
 /** One run of a sweep: its stable id and the `ltl train` options it runs with. */
 export interface PlannedRun {
@@ -79,17 +80,8 @@ export interface SweepSummary {
 }
 
 export const RUNS_DIR = 'runs';
-/**
- * The sweep's own files in a run folder, named apart from the trainer's (config.json,
- * epochs.jsonl, checkpoint.bin, result.json): the trainer checks its config.json on resume.
- */
-export const RUN_FILES = {
-  run: 'sweep-run.json',
-  state: 'sweep-state.json',
-  lock: 'sweep.lock',
-  log: 'sweep-train.log',
-  result: 'result.json',
-} as const;
+/** The files of a run folder a sweep reads and writes (all named in lib/train/run-folder). */
+export const RUN_FILES = { ...SWEEP_FILE_NAMES, result: RUN_FILE_NAMES.result } as const;
 export const STDERR_TAIL_CHARS = 2000;
 
 export function runDir(outDir: string, id: string): string {

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { ShortcutDataset } from '../data/types';
 import { loadDataset } from '../data';
 import { initBackend, type BackendInfo } from '../backend';
@@ -16,6 +15,7 @@ import { planEpoch } from './schedule';
 import { buildTargets, type TargetMaps } from './map-source';
 import { gatherRows, prepareImages, prepareLabels, prepareRrrMasks } from './data';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import { checkNoOldCheckpoint, runFiles, RUN_FILE_NAMES } from './run-folder';
 import { getEngineFactory } from './registry';
 import { NonFiniteLossError } from './engine';
 import { rrrModePenalty } from '../losses/rrr';
@@ -95,7 +95,7 @@ export interface RunInputs {
 export const MAX_ABS_WEIGHT = 1e6;
 
 export interface RunOptions {
-  /** Run folder: config.json, epochs.jsonl, checkpoint.bin, result.json. Rerunning resumes. */
+  /** Run folder (lib/train/run-folder: config.json, epochs.jsonl, checkpoint.safetensors, result.json, ...). Rerunning resumes. */
   outDir?: string;
   /** A dataset already in memory (sweeps, notebooks, tests); else loadDataset(config.dataset). */
   dataset?: ShortcutDataset;
@@ -133,15 +133,6 @@ export class TrainingHalted extends Error {
   constructor(readonly epoch: number) { super(`halted after epoch ${epoch}`); this.name = 'TrainingHalted'; }
 }
 
-const files = (dir: string) => ({
-  config: path.join(dir, 'config.json'),
-  log: path.join(dir, 'epochs.jsonl'),
-  checkpoint: path.join(dir, 'checkpoint.bin'),
-  /** Weights of the epoch that validation selects (written when that epoch is trained). */
-  selected: path.join(dir, 'selected.bin'),
-  result: path.join(dir, 'result.json'),
-});
-
 /**
  * The epoch the validation metric picks (ties: the earliest). Reads validation numbers only.
  * When the run has a combined phase (align, RRR after epoch A), only those epochs compete: an
@@ -178,7 +169,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   if (config.method !== 'vanilla' && config.attentionEpoch >= config.epochs) {
     log(`warning: --attention-epoch ${config.attentionEpoch} >= --epochs ${config.epochs}: the ${config.method} loss never applies, this run is vanilla training`);
   }
-  const f = opts.outDir ? files(opts.outDir) : undefined;
+  const f = opts.outDir ? runFiles(opts.outDir) : undefined;
 
   // --- resume or start (nothing is written before the data and maps are known to be good)
   let resume: ReturnType<typeof readCheckpoint<EpochRecord>> | undefined;
@@ -186,7 +177,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     const old = withAdvice(() => readSealedJson<TrainConfig>(f.config, 'run config'), `use another --out folder or delete ${opts.outDir}`);
     const hasCheckpoint = fs.existsSync(f.checkpoint), hasResult = fs.existsSync(f.result);
     if (!old && (hasCheckpoint || hasResult)) {
-      throw new UserError(`--out ${opts.outDir} holds ${hasCheckpoint ? 'checkpoint.bin' : 'result.json'} but no config.json: it cannot be resumed safely; restore config.json, use another --out folder or delete this one`);
+      throw new UserError(`--out ${opts.outDir} holds ${hasCheckpoint ? RUN_FILE_NAMES.checkpoint : RUN_FILE_NAMES.result} but no ${RUN_FILE_NAMES.config}: it cannot be resumed safely; restore config.json, use another --out folder or delete this one`);
     }
     if (old) {
       const diff = configDiff(old, config);
@@ -207,6 +198,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
         return done;
       }
     }
+    if (old && configDiff(old, config).length === 0) checkNoOldCheckpoint(opts.outDir!);
     if (old && hasCheckpoint && configDiff(old, config).length === 0) resume = readCheckpoint<EpochRecord>(f.checkpoint);
   }
 
@@ -267,10 +259,10 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     imagesTrained = resume.meta.imagesTrained;
     startEpoch = resume.meta.epoch + 1;
     log(`resuming ${opts.outDir} from its checkpoint after epoch ${resume.meta.epoch + 1} (${startEpoch} of ${config.epochs} epochs done)`);
-    writeFileAtomic(f!.log, history.map((h) => JSON.stringify(h) + '\n').join(''));
+    writeFileAtomic(f!.epochs, history.map((h) => JSON.stringify(h) + '\n').join(''));
   } else if (f) {
     writeSealedJson(f.config, config);
-    writeFileAtomic(f.log, '');
+    writeFileAtomic(f.epochs, '');
   }
   // A run that fails before its first checkpoint leaves nothing behind (no config.json to refuse a corrected rerun).
   let checkpointWritten = !!resume;
@@ -283,7 +275,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
 
   try {
     // The run folder records its prompt maps' digests: a resume with other maps is an error.
-    if (f && prompts) checkPromptRecord(path.join(opts.outDir!, 'prompts.json'), prompts.info, !!resume);
+    if (f && prompts) checkPromptRecord(f.prompts, prompts.info, !!resume);
     for (let e = startEpoch; e < config.epochs; e++) {
       const plan = planEpoch(config, e);
       if (plan.resetOptimizer) engine.resetOptimizer();
@@ -339,18 +331,18 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
         writeCheckpoint(f.checkpoint, { epoch: e, rng: { seed: config.seed, nextEpoch: e + 1 }, history, trainSeconds, imagesTrained, inputs }, state);
         checkpointWritten = true;
         // The epoch validation selects is the best of a growing prefix, so the final pick was the pick when it was
-        // trained: keeping its weights now is all figures of the selected model need (selected.bin).
+        // trained: keeping its weights now is all figures of the selected model need (selected.safetensors).
         if (selectEpoch(history, config.select) === e) {
           writeCheckpoint(f.selected, { epoch: e, rng: { seed: config.seed, nextEpoch: e + 1 }, history, trainSeconds, imagesTrained, inputs }, state);
         }
-        fs.appendFileSync(f.log, JSON.stringify(rec) + '\n');
+        fs.appendFileSync(f.epochs, JSON.stringify(rec) + '\n');
       }
       opts.onEpoch?.(rec, config.epochs);
       if (opts.haltAfterEpoch === e && e + 1 < config.epochs) throw new TrainingHalted(e);
     }
   } catch (err) {
     if (f && !checkpointWritten && !(err instanceof TrainingHalted)) {
-      for (const file of [f.config, f.log, path.join(opts.outDir!, 'prompts.json')]) fs.rmSync(file, { force: true });
+      for (const file of [f.config, f.epochs, f.prompts]) fs.rmSync(file, { force: true });
     }
     throw err;
   } finally {
