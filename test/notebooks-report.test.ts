@@ -95,8 +95,6 @@ test('tables: html escapes, text aligns, mean +- std', () => {
   assert.equal(t[2], '<ours>  0.50');
   assert.equal(report.formatMeanStd([0.5, 0.7], { percent: true, digits: 1 }), '60.0 ± 14.1');
   assert.equal(report.formatMeanStd([0.5]), '0.50');
-  // danfojs-like frames
-  assert.equal(report.toRows({ columns: ['a'], values: [[1], [2]] }).length, 2);
 });
 
 test('shortcut statistics: a colour lookup is perfect in train/val and always wrong on test', () => {

@@ -22,9 +22,9 @@ export interface BackendInfo {
 let active: BackendInfo | undefined;
 
 /**
- * Loads tfjs-node(-gpu) if it is really installed. The package name alone is not enough: projects that
- * use danfojs alias '@tensorflow/tfjs-node' to plain tfjs, so we also check that the module registers
- * the 'tensorflow' backend.
+ * Loads tfjs-node(-gpu) if it is really installed. The package name alone is not enough: an npm override can
+ * alias '@tensorflow/tfjs-node' to plain tfjs (danfojs-node users do), so we also check that the module
+ * registers the 'tensorflow' backend.
  */
 function tryRequireNodeBackend(mod: string): boolean {
   try {

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { findResultFiles, readRunFile, resultRows } from './results-table';
-import { formatMeanStd, showTable } from './table';
+import { findResultFiles, readRunFile, resultRows, titledResultRows } from './results-table';
+import { showTable } from './table';
 import { showMarkdown } from './display';
 import { projectRoot } from './paths';
 
@@ -15,13 +15,10 @@ export function committedResultsDir(): string {
  * result.json yet.
  */
 export function committedResultRows(root = committedResultsDir()): Record<string, string>[] {
-  const pct = (v: number[]) => formatMeanStd(v, { percent: true, digits: 2 });
-  return resultRows(findResultFiles(root).map(readRunFile)).map((r) => ({
-    dataset: r.dataset, method: r.method, settings: r.settings || '(defaults)', 'selected by': r.selectBy,
-    seeds: `${r.seeds.length} (${[...r.seeds].sort((a, b) => a - b).join(', ')})`,
-    'val acc %': pct(r.valSelected), 'test acc % (val-selected epoch)': pct(r.testSelected), 'test acc % (final epoch)': pct(r.testFinal),
-    'val excluded share % (selected)': r.excludedSelected.length === r.seeds.length ? pct(r.excludedSelected) : '-',
-  }));
+  return titledResultRows(resultRows(findResultFiles(root).map(readRunFile)), {
+    dataset: 'dataset', method: 'method', settings: 'settings', selectBy: 'selected by', seeds: 'seeds', valSelected: 'val acc %',
+    testSelected: 'test acc % (val-selected epoch)', testFinal: 'test acc % (final epoch)', excludedSelected: 'val excluded share % (selected)',
+  });
 }
 
 /** Shows the committed study's table, or says that there is none yet (never fails for an empty folder). */

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { PAPER_DEFAULTS, resolveConfig, type TrainConfig } from '../train/config';
 import { canonicalJson } from '../util/canonical-json';
 import { UserError } from '../util/errors';
-import { formatMeanStd } from './table';
+import { formatMeanStd, groupBy } from '../util/stats';
+import { markdownTable } from './table';
 
 /**
  * The measured-results tables of docs/results.md, made from committed run files only
@@ -99,38 +100,67 @@ function methodLabel(r: RunFile): string {
 
 /** Groups runs into rows (dataset, method, settings), sorted by dataset, method, settings. */
 export function resultRows(runs: readonly RunFile[]): ResultRow[] {
-  const groups = new Map<string, ResultRow>();
-  for (const r of runs) {
-    const key = canonicalJson(Object.fromEntries(Object.entries(r.config).filter(([k]) => !NOT_SETTINGS.has(k))));
-    let g = groups.get(key);
-    if (!g) {
-      g = { dataset: r.config.dataset, method: methodLabel(r), settings: settingsLabel(r.config), selectBy: r.selectBy, seeds: [], valSelected: [], testSelected: [], testFinal: [], excludedSelected: [], files: [] };
-      groups.set(key, g);
+  const groups = groupBy(runs, (r) => canonicalJson(Object.fromEntries(Object.entries(r.config).filter(([k]) => !NOT_SETTINGS.has(k)))));
+  const rows = [...groups.values()].map((members) => {
+    const first = members[0];
+    const g: ResultRow = { dataset: first.config.dataset, method: methodLabel(first), settings: settingsLabel(first.config), selectBy: first.selectBy, seeds: [], valSelected: [], testSelected: [], testFinal: [], excludedSelected: [], files: [] };
+    for (const r of members) {
+      if (g.seeds.includes(r.config.seed)) throw new UserError(`two result files of the same setting and seed ${r.config.seed}: ${g.files[g.seeds.indexOf(r.config.seed)]} and ${r.file}`);
+      g.seeds.push(r.config.seed);
+      g.valSelected.push(r.valAccSelected);
+      g.testSelected.push(r.testAccSelected);
+      g.testFinal.push(r.testAccFinal);
+      if (typeof r.valExcludedShareSelected === 'number') g.excludedSelected.push(r.valExcludedShareSelected);
+      g.files.push(r.file);
     }
-    if (g.seeds.includes(r.config.seed)) throw new UserError(`two result files of the same setting and seed ${r.config.seed}: ${g.files[g.seeds.indexOf(r.config.seed)]} and ${r.file}`);
-    g.seeds.push(r.config.seed);
-    g.valSelected.push(r.valAccSelected);
-    g.testSelected.push(r.testAccSelected);
-    g.testFinal.push(r.testAccFinal);
-    if (typeof r.valExcludedShareSelected === 'number') g.excludedSelected.push(r.valExcludedShareSelected);
-    g.files.push(r.file);
-  }
+    return g;
+  });
   const order = (m: string) => { const i = METHOD_ORDER.indexOf(m.split(' ')[0]); return i >= 0 ? i : METHOD_ORDER.length; };
-  return [...groups.values()].sort((a, b) => a.dataset.localeCompare(b.dataset) || order(a.method) - order(b.method) || a.settings.localeCompare(b.settings));
+  return rows.sort((a, b) => a.dataset.localeCompare(b.dataset) || order(a.method) - order(b.method) || a.settings.localeCompare(b.settings));
 }
 
-const cell = (s: string) => s.replace(/\|/g, '\\|');
+/** The cells of a row as every results table shows them: accuracies in %, mean ± sample std over seeds. */
+export interface ResultCells {
+  dataset: string;
+  method: string;
+  settings: string;
+  selectBy: string;
+  seeds: string;
+  valSelected: string;
+  testSelected: string;
+  testFinal: string;
+  /** '-' unless every seed recorded it. */
+  excludedSelected: string;
+}
+
+export function resultCells(r: ResultRow): ResultCells {
+  const pct = (v: number[]) => formatMeanStd(v, { percent: true, digits: 2 });
+  return {
+    dataset: r.dataset, method: r.method, settings: r.settings || '(defaults)', selectBy: r.selectBy,
+    seeds: `${r.seeds.length} (${[...r.seeds].sort((a, b) => a - b).join(', ')})`,
+    valSelected: pct(r.valSelected), testSelected: pct(r.testSelected), testFinal: pct(r.testFinal),
+    excludedSelected: r.excludedSelected.length === r.seeds.length ? pct(r.excludedSelected) : '-',
+  };
+}
+
+/** Column titles of docs/results.md's table, in order. */
+const MARKDOWN_TITLES: Record<keyof ResultCells, string> = {
+  dataset: 'dataset', method: 'method', settings: 'settings', selectBy: 'selected by', seeds: 'seeds', valSelected: 'val acc (selected)',
+  testSelected: 'test acc (val-selected epoch)', testFinal: 'test acc (final epoch)', excludedSelected: 'val excluded share (selected)',
+};
+
+/** Table rows with the given column titles (in the titles' order). */
+export function titledResultRows(rows: readonly ResultRow[], titles: Record<keyof ResultCells, string>): Record<string, string>[] {
+  return rows.map((r) => {
+    const c = resultCells(r);
+    return Object.fromEntries((Object.keys(titles) as (keyof ResultCells)[]).map((k) => [titles[k], c[k]]));
+  });
+}
 
 /** The rows as one markdown table (accuracies in %, mean ± sample std over seeds). */
 export function renderResultsTable(rows: readonly ResultRow[]): string {
-  const head = '| dataset | method | settings | selected by | seeds | val acc (selected) | test acc (val-selected epoch) | test acc (final epoch) | val excluded share (selected) |';
-  const lines = [head, '|---|---|---|---|---|---|---|---|---|'];
-  for (const r of rows) {
-    const pct = (v: number[]) => formatMeanStd(v, { percent: true, digits: 2 });
-    lines.push(`| ${cell(r.dataset)} | ${cell(r.method)} | ${cell(r.settings || '(defaults)')} | ${r.selectBy} | ${r.seeds.length} (${[...r.seeds].sort((a, b) => a - b).join(', ')}) | ${pct(r.valSelected)} | ${pct(r.testSelected)} | ${pct(r.testFinal)} | ${r.excludedSelected.length === r.seeds.length ? pct(r.excludedSelected) : '-'} |`);
-  }
-  if (rows.length === 0) lines.push('| (no result files yet) | | | | | | | | |');
-  return lines.join('\n');
+  const columns = Object.values(MARKDOWN_TITLES);
+  return markdownTable(rows.length ? titledResultRows(rows, MARKDOWN_TITLES) : [{ dataset: '(no result files yet)' }], { columns });
 }
 
 /** Replaces the text between the markers (which must each occur exactly once, in order). */

@@ -1,14 +1,16 @@
 import { displayBundle, escapeHtml } from './display';
-import { meanStd } from '../util/stats';
 
 /**
- * Tables as HTML (for the reports) plus aligned text. Accepts plain row objects or a danfojs
- * DataFrame (anything with `columns` and `values`; checked in the tslab kernel: groupby/mean results
- * display fine). danfojs' own print is text-only, hence this helper; the notebooks build rows
- * directly because their tables are small.
+ * The project's one table renderer: rows (plain objects) as HTML (notebooks and reports), aligned text
+ * (the CLI, text/plain outputs) or markdown (docs). Numbers are formatted here, once; mean ± std cells
+ * come from lib/util/stats (formatMeanStd), which also does the grouping over seeds. danfojs was tried
+ * for both and removed (lib/util/stats.ts says why).
  */
 export type Cell = string | number | boolean | null | undefined;
 export type Row = Record<string, Cell>;
+
+/** Table rows: plain objects, one key per column. */
+export type TableInput = readonly object[];
 
 export interface TableOptions {
   columns?: readonly string[];
@@ -19,26 +21,16 @@ export interface TableOptions {
   highlight?: { column: string; value: Cell };
 }
 
-/** A danfojs DataFrame, or anything else with column names and rows of values. */
-export interface FrameLike {
-  columns: string[];
-  values: readonly unknown[];
-}
+export { formatMeanStd } from '../util/stats';
 
-export type TableInput = readonly object[] | FrameLike;
-
-export function toRows(input: TableInput): Row[] {
-  if (Array.isArray(input)) return input as Row[];
-  const f = input as FrameLike;
-  return f.values.map((vals) => Object.fromEntries(f.columns.map((c, i) => [c, (vals as Cell[])[i]])));
-}
-
-export function formatCell(v: Cell, digits = 2): string {
+/** A cell as text: integers as they are, other numbers with `digits` decimals, objects and arrays as JSON. */
+export function formatCell(v: unknown, digits = 2): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return String(v);
     return Number.isInteger(v) ? String(v) : v.toFixed(digits);
   }
+  if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
 
@@ -50,7 +42,7 @@ function columnsOf(rows: readonly Row[], columns?: readonly string[]): string[] 
 }
 
 export function htmlTable(input: TableInput, opts: TableOptions = {}): string {
-  const rows = toRows(input);
+  const rows = input as readonly Row[];
   const cols = columnsOf(rows, opts.columns);
   const head = cols.map((c) => `<th style="text-align:left;padding:2px 8px">${escapeHtml(c)}</th>`).join('');
   const body = rows
@@ -68,8 +60,9 @@ export function htmlTable(input: TableInput, opts: TableOptions = {}): string {
   return `<table class="ltl-table" style="border-collapse:collapse">${caption}<thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
+/** Columns padded to their widest cell, two spaces apart, a dashed rule under the header ('' for no rows and no columns). */
 export function textTable(input: TableInput, opts: TableOptions = {}): string {
-  const rows = toRows(input);
+  const rows = input as readonly Row[];
   const cols = columnsOf(rows, opts.columns);
   const cells = rows.map((r) => cols.map((c) => formatCell(r[c], opts.digits)));
   const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
@@ -77,16 +70,16 @@ export function textTable(input: TableInput, opts: TableOptions = {}): string {
   return [opts.caption ?? '', line(cols), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].filter((l, i) => i > 0 || l).join('\n');
 }
 
-export function showTable(input: TableInput, opts: TableOptions = {}): void {
-  displayBundle({ 'text/html': htmlTable(input, opts), 'text/plain': textTable(input, opts) });
+/** A GitHub markdown table: `|` inside cells escaped, an empty cell written as a single space. */
+export function markdownTable(input: TableInput, opts: TableOptions = {}): string {
+  const rows = input as readonly Row[];
+  const cols = columnsOf(rows, opts.columns);
+  const cell = (v: unknown) => formatCell(v, opts.digits).replace(/\|/g, '\\|');
+  const line = (vals: string[]) => `|${vals.map((v) => (v ? ` ${v} ` : ' ')).join('|')}|`;
+  const table = [line(cols.map(cell)), `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => line(cols.map((c) => cell(r[c]))))];
+  return (opts.caption ? [opts.caption, '', ...table] : table).join('\n');
 }
 
-
-/** "64.88 +- 1.20" (or just the mean for one value); numbers given as fractions are shown in %. */
-export function formatMeanStd(values: readonly number[], opts: { percent?: boolean; digits?: number } = {}): string {
-  const { mean, std, n } = meanStd(values);
-  const k = opts.percent ? 100 : 1;
-  const d = opts.digits ?? 2;
-  if (n === 0) return '';
-  return n > 1 ? `${(mean * k).toFixed(d)} ± ${(std * k).toFixed(d)}` : (mean * k).toFixed(d);
+export function showTable(input: TableInput, opts: TableOptions = {}): void {
+  displayBundle({ 'text/html': htmlTable(input, opts), 'text/plain': textTable(input, opts) });
 }

@@ -6,7 +6,7 @@ import { canonicalJson, settingOf } from './run-id';
 import { RUN_FILES, RUNS_DIR, inspectResult, readState, type RunState } from './runner';
 import { readSealedJson } from '../util/sealed';
 import { readLock, staleReason } from './lock';
-import { meanStd as sampleMeanStd } from '../util/stats';
+import { formatMeanStd, groupBy, meanStd as sampleMeanStd } from '../util/stats';
 
 /** Result fields the report shows (taken from each run's result.json). */
 export const METRICS = ['testAccSelected', 'testAccFinal', 'valAccSelected', 'selectedEpoch', 'imagesPerSecond'] as const;
@@ -30,6 +30,7 @@ export interface SweepRun {
   result?: Record<string, unknown>;
 }
 
+/** A metric's mean ± std over a setting's done runs, as the sweep's JSON reports it (lib/util/stats meanStd). */
 export interface MeanStd {
   mean: number;
   /** Sample standard deviation (n - 1); null with one value. */
@@ -133,30 +134,18 @@ export function meanStd(values: number[]): MeanStd | undefined {
 
 /** Groups runs by config minus `over` (the seed), in first-appearance order; statistics over done runs. */
 export function groupRuns(runs: SweepRun[], over: readonly string[] = ['seed']): SweepGroup[] {
-  const groups = new Map<string, SweepGroup>();
-  const members = new Map<string, SweepRun[]>();
-  for (const r of runs) {
-    const setting = settingOf(r.config, over);
-    const key = canonicalJson(setting);
-    if (!groups.has(key)) {
-      groups.set(key, { setting, ids: [], seeds: [], n: 0, nDone: 0, metrics: {} });
-      members.set(key, []);
-    }
-    const g = groups.get(key)!;
-    g.ids.push(r.id);
-    if (r.config.seed !== undefined) g.seeds.push(r.config.seed);
-    g.n++;
-    members.get(key)!.push(r);
-  }
-  for (const [key, g] of groups) {
-    const done = members.get(key)!.filter((r) => r.status === 'done');
-    g.nDone = done.length;
+  return [...groupBy(runs, (r) => canonicalJson(settingOf(r.config, over))).values()].map((members) => {
+    const done = members.filter((r) => r.status === 'done');
+    const g: SweepGroup = {
+      setting: settingOf(members[0].config, over), ids: members.map((r) => r.id),
+      seeds: members.flatMap((r) => (r.config.seed !== undefined ? [r.config.seed] : [])), n: members.length, nDone: done.length, metrics: {},
+    };
     for (const m of METRICS) {
       const s = meanStd(done.map((r) => r[m]).filter((v): v is number => v !== undefined));
       if (s) g.metrics[m] = s;
     }
-  }
-  return [...groups.values()];
+    return g;
+  });
 }
 
 /** One row per run: id, status, attempts, the varying config keys, the metrics (for printing). */
@@ -169,17 +158,18 @@ export function runTableRows(sweep: Sweep): Record<string, unknown>[] {
   });
 }
 
-/** One row per setting: the varying config keys except the seed, runs done/total, mean +- std. */
+/** One row per setting: the varying config keys except the seed, runs done/total, mean ± std over the done runs. */
 export function groupTableRows(sweep: Sweep): Record<string, unknown>[] {
   const keys = sweep.varying.filter((k) => k !== 'seed');
+  const byId = new Map(sweep.runs.map((r) => [r.id, r]));
   return sweep.groups.map((g) => {
     const row: Record<string, unknown> = {};
     for (const k of keys) row[k] = g.setting[k];
     row.runs = `${g.nDone}/${g.n}`;
+    const done = g.ids.map((id) => byId.get(id)!).filter((r) => r.status === 'done');
     for (const m of METRICS) {
-      const s = g.metrics[m];
       const digits = m === 'imagesPerSecond' ? 0 : m === 'selectedEpoch' ? 1 : 4;
-      row[m] = s ? (s.std === null ? s.mean.toFixed(digits) : `${s.mean.toFixed(digits)} +- ${s.std.toFixed(digits)}`) : '';
+      row[m] = formatMeanStd(done.map((r) => r[m]).filter((v): v is number => v !== undefined), { digits });
     }
     return row;
   });
