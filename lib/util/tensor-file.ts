@@ -30,7 +30,7 @@ export const DTYPES = {
   I16: Int16Array, U16: Uint16Array, I8: Int8Array, U8: Uint8Array,
 } as const;
 export type DType = keyof typeof DTYPES;
-export type TensorData = InstanceType<(typeof DTYPES)[DType]>;
+export type TensorData = Float64Array | Float32Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
 
 /** One tensor to write or as read: dtype (from the array's type when writing), row-major shape, elements. */
 export interface Tensor<T extends TensorData = TensorData> { dtype: DType; shape: number[]; data: T }
