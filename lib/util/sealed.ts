@@ -50,8 +50,8 @@ export function readSealedJson<T>(file: string, what = 'file'): T | undefined {
   return parseSealedJson<T>(text, file, what);
 }
 
-/** The checks of readSealedJson on text already read. */
-export function parseSealedJson<T>(text: string, file: string, what = 'file'): T {
+/** The text as a JSON object, or a UserError naming the file (the first check of both parsers below). */
+function parseJsonObject(text: string, file: string, what: string): Record<string, unknown> {
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -59,7 +59,11 @@ export function parseSealedJson<T>(text: string, file: string, what = 'file'): T
     throw new UserError(`${what} ${file} is corrupt: not valid JSON (${(e as Error).message})`);
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${what} ${file} is corrupt: not a JSON object`);
-  const obj = v as Record<string, unknown>;
+  return v as Record<string, unknown>;
+}
+
+/** The seal check of an object that has one: the object without it, or a UserError naming the file. */
+function checkSeal(obj: Record<string, unknown>, file: string, what: string): Record<string, unknown> {
   const stored = obj[SEAL_KEY];
   if (typeof stored !== 'string') {
     throw new UserError(`${what} ${file} has no '${SEAL_KEY}' checksum (damaged, or written by an older ltl): it cannot be verified`);
@@ -68,7 +72,12 @@ export function parseSealedJson<T>(text: string, file: string, what = 'file'): T
   if (got !== stored) {
     throw new UserError(`${what} ${file} is corrupt: checksum mismatch (SHA-256 of its content ${got.slice(0, 12)}..., stored ${stored.slice(0, 12)}...); it was damaged or edited after it was written`);
   }
-  return unseal(obj) as T;
+  return unseal(obj);
+}
+
+/** The checks of readSealedJson on text already read. */
+export function parseSealedJson<T>(text: string, file: string, what = 'file'): T {
+  return checkSeal(parseJsonObject(text, file, what), file, what) as T;
 }
 
 /**
@@ -78,15 +87,9 @@ export function parseSealedJson<T>(text: string, file: string, what = 'file'): T
  * sealed file into an unchecked one.
  */
 export function parseOptionallySealedJson<T>(text: string, file: string, what = 'file'): T {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${what} ${file} is corrupt: not valid JSON (${(e as Error).message})`);
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${what} ${file} is corrupt: not a JSON object`);
-  if (SEAL_KEY in v) return parseSealedJson<T>(text, file, what);
-  const near = Object.keys(v).find((k) => k.length === SEAL_KEY.length && [...k].filter((c, i) => c !== SEAL_KEY[i]).length === 1);
+  const obj = parseJsonObject(text, file, what);
+  if (SEAL_KEY in obj) return checkSeal(obj, file, what) as T;
+  const near = Object.keys(obj).find((k) => k.length === SEAL_KEY.length && [...k].filter((c, i) => c !== SEAL_KEY[i]).length === 1);
   if (near) throw new UserError(`${what} ${file} is corrupt: its checksum key reads ${JSON.stringify(near)}, not ${JSON.stringify(SEAL_KEY)}`);
-  return v as T;
+  return obj as T;
 }
