@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ImageSplit } from '../lib/data/types';
 import type { MapGenerator, MapRequest } from '../lib/maps/types';
-import { mapQuality, dilateMask } from '../lib/maps/quality';
+import { mapQuality } from '../lib/maps/quality';
+import { dilateMask } from '../lib/maps/morphology';
+import { dilate } from '../lib/maps/postprocess';
 import { rankPrompts } from '../lib/maps/prompts';
 import { UserError } from '../lib/util/errors';
 import { tinySplit } from './maps-helpers';
@@ -22,6 +24,10 @@ test('dilateMask: square, clipped at the border', () => {
   assert.deepEqual([...dilateMask(m, 4, 4, 1)], [1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
   const c = new Uint8Array(49); c[24] = 1;
   assert.equal(dilateMask(c, 7, 7, 2).reduce((a, b) => a + b, 0), 25);
+  // one square filter serves masks and maps: the 0/1 result equals postprocess's dilate(2r + 1) on the same pixels
+  const r = new Uint8Array(49).map((_, i) => (i * 7919) % 11 === 0 ? 1 : 0);
+  const asMap = dilate(5)({ count: 1, height: 7, width: 7, data: Float32Array.from(r) });
+  assert.deepEqual([...dilateMask(r, 7, 7, 2)], [...asMap.data]);
 });
 
 test('mapQuality on hand-made maps gives the values worked out by hand', () => {
@@ -45,6 +51,8 @@ test('mapQuality on hand-made maps gives the values worked out by hand', () => {
   // indices pick the masks: map 0 evaluated against image 1 (same masks here) and a bad index
   close(mapQuality({ ...maps, count: 1, data: data.subarray(0, 36) }, s, { indices: [1], dilate: 0 }).digitMass, 0.5);
   assert.throws(() => mapQuality({ ...maps, count: 1, data: data.subarray(0, 36) }, s, { indices: [2] }), UserError);
+  // checked before any conversion to integers: 0.5 is not read as image 0
+  assert.throws(() => mapQuality({ ...maps, count: 1, data: data.subarray(0, 36) }, s, { indices: [0.5] }), /map index 0.5 is outside the val split \(0..1\)/);
   assert.throws(() => mapQuality({ count: 2, height: 5, width: 5, data: new Float32Array(50) }, s), /map of the wrong shape/);
   // no decoy masks -> null
   assert.equal(mapQuality(maps, { ...s, shortcutMasks: undefined }).decoyMass, null);

@@ -3,6 +3,7 @@ export * from './store';
 export * from './registry';
 export * from './source';
 export * from './quality';
+export * from './morphology';
 export * from './prompts';
 export { OracleGenerator, type OracleOptions } from './generators/oracle';
 export { UniformGenerator, type UniformOptions } from './generators/uniform';

@@ -1,5 +1,6 @@
 import type { MapBatch } from './types';
 import { UserError } from '../util/errors';
+import { squareExtreme } from './morphology';
 
 /**
  * Map post-processing as composable steps: each step takes a MapBatch (count x height x width,
@@ -47,32 +48,10 @@ function windowExtreme(k: number, useMax: boolean): MapStep {
     const out = like(m);
     const tmp = new Float32Array(h * w);
     for (let n = 0; n < m.count; n++) {
-      const src = m.data.subarray(n * h * w, (n + 1) * h * w);
-      const dst = out.data.subarray(n * h * w, (n + 1) * h * w);
-      // separable: rows then columns (max/min of a rectangle = max/min of row extremes)
-      extremeAlong(src, tmp, h, w, w, 1, r, useMax);
-      extremeAlong(tmp, dst, w, h, 1, w, r, useMax);
+      squareExtreme(m.data.subarray(n * h * w, (n + 1) * h * w), out.data.subarray(n * h * w, (n + 1) * h * w), h, w, r, useMax, tmp);
     }
     return out;
   };
-}
-
-/**
- * Max (or min) over a window of radius r along `lines` lines of `len` values each, the window
- * clipped at the ends; value i of line l sits at l * lineStride + i * step (rows: w, 1; columns: 1, w).
- */
-function extremeAlong(src: Float32Array, dst: Float32Array, lines: number, len: number, lineStride: number, step: number, r: number, useMax: boolean): void {
-  for (let l = 0; l < lines; l++) {
-    const base = l * lineStride;
-    for (let i = 0; i < len; i++) {
-      let v = useMax ? -Infinity : Infinity;
-      for (let j = Math.max(0, i - r); j <= Math.min(len - 1, i + r); j++) {
-        const s = src[base + j * step];
-        v = useMax ? (s > v ? s : v) : (s < v ? s : v);
-      }
-      dst[base + i * step] = v;
-    }
-  }
 }
 
 /** Grey dilation with a k x k square. */
@@ -208,34 +187,6 @@ export function normalise(eps = 1e-8): MapStep {
       for (let p = 0; p < hw; p++) s += m.data[n * hw + p];
       const inv = 1 / (s + eps);
       for (let p = 0; p < hw; p++) out.data[n * hw + p] = m.data[n * hw + p] * inv;
-    }
-    return out;
-  };
-}
-
-/** Gaussian blur (separable, radius ceil(3 sigma), border clamped). */
-export function blur(sigma = 1): MapStep {
-  if (!(sigma > 0)) return identity;
-  const r = Math.ceil(3 * sigma);
-  const k = Float32Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
-  const ks = k.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < k.length; i++) k[i] /= ks;
-  return (m) => {
-    const { height: h, width: w } = m;
-    const out = like(m);
-    const tmp = new Float32Array(h * w);
-    for (let n = 0; n < m.count; n++) {
-      const src = m.data.subarray(n * h * w, (n + 1) * h * w), dst = out.data.subarray(n * h * w, (n + 1) * h * w);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-        let s = 0;
-        for (let d = -r; d <= r; d++) s += k[d + r] * src[y * w + Math.min(w - 1, Math.max(0, x + d))];
-        tmp[y * w + x] = s;
-      }
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-        let s = 0;
-        for (let d = -r; d <= r; d++) s += k[d + r] * tmp[Math.min(h - 1, Math.max(0, y + d)) * w + x];
-        dst[y * w + x] = s;
-      }
     }
     return out;
   };

@@ -1,6 +1,8 @@
 import type { ImageSplit } from '../data/types';
 import type { MapBatch } from './types';
 import { UserError } from '../util/errors';
+import { dilateMask } from './morphology';
+import { splitIndices } from '../data/subset';
 
 export interface QualityOptions {
   /** Split indices of the maps, in batch order (default 0..count-1). */
@@ -29,26 +31,6 @@ export interface MapQuality {
   threshold: number;
 }
 
-/** Square dilation of a 0/1 mask by radius r (separable max filter). */
-export function dilateMask(mask: Uint8Array, height: number, width: number, r: number, out = new Uint8Array(mask.length), tmp = new Uint8Array(mask.length)): Uint8Array {
-  if (r <= 0) { out.set(mask); return out; }
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let v = 0;
-      for (let dx = Math.max(0, x - r); dx <= Math.min(width - 1, x + r) && !v; dx++) v = mask[y * width + dx];
-      tmp[y * width + x] = v ? 1 : 0;
-    }
-  }
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let v = 0;
-      for (let dy = Math.max(0, y - r); dy <= Math.min(height - 1, y + r) && !v; dy++) v = tmp[dy * width + x];
-      out[y * width + x] = v ? 1 : 0;
-    }
-  }
-  return out;
-}
-
 /**
  * Map quality against the pixel-exact masks of a split: where does a map put its mass? A map
  * that looks at the digit scores digitMass near 1 and decoyMass near 0; compare with the uniform
@@ -64,14 +46,13 @@ export function mapQuality(maps: MapBatch, split: ImageSplit, opts: QualityOptio
   if (!(Number.isInteger(r) && r >= 0)) throw new UserError(`dilation radius must be a non-negative integer, not ${opts.dilate}`);
   const hw = h * w;
   const n = maps.count;
-  const indices = opts.indices;
-  if (indices && indices.length !== n) throw new UserError(`${indices.length} indices for ${n} maps`);
+  if (opts.indices && opts.indices.length !== n) throw new UserError(`${opts.indices.length} indices for ${n} maps`);
+  const indices = splitIndices(split, opts.indices ?? Array.from({ length: n }, (_, k) => k), 'map index');
   const dil = new Uint8Array(hw), tmp = new Uint8Array(hw);
   let sDigit = 0, sDecoy = 0, sIou = 0, sUD = 0, sUP = 0, empty = 0;
   const decoy = split.shortcutMasks;
   for (let k = 0; k < n; k++) {
-    const i = indices ? indices[k] : k;
-    if (!(Number.isInteger(i) && i >= 0 && i < split.count)) throw new UserError(`map index ${i} is outside the ${split.split} split`);
+    const i = indices[k];
     const m = maps.data.subarray(k * hw, (k + 1) * hw);
     const digit = split.digitMasks.subarray(i * hw, (i + 1) * hw);
     dilateMask(digit, h, w, r, dil, tmp);

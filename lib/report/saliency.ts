@@ -7,7 +7,7 @@ import { prepareImages } from '../train/data';
 import type { TrainConfig } from '../train/config';
 import { rrrInputGradient } from '../losses/rrr';
 import { resizeBilinearRaw } from '../maps/postprocess';
-import { dilateMask } from '../maps/quality';
+import { dilateMask } from '../maps/morphology';
 import { subsetSplit } from '../data/subset';
 
 /**

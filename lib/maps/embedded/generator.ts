@@ -4,6 +4,7 @@ import type { ImageSplit } from '../../data/types';
 import { UserError } from '../../util/errors';
 import type { MapBatch, MapGenerator, MapRequest } from '../types';
 import { resizeBilinearRaw } from '../postprocess';
+import { requestIndices } from '../generators/common';
 import { defaultCheckpointDir, loadCheckpoint, type LoadedVlm, type MapDefaults } from './checkpoint';
 import type { VlmModel } from './model';
 import { TextEncoder } from './text-encoder';
@@ -160,8 +161,7 @@ export class EmbeddedGenerator implements MapGenerator {
     // not tfjs's pure-JS fallback, which is ~10x slower.
     if (!activeBackend()) await initBackend();
     const { model, vocab } = this.load();
-    const idx = req.indices ?? Array.from({ length: req.split.count }, (_, i) => i);
-    for (const i of idx) if (!(Number.isInteger(i) && i >= 0 && i < req.split.count)) throw new UserError(`map request index ${i} is outside the split (0..${req.split.count - 1})`);
+    const idx = requestIndices(req);
     const d = this.defaults;
     const background = req.background?.length ? req.background : d.background;
     const key = JSON.stringify([req.prompt, background]);

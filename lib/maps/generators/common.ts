@@ -1,21 +1,9 @@
 import type { MapBatch, MapRequest } from '../types';
-import { UserError } from '../../util/errors';
+import { splitIndices } from '../../data/subset';
 
 /** The requested indices as an Int32Array, validated against the split (default: all, in order). */
 export function requestIndices(req: Pick<MapRequest, 'split' | 'indices'>): Int32Array {
-  const { split } = req;
-  if (req.indices === undefined) {
-    const all = new Int32Array(split.count);
-    for (let i = 0; i < split.count; i++) all[i] = i;
-    return all;
-  }
-  const idx = Int32Array.from(req.indices);
-  for (const i of idx) {
-    if (!(Number.isInteger(i) && i >= 0 && i < split.count)) {
-      throw new UserError(`map index ${i} is outside the ${split.split} split (0..${split.count - 1})`);
-    }
-  }
-  return idx;
+  return splitIndices(req.split, req.indices, 'map index');
 }
 
 export function emptyBatch(count: number, height: number, width: number): MapBatch {
