@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ChannelWeightedAttention, oneHotLabels } from './base';
 import type { AttentionContext } from './types';
+import { logitGradient } from '../models/ops';
 
 /**
  * Grad-CAM (Selvaraju et al. 2017): channel weights = spatial mean of d(true-class logit)/dA.
@@ -12,8 +13,7 @@ export class GradCamAttention extends ChannelWeightedAttention {
   readonly needsSecondOrder = true;
   protected channelWeights(ctx: AttentionContext): tf.Tensor2D {
     const onehot = oneHotLabels(ctx.labels, ctx.forward.logits.shape[1]);
-    const score = (a: tf.Tensor) => tf.sum(tf.mul(ctx.model.head(a as tf.Tensor4D, { secondOrder: ctx.training }), onehot)) as tf.Scalar;
-    const g = tf.grad(score)(ctx.forward.features) as tf.Tensor4D;
+    const g = logitGradient((a: tf.Tensor4D) => ctx.model.head(a, { secondOrder: ctx.training }), ctx.forward.features, onehot);
     return tf.mean(g, [1, 2]) as tf.Tensor2D;
   }
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { AttentionContext, AttentionMethod } from './types';
 import { oneHotLabels } from './base';
 import { areaWeights } from '../maps/postprocess';
+import { logitGradient } from '../models/ops';
 
 /**
  * Input-gradient saliency (Simonyan et al. 2014): |d(true-class logit)/dx| summed over colour
@@ -34,8 +35,7 @@ export class InputGradAttention implements AttentionMethod {
   map(ctx: AttentionContext): tf.Tensor3D {
     const { model, x } = ctx;
     const onehot = oneHotLabels(ctx.labels, ctx.forward.logits.shape[1]);
-    const score = (xx: tf.Tensor) => tf.sum(tf.mul(model.forward(xx as tf.Tensor4D, { secondOrder: ctx.training }).logits, onehot)) as tf.Scalar;
-    const g = tf.grad(score)(x) as tf.Tensor4D;
+    const g = logitGradient((xx: tf.Tensor4D) => model.forward(xx, { secondOrder: ctx.training }).logits, x, onehot);
     const [b, h, w] = g.shape;
     const sal = tf.reshape(tf.sum(tf.abs(g), 3), [b, h * w]) as tf.Tensor2D;
     const { height: gh, width: gw } = model.grid;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/types';
+import { logitGradient } from '../models/ops';
 import { IDENTITY3, OFF_GREY3, type InputGradPenalty } from '../train/engine';
 
 /**
@@ -30,8 +31,7 @@ export function rrrModePenalty(mode: RrrMode): InputGradPenalty {
 export function rrrInputGradient(model: Model, x: tf.Tensor4D, secondOrder = true, logits?: tf.Tensor2D): tf.Tensor4D {
   const z = logits ?? model.forward(x, { secondOrder }).logits;
   const u = tf.sub(1, tf.mul(tf.softmax(z, 1), z.shape[1]));
-  const f = (xx: tf.Tensor) => tf.sum(tf.mul(model.forward(xx as tf.Tensor4D, { secondOrder }).logits, u)) as tf.Scalar;
-  return tf.grad(f)(tf.tensor4d(x.dataSync() as Float32Array, x.shape)) as tf.Tensor4D;
+  return logitGradient((xx: tf.Tensor4D) => model.forward(xx, { secondOrder }).logits, tf.tensor4d(x.dataSync() as Float32Array, x.shape), u as tf.Tensor2D);
 }
 
 /** Per image and pixel, g_p^T M g_p for a symmetric 3x3 M: [B, H, W]. */
