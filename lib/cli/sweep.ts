@@ -41,11 +41,9 @@ export function register(program: Command): void {
       const workers = intOption(o.workers, '--workers', 1)!;
       const staleSec = numOption(o.staleAfter, '--stale-after')!;
       const shard = o.shard !== undefined ? parseShard(o.shard) : undefined;
-      // Grid keys are checked against the registered `train` command's options (unless a custom
-      // trainer runs instead: then against the built-in list), so typos fail before any run starts.
-      const trainCmd = process.env.LTL_SWEEP_TRAIN_CMD ? undefined : program.commands.find((c) => c.name() === 'train');
-      const trainOptions = trainCmd?.options.map((x) => x.attributeName()) ?? [];
-      const grids = loadGridFile(o.grid, trainOptions);
+      // Grid keys and values are checked against the declared training options (lib/train/options.ts, which
+      // `ltl train`'s flags come from), so typos fail before any run starts.
+      const grids = loadGridFile(o.grid);
       const runs = planRuns(grids);
       if (!o.dryRun) prepareOutDir(o.out, '--out');
 

