@@ -342,12 +342,3 @@ test('prompt choice: best mean score, near-ties broken by IoU', () => {
   rows[1].score = 0.99;
   assert.equal(report.choosePrompt(rows, ps).prompt, 'a');
 });
-
-test('prompts compared in the ablation: the chosen one first, then the lowest ranked', () => {
-  const ps = [{ prompt: 'a', background: [] }, { prompt: 'b', background: [] }, { prompt: 'c', background: [] }];
-  const row = (prompt: string, score: number, iou: number) => ({ dataset: 'd', prompt: `"${prompt}" (default background)`, score, iou, digitMass: score, decoyMass: 0, uniformDigitMass: 0.4, mapsPerSecond: 1 });
-  const study = { rows: [row('a', 0.5, 0.1), row('b', 0.9, 0.2), row('c', 0.7, 0.3)], chosen: { prompt: 'b', background: [], meanScore: 0.9 }, sample: 1 };
-  assert.deepEqual(report.promptsToCompare(study, 2, ps).map((p) => p.prompt), ['b', 'a']);
-  assert.deepEqual(report.promptsToCompare(study, 3, ps).map((p) => p.prompt), ['b', 'a', 'c']);
-  assert.equal(report.choosePrompt(study.rows, ps).prompt, 'b');
-});

@@ -91,7 +91,7 @@ const CASES = [
 for (const attention of ATTENTIONS) {
   test(`fused engine: align with ${attention} (paper KL): loss and every gradient match tfjs autodiff`, async () => {
     await tf.setBackend('cpu');
-    const eng = await FusedLeNetGap.create();
+    const eng = FusedLeNetGap.createSync();
     const batch = makeBatch(1, B);
     for (const [seed, c] of CASES.entries()) {
       const w = makeWeights('fused-att', seed);
@@ -108,8 +108,8 @@ for (const attention of ATTENTIONS) {
   });
 }
 
-test('fused engine: Grad-CAM and input-gradient KL gradients agree with central finite differences (noise images)', async () => {
-  const eng = await FusedLeNetGap.create();
+test('fused engine: Grad-CAM and input-gradient KL gradients agree with central finite differences (noise images)', () => {
+  const eng = FusedLeNetGap.createSync();
   const rng = createRng('fused-att-fd');
   const w = new Float32Array(PARAM_COUNT).map(() => (rng.next() * 2 - 1) * 0.2);
   const n = 2;

@@ -95,7 +95,7 @@ function assertClose(got: Float32Array, ref: Float32Array, tol: number, what: st
 
 test('fused engine: loss and gradients match tfjs (cpu) for align, vanilla, attention-only and T != 1', async () => {
   await tf.setBackend('cpu');
-  const eng = await FusedLeNetGap.create();
+  const eng = FusedLeNetGap.createSync();
   const batch = makeBatch(1, B);
   const cases: Array<RefOpts & { name: string }> = [
     { name: 'align', lambda: 160, ceWeight: 1, temperature: 1 },
@@ -119,7 +119,7 @@ test('fused engine: loss and gradients match tfjs (cpu) for align, vanilla, atte
 
 test('fused engine: SGD with momentum and weight decay follows torch.optim.SGD over steps', async () => {
   await tf.setBackend('cpu');
-  const eng = await FusedLeNetGap.create();
+  const eng = FusedLeNetGap.createSync();
   const opt = { lr: 0.01, momentum: 0.9, weightDecay: 1e-3 };
   let w = makeWeights('fused-test', 7);
   eng.setParams(w);
@@ -127,7 +127,9 @@ test('fused engine: SGD with momentum and weight decay follows torch.optim.SGD o
   for (let s = 0; s < 3; s++) {
     const batch = makeBatch(10 + s, B);
     const ref = refGradients(w, batch, B, { lambda: 20, ceWeight: 1, temperature: 1 });
-    eng.step(B, batch.images, batch.labels, batch.targets, { lambda: 20, ...opt });
+    // as FusedEngine.trainStep (lib/fast/fused-engine.ts) drives the kernel: the gradients, then the update
+    eng.computeGradients(B, batch.images, batch.labels, batch.targets, { lambda: 20 });
+    eng.applySgd(opt);
     const next = new Float32Array(PARAM_COUNT);
     for (let i = 0; i < PARAM_COUNT; i++) {
       buf[i] = opt.momentum * buf[i] + ref.grads[i] + opt.weightDecay * w[i];

@@ -78,7 +78,7 @@ const CASES: Array<{ name: string; penalty: InputGradPenalty; lambda: number; ce
 
 test('fused engine: input-gradient penalties (loss and every gradient) match tfjs autodiff', async () => {
   await tf.setBackend('cpu');
-  const eng = await FusedLeNetGap.create();
+  const eng = FusedLeNetGap.createSync();
   const batch = makeBatch(1, B);
   for (const [seed, c] of CASES.entries()) {
     const w = makeWeights('fused-rrr', seed);
@@ -97,7 +97,7 @@ test('fused engine: input-gradient penalties (loss and every gradient) match tfj
 
 test('fused engine: the excluded share R / |g|^2 in evaluation matches tfjs', async () => {
   await tf.setBackend('cpu');
-  const eng = await FusedLeNetGap.create();
+  const eng = FusedLeNetGap.createSync();
   const batch = makeBatch(2, B);
   const w = makeWeights('fused-rrr', 7);
   eng.setParams(w);
@@ -116,8 +116,8 @@ test('fused engine: the excluded share R / |g|^2 in evaluation matches tfjs', as
   }
 });
 
-test('fused engine: the penalty gradient agrees with central finite differences of the penalty (noise images, no ties)', async () => {
-  const eng = await FusedLeNetGap.create();
+test('fused engine: the penalty gradient agrees with central finite differences of the penalty (noise images, no ties)', () => {
+  const eng = FusedLeNetGap.createSync();
   const rng = createRng('fused-rrr-fd');
   const w = new Float32Array(PARAM_COUNT).map(() => (rng.next() * 2 - 1) * 0.2);
   const n = 2;
@@ -146,7 +146,7 @@ test('fused engine: the penalty gradient agrees with central finite differences 
 
 test('fused engine: grey images (three equal channels: conv1 runs once with the channel-summed filter) match tfjs', async () => {
   await tf.setBackend('cpu');
-  const eng = await FusedLeNetGap.create();
+  const eng = FusedLeNetGap.createSync();
   const batch = makeBatch(3, B);
   for (let p = 0; p < B * 1024; p++) batch.images[3 * p + 1] = batch.images[3 * p + 2] = batch.images[3 * p];
   for (const [seed, c] of [CASES[0], CASES[2]].entries()) {

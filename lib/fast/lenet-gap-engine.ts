@@ -106,8 +106,7 @@ function wasmBytes(): Uint8Array<ArrayBuffer> {
 
 /**
  * One fused engine instance = one wasm instance (its own memory, parameters and momentum). Create with
- * `await FusedLeNetGap.create()` (WebAssembly.instantiate) or synchronously with `createSync()` (Node
- * compiles any size synchronously; the trainer's engine factory is synchronous).
+ * `createSync()`: Node compiles any size synchronously, and the trainer's engine factory is synchronous.
  */
 export class FusedLeNetGap {
   private readonly e: WasmExports;
@@ -116,11 +115,6 @@ export class FusedLeNetGap {
   private constructor(instance: WebAssembly.Instance) {
     this.e = instance.exports as unknown as WasmExports;
     this.maxBatch = this.e.max_batch();
-  }
-
-  static async create(): Promise<FusedLeNetGap> {
-    if (!cachedModule) cachedModule = await WebAssembly.compile(wasmBytes());
-    return new FusedLeNetGap(await WebAssembly.instantiate(cachedModule, {}));
   }
 
   static createSync(): FusedLeNetGap {
@@ -181,7 +175,7 @@ export class FusedLeNetGap {
     if (!masks || masks.length < size * INPUT_PIXELS) throw new Error(`the penalty's per-pixel term needs ${size * INPUT_PIXELS} mask values, got ${masks?.length ?? 0}`);
     this.f32(this.e.ptr_pmask(), size * INPUT_PIXELS).set(masks.subarray(0, size * INPUT_PIXELS));
   }
-  /** Gradients of the last computeGradients/step call (a copy), flat in PARAM_ORDER. */
+  /** Gradients of the last computeGradients call (a copy), flat in PARAM_ORDER. */
   getGradients(): Float32Array {
     return this.f32(this.e.ptr_grads(), PARAM_COUNT).slice();
   }
@@ -235,13 +229,6 @@ export class FusedLeNetGap {
   applyAdam(o: AdamOptions): void {
     const bc1 = 1 - Math.pow(o.beta1, o.step), bc2 = 1 - Math.pow(o.beta2, o.step);
     this.e.adam_update(o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, bc1, bc2);
-  }
-
-  /** computeGradients + applySgd. */
-  step(size: number, images: Float32Array, labels: Int32Array, targets: Float32Array | undefined, o: FusedStepOptions & SgdOptions): FusedStepResult {
-    const r = this.computeGradients(size, images, labels, targets, o);
-    this.applySgd(o);
-    return r;
   }
 
   /**

@@ -122,13 +122,6 @@ export function choosePrompt(rows: readonly PromptStudyRow[], prompts: readonly 
   return rankStudy(rows, prompts, tolerance)[0];
 }
 
-/** The prompts the ablation compares: the chosen one, then the `n - 1` lowest-ranked (contrast). */
-export function promptsToCompare(study: PromptStudy, n: number, prompts = CANDIDATE_PROMPTS): { prompt: string; background: string[] }[] {
-  const ranked = rankStudy(study.rows, prompts);
-  const worst = ranked.slice(1).reverse().slice(0, Math.max(0, n - 1));
-  return [ranked[0], ...worst].map((p) => ({ prompt: p.prompt, background: p.background }));
-}
-
 /** Quality of prompt-free reference maps (oracle, uniform, random) on the same validation images. */
 export async function referenceQuality(gens: readonly MapGenerator[], ds: ShortcutDataset, sample: number): Promise<PromptStudyRow[]> {
   const indices = Array.from(promptSampleIndices(ds.val.count, sample)); // rankPrompts' sample (default seed)
