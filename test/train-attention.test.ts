@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { createModel } from '../lib/models';
 import type { Model } from '../lib/models/types';
-import { CamAttention, GradCamAttention, InputGradAttention, createAttention } from '../lib/attention';
+import { ATTENTION_NAMES, CamAttention, GradCamAttention, createAttention } from '../lib/attention';
 import { createRng } from '../lib/util/rng';
 
 before(async () => { await initBackend('wasm'); });
@@ -108,6 +108,35 @@ test('Grad-CAM gradient matches a finite difference (double backprop through max
   model.dispose();
 });
 
-test('input-gradient saliency is exposed via InputGradAttention', () => {
-  assert.equal(new InputGradAttention().needsSecondOrder, true);
+test('needsSecondOrder is true exactly for the maps that cannot be trained through plain max pooling', () => {
+  // The trainer builds the forward pass with second-order-safe pooling only when the flag asks (TfjsEngine): a map made
+  // of gradients (Grad-CAM, input gradients) differentiated again through tf.maxPool needs MaxPoolGrad's gradient,
+  // which tfjs lacks; CAM is not made of gradients and trains the same through either pooling.
+  const model = createModel('lenet-gap', 3);
+  const { x, y } = batch(2, model.inputSize);
+  const conv1 = model.params[0].variable;
+  const conv1Grad = (att: ReturnType<typeof createAttention>, secondOrder: boolean) => {
+    const { value, grads } = tf.variableGrads(() => {
+      const fwd = model.forward(x, { secondOrder });
+      return tf.sum(tf.square(att.map({ model, x, labels: y, forward: fwd, training: secondOrder }))) as tf.Scalar;
+    }, [conv1]);
+    value.dispose();
+    return grads[conv1.name].dataSync();
+  };
+  for (const name of ATTENTION_NAMES) {
+    const att = createAttention(name);
+    let firstOrder: Float32Array | Int32Array | Uint8Array | undefined;
+    try {
+      firstOrder = conv1Grad(att, false);
+    } catch (e) {
+      assert.match((e as Error).message, /MaxPoolGrad/, name);
+    }
+    assert.equal(att.needsSecondOrder, firstOrder === undefined, `${name}: needsSecondOrder`);
+    if (firstOrder) {
+      const second = conv1Grad(att, true);
+      firstOrder.forEach((v, i) => assert.ok(Math.abs(v - second[i]) <= 1e-5 * Math.max(1, Math.abs(second[i])), `${name}: both poolings give the same gradient`));
+    }
+    att.dispose?.();
+  }
+  x.dispose(); y.dispose(); model.dispose();
 });
