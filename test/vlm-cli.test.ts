@@ -18,7 +18,7 @@ test('ltl vlm train writes a checkpoint that ltl vlm eval reads (tiny run)', () 
   const tr = JSON.parse(t.stdout.trim().split('\n').pop()!);
   assert.equal(tr.steps, 2);
   for (const f of ['model.json', 'weights.bin', 'vocab.json', 'meta.json']) assert.ok(fs.existsSync(path.join(out, f)), f);
-  const e = ltl(['vlm', 'eval', '--checkpoint', out, '--limit', '20', '--split', 'val', '--prompts', 'a number', '--json']);
+  const e = ltl(['vlm', 'eval', '--checkpoint', out, '--limit', '20', '--split', 'val', '--prompts', 'a number', '--no-broad', '--json']);
   assert.equal(e.status, 0, e.stderr);
   const ev = JSON.parse(e.stdout.trim().split('\n').pop()!);
   assert.equal(ev.images, 20);
@@ -26,6 +26,24 @@ test('ltl vlm train writes a checkpoint that ltl vlm eval reads (tiny run)', () 
     assert.ok(ev[k] >= 0 && ev[k] <= 1, `${k} = ${ev[k]}`);
   }
   assert.equal(ev.prompts[0].prompt, 'a number');
+});
+
+test('ltl vlm train --corpus broad trains on MNIST and Fashion-MNIST scenes; ltl vlm eval reports the broad gates and how prompts were read', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-vlm-cli-'));
+  const t = ltl(['vlm', 'train', '--seed', '3', '--corpus', 'broad', '--out', out, '--steps', '2', '--batch', '4', '--select-limit', '0', '--json']);
+  assert.equal(t.status, 0, t.stderr);
+  const vocab: string[] = JSON.parse(fs.readFileSync(path.join(out, 'vocab.json'), 'utf8'));
+  for (const w of ['clothing', 'garment', 'sneaker', 'shoe', 'frame', 'border', 'digit']) assert.ok(vocab.includes(w), w);
+  const e = ltl(['vlm', 'eval', '--checkpoint', out, '--limit', '10', '--split', 'val', '--prompts', 'footwear,a figure', '--json']);
+  assert.equal(e.status, 0, e.stderr);
+  const ev = JSON.parse(e.stdout.trim().split('\n').pop()!);
+  for (const k of ['fashionZeroShotAccuracy', 'framePromptFrameMass', 'garmentPromptObjectMass']) assert.ok(ev[k] >= 0 && ev[k] <= 1, `${k} = ${ev[k]}`);
+  assert.deepEqual(Object.keys(ev.broad.gates).sort(), ['fashionZeroShotAccuracy', 'framePromptFrameMass', 'garmentPromptObjectMass', 'hardDigitPromptDigitMass', 'hardDigitPromptFrameMass']);
+  // One line per prompt with words the model reads as others.
+  assert.match(e.stderr, /prompt "a figure": read "figure" as "digit" \(WordNet synonym\)/);
+  const bad = ltl(['vlm', 'train', '--seed', '3', '--corpus', 'everything', '--out', out, '--steps', '1']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--corpus must be one of digits, broad/);
 });
 
 test('ltl vlm eval names a missing checkpoint file clearly', () => {

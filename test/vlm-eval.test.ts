@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ImageSplit } from '../lib/data/types';
 import type { MapBatch } from '../lib/maps/types';
-import { vlmMetrics } from '../lib/maps/embedded';
+import { broadGates, plainSplit, vlmMetrics } from '../lib/maps/embedded';
 
 /** Two 10x10 images: a 2x2 "digit" in the middle and a 2x2 patch in a corner. */
 function handMade(): ImageSplit {
@@ -39,4 +39,19 @@ test('vlmMetrics: mass shares, dilation by 2 px, zero-shot accuracy and gates on
 test('vlmMetrics refuses splits without decoy-patch masks', () => {
   const s = { ...handMade(), shortcutMasks: undefined };
   assert.throws(() => vlmMetrics(s, [0, 1], [3, 7], batch(new Float32Array(200)), batch(new Float32Array(200))), /no decoy-patch masks/);
+});
+
+test('broad gates: each figure against its threshold; the frame gate takes "a frame" or "the border"', () => {
+  const pass = { fashionZeroShotAccuracy: 0.85, hardDigitPromptDigitMass: 0.9, hardDigitPromptFrameMass: 0.05, framePromptFrameMass: 0.6, borderPromptFrameMass: 0.1, garmentPromptObjectMass: 0.9, garmentPromptFrameMass: 0 };
+  assert.deepEqual(Object.values(broadGates(pass)), [true, true, true, true, true]);
+  const g = broadGates({ ...pass, fashionZeroShotAccuracy: 0.849, hardDigitPromptFrameMass: 0.051, framePromptFrameMass: 0.2, borderPromptFrameMass: 0.61, garmentPromptObjectMass: 0.5 });
+  assert.deepEqual(g, { fashionZeroShotAccuracy: false, hardDigitPromptDigitMass: true, hardDigitPromptFrameMass: false, framePromptFrameMass: true, garmentPromptObjectMass: false });
+});
+
+test('plainSplit: grey base images as a test split with object masks (grey > 10)', () => {
+  const s = plainSplit({ count: 2, height: 2, width: 2, images: new Uint8Array([0, 11, 10, 255, 3, 4, 200, 0]), labels: new Uint8Array([4, 9]) });
+  assert.equal(s.split, 'test');
+  assert.deepEqual([...s.digitMasks], [0, 1, 0, 1, 0, 0, 1, 0]);
+  assert.equal(s.shortcutMasks, undefined);
+  assert.deepEqual([...s.sourceIndex], [0, 1]);
 });

@@ -2,10 +2,10 @@ import type { Command } from 'commander';
 import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { initBackend } from '../backend';
-import { loadDataset, loadMnist, SPLITS, type SplitName } from '../data';
+import { loadDataset, loadFashionMnist, loadMnist, SPLITS, type SplitName } from '../data';
 import {
-  COMPARE_PROMPTS, DEFAULT_TRAIN_OPTIONS, checkPromptWords, defaultCheckpointDir, evaluateVlm, loadCheckpoint, saveCheckpoint,
-  selectMapDefaults, trainVlm, type CheckpointMeta, type TrainOptions,
+  BROAD_GATES, COMPARE_PROMPTS, CORPORA, DEFAULT_CORPUS, DEFAULT_TRAIN_OPTIONS, checkPromptWords, defaultCheckpointDir, evaluateBroad,
+  evaluateVlm, isBroadCorpus, loadCheckpoint, plainSplit, saveCheckpoint, selectMapDefaults, trainVlm, type CheckpointMeta, type TrainOptions,
 } from '../maps/embedded';
 import { writeSealedJson } from '../util/sealed';
 import { UserError } from '../util/errors';
@@ -26,12 +26,17 @@ export function register(program: Command): void {
     .option('--steps <n>', 'training steps', String(DEFAULT_TRAIN_OPTIONS.steps))
     .option('--batch <n>', 'scenes per step', String(DEFAULT_TRAIN_OPTIONS.batch))
     .option('--lr <x>', 'peak Adam learning rate', String(DEFAULT_TRAIN_OPTIONS.lr))
+    .option('--corpus <name>', `scene corpus: ${Object.keys(CORPORA).join(' | ')} (digits: MNIST only, checkpoint v1; broad: + Fashion-MNIST items and frames)`, DEFAULT_CORPUS)
+    .option('--fashion-dir <dir>', 'folder of the Fashion-MNIST IDX files (default: LTL_FASHION_DIR or Debian\'s /usr/share/datasets/fashion-mnist)')
     .option('--select-limit <n>', 'DecoyMNIST validation images used to choose the map temperature and background prompts (0: skip)', '500')
     .option('--mnist-dir <dir>', MNIST_DIR_HELP)
     .option('--json', 'print one JSON object as the last stdout line')
     .action(async (o) => {
+      const scene = CORPORA[o.corpus as keyof typeof CORPORA];
+      if (!scene) throw new UserError(`--corpus must be one of ${Object.keys(CORPORA).join(', ')}, not '${o.corpus}'`);
       const opts: TrainOptions = {
         ...DEFAULT_TRAIN_OPTIONS,
+        scene,
         seed: intOption(o.seed, '--seed')!,
         steps: intOption(o.steps, '--steps', 1)!,
         batch: intOption(o.batch, '--batch', 2)!,
@@ -41,10 +46,12 @@ export function register(program: Command): void {
       // The checkpoint folder must be writable before 15 minutes of training, not after.
       prepareOutDir(o.out, '--out');
       const backend = await initBackend();
-      const digits = loadMnist(o.mnistDir).train; // training digits only: the test digits are never seen
+      // Training images only: the test digits and items are never seen.
+      const digits = loadMnist(o.mnistDir).train;
+      const fashion = (scene.fashionShare ?? 0) > 0 ? loadFashionMnist(o.fashionDir).train : undefined;
       const bar = new SingleBar({ format: 'vlm train [{bar}] {value}/{total} steps | loss {loss} | {eta_formatted} left', stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 30000 }, Presets.shades_classic);
       bar.start(opts.steps, 0, { loss: '-' });
-      const r = await trainVlm(digits, opts, (l) => bar.update(l.step, { loss: l.loss.toFixed(3) }));
+      const r = await trainVlm({ digits, fashion }, opts, (l) => bar.update(l.step, { loss: l.loss.toFixed(3) }));
       bar.stop();
       let mapDefaults = { background: ['background', 'black', 'dark', 'nothing'], temperature: 1 };
       let validation: Record<string, unknown> | undefined;
@@ -59,7 +66,7 @@ export function register(program: Command): void {
       const last = r.history[r.history.length - 1];
       const meta = saveCheckpoint(o.out, r.model, r.vocab, {
         createdAt: new Date().toISOString(), seed: opts.seed, steps: opts.steps, batch: opts.batch,
-        training: { ...opts, corpus: 'MNIST training digits, generated scenes (lib/maps/embedded/corpus.ts)' },
+        training: { ...opts, corpus: isBroadCorpus(opts.scene) ? `broad: MNIST and Fashion-MNIST training images, frames, generated scenes (lib/maps/embedded/corpus.ts)` : 'MNIST training digits, generated scenes (lib/maps/embedded/corpus.ts)', corpusName: o.corpus },
         backend: `${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`,
         trainSeconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
         finalLoss: { total: last.loss, global: last.global, dense: last.dense, pair: last.pair, classify: last.classify, patchClassify: last.patchClassify },
@@ -87,7 +94,9 @@ export function register(program: Command): void {
     .option('--prompts <list>', 'comma-separated prompts to report digit / decoy mass for')
     .option('--allow-unknown-prompt', 'evaluate prompts even when they have no word the model knows')
     .option('--record', 'store the figures in the checkpoint\'s meta.json (evaluation.<split>)')
+    .option('--no-broad', 'skip the broad gates (Fashion-MNIST zero-shot, frames on DecoyMNIST-hard, "clothing" on Fashion-MNIST with the frame)')
     .option('--mnist-dir <dir>', MNIST_DIR_HELP)
+    .option('--fashion-dir <dir>', 'folder of the Fashion-MNIST IDX files')
     .option('--json', 'print one JSON object as the last stdout line')
     .action(async (o) => {
       if (!SPLITS.includes(o.split)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, not '${o.split}'`);
@@ -103,12 +112,22 @@ export function register(program: Command): void {
       }
       const split = loadDataset('decoymnist', { dir: o.mnistDir })[o.split as SplitName];
       const e = evaluateVlm(vlmLoaded, split, { limit, temperature, background, prompts });
+      // The broad gates are test-image figures: on test, or on another split when asked for (val: training rule images).
+      let broad: ReturnType<typeof evaluateBroad> | undefined;
+      if (o.broad !== false) {
+        const fashion = loadFashionMnist(o.fashionDir);
+        broad = evaluateBroad(vlmLoaded, {
+          decoyHard: loadDataset('decoymnist-hard', { dir: o.mnistDir })[o.split as SplitName],
+          fashion: plainSplit(o.split === 'test' ? fashion.test : fashion.train),
+          fashionFrame: loadDataset('decoyfashion-hard', { dir: o.fashionDir })[o.split as SplitName],
+        }, { limit, temperature, background });
+      }
       if (o.record) {
-        const meta: CheckpointMeta = { ...vlmLoaded.meta, evaluation: { ...(vlmLoaded.meta.evaluation ?? {}), [o.split]: { dataset: 'decoymnist', ...e } } };
+        const meta: CheckpointMeta = { ...vlmLoaded.meta, evaluation: { ...(vlmLoaded.meta.evaluation ?? {}), [o.split]: { dataset: 'decoymnist', ...e, ...(broad ? { broad } : {}) } } };
         writeSealedJson(path.join(dir, 'meta.json'), meta);
       }
       vlmLoaded.model.dispose();
-      const result = { checkpoint: path.resolve(dir), dataset: 'decoymnist', ...e };
+      const result = { checkpoint: path.resolve(dir), dataset: 'decoymnist', ...e, ...(broad ? { broad, fashionZeroShotAccuracy: broad.fashionZeroShotAccuracy, framePromptFrameMass: broad.framePromptFrameMass, garmentPromptObjectMass: broad.garmentPromptObjectMass } : {}) };
       if (o.json) return printJson(result);
       console.log(`embedded VLM ${dir} on decoymnist ${o.split}, ${e.images} images; temperature ${e.temperature}, background: ${e.background.join(', ')}`);
       printTable([
@@ -118,6 +137,17 @@ export function register(program: Command): void {
         { metric: '"a square": mass on decoy patch', value: pct(e.squarePromptPatchMass), gate: '>= 50 %', pass: e.gates.squarePromptPatchMass },
       ]);
       console.log(`uniform map reference: digit ${pct(e.uniformDigitMass)}, patch ${pct(e.uniformDecoyMass)}; ${e.mapsPerSecond.toFixed(0)} maps/s`);
+      if (broad) {
+        const g = BROAD_GATES;
+        console.log(`broad gates (decoymnist-hard, fashion-mnist, decoyfashion-hard ${o.split}, ${broad.images} images each)`);
+        printTable([
+          { metric: 'Fashion-MNIST zero-shot accuracy ("a sneaker", ...)', value: pct(broad.fashionZeroShotAccuracy), gate: `>= ${100 * g.fashionZeroShotAccuracy} %`, pass: broad.gates.fashionZeroShotAccuracy },
+          { metric: 'decoymnist-hard "a digit": mass on digit', value: pct(broad.hardDigitPromptDigitMass), gate: `>= ${100 * g.hardDigitPromptDigitMass} %`, pass: broad.gates.hardDigitPromptDigitMass },
+          { metric: 'decoymnist-hard "a digit": mass on frame', value: pct(broad.hardDigitPromptFrameMass), gate: `<= ${100 * g.hardDigitPromptFrameMass} %`, pass: broad.gates.hardDigitPromptFrameMass },
+          { metric: 'decoymnist-hard "a frame" / "the border": mass on frame', value: `${pct(broad.framePromptFrameMass)} / ${pct(broad.borderPromptFrameMass)}`, gate: `>= ${100 * g.framePromptFrameMass} %`, pass: broad.gates.framePromptFrameMass },
+          { metric: 'decoyfashion-hard "clothing": mass on item', value: pct(broad.garmentPromptObjectMass), gate: `>= ${100 * g.garmentPromptObjectMass} %`, pass: broad.gates.garmentPromptObjectMass },
+        ]);
+      }
       if (e.prompts) printTable(e.prompts.map((p) => ({ prompt: p.prompt, 'digit mass': pct(p.digitMass), 'decoy mass': pct(p.decoyMass) })));
     });
 }

@@ -56,3 +56,4 @@ registerDataset('decoymnist', 'mnist', 'decoy');
 registerDataset('decoymnist-hard', 'mnist', 'decoy-frame');
 registerDataset('colorfashion', 'fashion-mnist', 'color');
 registerDataset('decoyfashion', 'fashion-mnist', 'decoy');
+registerDataset('decoyfashion-hard', 'fashion-mnist', 'decoy-frame');

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GrayImages } from '../../data/types';
 import { createRng, type Rng } from '../../util/rng';
-import { CATEGORIES, SCENE_SIZE, classCaptions, corpusVocabulary, makeScene, type Scene, type SceneOptions } from './corpus';
+import { SCENE_SIZE, classCaptions, classIndex, corpusVocabulary, isBroadCorpus, makeScene, sceneCategories, type Scene, type SceneOptions, type SceneSources } from './corpus';
 import { DEFAULT_VLM_CONFIG, VlmModel, type LossWeights, type VlmBatch, type VlmConfig } from './model';
 import { TextEncoder } from './text-encoder';
 import { UNK_ID, type Vocabulary } from './tokenizer';
@@ -38,7 +38,6 @@ export interface TrainResult {
   imagesPerSecond: number;
 }
 
-const K = CATEGORIES.length;
 const GRID = SCENE_SIZE / 2;
 
 /** Encodes texts with word dropout (seeded) into bag-of-words rows. */
@@ -48,9 +47,10 @@ function bagWithDropout(vocab: Vocabulary, texts: string[], maxLen: number, p: n
   return TextEncoder.bagOfWords(ids, texts.length, maxLen, vocab.size);
 }
 
-/** Turns generated scenes into the tensors of one training step (caller disposes). */
-export function scenesToBatch(scenes: Scene[], vocab: Vocabulary, maxLen: number, wordDropout: number, rng: Rng): VlmBatch {
+/** Turns generated scenes into the tensors of one training step (caller disposes); `scene` is the corpus's options. */
+export function scenesToBatch(scenes: Scene[], vocab: Vocabulary, maxLen: number, wordDropout: number, rng: Rng, scene: SceneOptions = {}): VlmBatch {
   const B = scenes.length, S = SCENE_SIZE;
+  const cats = sceneCategories(scene), K = cats.length;
   const img = new Float32Array(B * S * S * 3);
   scenes.forEach((s, i) => img.set(s.image, i * S * S * 3));
   const captions = scenes.map((s) => s.caption);
@@ -62,7 +62,7 @@ export function scenesToBatch(scenes: Scene[], vocab: Vocabulary, maxLen: number
     for (let j = 0; j < B; j++) if (captions[j] === captions[i]) targets[i * B + j] = 1 / c;
   }
   const phrases: string[] = [];
-  for (const s of scenes) for (const c of CATEGORIES) phrases.push(s.phrases[c]);
+  for (const s of scenes) for (const c of cats) phrases.push(s.phrases[c]);
   const cells = new Float32Array(B * GRID * GRID * K);
   scenes.forEach((s, i) => {
     for (let r = 0; r < S; r++) {
@@ -72,9 +72,9 @@ export function scenesToBatch(scenes: Scene[], vocab: Vocabulary, maxLen: number
       }
     }
   });
-  const classes = classCaptions(rng);
+  const classes = classCaptions(rng, isBroadCorpus(scene));
   const onehot = new Float32Array(B * classes.length);
-  scenes.forEach((s, i) => (onehot[i * classes.length + s.label] = 1));
+  scenes.forEach((s, i) => (onehot[i * classes.length + classIndex(s)] = 1));
   return {
     classTexts: tf.tensor2d(bagWithDropout(vocab, classes, maxLen, 0, rng), [classes.length, vocab.size]),
     classTargets: tf.tensor2d(onehot, [B, classes.length]),
@@ -104,15 +104,16 @@ export function modelConfigFor(vocab: Vocabulary, opts: TrainOptions): VlmConfig
 }
 
 /**
- * Trains the embedded VLM from scratch on scenes generated from `digits` (MNIST training images only).
+ * Trains the embedded VLM from scratch on scenes generated from training images only: MNIST digits, and
+ * Fashion-MNIST items when the corpus options ask for them.
  * Deterministic for a seed on one backend: scenes, word dropout and initial weights all come from
  * streams of the seed, and every step runs the same ops in the same order.
  */
 export async function trainVlm(
-  digits: GrayImages, opts: TrainOptions,
+  sources: GrayImages | SceneSources, opts: TrainOptions,
   onStep?: (log: TrainStepLog) => void,
 ): Promise<TrainResult> {
-  const vocab = corpusVocabulary();
+  const vocab = corpusVocabulary(opts.scene);
   const config = modelConfigFor(vocab, opts);
   const model = new VlmModel(config, opts.seed);
   const rng = createRng(`vlm-train:${opts.seed}`);
@@ -124,8 +125,8 @@ export async function trainVlm(
   for (let step = 0; step < opts.steps; step++) {
     const lr = learningRateAt(step, opts.steps, opts.lr);
     (optimizer as unknown as { learningRate: number }).learningRate = lr;
-    const scenes = Array.from({ length: opts.batch }, () => makeScene(digits, sceneRng, opts.scene));
-    const batch = scenesToBatch(scenes, vocab, config.maxLen, opts.wordDropout, dropRng);
+    const scenes = Array.from({ length: opts.batch }, () => makeScene(sources, sceneRng, opts.scene));
+    const batch = scenesToBatch(scenes, vocab, config.maxLen, opts.wordDropout, dropRng, opts.scene);
     let parts: Record<string, tf.Scalar> = {};
     const loss = optimizer.minimize(() => {
       const l = model.loss(batch, opts.weights);
