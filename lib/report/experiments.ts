@@ -379,10 +379,15 @@ export const ABLATION_PROMPTS: readonly { factor: 'prompt' | 'attribute prompt';
 /**
  * The ablation runs of a profile: one factor at a time around the prompt-guided default (ablationDefault): prompts
  * (ABLATION_PROMPTS; the attribute prompt on the profile's colour dataset), lambda (0: the penalty measured, not
- * applied), map source (embedded, oracle = the annotation's digit mask, uniform and random controls). Runs equal to
- * the default share its cache folder.
+ * applied), map source (embedded, oracle = the annotation's digit mask, uniform and random controls), for every
+ * seed of profile.ablation.seeds (seeds outer). Runs equal to the default share its cache folder.
  */
-export function ablationSpecs(profile: Profile, seed = profile.ablation.seeds[0]): AblationSpec[] {
+export function ablationSpecs(profile: Profile, seeds: readonly number[] = profile.ablation.seeds): AblationSpec[] {
+  return seeds.flatMap((seed) => ablationSeedSpecs(profile, seed));
+}
+
+/** The ablation runs of one seed (ablationSpecs). */
+function ablationSeedSpecs(profile: Profile, seed: number): AblationSpec[] {
   const a = profile.ablation;
   const base = ablationDefault(profile, a.dataset, seed);
   const specs: AblationSpec[] = [];
@@ -407,9 +412,11 @@ export async function trainAblations(specs: readonly AblationSpec[], datasets: R
   return runs.map((r, i) => ({ ...r, factor: specs[i].factor, value: specs[i].value }));
 }
 
+/** One row per ablation run, its seed named (a profile may run the ablations with several). */
 export function ablationRows(runs: readonly AblationRun[]): Record<string, string | number>[] {
   return runs.map((r) => ({
     factor: r.factor, dataset: r.config.dataset, value: r.value + (r.diverged ? ` (diverged after ${r.result.epochs.length} epochs)` : ''),
+    seed: r.config.seed,
     'selected epoch (val-rr)': r.result.selectedEpoch + 1,
     'val acc % (selected)': 100 * r.result.valAccSelected,
     // under the run's own prompts: not comparable between prompt settings (an empty map excludes nothing)
@@ -425,15 +432,23 @@ export function ablationFigures(runs: readonly AblationRun[]): Figure[] {
   return [...new Set(runs.map((r) => r.factor))].map((f) => ablationFigure(runs, f));
 }
 
-/** The bar chart of one factor (ablationFigures). */
+/** The bar chart of one factor (ablationFigures): one bar group per value, the mean over its seeds (error bars: std). */
 export function ablationFigure(runs: readonly AblationRun[], factor: AblationSpec['factor']): Figure {
   const rs = runs.filter((r) => r.factor === factor);
   if (rs.length === 0) throw new UserError(`no ablation runs of factor '${factor}'`);
-  return barFigure(rs.map((r) => r.value), [
-    { name: 'validation acc (selected epoch)', y: rs.map((r) => 100 * r.result.valAccSelected) },
-    { name: 'test acc (selected epoch)', y: rs.map((r) => 100 * r.result.testAccSelected) },
-    { name: 'test: input-gradient energy on the shortcut', y: rs.map((r) => (r.looks ? 100 * r.looks.shortcut : NaN)) },
-  ], { title: `Ablation: ${factor} (${rs[0].config.dataset})`, xTitle: factor, yTitle: '%', yRange: [0, 100] });
+  const values = [...new Set(rs.map((r) => r.value))];
+  const byValue = values.map((v) => rs.filter((r) => r.value === v));
+  const seeds = new Set(rs.map((r) => r.config.seed));
+  const series = (name: string, f: (r: AblationRun) => number) => {
+    const stats = byValue.map((g) => meanStd(g.map(f)));
+    return { name, y: stats.map((s) => s.mean), ...(seeds.size > 1 ? { error: stats.map((s) => s.std) } : {}) };
+  };
+  const over = seeds.size > 1 ? `, mean ± std over seeds ${[...seeds].join(', ')}` : `, seed ${[...seeds][0]}`;
+  return barFigure(values, [
+    series('validation acc (selected epoch)', (r) => 100 * r.result.valAccSelected),
+    series('test acc (selected epoch)', (r) => 100 * r.result.testAccSelected),
+    series('test: input-gradient energy on the shortcut', (r) => (r.looks ? 100 * r.looks.shortcut : NaN)),
+  ], { title: `Ablation: ${factor} (${rs[0].config.dataset}${over})`, xTitle: factor, yTitle: '%', yRange: [0, 100] });
 }
 
 /** The runs of some specs as `ltl train` commands' flags (what differs from that method's defaults), one row each. */
@@ -483,7 +498,7 @@ export function selectionRows(runs: readonly FinishedRun[]): Record<string, stri
     const rr = selectEpoch(ep, 'val-rr');
     const share = (e: number) => (typeof ep[e].valExcludedShare === 'number' ? 100 * (ep[e].valExcludedShare as number) : '');
     return {
-      run: `${r.config.dataset}: ${r.label}`, 'measured under': measuredUnder(r.config), epochs: ep.length,
+      run: `${r.config.dataset}: ${r.label}`, seed: r.config.seed, 'measured under': measuredUnder(r.config), epochs: ep.length,
       'val-acc picks epoch': acc + 1, 'val acc %': 100 * ep[acc].valAcc, 'excluded share % there': share(acc), 'test acc % there': 100 * ep[acc].testAcc,
       'val-rr picks epoch': rr + 1, 'val-rr score %': 100 * rightReasonsScore(ep[rr]), 'excluded share % at val-rr pick': share(rr), 'test acc % at val-rr pick': 100 * ep[rr].testAcc,
     };
@@ -495,9 +510,11 @@ export function selectionFigure(runs: readonly FinishedRun[]): Figure {
   const rs = distinctRuns(runs);
   const at = (r: FinishedRun, rule: 'val-acc' | 'val-rr') => 100 * r.result.epochs[selectEpoch(r.result.epochs, rule)].testAcc;
   // short bar labels: an ablation run's value (its factor's name when the value alone is a number), the dataset when not the first run's
+  const seeds = new Set(rs.map((r) => r.config.seed));
   const name = (r: FinishedRun & { factor?: string; value?: string }) => {
     const v = r.value === undefined ? r.label : /^\d/.test(r.value) ? `${r.factor} ${r.value}` : r.value;
-    return r.config.dataset === rs[0].config.dataset ? v : `${v} (${r.config.dataset})`;
+    const where = [...(r.config.dataset === rs[0].config.dataset ? [] : [r.config.dataset]), ...(seeds.size > 1 ? [`seed ${r.config.seed}`] : [])];
+    return where.length ? `${v} (${where.join(', ')})` : v;
   };
   return barFigure(rs.map(name), [
     { name: 'test acc at the val-acc pick', y: rs.map((r) => at(r, 'val-acc')) },

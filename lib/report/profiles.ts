@@ -43,6 +43,7 @@ export interface Profile {
     /** Validation and test images evaluated each epoch (the first N of each; null: all). */
     readonly evalImages: number | null;
     readonly epochs: number;
+    /** Every ablation run is trained once per seed (ablationSpecs); figures show the mean over them. */
     readonly seeds: readonly number[];
     /** The default lambda (RRR_PROMPT_DEFAULT_LAMBDA) and the others swept (0: the constraint measured, not applied). */
     readonly lambda: number;
@@ -115,7 +116,7 @@ export function profileRows(p: Profile): { setting: string; value: string }[] {
   const flat: [string, unknown][] = [
     ['profile', `${p.name}: ${p.description}`], ['datasets', p.datasets], ['training images', p.trainImages],
     ['validation and test images evaluated', p.evalImages], ['epochs (attention from epoch)', `${p.epochs} (${p.attentionEpoch})`],
-    ['seeds', p.seeds], ['ablation: dataset, images, epochs', `${p.ablation.dataset}, ${show(p.ablation.trainImages)}, ${p.ablation.epochs}`],
+    ['seeds', p.seeds], ['ablation: dataset, images, epochs, seeds', `${p.ablation.dataset}, ${show(p.ablation.trainImages)}, ${p.ablation.epochs}, ${show(p.ablation.seeds)}`],
   ];
   return flat.map(([setting, v]) => ({ setting, value: show(v) }));
 }
