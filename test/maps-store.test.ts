@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeMapStore, loadMapStore, MapStoreReader, readMapStoreHeader, quantizeMaps, type MapStoreMeta } from '../lib/maps/store';
 import { UserError } from '../lib/util/errors';
+import { tensor, writeTensorFile } from '../lib/util/tensor-file';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-maps-store-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -22,7 +23,7 @@ function expectUserError(fn: () => unknown, re: RegExp) {
 }
 
 test('round trip: header, values quantised to k/255, random access equals load-all', () => {
-  const file = path.join(tmp, 'rt.ltlmaps');
+  const file = path.join(tmp, 'rt.safetensors');
   const b = batch(7);
   const h = writeMapStore(file, meta, b);
   assert.equal(fs.statSync(file).size % 1, 0);
@@ -47,7 +48,7 @@ test('round trip: header, values quantised to k/255, random access equals load-a
 });
 
 test('indexed subset: random access by split index', () => {
-  const file = path.join(tmp, 'idx.ltlmaps');
+  const file = path.join(tmp, 'idx.safetensors');
   const b = batch(3);
   writeMapStore(file, meta, b, Int32Array.from([9, 2, 40]));
   const r = MapStoreReader.open(file);
@@ -59,32 +60,38 @@ test('indexed subset: random access by split index', () => {
 });
 
 test('corruption and mismatch errors are clear UserErrors', () => {
-  const file = path.join(tmp, 'c.ltlmaps');
+  const file = path.join(tmp, 'c.safetensors');
   writeMapStore(file, meta, batch(4));
   const good = fs.readFileSync(file);
-  const bad = path.join(tmp, 'bad.ltlmaps');
+  const bad = path.join(tmp, 'bad.safetensors');
 
-  expectUserError(() => MapStoreReader.open(path.join(tmp, 'none.ltlmaps')), /does not exist/);
+  expectUserError(() => MapStoreReader.open(path.join(tmp, 'none.safetensors')), /does not exist/);
   fs.writeFileSync(bad, good.subarray(0, good.length - 3));
-  expectUserError(() => MapStoreReader.open(bad), /truncated/);
-  fs.writeFileSync(bad, good.subarray(0, 10));
+  expectUserError(() => MapStoreReader.open(bad), /corrupt: its tensors cover \d+ bytes of data, the file holds/);
+  fs.writeFileSync(bad, good.subarray(0, 6));
   expectUserError(() => MapStoreReader.open(bad), /truncated/);
   fs.writeFileSync(bad, good.subarray(0, 40));
-  expectUserError(() => MapStoreReader.open(bad), /truncated/);
+  expectUserError(() => MapStoreReader.open(bad), /header length \d+ runs past the end/);
   fs.writeFileSync(bad, Buffer.concat([good, Buffer.from([1])]));
-  expectUserError(() => MapStoreReader.open(bad), /trailing bytes/);
-  const wrongMagic = Buffer.from(good); wrongMagic.write('PNGFILE!', 0, 'latin1');
-  fs.writeFileSync(bad, wrongMagic);
-  expectUserError(() => MapStoreReader.open(bad), /not a map file \(wrong magic/);
-  const wrongVersion = Buffer.from(good); wrongVersion.writeUInt32LE(99, 8);
-  fs.writeFileSync(bad, wrongVersion);
+  expectUserError(() => MapStoreReader.open(bad), /corrupt: its tensors cover/);
+  // A tensor file that is not a map file (a checkpoint, say).
+  writeTensorFile(bad, [['w', tensor(Float32Array.from([1]))]], { format: 'ltl-cnn-checkpoint' });
+  expectUserError(() => MapStoreReader.open(bad), /is not a map file \(a tensor file of format "ltl-cnn-checkpoint"/);
+  writeTensorFile(bad, [['maps', tensor(new Uint8Array(20), [1, 5, 4])]], { format: 'ltl-maps', version: '99', header: '{}' });
   expectUserError(() => MapStoreReader.open(bad), /format version 99/);
   const flipped = Buffer.from(good); flipped[flipped.length - 1] ^= 0xff;
   fs.writeFileSync(bad, flipped);
-  expectUserError(() => MapStoreReader.open(bad), /checksum mismatch/);
-  const badJson = Buffer.from(good); badJson[17] = 0x7b; badJson[18] = 0x7b;
+  expectUserError(() => MapStoreReader.open(bad), /map file .* is corrupt: data checksum mismatch/);
+  const n = Number(good.readBigUInt64LE(0));
+  const badJson = Buffer.from(good); badJson[8 + n - 1] = 0x7b;
   fs.writeFileSync(bad, badJson);
-  expectUserError(() => MapStoreReader.open(bad), /corrupt header/);
+  expectUserError(() => MapStoreReader.open(bad), /map file .* is corrupt: its header is not valid JSON/);
+  const flippedHeader = Buffer.from(good); flippedHeader[good.indexOf('decoymnist')] ^= 0x01;
+  fs.writeFileSync(bad, flippedHeader);
+  expectUserError(() => MapStoreReader.open(bad), /map file .* is corrupt: header checksum mismatch/);
+  // A file of the previous format (magic LTLMAPS) is named as such, with what to do.
+  fs.writeFileSync(bad, Buffer.concat([Buffer.from('LTLMAPS\n', 'latin1'), Buffer.alloc(40)]));
+  expectUserError(() => MapStoreReader.open(bad), /is in the old format \(LTLMAPS.*make it again with 'ltl maps/);
 
   expectUserError(() => MapStoreReader.open(file, { datasetChecksum: 'cd'.repeat(32) }), /dataset checksum mismatch/);
   expectUserError(() => MapStoreReader.open(file, { height: 28, width: 28 }), /map of the wrong shape|wrong shape/);

@@ -13,9 +13,8 @@ import { planRuns, readState, runDir, runSweep } from '../lib/sweep/runner';
 import { loadSweep } from '../lib/sweep/report';
 import { cachedJson } from '../lib/report/cache';
 import { writeSealedJson } from '../lib/util/sealed';
-import { sha256 } from '../lib/util/hash';
-import { canonicalJson } from '../lib/util/canonical-json';
 import { UserError } from '../lib/util/errors';
+import { jsonMetadata, readTensorFile, writeTensorFile } from '../lib/util/tensor-file';
 import { tmpDirs } from './tmp-helpers';
 import { flipBit, ltl, oneLineError, seededFlips } from './reliability-helpers';
 
@@ -35,7 +34,7 @@ test('map store: a bit flipped at any of 40 seeded offsets (plain and indexed fi
   const meta = { dataset: decoy.name, split: 'train' as const, generator: 'oracle', prompt: '', background: [], datasetChecksum: decoy.checksum };
   const maps = { count: 20, height: 28, width: 28, data: Float32Array.from({ length: 20 * 784 }, (_, i) => (i % 97) / 97) };
   for (const [name, indices] of [['plain', undefined], ['indexed', Int32Array.from({ length: 20 }, (_, i) => 3 * i)]] as const) {
-    const file = path.join(dir, `${name}.ltlmap`);
+    const file = path.join(dir, `${name}.safetensors`);
     writeMapStore(file, meta, maps, indices);
     MapStoreReader.open(file).close();
     const good = fs.readFileSync(file);
@@ -62,14 +61,19 @@ test('dataset cache: a damaged cache is rebuilt (the unchanged dataset), and a c
   }
   // An intact cache whose source (e.g. an older palette) differs from what the code builds now: ignored.
   saveCached(dir, ref, {});
-  const text = fs.readFileSync(file);
-  const nl = text.indexOf(10);
-  const h = JSON.parse(text.subarray(0, nl).toString('utf8'));
-  const { headerSha256: _old, ...body } = h;
-  body.source = { ...body.source, rule: { ...body.source.rule, fingerprint: 'an older palette' } };
-  const header = JSON.stringify({ ...body, headerSha256: sha256(Buffer.from(canonicalJson(body))) });
-  fs.writeFileSync(file, Buffer.concat([Buffer.from(header + '\n'), text.subarray(nl + 1)]));
+  const cached = readTensorFile(file);
+  const h = cached.json<{ source: any }>('dataset');
+  h.source = { ...h.source, rule: { ...h.source.rule, fingerprint: 'an older palette' } };
+  const { data_sha256: _d, header_sha256: _h, ...meta } = cached.metadata;
+  writeTensorFile(file, cached.tensors, { ...meta, dataset: jsonMetadata(h) });
+  assert.ok(readTensorFile(file), 'intact, with valid checksums');
   assert.equal(loadCached(dir, 'decoymnist', {}), undefined);
+  // A cache of the previous format (*.ltlds, a background job may still write them) is neither read nor touched.
+  const old = path.join(dir, `${path.basename(file).split('.')[0]}.ltlds`);
+  fs.writeFileSync(old, 'LTLDS2 old cache');
+  saveCached(dir, ref, {});
+  assert.ok(loadCached(dir, 'decoymnist', {}));
+  assert.equal(fs.readFileSync(old, 'utf8'), 'LTLDS2 old cache');
   // The colour rule's palette is part of what a ColorMNIST cache is made from.
   assert.ok(String((cacheSource('colormnist', {}).rule as any).fingerprint).includes(String(COLOR_PALETTE[1][0])));
 });
@@ -77,7 +81,7 @@ test('dataset cache: a damaged cache is rebuilt (the unchanged dataset), and a c
 test('VLM checkpoint: a bit flipped at any of 24 seeded offsets of its four files is an error naming the file', () => {
   const dir = path.join(tmp(), 'vlm');
   fs.cpSync(defaultCheckpointDir(), dir, { recursive: true });
-  const files = ['model.json', 'weights.bin', 'vocab.json', 'meta.json'];
+  const files = ['model.json', 'weights.safetensors', 'vocab.json', 'meta.json'];
   const good = Object.fromEntries(files.map((f) => [f, fs.readFileSync(path.join(dir, f))]));
   loadCheckpoint(dir).model.dispose();
   let k = 0;

@@ -3,12 +3,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import {
   DTYPES, encodeTensorFile, readTensorFile, writeTensorFile, tensor, jsonMetadata, TensorFileReader, type Tensor,
 } from '../lib/util/tensor-file';
 import { UserError } from '../lib/util/errors';
 import { tmpDirs } from './tmp-helpers';
+import { pythonLoad, pythonSkip } from './python-helpers';
+import { readCheckpoint, writeCheckpoint } from '../lib/train/checkpoint';
+import { loadMapStore, writeMapStore } from '../lib/maps/store';
+import { initialWeights } from '../lib/models';
 
 const tmpDir = tmpDirs('ltl-tensor-file-');
 
@@ -101,30 +104,6 @@ test('a flipped byte anywhere is one clear error naming the file', () => {
   expectUserError(() => readTensorFile(plain), /no 'header_sha256' checksum/);
 });
 
-/** Python with safetensors and numpy (the project's .venv; scripts/requirements-jupyter.txt pins both). */
-export const VENV_PYTHON = path.join(__dirname, '..', '.venv', 'bin', 'python');
-export const pythonSkip = (() => {
-  if (!fs.existsSync(VENV_PYTHON)) return '.venv is not set up (bash scripts/setup-jupyter.sh)';
-  const r = spawnSync(VENV_PYTHON, ['-c', 'import safetensors.numpy, numpy'], { encoding: 'utf8' });
-  return r.status === 0 ? false : 'safetensors/numpy are not installed in .venv (bash scripts/setup-jupyter.sh)';
-})();
-
-/** Loads `file` with safetensors.numpy.load_file; returns {name: {dtype, shape, values}} and the metadata. */
-export function pythonLoad(file: string): { tensors: Record<string, { dtype: string; shape: number[]; values: number[] }>; metadata: Record<string, string> } {
-  const code = [
-    'import sys, json, math',
-    'from safetensors.numpy import load_file',
-    'from safetensors import safe_open',
-    't = load_file(sys.argv[1])',
-    "with safe_open(sys.argv[1], framework='np') as f: m = f.metadata()",
-    'fix = lambda v: v if math.isfinite(v) else str(v)',
-    "print(json.dumps({'tensors': {k: {'dtype': str(v.dtype), 'shape': list(v.shape), 'values': [fix(float(x)) for x in v.ravel()]} for k, v in t.items()}, 'metadata': m}))",
-  ].join('\n');
-  const r = spawnSync(VENV_PYTHON, ['-c', code, file], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
-
 test('safetensors (Python) reads every dtype back with the same values', { skip: pythonSkip }, () => {
   const file = path.join(tmpDir(), 'py.safetensors');
   const ts = everyDtype().filter(([k]) => k !== 'empty');
@@ -138,4 +117,33 @@ test('safetensors (Python) reads every dtype back with the same values', { skip:
     assert.deepEqual(got.values.map((v) => (typeof v === 'string' ? Number(v.replace('inf', 'Infinity')) : v)), [...t.data].map(Number), name);
   }
   assert.equal(py.metadata.note, 'hello');
+});
+
+test('safetensors (Python) loads a CNN checkpoint and a map file with the values ltl reads', { skip: pythonSkip }, () => {
+  const dir = tmpDir();
+  // A checkpoint as the trainer writes it: LeNet-GAP's initial weights and an optimizer slot.
+  const weights = initialWeights('lenet-gap', 3);
+  const ck = path.join(dir, 'checkpoint.safetensors');
+  writeCheckpoint(ck, { epoch: 0, rng: { seed: 3, nextEpoch: 1 }, history: [], trainSeconds: 0, imagesTrained: 0 },
+    { weights, slots: { 'adam.m/conv1.b': { shape: [6], data: Float32Array.from([1, 2, 3, 4, 5, 6]) } }, step: 1 });
+  const py = pythonLoad(ck);
+  const ours = readCheckpoint(ck).state;
+  assert.deepEqual(Object.keys(py.tensors).sort(), [...Object.keys(weights).map((k) => `weights/${k}`), 'slots/adam.m/conv1.b'].sort());
+  for (const [k, w] of Object.entries(ours.weights)) {
+    assert.equal(py.tensors[`weights/${k}`].dtype, 'float32');
+    assert.deepEqual(py.tensors[`weights/${k}`].shape, w.shape, k);
+    assert.deepEqual(py.tensors[`weights/${k}`].values, [...w.data], k);
+  }
+  assert.equal(JSON.parse(py.metadata.checkpoint).step, 1);
+  // A map file with an index table: maps as uint8 [count, height, width], the split indices as int32.
+  const mf = path.join(dir, 'maps.safetensors');
+  const maps = { count: 3, height: 4, width: 5, data: Float32Array.from({ length: 60 }, (_, i) => (i % 11) / 10) };
+  writeMapStore(mf, { dataset: 'decoymnist', split: 'val', generator: 'oracle', prompt: '', background: [], datasetChecksum: 'ab'.repeat(32) }, maps, Int32Array.from([7, 2, 9]));
+  const pm = pythonLoad(mf);
+  const lm = loadMapStore(mf);
+  assert.deepEqual(pm.tensors.maps.shape, [3, 4, 5]);
+  assert.equal(pm.tensors.maps.dtype, 'uint8');
+  assert.deepEqual(pm.tensors.maps.values.map((v) => Math.fround(v / 255)), [...lm.maps.data]);
+  assert.deepEqual(pm.tensors.indices.values, [7, 2, 9]);
+  assert.equal(JSON.parse(pm.metadata.header).dataset, 'decoymnist');
 });

@@ -7,6 +7,9 @@ import { loadMnist } from '../lib/data';
 import { UserError } from '../lib/util/errors';
 import { loadCheckpoint, trainVlm, packageRoot, defaultCheckpointDir } from '../lib/maps/embedded';
 import { TINY_TRAIN, tinyCheckpoint } from './vlm-helpers';
+import { vlmCheckpointHash } from '../lib/maps/embedded/attribute';
+import { readTensorFile } from '../lib/util/tensor-file';
+import { pythonLoad, pythonSkip } from './python-helpers';
 
 let dir = '';
 before(async () => {
@@ -32,20 +35,49 @@ test('a saved checkpoint loads back with identical weights', async () => {
 test('loading says clearly what is missing or corrupt', () => {
   assert.throws(() => loadCheckpoint(path.join(dir, 'nope')), (e: unknown) => e instanceof UserError && /does not exist/.test(e.message));
   const d1 = copy();
-  fs.rmSync(path.join(d1, 'weights.bin'));
+  fs.rmSync(path.join(d1, 'weights.safetensors'));
   fs.rmSync(path.join(d1, 'vocab.json'));
-  assert.throws(() => loadCheckpoint(d1), (e: unknown) => e instanceof UserError && /missing weights\.bin, vocab\.json/.test(e.message));
+  assert.throws(() => loadCheckpoint(d1), (e: unknown) => e instanceof UserError && /missing weights\.safetensors, vocab\.json/.test(e.message));
   const d2 = copy();
-  const w = fs.readFileSync(path.join(d2, 'weights.bin'));
-  w[10] ^= 0xff;
-  fs.writeFileSync(path.join(d2, 'weights.bin'), w);
-  assert.throws(() => loadCheckpoint(d2), (e: unknown) => e instanceof UserError && /weights\.bin is corrupt/.test(e.message));
+  const w = fs.readFileSync(path.join(d2, 'weights.safetensors'));
+  w[w.length - 10] ^= 0xff;
+  fs.writeFileSync(path.join(d2, 'weights.safetensors'), w);
+  assert.throws(() => loadCheckpoint(d2), (e: unknown) => e instanceof UserError && /weights\.safetensors is corrupt/.test(e.message));
   const d3 = copy();
   fs.writeFileSync(path.join(d3, 'meta.json'), '{ not json');
   assert.throws(() => loadCheckpoint(d3), (e: unknown) => e instanceof UserError && /meta\.json is corrupt: not valid JSON/.test(e.message));
   const d4 = copy();
   fs.appendFileSync(path.join(d4, 'vocab.json'), ' ');
   assert.throws(() => loadCheckpoint(d4), (e: unknown) => e instanceof UserError && /vocab\.json is corrupt/.test(e.message));
+  // A folder of the format before tensor files (weights.bin) says so and what to do.
+  const d5 = copy();
+  fs.renameSync(path.join(d5, 'weights.safetensors'), path.join(d5, 'weights.bin'));
+  assert.throws(() => loadCheckpoint(d5), (e: unknown) => e instanceof UserError && /is in the old format \(weights\.bin.*vlm-checkpoint-to-safetensors/.test(e.message));
+});
+
+test('the identity is defined on content: the committed checkpoint keeps the identity it had with weights.bin', () => {
+  // Recorded in the provenance of the committed results (docs/results/*/result.json) and in map cache keys.
+  const vlm = loadCheckpoint(defaultCheckpointDir());
+  assert.equal(vlm.meta.identity, '6a512dedc80f28cc8fae75a1810d41d2562965a5b2e1ed5053b125f7d5bd7735');
+  assert.equal(vlmCheckpointHash(vlm), vlm.meta.identity);
+  vlm.model.dispose();
+  // The tensor bytes of weights.safetensors are the old weights.bin: its SHA-256 is the data checksum.
+  const t = readTensorFile(path.join(defaultCheckpointDir(), 'weights.safetensors'));
+  assert.equal(t.metadata.data_sha256, '2ecd2d8121b6cb11fa515b191ea69481bb1d071a2cf8d7901c7f28400c2343e5');
+  assert.equal([...t.tensors.values()].reduce((a, x) => a + x.data.byteLength, 0), 698824);
+});
+
+test('a PyTorch or NumPy user reads the VLM weights with safetensors', { skip: pythonSkip }, () => {
+  const file = path.join(dir, 'weights.safetensors');
+  const py = pythonLoad(file);
+  const l = loadCheckpoint(dir);
+  for (const [name, v] of l.model.params) {
+    assert.deepEqual(py.tensors[name].shape, v.shape, name);
+    assert.deepEqual(py.tensors[name].values, [...(v.dataSync() as Float32Array)], name);
+  }
+  assert.equal(Object.keys(py.tensors).length, l.model.params.size);
+  assert.deepEqual(JSON.parse(py.metadata.config), l.model.config);
+  l.model.dispose();
 });
 
 test('the default checkpoint folder is data/vlm under the package root', () => {

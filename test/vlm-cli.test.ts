@@ -17,7 +17,7 @@ test('ltl vlm train writes a checkpoint that ltl vlm eval reads (tiny run)', () 
   assert.equal(t.status, 0, t.stderr);
   const tr = JSON.parse(t.stdout.trim().split('\n').pop()!);
   assert.equal(tr.steps, 2);
-  for (const f of ['model.json', 'weights.bin', 'vocab.json', 'meta.json']) assert.ok(fs.existsSync(path.join(out, f)), f);
+  for (const f of ['model.json', 'weights.safetensors', 'vocab.json', 'meta.json']) assert.ok(fs.existsSync(path.join(out, f)), f);
   const e = ltl(['vlm', 'eval', '--checkpoint', out, '--limit', '20', '--split', 'val', '--prompts', 'a number', '--no-broad', '--json']);
   assert.equal(e.status, 0, e.stderr);
   const ev = JSON.parse(e.stdout.trim().split('\n').pop()!);

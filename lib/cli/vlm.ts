@@ -22,7 +22,7 @@ export function register(program: Command): void {
     .command('train')
     .description('train the embedded VLM from scratch on generated scenes of MNIST training digits (reproducible for a seed)')
     .requiredOption('--seed <n>', 'seed of scenes, captions and initial weights')
-    .requiredOption('--out <dir>', 'checkpoint folder to write (model.json, weights.bin, vocab.json, meta.json)')
+    .requiredOption('--out <dir>', 'checkpoint folder to write (model.json, weights.safetensors, vocab.json, meta.json)')
     .option('--steps <n>', 'training steps', String(DEFAULT_TRAIN_OPTIONS.steps))
     .option('--batch <n>', 'scenes per step', String(DEFAULT_TRAIN_OPTIONS.batch))
     .option('--lr <x>', 'peak Adam learning rate', String(DEFAULT_TRAIN_OPTIONS.lr))

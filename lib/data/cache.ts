@@ -1,19 +1,23 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SPLITS, type ImageSplit, type ShortcutDataset, type SplitName } from './types';
-import { writeFileAtomic } from '../util/atomic';
+import { jsonMetadata, readTensorFile, tensor, writeTensorFile, type Tensor } from '../util/tensor-file';
 import { sha256 } from '../util/hash';
 import { canonicalJson } from '../util/canonical-json';
 import { getShortcut, resolveDataset } from './registry';
 import type { DatasetOptions } from './build';
 
 /**
- * On-disk cache of a built dataset: a JSON header line, then the raw arrays. The header holds a
- * SHA-256 of the payload and a description of what the dataset was made from (name, base files'
- * folders, data seed, validation size, the shortcut rule's code and fingerprint); a file whose
- * checksum or source does not match is ignored (and rebuilt), never trusted.
+ * On-disk cache of a built dataset: one tensor file (safetensors layout, lib/util/tensor-file) with
+ * each split's arrays as '<split>/<field>' ('train/images' U8 [count, height, width, channels],
+ * 'train/labels' U8 [count], 'train/digitMasks' U8 [count, height, width], 'train/sourceIndex' I32
+ * [count], ...) and, in its metadata, the dataset's description and what it was made from (name,
+ * base files' folders, data seed, validation size, the shortcut rule's code and fingerprint). A file
+ * that fails its checksums or was made from anything else is ignored (and rebuilt), never trusted.
+ * Caches of the previous format (*.ltlds) are left alone: their name differs, so they are not read.
  */
-const MAGIC = 'LTLDS2';
+const FORMAT = 'ltl-dataset-cache';
+const VERSION = '3';
 
 /** What a cached dataset was made from: a cache made from anything else is not served. */
 export function cacheSource(name: string, opts: DatasetOptions): Record<string, unknown> {
@@ -28,84 +32,74 @@ export function cacheSource(name: string, opts: DatasetOptions): Record<string, 
   };
 }
 
-function cacheFile(dir: string, name: string, source: Record<string, unknown>): string {
+/** The cache file of a dataset made from `source`. */
+export function cacheFile(dir: string, name: string, source: Record<string, unknown>): string {
   const key = sha256(Buffer.from(canonicalJson(source))).slice(0, 16);
-  return path.join(dir, `${name}-${key}.ltlds`);
+  return path.join(dir, `${name}-${key}.dataset.safetensors`);
 }
 
 const FIELDS = ['images', 'labels', 'digitMasks', 'shortcutMasks', 'sourceIndex'] as const;
 
+interface CacheHeader {
+  name: string; base: string; shortcut: string; classes: string[]; seed: number; checksum: string;
+  splits: Record<SplitName, { count: number; height: number; width: number; channels: 1 | 3 }>;
+  source: Record<string, unknown>;
+}
+
+/** The shape of a field: per image, per pixel, or per pixel and channel. */
+function fieldShape(sp: ImageSplit, f: (typeof FIELDS)[number]): number[] {
+  if (f === 'images') return [sp.count, sp.height, sp.width, sp.channels];
+  if (f === 'digitMasks' || f === 'shortcutMasks') return [sp.count, sp.height, sp.width];
+  return [sp.count];
+}
+
 export function saveCached(dir: string, ds: ShortcutDataset, opts: DatasetOptions): void {
-  const parts: Uint8Array[] = [];
-  const splits: Record<string, unknown> = {};
+  const tensors: Array<[string, Tensor]> = [];
+  const splits = {} as CacheHeader['splits'];
   for (const s of SPLITS) {
     const sp = ds[s];
-    const lens: Record<string, number> = {};
     for (const f of FIELDS) {
       const a = sp[f];
-      if (!a) continue;
-      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-      parts.push(bytes);
-      lens[f] = bytes.byteLength;
+      if (a) tensors.push([`${s}/${f}`, tensor(a, fieldShape(sp, f))]);
     }
-    splits[s] = { count: sp.count, height: sp.height, width: sp.width, channels: sp.channels, lens };
+    splits[s] = { count: sp.count, height: sp.height, width: sp.width, channels: sp.channels };
   }
-  const payload = Buffer.concat(parts);
   const source = cacheSource(ds.name, opts);
-  const body = {
-    magic: MAGIC, name: ds.name, base: ds.base, shortcut: ds.shortcut, classes: ds.classes, seed: ds.seed,
-    checksum: ds.checksum, payloadSha256: sha256(payload), splits, source,
+  const header: CacheHeader = {
+    name: ds.name, base: ds.base, shortcut: ds.shortcut, classes: [...ds.classes], seed: ds.seed, checksum: ds.checksum, splits, source,
   };
-  const header = JSON.stringify({ ...body, headerSha256: sha256(Buffer.from(canonicalJson(body))) });
-  writeFileAtomic(cacheFile(dir, ds.name, source), Buffer.concat([Buffer.from(header + '\n'), payload]));
+  writeTensorFile(cacheFile(dir, ds.name, source), tensors, { format: FORMAT, version: VERSION, dataset: jsonMetadata(header) });
 }
 
 export function loadCached(dir: string, name: string, opts: DatasetOptions): ShortcutDataset | undefined {
   const source = cacheSource(name, opts);
   const file = cacheFile(dir, name, source);
   if (!fs.existsSync(file)) return undefined;
-  const buf = fs.readFileSync(file);
-  const nl = buf.indexOf(10);
-  if (nl < 0) return undefined;
-  let h: any;
   try {
-    h = JSON.parse(buf.subarray(0, nl).toString('utf8'));
+    const f = readTensorFile(file, { what: 'dataset cache' });
+    if (f.metadata.format !== FORMAT || f.metadata.version !== VERSION) return undefined;
+    const h = f.json<CacheHeader>('dataset');
+    if (canonicalJson(h.source) !== canonicalJson(source)) return undefined;
+    return decode(h, f.tensors);
   } catch {
-    return undefined;
-  }
-  const payload = buf.subarray(nl + 1);
-  if (!h || h.magic !== MAGIC || sha256(payload) !== h.payloadSha256) return undefined;
-  const { headerSha256, ...body } = h;
-  if (headerSha256 !== sha256(Buffer.from(canonicalJson(body)))) return undefined;
-  if (canonicalJson(h.source) !== canonicalJson(source)) return undefined;
-  let off = 0;
-  const take = (len: number): Uint8Array => {
-    if (!(len >= 0) || off + len > payload.length) throw new Error('cache header does not match its payload');
-    const out = new Uint8Array(len);
-    out.set(payload.subarray(off, off + len));
-    off += len;
-    return out;
-  };
-  try {
-    const ds = decode(h, take);
-    if (off !== payload.length) return undefined;
-    return ds;
-  } catch {
-    return undefined; // a header that passed the checksum but does not describe the payload: rebuild
+    return undefined; // damaged, or a header that does not describe the tensors: a cache, so rebuild it
   }
 }
 
-function decode(h: any, take: (len: number) => Uint8Array): ShortcutDataset {
+function decode(h: CacheHeader, tensors: Map<string, Tensor>): ShortcutDataset {
   const out: Partial<Record<SplitName, ImageSplit>> = {};
   for (const s of SPLITS) {
     const m = h.splits[s];
-    const f: Record<string, Uint8Array> = {};
-    for (const k of FIELDS) if (m.lens[k] !== undefined) f[k] = take(m.lens[k]);
-    out[s] = {
-      split: s, count: m.count, height: m.height, width: m.width, channels: m.channels,
-      images: f.images, labels: f.labels, digitMasks: f.digitMasks, shortcutMasks: f.shortcutMasks,
-      sourceIndex: new Int32Array(f.sourceIndex.buffer),
+    const get = <T extends Tensor['data']>(f: (typeof FIELDS)[number], ctor: new (...a: any[]) => T): T | undefined => {
+      const t = tensors.get(`${s}/${f}`);
+      if (!t) return undefined;
+      if (!(t.data instanceof ctor) || t.shape.join('x') !== fieldShape({ ...m, split: s } as ImageSplit, f).join('x')) throw new Error(`cache tensor ${s}/${f} does not match its header`);
+      return t.data as T;
     };
+    const images = get('images', Uint8Array), labels = get('labels', Uint8Array), digitMasks = get('digitMasks', Uint8Array);
+    const sourceIndex = get('sourceIndex', Int32Array);
+    if (!images || !labels || !digitMasks || !sourceIndex) throw new Error(`cache split ${s} lacks an array`);
+    out[s] = { split: s, count: m.count, height: m.height, width: m.width, channels: m.channels, images, labels, digitMasks, shortcutMasks: get('shortcutMasks', Uint8Array), sourceIndex };
   }
   return {
     name: h.name, base: h.base, shortcut: h.shortcut, classes: h.classes, seed: h.seed,

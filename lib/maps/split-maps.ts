@@ -93,7 +93,7 @@ export function generatorIdentity(gen: MapGenerator): { id: Record<string, unkno
   if (gen.name === 'embedded' && typeof g.load === 'function') {
     const vlm = g.load();
     const d = g.defaults as { background: string[]; temperature: number };
-    return { id: { checkpoint: sha256(Buffer.from(canonicalJson(vlm.meta.files))), temperature: d.temperature }, background: [...d.background] };
+    return { id: { checkpoint: vlm.meta.identity, temperature: d.temperature }, background: [...d.background] };
   }
   if (gen.name === 'clipseg') return { id: { modelId: g.modelId, dtype: g.dtype }, background: [] };
   return { id: {}, background: [] };
@@ -140,7 +140,7 @@ export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, spli
     const { id, background } = generatorIdentity(gen);
     const keySpec = { datasetChecksum: ds.checksum, split: split.split, generator: gen.name, generatorId: id, prompt: req.prompt, background };
     const cacheKey = mapCacheKey(keySpec);
-    const file = path.join(req.cacheDir ?? defaultPromptCacheDir(), 'maps', `${ds.name}-${split.split}-${gen.name}-${cacheKey.slice(0, 16)}.ltlmaps`);
+    const file = path.join(req.cacheDir ?? defaultPromptCacheDir(), 'maps', `${ds.name}-${split.split}-${gen.name}-${cacheKey.slice(0, 16)}.maps.safetensors`);
     const open = () => new CachedMapSource(gen, {
       split, dataset: ds.name, datasetChecksum: ds.checksum, prompt: req.prompt, background,
       storeFile: file, extra: { cacheKey, generatorId: id },

@@ -1,29 +1,22 @@
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
-import { sha256 } from '../util/hash';
 import type { SplitName } from '../data/types';
 import type { MapBatch } from './types';
 import { UserError } from '../util/errors';
-import { writeFileAtomic } from '../util/atomic';
-import { canonicalJson } from '../util/canonical-json';
+import { DATA_SHA256, TensorFileReader, jsonMetadata, writeTensorFile, type Tensor } from '../util/tensor-file';
 
 /**
- * Compact map storage: one binary file per dataset split (and generator/prompt).
- *
- * Layout (all integers little-endian):
- *   0   8 bytes  magic "LTLMAPS\n"
- *   8   uint32   format version (2; version 1 files, without headerSha256, are still read)
- *   12  uint32   header length L in bytes
- *   16  L bytes  header, UTF-8 JSON (MapStoreHeader), zero-padded so the payload starts at a multiple of 8
- *   P   count*height*width uint8   maps, row-major, value = round(map * 255)
- *   ... count int32                only when header.indexed: the split index of each stored map
- * payloadSha256 covers everything from P to the end of the file; headerSha256 (version 2) covers the
- * header itself (SHA-256 of its canonical JSON without that field), so no byte of the file can change unnoticed.
- * Map k lies at P + k*height*width, so one map can be read with a single positioned read.
+ * Compact map storage: one tensor file (safetensors layout, lib/util/tensor-file) per dataset split
+ * (and generator/prompt), so `safetensors.numpy.load_file(f)['maps'] / 255` gives the maps in Python.
+ *   'maps'     U8 [count, height, width], value = round(map * 255), row-major
+ *   'indices'  I32 [count], only when the file holds a subset: the split index of each stored map
+ *   metadata   format 'ltl-maps', version, 'header': the JSON of MapStoreMeta and createdAt, plus the
+ *              tensor file's data and header checksums.
+ * Map k lies at a fixed offset, so one map is read with a single positioned read. The previous format
+ * (magic "LTLMAPS\n", files named *.ltlmaps) is recognised only to say so.
  */
-export const MAP_STORE_MAGIC = 'LTLMAPS\n';
-export const MAP_STORE_VERSION = 2;
-const PREFIX = 16;
+export const MAP_STORE_FORMAT = 'ltl-maps';
+export const MAP_STORE_VERSION = '3';
+const OLD_MAGIC = 'LTLMAPS\n';
 
 export interface MapStoreMeta {
   /** Dataset name as loadDataset resolved it, e.g. 'decoymnist'. */
@@ -45,18 +38,11 @@ export interface MapStoreHeader extends MapStoreMeta {
   height: number;
   width: number;
   dtype: 'uint8';
-  /** True when the file holds a subset of the split; the int32 index table follows the maps. */
+  /** True when the file holds a subset of the split (the 'indices' tensor). */
   indexed: boolean;
+  /** SHA-256 of the tensor bytes (maps, then the index table): the file's data_sha256. */
   payloadSha256: string;
   createdAt: string;
-  /** SHA-256 of the header's canonical JSON without this field (format version 2). */
-  headerSha256?: string;
-}
-
-/** The checksum a version-2 header carries over its own other fields. */
-export function headerChecksum(h: MapStoreHeader): string {
-  const { headerSha256: _h, ...rest } = h;
-  return sha256(Buffer.from(canonicalJson(rest), 'utf8'));
 }
 
 /** What a reader checks the file against (all optional). */
@@ -100,26 +86,20 @@ export function writeMapStore(
   const bytes = 'bytes' in maps ? maps.bytes : quantizeMaps(maps.data);
   if (bytes.length !== count * height * width) throw new Error(`map payload has ${bytes.length} bytes, expected ${count}x${height}x${width}`);
   if (indices && indices.length !== count) throw new Error(`index table has ${indices.length} entries for ${count} maps`);
-  const indexBytes = indices ? new Uint8Array(Int32Array.from(indices).buffer) : new Uint8Array(0);
-  const payloadSha256 = sha256(bytes, indexBytes);
-  const unsealed: MapStoreHeader = {
+  const stored: MapStoreMeta & { createdAt: string } = {
     dataset: meta.dataset, split: meta.split, generator: meta.generator, prompt: meta.prompt,
     background: [...meta.background], datasetChecksum: meta.datasetChecksum,
     ...(meta.seed !== undefined ? { seed: meta.seed } : {}),
     ...(meta.extra ? { extra: meta.extra } : {}),
-    count, height, width, dtype: 'uint8', indexed: !!indices, payloadSha256,
     createdAt: new Date().toISOString(),
   };
-  const header: MapStoreHeader = { ...unsealed, headerSha256: headerChecksum(unsealed) };
-  let json = Buffer.from(JSON.stringify(header), 'utf8');
-  const pad = (8 - ((PREFIX + json.length) % 8)) % 8;
-  json = Buffer.concat([json, Buffer.alloc(pad)]);
-  const prefix = Buffer.alloc(PREFIX);
-  prefix.write(MAP_STORE_MAGIC, 0, 'latin1');
-  prefix.writeUInt32LE(MAP_STORE_VERSION, 8);
-  prefix.writeUInt32LE(json.length, 12);
-  writeFileAtomic(file, Buffer.concat([prefix, json, bytes, indexBytes]));
-  return header;
+  const tensors: Array<[string, Tensor]> = [['maps', { dtype: 'U8', shape: [count, height, width], data: bytes }]];
+  if (indices) tensors.push(['indices', { dtype: 'I32', shape: [count], data: Int32Array.from(indices) }]);
+  writeTensorFile(file, tensors, { format: MAP_STORE_FORMAT, version: MAP_STORE_VERSION, header: jsonMetadata(stored) });
+  // What a reader sees: read back the checksum rather than hash the bytes a second time.
+  const r = TensorFileReader.open(file, { what: 'map file' });
+  r.close();
+  return { ...stored, count, height, width, dtype: 'uint8', indexed: !!indices, payloadSha256: r.metadata[DATA_SHA256] };
 }
 
 /**
@@ -128,17 +108,13 @@ export function writeMapStore(
  */
 export class MapStoreReader {
   readonly header: MapStoreHeader;
-  readonly payloadOffset: number;
-  private fd: number | undefined;
   /** split index -> position in the file (only for indexed files). */
   private readonly positions?: Map<number, number>;
   /** The split index of each stored map. */
   readonly indices: Int32Array;
 
-  private constructor(readonly file: string, fd: number, header: MapStoreHeader, payloadOffset: number, indices: Int32Array | undefined) {
-    this.fd = fd;
+  private constructor(readonly file: string, private readonly tf: TensorFileReader, header: MapStoreHeader, indices: Int32Array | undefined) {
     this.header = header;
-    this.payloadOffset = payloadOffset;
     if (indices) {
       this.indices = indices;
       this.positions = new Map();
@@ -149,67 +125,29 @@ export class MapStoreReader {
     }
   }
 
-  /** Opens and validates a map file. `verify` (default true) hashes the payload in 1 MiB chunks. */
+  /** Opens and validates a map file. `verify` (default true) hashes the tensor bytes in 1 MiB chunks. */
   static open(file: string, expect: MapStoreExpect = {}, opts: { verify?: boolean } = {}): MapStoreReader {
     if (!fs.existsSync(file)) throw new UserError(`map file ${file} does not exist`);
     if (fs.statSync(file).isDirectory()) throw new UserError(`map file ${file} is a folder, not a map file`);
-    const fd = fs.openSync(file, 'r');
+    checkNotOldFormat(file);
+    const tf = TensorFileReader.open(file, { what: 'map file' });
     try {
-      const size = fs.fstatSync(fd).size;
-      if (size < PREFIX) throw new UserError(`map file ${file} is truncated: ${size} bytes, shorter than the ${PREFIX}-byte prefix`);
-      const prefix = Buffer.alloc(PREFIX);
-      fs.readSync(fd, prefix, 0, PREFIX, 0);
-      if (prefix.toString('latin1', 0, 8) !== MAP_STORE_MAGIC) {
-        throw new UserError(`${file} is not a map file (wrong magic ${JSON.stringify(prefix.toString('latin1', 0, 8))}, expected ${JSON.stringify(MAP_STORE_MAGIC)})`);
-      }
-      const version = prefix.readUInt32LE(8);
-      if (version !== MAP_STORE_VERSION && version !== 1) throw new UserError(`map file ${file} has format version ${version}; this program reads versions 1 and ${MAP_STORE_VERSION}`);
-      const hlen = prefix.readUInt32LE(12);
-      if (PREFIX + hlen > size) throw new UserError(`map file ${file} is truncated: the header needs ${hlen} bytes, the file has ${size - PREFIX} after the prefix`);
-      const hbuf = Buffer.alloc(hlen);
-      fs.readSync(fd, hbuf, 0, hlen, PREFIX);
-      let header: MapStoreHeader;
-      const text = hbuf.toString('utf8').replace(/\0+$/, '');
-      try {
-        header = JSON.parse(text);
-      } catch {
-        throw new UserError(`map file ${file} has a corrupt header (not valid JSON)`);
-      }
-      if (version >= 2) {
-        // The header's own checksum, and zero padding exactly as written: no byte may change unnoticed.
-        if (!text.endsWith('}')) throw new UserError(`map file ${file} has a corrupt header (bytes after its JSON)`);
-        if (typeof header?.headerSha256 !== 'string') throw new UserError(`map file ${file} has a corrupt header: its checksum (headerSha256) is missing`);
-        const got = headerChecksum(header);
-        if (got !== header.headerSha256) {
-          throw new UserError(`map file ${file} has a corrupt header: checksum mismatch (SHA-256 ${got.slice(0, 12)}..., stored ${header.headerSha256.slice(0, 12)}...)`);
-        }
-      }
+      const bad = (what: string) => new UserError(`map file ${file} is corrupt: ${what}`);
+      if (tf.metadata.format !== MAP_STORE_FORMAT) throw new UserError(`${file} is not a map file (a tensor file of format ${JSON.stringify(tf.metadata.format)}, expected ${JSON.stringify(MAP_STORE_FORMAT)})`);
+      if (tf.metadata.version !== MAP_STORE_VERSION) throw new UserError(`map file ${file} has format version ${tf.metadata.version}; this program reads version ${MAP_STORE_VERSION}`);
+      const stored = tf.json<MapStoreMeta & { createdAt: string }>('header');
+      const maps = tf.entry('maps');
+      if (maps.dtype !== 'U8' || maps.shape.length !== 3) throw bad(`its 'maps' tensor is ${maps.dtype} [${maps.shape}], not U8 [count, height, width]`);
+      const [count, height, width] = maps.shape;
+      const idx = tf.entries.find((e) => e.name === 'indices');
+      if (idx && (idx.dtype !== 'I32' || idx.shape.length !== 1 || idx.shape[0] !== count)) throw bad(`its 'indices' tensor is ${idx.dtype} [${idx.shape}], not I32 [${count}]`);
+      if (tf.entries.length !== (idx ? 2 : 1)) throw bad(`it holds tensors other than 'maps' and 'indices'`);
+      const header: MapStoreHeader = { ...stored, count, height, width, dtype: 'uint8', indexed: !!idx, payloadSha256: tf.metadata[DATA_SHA256] };
       validateHeader(file, header);
-      const payloadOffset = PREFIX + hlen;
-      const mapBytes = header.count * header.height * header.width;
-      const expected = payloadOffset + mapBytes + (header.indexed ? 4 * header.count : 0);
-      if (size < expected) {
-        throw new UserError(`map file ${file} is truncated: its header promises ${header.count} maps of ${header.height}x${header.width} (${expected} bytes in all), but the file has ${size} bytes`);
-      }
-      if (size > expected) throw new UserError(`map file ${file} has ${size - expected} unexpected trailing bytes (corrupt or not written by this program)`);
-      if (opts.verify ?? true) {
-        const h = createHash('sha256');
-        const chunk = Buffer.alloc(1 << 20);
-        for (let pos = payloadOffset; pos < size; ) {
-          const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - pos), pos);
-          h.update(chunk.subarray(0, n));
-          pos += n;
-        }
-        const got = h.digest('hex');
-        if (got !== header.payloadSha256) {
-          throw new UserError(`map file ${file} is corrupt: payload checksum mismatch (SHA-256 ${got.slice(0, 12)}..., header says ${header.payloadSha256.slice(0, 12)}...)`);
-        }
-      }
+      if (opts.verify ?? true) tf.verifyData();
       let indices: Int32Array | undefined;
-      if (header.indexed) {
-        const ib = Buffer.alloc(4 * header.count);
-        fs.readSync(fd, ib, 0, ib.length, payloadOffset + mapBytes);
-        indices = new Int32Array(ib.buffer, ib.byteOffset, header.count).slice();
+      if (idx) {
+        indices = tf.read('indices').data as Int32Array;
         // A negative or repeated index would make has()/covers answer for maps the file does not hold.
         const seen = new Set<number>();
         for (const s of indices) {
@@ -217,11 +155,11 @@ export class MapStoreReader {
           seen.add(s);
         }
       }
-      const reader = new MapStoreReader(file, fd, header, payloadOffset, indices);
+      const reader = new MapStoreReader(file, tf, header, indices);
       checkExpect(reader, expect);
       return reader;
     } catch (e) {
-      fs.closeSync(fd);
+      tf.close();
       throw e;
     }
   }
@@ -243,11 +181,7 @@ export class MapStoreReader {
 
   /** The stored bytes of the map of one split index (one positioned read). */
   readBytes(splitIndex: number, out = new Uint8Array(this.bytesPerMap)): Uint8Array {
-    if (this.fd === undefined) throw new Error(`map file ${this.file} is closed`);
-    const k = this.position(splitIndex);
-    const n = fs.readSync(this.fd, out, 0, this.bytesPerMap, this.payloadOffset + k * this.bytesPerMap);
-    if (n !== this.bytesPerMap) throw new UserError(`map file ${this.file} is truncated (changed while open?)`);
-    return out;
+    return this.tf.readBytes('maps', this.position(splitIndex) * this.bytesPerMap, this.bytesPerMap, out);
   }
 
   /** Maps of the given split indices as a MapBatch (values k/255). */
@@ -273,20 +207,25 @@ export class MapStoreReader {
 
   /** The bytes of `count` maps stored from file position `start` on. */
   private readRange(start: number, count: number): Uint8Array {
-    if (this.fd === undefined) throw new Error(`map file ${this.file} is closed`);
-    const out = new Uint8Array(count * this.bytesPerMap);
-    let done = 0;
-    while (done < out.length) {
-      const n = fs.readSync(this.fd, out, done, out.length - done, this.payloadOffset + start * this.bytesPerMap + done);
-      if (n <= 0) throw new UserError(`map file ${this.file} is truncated (changed while open?)`);
-      done += n;
-    }
-    return out;
+    return this.tf.readBytes('maps', start * this.bytesPerMap, count * this.bytesPerMap);
   }
 
   close(): void {
-    if (this.fd !== undefined) fs.closeSync(this.fd);
-    this.fd = undefined;
+    this.tf.close();
+  }
+}
+
+/** A map file of the format before tensor files: one clear line (regenerate it), not "corrupt". */
+function checkNotOldFormat(file: string): void {
+  const fd = fs.openSync(file, 'r');
+  const b = Buffer.alloc(8);
+  try {
+    fs.readSync(fd, b, 0, 8, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (b.toString('latin1') === OLD_MAGIC) {
+    throw new UserError(`map file ${file} is in the old format (LTLMAPS, before tensor files in the safetensors layout): this ltl cannot read it; make it again with 'ltl maps ... --out FILE'`);
   }
 }
 
@@ -316,12 +255,7 @@ function validateHeader(file: string, h: MapStoreHeader): void {
   }
   if (!['train', 'val', 'test'].includes(h.split)) throw bad(`split '${h.split}' is not train, val or test`);
   if (!Array.isArray(h.background) || !h.background.every((b) => typeof b === 'string')) throw bad(`field 'background' is not a list of strings`);
-  for (const k of ['count', 'height', 'width'] as const) {
-    if (!(Number.isInteger(h[k]) && h[k] >= 0)) throw bad(`field '${k}' is not a non-negative integer`);
-  }
   if (h.height === 0 || h.width === 0) throw bad('maps of zero size');
-  if (h.dtype !== 'uint8') throw bad(`dtype '${String(h.dtype)}' (only uint8 is supported)`);
-  if (typeof h.indexed !== 'boolean') throw bad(`field 'indexed' missing`);
 }
 
 function checkExpect(r: MapStoreReader, e: MapStoreExpect): void {

@@ -40,7 +40,7 @@ export async function trainingMapsFile(
   const n = Math.min(images, ds.train.count);
   // Keyed on what decides the maps only: a ranked prompt carries its score too, and must not make a second store.
   const spec = { gen: gen.name, vlm: gen.name === 'embedded' ? vlmFingerprint() : '', ds: ds.checksum, p: { prompt: p.prompt, background: [...p.background] }, n };
-  const file = path.join(cacheDir('maps'), `${ds.name}-${gen.name}-${cacheKey(spec)}.ltlmaps`);
+  const file = path.join(cacheDir('maps'), `${ds.name}-${gen.name}-${cacheKey(spec)}.maps.safetensors`);
   const made = await cachedJson('map-store', { ...spec, file }, async () => {
     if (fs.existsSync(file)) fs.rmSync(file); // a stale file without its record: make it again
     const source = new CachedMapSource(gen, { split: ds.train, dataset: ds.name, datasetChecksum: ds.checksum, prompt: p.prompt, background: p.background, storeFile: file });

@@ -239,9 +239,9 @@ export function freeAxisMatrix(a: Pick<AttributeMatrix, 'matrix'>): number[] {
   return [0, 1, 2].flatMap((i) => [0, 1, 2].map((j) => round6((i === j ? 1 : 0) - v[i] * v[j])));
 }
 
-/** Identifies a VLM checkpoint by the checksums of its weights, model and vocabulary files. */
+/** Identifies a VLM checkpoint by its content: model config and manifest, weights, vocabulary (checkpointIdentity). */
 export function vlmCheckpointHash(vlm: Pick<LoadedVlm, 'meta'>): string {
-  return sha256(Buffer.from(canonicalJson(vlm.meta.files)));
+  return vlm.meta.identity;
 }
 
 /**
