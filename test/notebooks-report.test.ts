@@ -147,8 +147,8 @@ test('attention maps of a model before and after a (tiny) training run', async (
   assert.equal(after.data.length, 400);
   assert.notDeepEqual(Array.from(after.data), Array.from(before.data), 'training changed the maps');
   assert.throws(() => report.attentionMaps(config, { runDir: path.join(dir, 'nope') }, ds.val, [0]), /no checkpoint/);
-  // input gradients at the input's resolution, of the selected epoch's weights (selected.bin)
-  assert.ok(fs.existsSync(path.join(dir, 'selected.bin')));
+  // input gradients at the input's resolution, of the selected epoch's weights (selected.safetensors)
+  assert.ok(fs.existsSync(path.join(dir, 'selected.safetensors')));
   assert.equal(report.runWeightsEpoch(dir), 0);
   const g = report.inputGradients(config, { runDir: dir }, ds.val, [0, 1, 2, 3]);
   assert.deepEqual([g.count, g.size, g.energy.length], [4, 32, 4 * 32 * 32]);
@@ -324,7 +324,7 @@ test('a diverged run is reported with its completed epochs', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-div-'));
   const rec = (epoch: number, valAcc: number, testAcc: number) => ({ epoch, valAcc, valScore: valAcc, testAcc, imagesPerSecond: 100, seconds: 1 });
   // The completed epochs come from the (checksummed) checkpoint the diverged run kept.
-  writeCheckpoint(path.join(dir, 'checkpoint.bin'), { epoch: 1, rng: { seed: 0, nextEpoch: 2 }, history: [rec(0, 0.5, 0.2), rec(1, 0.7, 0.1)], trainSeconds: 2, imagesTrained: 0 }, { weights: {}, slots: {}, step: 0 });
+  writeCheckpoint(path.join(dir, 'checkpoint.safetensors'), { epoch: 1, rng: { seed: 0, nextEpoch: 2 }, history: [rec(0, 0.5, 0.2), rec(1, 0.7, 0.1)], trainSeconds: 2, imagesTrained: 0 }, { weights: {}, slots: {}, step: 0 });
   const r = report.partialResult({ select: 'val-acc' } as any, dir)!;
   assert.equal(r.selectedEpoch, 1);
   assert.equal(r.testAccSelected, 0.1);
