@@ -3,6 +3,7 @@ import type { Model } from '../models/types';
 import type { InputGradPenalty } from '../train/engine';
 import type { Rng } from '../util/rng';
 import { penaltyPerImage } from './rrr';
+import { logitGradient } from '../models/ops';
 
 /**
  * Expected Gradients (Erion et al., Nature Machine Intelligence 2021, "Improving performance of deep learning
@@ -62,8 +63,7 @@ export function expectedGradients(model: Model, x: tf.Tensor4D, labels: tf.Tenso
   const oh = tf.oneHot(tf.gather(labels, own) as tf.Tensor1D, z.shape[1]).toFloat();
   const py = tf.sum(tf.mul(p, oh), 1, true);
   const u = tf.mul(py, tf.sub(oh, p));
-  const f = (xx: tf.Tensor) => tf.sum(tf.mul(model.forward(xx as tf.Tensor4D, { secondOrder: true }).logits, u)) as tf.Scalar;
-  const g = tf.grad(f)(tf.tensor4d(xp.dataSync() as Float32Array, xp.shape)) as tf.Tensor4D;
+  const g = logitGradient((xx: tf.Tensor4D) => model.forward(xx, { secondOrder: true }).logits, tf.tensor4d(xp.dataSync() as Float32Array, xp.shape), u as tf.Tensor2D);
   return tf.mul(diff, g) as tf.Tensor4D;
 }
 

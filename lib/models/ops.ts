@@ -79,8 +79,9 @@ export function conv(x: tf.Tensor4D, w: tf.Variable, b: tf.Variable): tf.Tensor4
 /**
  * d<logits(at), weights>/d at: the gradient of a weighted sum of a network's logits with respect to its input
  * `at` (an image batch, or an inner layer's output for Grad-CAM). With one-hot weights of the true class it is
- * the true-class score's gradient (Grad-CAM, input-gradient saliency); RRR weights every class
- * (lib/losses/rrr.ts). Taken inside any outer tape, so the result can itself be differentiated (double backprop).
+ * the true-class score's gradient (Grad-CAM, input-gradient saliency); RRR and Expected Gradients weight every
+ * class by a score's gradient with respect to the logits (lib/losses/rrr.ts, expected-gradients.ts). Taken inside
+ * any outer tape, so the result can itself be differentiated (double backprop).
  */
 export function logitGradient<T extends tf.Tensor>(logitsOf: (at: T) => tf.Tensor2D, at: T, weights: tf.Tensor2D): T {
   return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(logitsOf(a as T), weights)) as tf.Scalar)(at) as T;
