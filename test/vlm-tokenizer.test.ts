@@ -62,6 +62,11 @@ test('open vocabulary: unknown words map to known ones by WordNet synonyms, then
     assert.ok(m.depth <= MAX_HYPERNYM_DEPTH);
   }
   assert.equal(garments.mapping('boots')!.to, 'boot'); // a plural of a known word is that word
+  // A link through a rare sense of both words does not count: "shape" and "frame" share only the third
+  // sense of each ({human body, ..., figure, shape, frame}); "figure" still reaches "digit", digit's first sense.
+  const framed = Vocabulary.fromTexts(['a frame digit']);
+  assert.equal(framed.mapping('shape'), undefined);
+  assert.equal(framed.mapping('figure')!.to, 'digit');
   for (const w of ['xylophone', 'zebra', 'quux', 'the', 'it', '12']) assert.equal(garments.mapping(w), undefined, w);
   // Ids of a mapped word are its target's; closed encoding (training) keeps UNK.
   assert.deepEqual(garments.ids('a sneaker'), [garments.id('a'), garments.id('shoe')]);

@@ -18,8 +18,11 @@ import { UserError } from '../../util/errors';
  *   level 0: every noun and adjective synset of the word (after WordNet's noun suffix rules, so
  *            "sneakers" -> "sneaker"), in WordNet's sense order: its synonyms;
  *   level k: the hypernyms (nouns) and similar-to adjectives of level k-1, up to MAX_HYPERNYM_DEPTH.
- * At the first level with a known word, among the known words found there the one for which the synset
- * is its most common sense wins ("apparel" is {apparel, wearing apparel, dress, clothes}: that is sense 1
+ * A known word counts only where the link runs through the most common sense of one end: the synset is
+ * the known word's first sense, or it is (or climbs from) a first sense of the unknown word. So "figure"
+ * reaches "digit" ({digit, figure} is digit's first sense) but "shape" does not reach "frame" (their shared
+ * synset {human body, ..., figure, shape, frame} is the third sense of both). At the first level with such a
+ * word, the known word for which the synset is the most common sense wins ("apparel" is {apparel, wearing apparel, dress, clothes}: that is sense 1
  * of "clothes" but sense 2 of "dress", so apparel -> clothes), then the earlier synset in search order,
  * then the word's order in the synset.
  */
@@ -155,35 +158,37 @@ export function mapUnknownWord(word: string, known: (w: string) => boolean, wn: 
   if (FUNCTION_WORDS.has(word) || word.length < 2 || /[0-9]/.test(word)) return undefined;
   // A plural of a known word is that word (WordNet has no entry for most inflected forms).
   for (const l of wn.lemmas(word).slice(1)) if (known(l)) return { word, to: l, via: 'synonym', depth: 0 };
-  let level: Synset[] = [];
+  // Each synset of the search carries the best (lowest) sense rank, in the unknown word, it was reached from.
+  let level: { s: Synset; src: number }[] = [];
   for (const pos of ['noun', 'adj'] as Pos[]) {
     for (const l of wn.lemmas(word)) {
       if (pos === 'adj' && l !== word) continue; // the suffix rules are for nouns
-      for (const off of wn.senses(l, pos)) level.push(wn.synset(pos, off));
+      wn.senses(l, pos).forEach((off, src) => level.push({ s: wn.synset(pos, off), src }));
     }
   }
-  const seen = new Set(level.map((s) => `${s.pos}:${s.offset}`));
+  const seen = new Set(level.map(({ s }) => `${s.pos}:${s.offset}`));
   for (let depth = 0; depth <= MAX_HYPERNYM_DEPTH && level.length; depth++) {
-    let best: { to: string; rank: number } | undefined;
-    for (const s of level) {
+    let best: { to: string; rank: number; src: number } | undefined;
+    for (const { s, src } of level) {
       for (const w of s.words) {
         if (w === word || w.includes('_') || !known(w)) continue;
         const rank = wn.senses(w, s.pos).indexOf(s.offset);
-        const r = rank < 0 ? Number.MAX_SAFE_INTEGER : rank;
-        if (!best || r < best.rank) best = { to: w, rank: r };
+        if (rank < 0 || Math.min(rank, src) > 0) continue;
+        if (!best || rank < best.rank || (rank === best.rank && src < best.src)) best = { to: w, rank, src };
       }
     }
     if (best) return { word, to: best.to, via: depth === 0 ? 'synonym' : 'hypernym', depth };
-    const next: Synset[] = [];
-    for (const s of level) {
+    const next = new Map<string, { s: Synset; src: number }>();
+    for (const { s, src } of level) {
       for (const h of s.hypernyms) {
         const key = `${h.pos}:${h.offset}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        next.push(wn.synset(h.pos, h.offset));
+        const had = next.get(key);
+        if (had) had.src = Math.min(had.src, src);
+        else if (!seen.has(key)) next.set(key, { s: wn.synset(h.pos, h.offset), src });
       }
     }
-    level = next;
+    for (const k of next.keys()) seen.add(k);
+    level = [...next.values()];
   }
   return undefined;
 }
