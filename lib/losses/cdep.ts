@@ -153,14 +153,15 @@ export function cdepPenalty(model: Model, x: tf.Tensor4D, region: CdepRegion, we
     return cdepScore(model, x, maskedRelevant(x, region.penalty, weights));
   }
   if (!rng) throw new Error("CDEP's pixel prior needs a random stream for its pixels");
-  const [, h, w] = x.shape;
-  let total: tf.Scalar = tf.scalar(0);
-  for (const p of drawPixels(region.probabilities, region.count, rng)) {
-    const blob = new Float32Array(h * w);
-    blob[p] = 1;
-    total = tf.add(total, cdepScore(model, x, tf.mul(x, tf.tensor4d(blob, [1, h, w, 1])) as tf.Tensor4D)) as tf.Scalar;
-  }
-  return total;
+  // all drawn pixels in one decomposition: the batch repeated once per pixel (each row is its own split, and every
+  // layer rule works per row), so one pass instead of `count`; the sum of the per-pixel means is count x the mean
+  const [b, h, w] = x.shape;
+  const pixels = drawPixels(region.probabilities, region.count, rng);
+  const blobs = new Float32Array(pixels.length * b * h * w);
+  pixels.forEach((p, k) => { for (let i = 0; i < b; i++) blobs[(k * b + i) * h * w + p] = 1; });
+  const xs = tf.tile(x, [pixels.length, 1, 1, 1]) as tf.Tensor4D;
+  const rel = tf.mul(xs, tf.tensor4d(blobs, [pixels.length * b, h, w, 1])) as tf.Tensor4D;
+  return tf.mul(cdepScore(model, xs, rel), pixels.length) as tf.Scalar;
 }
 
 /** `count` pixel indices drawn (with replacement) from a probability vector. */

@@ -27,7 +27,9 @@
  *   RRR spatial (annotation mask):  S = I, C = null;
  *   RRR colour (hand-coded prior):  S = null, C = I - 11^T/3 (the part of g off the grey axis);
  *   prompt-guided:                  S = I with w from the prompts' maps, C from an attribute prompt.
- * One form for all of them, so both engines implement one penalty and the trainer only builds masks.
+ * One form for all of them, so both engines implement one penalty and the trainer only builds masks. The 'eg'
+ * method applies the same form to expected-gradients attributions instead of input gradients, and 'cdep' makes its
+ * input split from w and C (lib/losses/expected-gradients.ts, cdep.ts).
  */
 export interface InputGradPenalty {
   /** S, applied with the per-pixel weights w (null: no per-pixel term, rrrMask unused). */
@@ -56,6 +58,10 @@ export interface TrainBatch {
   readonly labels: Int32Array;
   readonly targets?: Float32Array;
   readonly rrrMask?: Float32Array;
+  /** Names this batch within the run (the trainer: epoch and first position), for methods that draw random numbers
+   * per step (EG's references, CDEP's pixels): the draws follow from the run's seed and this key, so a resumed run
+   * draws as an uninterrupted one. */
+  readonly drawKey?: string;
 }
 
 export interface StepOptions {

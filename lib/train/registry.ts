@@ -2,6 +2,7 @@ import type { TrainEngine, OptimizerConfig, InputGradPenalty } from './engine';
 import type { TrainConfig } from './config';
 import type { NamedArray } from './engine';
 import { UserError } from '../util/errors';
+import type { CdepRegion } from '../losses/cdep';
 
 /** What an engine factory gets: the resolved config, optimizer settings and the initial weights
  * (the same seeded PyTorch-style draw for every engine, lib/models/init.ts). */
@@ -9,8 +10,10 @@ export interface EngineFactoryArgs {
   config: TrainConfig;
   optimizer: OptimizerConfig;
   initialWeights: Record<string, NamedArray>;
-  /** Method 'rrr': the input-gradient penalty the trainer built from the config (masks come per batch). */
+  /** Methods 'rrr' and 'eg': the input-gradient penalty the trainer built from the config (masks come per batch). */
   penalty?: InputGradPenalty;
+  /** Method 'cdep': what its decomposition calls relevant (masks come per batch). */
+  cdep?: CdepRegion;
 }
 
 export interface EngineFactory {

@@ -1,7 +1,8 @@
 import type { StepPhase } from './engine';
 
 export interface ScheduleConfig {
-  method: 'vanilla' | 'align' | 'rrr';
+  /** 'vanilla' trains CE only; every other method (align, rrr, eg, cdep) follows the two phases. */
+  method: string;
   epochs: number;
   /** A: the epoch the combined loss starts (0 = from the start). */
   attentionEpoch: number;

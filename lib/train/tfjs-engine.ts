@@ -5,14 +5,23 @@ import type { AttentionMethod } from '../attention/types';
 import type { AttentionLoss } from '../losses/types';
 import { penaltyPerImage, rrrInputGradient, rrrPenalty } from '../losses/rrr';
 import { oneHotLabels } from '../attention/base';
+import { cdepPenalty, type CdepRegion } from '../losses/cdep';
+import { drawReferences, egPenalty } from '../losses/expected-gradients';
+import { createRng } from '../util/rng';
 
 export interface TfjsEngineOptions {
   model: Model;
-  method: 'vanilla' | 'align' | 'rrr';
+  method: 'vanilla' | 'align' | 'rrr' | 'cdep' | 'eg';
   attention?: AttentionMethod;
   loss?: AttentionLoss;
-  /** The input-gradient penalty of method 'rrr'. */
+  /** The input-gradient penalty of methods 'rrr' and 'eg' (for 'eg' applied to the attributions). */
   penalty?: InputGradPenalty;
+  /** Method 'cdep': what the decomposition calls relevant. */
+  cdep?: CdepRegion;
+  /** Method 'eg': reference draws per image and step (default 1). */
+  egReferences?: number;
+  /** Seed of the per-step draws of 'eg' and of CDEP's pixel prior (with each batch's drawKey). */
+  drawSeed?: number;
   optimizer: OptimizerConfig;
   /** Images per evaluation forward pass. */
   evalBatch?: number;
@@ -66,6 +75,18 @@ export class TfjsEngine implements TrainEngine {
   /** The attention term (before lambda) of a batch. */
   private attentionTerm(x: tf.Tensor4D, y: tf.Tensor1D, fwd: ReturnType<Model['forward']>, batch: TrainBatch): tf.Scalar {
     const { model, method } = this.o;
+    if (method === 'cdep' || method === 'eg') {
+      // the draws of a batch without a key (callers other than the trainer) follow the optimizer step
+      const rng = createRng(`${this.o.drawSeed ?? 0}:${method}:${batch.drawKey ?? `step ${this.step}`}`);
+      const spatial = method === 'cdep' ? this.o.cdep?.kind === 'mask' && !!this.o.cdep.penalty.spatial : !!this.o.penalty?.spatial;
+      const mask = spatial ? tf.tensor3d(batch.rrrMask!, [batch.size, this.inputSize, this.inputSize]) : undefined;
+      if (method === 'cdep') {
+        if (!this.o.cdep) throw new Error('method cdep needs its region (what the decomposition calls relevant)');
+        return cdepPenalty(model, x, this.o.cdep, mask, rng);
+      }
+      if (!this.o.penalty) throw new Error('method eg needs an input-gradient penalty');
+      return egPenalty(model, x, y, this.o.penalty, drawReferences(batch.size, this.o.egReferences ?? 1, rng), mask);
+    }
     if (method === 'rrr') {
       const penalty = this.o.penalty;
       if (!penalty) throw new Error('method rrr needs an input-gradient penalty');

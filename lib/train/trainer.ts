@@ -19,6 +19,7 @@ import { checkNoOldCheckpoint, runFiles, RUN_FILE_NAMES } from './run-folder';
 import { getEngineFactory } from './registry';
 import { NonFiniteLossError } from './engine';
 import { rrrModePenalty } from '../losses/rrr';
+import { CDEP_COLOUR_PIXELS, pixelProbabilities, type CdepRegion } from '../losses/cdep';
 import { buildPromptConstraint, checkPromptRecord, usesPrompts, type PromptInfo } from './prompt-constraint';
 import './tfjs-factory';
 import '../fast/register'; // --engine fused (lib/fast: LeNet-GAP's every method in one wasm kernel)
@@ -227,12 +228,19 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   // Prompt-guided constraint: the rrr penalty in prompt mode, and the validation right-reasons score of any run with prompts.
   const prompts = usesPrompts(config) ? await buildPromptConstraint(config, ds, nTrain, nVal, size, { cacheDir: opts.promptCacheDir, log }) : undefined;
   if (config.select === 'val-rr' && !prompts?.measurable) throw new UserError(`--select val-rr needs validation maps of the prompts; --maps ${config.maps} has none (a map file holds training maps only)`);
-  const promptMode = config.method === 'rrr' && config.rrrMode === 'prompt';
+  // rrr, eg and cdep read the same masks: the annotation (decoy region, or colour) or the prompts' (their language twin)
+  const penalised = config.method === 'rrr' || config.method === 'eg' || config.method === 'cdep';
+  const promptMode = penalised && config.rrrMode === 'prompt';
+  if (promptMode && !prompts) throw new UserError(`--method ${config.method} --rrr-mode prompt needs --prompt, --negative-prompt or --attribute-prompt`);
   let rrrMasks: Float32Array | undefined = promptMode ? prompts!.train : undefined;
-  const penalty = config.method === 'rrr' ? (promptMode ? prompts!.penalty : rrrModePenalty(config.rrrMode as 'spatial' | 'colour')) : undefined;
+  const penalty = penalised ? (promptMode ? prompts!.penalty : rrrModePenalty(config.rrrMode as 'spatial' | 'colour')) : undefined;
+  // CDEP's colour mode is its own ColorMNIST prior (single foreground pixels), not a matrix
+  const cdep: CdepRegion | undefined = config.method !== 'cdep' ? undefined : config.rrrMode === 'colour'
+    ? { kind: 'pixels', count: CDEP_COLOUR_PIXELS, probabilities: pixelProbabilities(trainX, nTrain, size) }
+    : { kind: 'mask', penalty: penalty! };
   if (penalty?.spatial && !promptMode) {
     rrrMasks = prepareRrrMasks(ds.train, nTrain, size);
-    if (!rrrMasks) throw new UserError(`--method rrr with spatial masks needs a spatial shortcut (decoy patch); ${ds.name} has none: use --rrr-mode colour`);
+    if (!rrrMasks) throw new UserError(`--method ${config.method} with spatial masks needs a spatial shortcut (decoy patch); ${ds.name} has none: use --rrr-mode colour`);
   }
 
   const inputs: RunInputs = {
@@ -248,6 +256,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     optimizer: { ...DEFAULT_OPTIMIZER, kind: config.optimizer, momentum: config.momentum, weightDecay: config.weightDecay },
     initialWeights: initialWeights(config.model, config.seed),
     penalty,
+    cdep,
   });
   const parameters = engine.parameterCount();
   let history: EpochRecord[] = [];
@@ -293,7 +302,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
         try {
           r = engine.trainStep({
             size: n, images: bx.subarray(0, n * rowX), labels: by.subarray(0, n),
-            targets: bt?.subarray(0, n * nGrid), rrrMask: bm?.subarray(0, n * rowM),
+            targets: bt?.subarray(0, n * nGrid), rrrMask: bm?.subarray(0, n * rowM), drawKey: `${e}:${s}`,
           }, { phase: plan.phase, lambda: plan.lambda, lr: plan.lr });
         } catch (err) {
           if (err instanceof NonFiniteLossError) {
