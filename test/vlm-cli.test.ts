@@ -51,5 +51,5 @@ test('ltl vlm eval names a missing checkpoint file clearly', () => {
   fs.writeFileSync(path.join(out, 'model.json'), '{}');
   const e = ltl(['vlm', 'eval', '--checkpoint', out, '--limit', '5']);
   assert.equal(e.status, 1);
-  assert.match(e.stderr, /ltl: error: VLM checkpoint .* is missing weights\.bin, vocab\.json, meta\.json/);
+  assert.match(e.stderr, /ltl: error: VLM checkpoint .* is missing weights\.safetensors, vocab\.json, meta\.json/);
 });
