@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { parseOptionallySealedJson } from '../util/sealed';
 import * as path from 'node:path';
 import { PAPER_DEFAULTS, resolveConfig, type TrainConfig } from '../train/config';
+import { RUN_FILE_NAMES } from '../train/run-folder';
 import { canonicalJson } from '../util/canonical-json';
 import { UserError } from '../util/errors';
 import { formatMeanStd, groupBy } from '../util/stats';
@@ -51,7 +52,7 @@ export function findResultFiles(root: string): string[] {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile() && e.name === 'result.json') out.push(p);
+      else if (e.isFile() && e.name === RUN_FILE_NAMES.result) out.push(p);
     }
   };
   walk(root);

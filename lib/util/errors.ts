@@ -42,7 +42,7 @@ const SYSCALL_VERBS: Record<string, string> = {
 
 /**
  * The one place where system errors (NodeJS.ErrnoException: file system, permissions, disk full)
- * become one-line user errors: "cannot write runs/a/checkpoint.bin: no space left on the device (ENOSPC)".
+ * become one-line user errors: "cannot write runs/a/checkpoint.safetensors: no space left on the device (ENOSPC)".
  * Returns undefined for anything that is not a system error with a known code (a bug, not the user's).
  */
 export function systemErrorToUserError(e: unknown, context?: string): UserError | undefined {
