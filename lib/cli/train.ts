@@ -26,6 +26,7 @@ export function register(program: Command): void {
     .option('--negative-prompt <text>', 'where the evidence must not come from ("a square"): input gradients on its map are penalised (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
     .option('--attribute-prompt <text>', 'an attribute the model must not read, with optional context ("colour of a digit"), or its value words ("red,green,blue"): a 3x3 matrix of input directions from the embedded VLM (cached under data/cache/attributes)')
     .option('--prompt-threshold <t>', 'prompt masks: map threshold (default 0.5)', num('--prompt-threshold'))
+    .option('--prompt-mass <p>', 'prompt masks: the positive region is the smallest set of map pixels holding this share of the map\'s mass (instead of --prompt-threshold)', num('--prompt-mass'))
     .option('--prompt-dilate <px>', 'prompt masks: dilation radius of the positive region, in map pixels (default 2)', num('--prompt-dilate'))
     .option('--negative-dilate <px>', 'prompt masks: dilation radius of negative regions (default 1)', num('--negative-dilate'))
     .option('--attribute-form <f>', 'moment (C = M / lambda_max, the VLM\'s graded matrix) | free-axis (I - v v^T, v its least direction) (default moment)')
@@ -53,7 +54,7 @@ export function register(program: Command): void {
       const config: Partial<TrainConfig> = {
         dataset: o.dataset, dataSeed: o.dataSeed, method: o.method, model: o.model, attention: o.attention, loss: o.loss,
         temperature: o.temperature, maps: o.maps, postprocess: o.postprocess, mapThreshold: o.mapThreshold, rrrMode: o.rrrMode,
-        prompt: o.prompt, negativePrompts: o.negativePrompt, attributePrompt: o.attributePrompt, promptThreshold: o.promptThreshold,
+        prompt: o.prompt, negativePrompts: o.negativePrompt, attributePrompt: o.attributePrompt, promptThreshold: o.promptThreshold, promptMass: o.promptMass,
         promptDilate: o.promptDilate, negativeDilate: o.negativeDilate, attributeForm: o.attributeForm,
         lambda: o.lambda, attentionEpoch: o.attentionEpoch, phase1: o.phase1, epochs: o.epochs, seed: o.seed,
         optimizer: o.optimizer, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, lrStep: o.lrStep, lrGamma: o.lrGamma,

@@ -15,7 +15,7 @@ export type Grid = Record<string, ConfigValue | ConfigValue[]>;
  */
 export const KNOWN_TRAIN_OPTIONS: readonly string[] = [
   'dataset', 'dataSeed', 'method', 'model', 'attention', 'loss', 'temperature', 'maps', 'prompt',
-  'negativePrompt', 'attributePrompt', 'promptThreshold', 'promptDilate', 'negativeDilate', 'attributeForm',
+  'negativePrompt', 'attributePrompt', 'promptThreshold', 'promptMass', 'promptDilate', 'negativeDilate', 'attributeForm',
   'postprocess', 'mapThreshold', 'rrrMode', 'lambda', 'attentionEpoch', 'phase1', 'seed', 'epochs',
   'limit', 'evalLimit', 'optimizer', 'lr', 'momentum', 'weightDecay', 'lrStep', 'lrGamma', 'batch',
   'select', 'scoreBeta', 'engine', 'mnistDir',

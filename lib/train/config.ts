@@ -34,6 +34,9 @@ export interface TrainConfig {
   attributePrompt: string | null;
   /** Prompt masks: map threshold, and dilation radius (px on the map's grid) of positive and negative regions. */
   promptThreshold: number;
+  /** Prompt masks by mass instead of threshold: the positive region is the smallest set of map pixels that holds this
+   * share of the map's mass (then dilated). null: threshold the map at promptThreshold. */
+  promptMass: number | null;
   promptDilate: number;
   negativeDilate: number;
   /** How the attribute matrix is used: 'moment' (C = M / lambda_max) or 'free-axis' (I - v v^T, v its least direction). */
@@ -65,7 +68,7 @@ export interface TrainConfig {
 export const PAPER_DEFAULTS: TrainConfig = {
   dataset: 'colormnist', dataSeed: 37, method: 'align', model: 'lenet-gap', attention: 'cam', loss: 'kl', temperature: 1,
   maps: 'oracle', postprocess: 'paper', mapThreshold: 0.5, rrrMode: 'spatial',
-  prompt: null, negativePrompts: [], attributePrompt: null, promptThreshold: 0.5, promptDilate: 2, negativeDilate: 1, attributeForm: 'moment',
+  prompt: null, negativePrompts: [], attributePrompt: null, promptThreshold: 0.5, promptMass: null, promptDilate: 2, negativeDilate: 1, attributeForm: 'moment',
   lambda: 160, attentionEpoch: 11, phase1: 'ce', epochs: 30, seed: 37,
   optimizer: 'sgd', lr: 1e-3, momentum: 0.98, weightDecay: 1e-4, lrStep: 7, lrGamma: 0.1, batch: 32,
   limit: null, evalLimit: null, select: 'val-acc', scoreBeta: 0.3, engine: 'auto',
@@ -152,6 +155,9 @@ function validatePrompts(c: TrainConfig): void {
   if (c.attributePrompt !== null) text(c.attributePrompt, '--attribute-prompt');
   if (!(typeof c.promptThreshold === 'number' && c.promptThreshold >= 0 && c.promptThreshold < 1)) {
     throw new UserError(`--prompt-threshold must be a number in [0, 1), not '${String(c.promptThreshold)}'`);
+  }
+  if (!(c.promptMass === null || (typeof c.promptMass === 'number' && c.promptMass > 0 && c.promptMass <= 1))) {
+    throw new UserError(`--prompt-mass must be a number in (0, 1], not '${String(c.promptMass)}'`);
   }
   for (const k of ['promptDilate', 'negativeDilate'] as const) {
     if (!(Number.isInteger(c[k]) && c[k] >= 0)) throw new UserError(`--${kebab(k)} must be an integer >= 0, not '${String(c[k])}'`);
