@@ -10,8 +10,10 @@
  * scripts/results-table.ts makes the tables. Nothing here reads a test number:
  *  - every run measures the same prompts on validation ('a digit'; on ColorMNIST also the attribute 'colour') and
  *    selects its epoch with --select val-rr (val acc x (1 - excluded share of input-gradient energy));
- *  - a method with a lambda scan runs every lambda with seed 1 first; the lambda whose run scores best on validation
- *    (val-rr score of its selected epoch; ties: the smaller lambda) is used for the other seeds.
+ *  - a method with a lambda scan runs every lambda (and every variant of its settings, e.g. the prompt masks by mass)
+ *    with seed 1 first; the pair whose run scores best on validation (val-rr score of its selected epoch, measured with
+ *    the default masks and the graded attribute matrix for every run, so the candidates share one scale; ties: the
+ *    smaller lambda, then the plain settings) is used for the other seeds; docs/results keeps that pair's seeds only.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,13 +26,14 @@ interface Method {
   args: string[];
   /** Lambdas scanned with seed 1; none: the method's own default. */
   lambdas?: number[];
+  /** Other settings scanned with seed 1 beside the plain args, each with every lambda (validation picks one pair). */
+  variants?: Variant[];
   /** How many of the seeds (default all); the study's time goes first to the rows that answer its question. */
   seeds?: number;
-  /** When its seed-1 (scan) runs start; its other seeds start at `then` (lower first, across datasets); seeds from
-   * the third on at `thirdSeed` when given (a second seed of every row before a third of any). */
+  /** When its seed-1 (scan) runs start; its second seed starts at `then` (lower first, across datasets), its n-th at
+   * then + 10 (n - 2): a second seed of every row before a third of any. */
   first: number;
   then: number;
-  thirdSeed?: number;
 }
 
 interface DatasetPlan {
@@ -42,35 +45,42 @@ interface DatasetPlan {
   methods: Method[];
 }
 
+interface Variant { name: string; args: string[] }
+
 const DIGIT = ['--prompt', 'a digit'];
+/** Prompt masks by mass (lib/train/prompt-constraint.ts massRegion): the region that holds 99 % of the map's mass. */
+const MASS_MASKS: Variant[] = [
+  { name: 'mass-0.99-dilate-1', args: ['--prompt-mass', '0.99', '--prompt-dilate', '1'] },
+  { name: 'mass-0.99-dilate-2', args: ['--prompt-mass', '0.99', '--prompt-dilate', '2'] },
+];
 const RRR = ['--method', 'rrr', '--attention-epoch', '0'];
 
 const PLANS: DatasetPlan[] = [
   {
     dataset: 'decoymnist-hard', priority: 0, measure: DIGIT, methods: [
       { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
-      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [3, 10], first: 1, then: 2, thirdSeed: 5 },
+      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [3, 10], variants: MASS_MASKS, first: 1, then: 2 },
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100], first: 3, then: 6 },
       { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
       { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
       // ablation: the same constraint with pixel-exact digit masks for the prompt's map (how much the VLM's maps cost),
       // at the lambda the embedded maps' validation chose
-      { name: 'rrr-prompt-oracle-maps', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'oracle'], lambdas: [3], first: 2.55, then: 8.5 },
+      { name: 'rrr-prompt-oracle-maps', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'oracle'], lambdas: [3], seeds: 1, first: 2.55, then: 8.5 },
     ],
   },
   {
     dataset: 'colormnist', priority: 0, measure: [...DIGIT, '--attribute-prompt', 'colour of a digit'], methods: [
       { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
-      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [10, 100], first: 1, then: 2, thirdSeed: 5 },
+      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [10, 100], variants: [{ name: 'free-axis', args: ['--attribute-form', 'free-axis'] }], first: 1, then: 2 },
       // ablation: the attribute matrix in its free-axis form (I - v v^T, v the direction the VLM reads colour from least)
-      { name: 'rrr-prompt-free-axis', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded', '--attribute-form', 'free-axis'], lambdas: [10], first: 2.8, then: 8.5 },
+      { name: 'rrr-prompt-free-axis', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded', '--attribute-form', 'free-axis'], lambdas: [10], seeds: 1, first: 2.8, then: 8.5 },
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'colour'], lambdas: [10, 100], first: 3, then: 6 },
       { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
       { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
     ],
   },
   {
-    dataset: 'decoymnist', priority: 10, measure: DIGIT, methods: [
+    dataset: 'decoymnist', priority: 0.5, measure: DIGIT, methods: [
       { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
       { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [1, 10], first: 1, then: 2 },
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100], first: 3, then: 6 },
@@ -94,10 +104,10 @@ const SEEDS = argValue('--seeds', '1,2,3').split(',').map(Number);
 const ONLY = process.argv.includes('--only') ? argValue('--only', '').split(',') : null;
 const DRY = process.argv.includes('--dry-run');
 
-interface Run { plan: DatasetPlan; method: Method; lambda: number | null; seed: number; dir: string }
+interface Run { plan: DatasetPlan; method: Method; lambda: number | null; variant: Variant | null; seed: number; dir: string }
 
-const runDir = (p: DatasetPlan, m: Method, lambda: number | null, seed: number) =>
-  path.join(RUNS, p.dataset, m.name, lambda === null ? 'default' : `lambda-${lambda}`, `seed-${seed}`);
+const runDir = (p: DatasetPlan, m: Method, lambda: number | null, seed: number, variant: Variant | null = null) =>
+  path.join(RUNS, p.dataset, m.name, (variant ? `${variant.name}-` : '') + (lambda === null ? 'default' : `lambda-${lambda}`), `seed-${seed}`);
 
 function readResult(dir: string): any | undefined {
   return readRunResult(dir);
@@ -110,7 +120,7 @@ function valRr(r: any): number {
 }
 
 function train(run: Run): Promise<void> {
-  const args = ['bin/ltl.js', 'train', '--dataset', run.plan.dataset, ...run.method.args, ...run.plan.measure,
+  const args = ['bin/ltl.js', 'train', '--dataset', run.plan.dataset, ...run.method.args, ...(run.variant?.args ?? []), ...run.plan.measure,
     ...(run.lambda === null ? [] : ['--lambda', String(run.lambda)]),
     '--select', 'val-rr', '--epochs', '30', '--seed', String(run.seed), '--out', run.dir, '--no-progress'];
   if (DRY) { console.log(`node ${args.join(' ')}`); return Promise.resolve(); }
@@ -124,6 +134,10 @@ function train(run: Run): Promise<void> {
     });
   }
   fs.mkdirSync(run.dir, { recursive: true });
+  // the code of every start (a resumed run lists each)
+  const codeFile = path.join(run.dir, 'code.json');
+  const started = fs.existsSync(codeFile) ? JSON.parse(fs.readFileSync(codeFile, 'utf8')) as Array<typeof CODE> : [];
+  fs.writeFileSync(codeFile, JSON.stringify([...started, CODE], null, 2) + '\n');
   const log = fs.openSync(runFiles(run.dir).trainLog, 'a');
   const t0 = Date.now();
   console.log(`start ${path.relative(RUNS, run.dir)}`);
@@ -166,9 +180,25 @@ function publish(run: Run): void {
   const dst = path.join(DOCS, run.plan.dataset, run.method.name, `seed-${run.seed}`);
   fs.mkdirSync(dst, { recursive: true });
   fs.copyFileSync(runFiles(run.dir).result, runFiles(dst).result);
-  // which code made it: result.json is sealed, so the commit and the fused kernel's hash sit beside it (two kernels
-  // that differ only in float rounding give different numbers for the same seed)
-  fs.writeFileSync(path.join(dst, 'code.json'), JSON.stringify(CODE, null, 2) + '\n');
+  // which code made it (train() records it in the run folder): result.json is sealed, so the commit and the fused
+  // kernel's hash sit beside it (two kernels that differ only in float rounding give different numbers for one seed)
+  const code = path.join(run.dir, 'code.json');
+  if (fs.existsSync(code)) fs.copyFileSync(code, path.join(dst, 'code.json'));
+}
+
+/** Removes a method's published seeds that are not (yet) results of the chosen settings' runs. */
+function unpublishOthers(plan: DatasetPlan, m: Method, chosen: Run[]): void {
+  if (DRY) return;
+  const dir = path.join(DOCS, plan.dataset, m.name);
+  if (!fs.existsSync(dir)) return;
+  for (const seedDir of fs.readdirSync(dir)) {
+    const run = chosen.find((r) => `seed-${r.seed}` === seedDir);
+    const src = run && runFiles(run.dir).result;
+    const dst = runFiles(path.join(dir, seedDir)).result;
+    if (!src || !fs.existsSync(src) || !fs.existsSync(dst) || !fs.readFileSync(src).equals(fs.readFileSync(dst))) {
+      fs.rmSync(path.join(dir, seedDir), { recursive: true, force: true });
+    }
+  }
 }
 
 /** The commit of the checkout this study runs from and the SHA-256 of its fused kernel. */
@@ -189,8 +219,9 @@ async function main(): Promise<void> {
     // the first run of a dataset makes (and caches) its prompt maps and attribute matrix; the rest wait for it
     const [first, ...rest] = plan.methods;
     const seedsOf = (m: Method) => SEEDS.slice(0, m.seeds ?? SEEDS.length);
+    // every row's seed n before any row's seed n + 1 (a short study still ends with whole rows of fewer seeds)
     const prio = (m: Method, seedIndex: number) =>
-      plan.priority + (seedIndex === 0 ? m.first : seedIndex >= 2 && m.thirdSeed !== undefined ? m.thirdSeed : m.then) + seedIndex / 100;
+      plan.priority + (seedIndex === 0 ? m.first : m.then + 10 * (seedIndex - 1)) + seedIndex / 100;
     const firstRun: Run = { plan, method: first, lambda: null, seed: SEEDS[0], dir: runDir(plan, first, null, SEEDS[0]) };
     pool.add(async () => {
       await train(firstRun);
@@ -201,24 +232,32 @@ async function main(): Promise<void> {
       });
       rest.forEach((m) => {
         const lambdas = m.lambdas ?? [null];
-        const scan: Run[] = lambdas.map((l) => ({ plan, method: m, lambda: l, seed: SEEDS[0], dir: runDir(plan, m, l, SEEDS[0]) }));
+        const scan: Run[] = [null, ...(m.variants ?? [])].flatMap((variant) =>
+          lambdas.map((l) => ({ plan, method: m, lambda: l, variant, seed: SEEDS[0], dir: runDir(plan, m, l, SEEDS[0], variant) })));
         let left = scan.length;
         for (const s of scan) {
           pool.add(async () => {
             await train(s);
             if (--left > 0) return;
-            // lambda chosen on validation (seed 1 runs), then the other seeds
-            const scored = scan.map((x) => ({ lambda: x.lambda, r: readResult(x.dir) })).filter((x) => x.r);
+            // lambda (and variant) chosen on validation (seed 1 runs), then the other seeds; ties: the smaller lambda,
+            // then the plain settings before a variant
+            const scored = scan.map((x, order) => ({ x, order, r: readResult(x.dir) })).filter((s) => s.r);
             if (!scored.length) return;
-            scored.sort((a, b) => valRr(b.r) - valRr(a.r) || (a.lambda ?? 0) - (b.lambda ?? 0));
-            const best = scored[0].lambda;
-            choices[`${plan.dataset}/${m.name}`] = { lambda: best, by: 'val-rr score of the selected epoch, seed ' + SEEDS[0],
-              scan: scored.map((x) => ({ lambda: x.lambda, valAccSelected: x.r.valAccSelected, valExcludedShareSelected: x.r.valExcludedShareSelected, valRr: valRr(x.r) })) };
+            scored.sort((a, b) => valRr(b.r) - valRr(a.r) || (a.x.lambda ?? 0) - (b.x.lambda ?? 0) || a.order - b.order);
+            const chosen = scored[0].x;
+            choices[`${plan.dataset}/${m.name}`] = {
+              lambda: chosen.lambda, ...(m.variants ? { variant: chosen.variant?.name ?? null } : {}),
+              by: 'val-rr score of the selected epoch, seed ' + SEEDS[0],
+              scan: scored.map((s) => ({ lambda: s.x.lambda, ...(m.variants ? { variant: s.x.variant?.name ?? null } : {}),
+                valAccSelected: s.r.valAccSelected, valExcludedShareSelected: s.r.valExcludedShareSelected, valRr: valRr(s.r) })),
+            };
             writeChoices();
-            const chosen = scan.find((x) => x.lambda === best)!;
+            const runOf = (seed: number): Run => ({ plan, method: m, lambda: chosen.lambda, variant: chosen.variant, seed, dir: runDir(plan, m, chosen.lambda, seed, chosen.variant) });
+            // docs/results holds the chosen settings' seeds only: a seed published from an earlier choice goes now
+            unpublishOthers(plan, m, SEEDS.map(runOf));
             publish(chosen);
             seedsOf(m).slice(1).forEach((seed, i) => {
-              const r: Run = { plan, method: m, lambda: best, seed, dir: runDir(plan, m, best, seed) };
+              const r = runOf(seed);
               pool.add(async () => { await train(r); publish(r); }, prio(m, i + 1));
             });
           }, prio(m, 0));

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import { runTraining, selectEpoch, resolveConfig, configDiff, PAPER_DEFAULTS, TfjsEngine, DEFAULT_OPTIMIZER, IDENTITY3, OFF_GREY3, type TrainConfig, type InputGradPenalty } from '../lib/train';
-import { positiveWeights, negativeWeights, combineWeights, promptRegions, buildPromptConstraint } from '../lib/train/prompt-constraint';
+import { positiveWeights, negativeWeights, combineWeights, promptRegions, buildPromptConstraint, massRegion, MEASURE_MASKS } from '../lib/train/prompt-constraint';
 import { createModel } from '../lib/models';
 import { rrrPenalty } from '../lib/losses/rrr';
 import { registerGenerator } from '../lib/maps/registry';
@@ -264,6 +264,39 @@ test('selection never reads the test split: poisoned test labels, same selected 
   assert.equal(clean.valExcludedShareSelected, clean.epochs[clean.selectedEpoch].valExcludedShare);
 });
 
+test('mask by mass: the smallest set of pixels holding the share, largest first; ties by pixel order; empty map empty', () => {
+  // one 2x3 map: values 4, 3, 2, 1, 0, 0 (total 10); a second map all 0
+  const maps: MapBatch = { count: 2, height: 2, width: 3, data: Float32Array.from([4, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0]) };
+  const region = (share: number) => Array.from(massRegion(share)(maps).data.subarray(0, 6));
+  assert.deepEqual(region(0.4), [1, 0, 0, 0, 0, 0], '4 of 10 holds 40 %');
+  assert.deepEqual(region(0.41), [1, 1, 0, 0, 0, 0], 'just over: the next largest joins');
+  assert.deepEqual(region(0.9), [1, 1, 1, 0, 0, 0], '4 + 3 + 2 of 10');
+  assert.deepEqual(region(0.91), [1, 1, 1, 1, 0, 0]);
+  assert.deepEqual(region(1), [1, 1, 1, 1, 0, 0], 'all the mass: every positive pixel, no zero one');
+  assert.ok(massRegion(1)(maps).data.subarray(6).every((v) => v === 0), 'an empty map has an empty region');
+  const ties: MapBatch = { count: 1, height: 1, width: 4, data: Float32Array.from([1, 1, 1, 1]) };
+  assert.deepEqual(Array.from(massRegion(0.5)(ties).data), [1, 1, 0, 0], 'equal values: pixel order decides');
+  assert.throws(() => massRegion(0), UserError);
+  // through the mask chain: the region by mass, then dilated, as promptRegions does with a threshold
+  const sq = squareMaps([[10, 10, 8]]);
+  assert.deepEqual(promptRegions(sq, { threshold: 0.99, mass: 1, radius: 2 }, 28), promptRegions(sq, { threshold: 0.5, radius: 2 }, 28),
+    'mass 1 of a flat square = the square, whatever the threshold');
+});
+
+test('the right-reasons score always uses the default masks; the training masks follow --prompt-mass / --prompt-dilate', async () => {
+  const ds = smallDataset('decoymnist-hard', { train: 40, val: 20, test: 10 });
+  const base = resolveConfig({ dataset: 'decoymnist-hard', method: 'rrr', maps: 'oracle', prompt: 'a digit', seed: 1 });
+  const dir = tmp();
+  const plain = await buildPromptConstraint(base, ds, 40, 20, 28, { cacheDir: dir });
+  const loose = await buildPromptConstraint({ ...base, promptMass: 0.9, promptDilate: 4 }, ds, 40, 20, 28, { cacheDir: dir });
+  assert.deepEqual(loose.val, plain.val, 'validation masks: the defaults for both');
+  assert.notDeepEqual(loose.train, plain.train, 'training masks: the run\'s own');
+  assert.equal(plain.info.measureMasks, undefined);
+  assert.deepEqual(loose.info.measureMasks, MEASURE_MASKS);
+  assert.equal(loose.info.masks.mass, 0.9);
+  assert.throws(() => resolveConfig({ ...base, promptMass: 1.5 }), /--prompt-mass must be a number in \(0, 1\]/);
+});
+
 test('a vanilla run with a prompt records where it looks; a resume with other maps is refused', async () => {
   const ds = smallDataset('decoymnist-hard', { train: 120, val: 60, test: 60 });
   const out = tmp();
@@ -272,6 +305,7 @@ test('a vanilla run with a prompt records where it looks; a resume with other ma
   const record = path.join(out, 'prompts.json');
   assert.ok(fs.existsSync(record));
   const { sha256: _seal, ...info } = JSON.parse(fs.readFileSync(record, 'utf8'));
+  const fresh0: string = info.provenance[0].mapsSha256;
   info.provenance[0].mapsSha256 = '0'.repeat(64);
   writeSealedJson(record, info); // the (checksummed) record of a run made with other maps
   const damaged = fs.readFileSync(record, 'utf8').replace('"mapsSha256": "0', '"mapsSha256": "1');
@@ -279,6 +313,11 @@ test('a vanilla run with a prompt records where it looks; a resume with other ma
   await assert.rejects(runTraining(config, { dataset: ds, outDir: out }), (e: Error) => e instanceof UserError && /prompt record .*prompts\.json is corrupt: checksum mismatch/.test(e.message));
   writeSealedJson(record, info);
   await assert.rejects(runTraining(config, { dataset: ds, outDir: out }), (e: Error) => e instanceof UserError && /prompt maps or penalty .* changed/.test(e.message));
+  // the same maps made into other masks are another run too: the record of a run whose masks were dilated by 3
+  writeSealedJson(record, { ...info, provenance: [{ ...info.provenance[0], mapsSha256: fresh0 }, ...info.provenance.slice(1)], masks: { ...info.masks, positiveRadius: 3 } });
+  await assert.rejects(runTraining(config, { dataset: ds, outDir: out }), (e: Error) => e instanceof UserError && /prompt maps or penalty .* changed/.test(e.message));
+  writeSealedJson(record, { ...info, provenance: [{ ...info.provenance[0], mapsSha256: fresh0 }, ...info.provenance.slice(1)] });
+  await runTraining(config, { dataset: ds, outDir: out }); // the original record: the resume goes on
   const fresh = await runTraining(config, { dataset: ds });
   assert.ok(fresh.epochs.every((r) => typeof r.valExcludedShare === 'number'));
   assert.equal(fresh.prompts!.penalty.spatial!.length, 9);
@@ -299,6 +338,9 @@ test('a constraint with a per-pixel and an attribute term: both matrices, valida
   assert.ok(logs.some((m) => /attribute prompt "red,green,blue": 3 value prompts/.test(m)));
   const free = await buildPromptConstraint({ ...c, prompt: null, attributeForm: 'free-axis' }, ds, 30, 20, 32, { cacheDir: tmp() });
   assert.equal(free.penalty.spatial, null); assert.equal(free.train, undefined); assert.ok(Math.abs(free.shareBound - 1) < 1e-5);
+  assert.deepEqual(pc.measurePenalty, pc.penalty, 'moment form: the score measures the run\'s own penalty');
+  assert.notDeepEqual(free.penalty.global, pc.penalty.global);
+  assert.deepEqual(free.measurePenalty.global, pc.penalty.global, 'free-axis runs are measured with the moment matrix, like every other run');
   const ev = symmetricEigen3(free.penalty.global!).values;
   assert.ok(Math.abs(ev[0] - 1) < 1e-5 && Math.abs(ev[1] - 1) < 1e-5 && Math.abs(ev[2]) < 1e-5, `a projection: ${ev}`);
 });

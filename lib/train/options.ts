@@ -46,6 +46,8 @@ export interface OptionSpec<V> {
   aboveMin?: boolean;
   /** 'number': values must be below this. */
   below?: number;
+  /** 'number': values may be at most this. */
+  atMost?: number;
   /** How the default reads in help and docs when the value itself would not say it (e.g. 'all' for limit null). */
   defaultText?: string;
   /** `ltl train` requires the flag (API callers get `default`). */
@@ -70,8 +72,8 @@ function choice<C extends string>(choices: readonly C[], o: Common & { default: 
 function int<D extends number | null>(o: Common & { default: D; min: number }): OptionSpec<D extends null ? number | null : number> {
   return { kind: 'int', ...o } as OptionSpec<unknown> as OptionSpec<D extends null ? number | null : number>;
 }
-function num(o: Common & { default: number; min: number; aboveMin?: boolean; below?: number }): OptionSpec<number> {
-  return { kind: 'number', ...o };
+function num<D extends number | null>(o: Common & { default: D; min: number; aboveMin?: boolean; below?: number; atMost?: number }): OptionSpec<D extends null ? number | null : number> {
+  return { kind: 'number', ...o } as OptionSpec<unknown> as OptionSpec<D extends null ? number | null : number>;
 }
 function text<D extends string | null>(o: Common & { default: D }): OptionSpec<D extends null ? string | null : string> {
   return { kind: 'text', ...o } as OptionSpec<unknown> as OptionSpec<D extends null ? string | null : string>;
@@ -141,6 +143,10 @@ const TRAIN_OPTION_SPECS = {
     help: 'an attribute the model must not read, with optional context ("colour of a digit"), or its value words ("red,green,blue"): a 3x3 matrix of input directions from the embedded VLM (cached under data/cache/attributes)',
   }),
   promptThreshold: num({ arg: 't', default: 0.5, min: 0, below: 1, help: 'prompt masks: map threshold' }),
+  promptMass: num({
+    arg: 'p', default: null, min: 0, aboveMin: true, atMost: 1,
+    help: "prompt masks by mass: the positive region is the smallest set of map pixels holding this share of the map's mass (instead of the threshold)",
+  }),
   promptDilate: int({ arg: 'px', default: 2, min: 0, help: 'prompt masks: dilation radius of the positive region, in map pixels' }),
   negativeDilate: int({ arg: 'px', default: 1, min: 0, help: 'prompt masks: dilation radius of negative regions, in map pixels' }),
   attributeForm: choice(['moment', 'free-axis'] as const, {
@@ -267,7 +273,7 @@ export function optionProblem(o: TrainOption, v: unknown): string | undefined {
     case 'int':
       return Number.isInteger(v) && (v as number) >= o.min! ? undefined : `${flag} must be an integer >= ${o.min}, not '${String(v)}'`;
     case 'number': {
-      const ok = typeof v === 'number' && Number.isFinite(v) && (o.aboveMin ? v > o.min! : v >= o.min!) && (o.below === undefined || v < o.below);
+      const ok = typeof v === 'number' && Number.isFinite(v) && (o.aboveMin ? v > o.min! : v >= o.min!) && (o.below === undefined || v < o.below) && (o.atMost === undefined || v <= o.atMost);
       return ok ? undefined : `${flag} must be ${rangeText(o)}, not '${String(v)}'`;
     }
     case 'text':
@@ -295,7 +301,10 @@ export function argProblem(o: TrainOption, raw: string): string | undefined {
 }
 
 function rangeText(o: TrainOption): string {
-  return o.below !== undefined ? `a number in [${o.min}, ${o.below})` : `a number ${o.aboveMin ? '>' : '>='} ${o.min}`;
+  const from = `${o.aboveMin ? '(' : '['}${o.min}`;
+  if (o.below !== undefined) return `a number in ${from}, ${o.below})`;
+  if (o.atMost !== undefined) return `a number in ${from}, ${o.atMost}]`;
+  return `a number ${o.aboveMin ? '>' : '>='} ${o.min}`;
 }
 
 /** The allowed values in words: 'vanilla, align, rrr', 'integer >= 1', 'number in [0, 1)', 'text, repeatable'. */

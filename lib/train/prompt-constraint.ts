@@ -5,7 +5,7 @@ import type { MapBatch, MapGenerator } from '../maps/types';
 import { compose, dilate, resizeBilinear, threshold } from '../maps/postprocess';
 import { defaultPromptCacheDir, isMapSourceName, mapSourceGenerator, splitMaps, type MapProvenance } from '../maps/split-maps';
 import { IDENTITY3, type InputGradPenalty } from './engine';
-import type { TrainConfig } from './config';
+import { PAPER_DEFAULTS, type TrainConfig } from './config';
 import { UserError } from '../util/errors';
 import { canonicalJson } from '../util/canonical-json';
 import { readSealedJson, writeSealedJson } from '../util/sealed';
@@ -27,8 +27,15 @@ import { loadCheckpoint } from '../maps/embedded/checkpoint';
  */
 
 export interface MaskSettings {
-  /** Map threshold (strict: map > t is inside). */
+  /** Map threshold (strict: map > t is inside); ignored when `mass` is given. */
   threshold: number;
+  /**
+   * Region by mass instead: per map, the smallest set of pixels (largest values first, ties by pixel order) that
+   * holds this share of the map's total mass. Why: a peaked map (the embedded VLM's) thresholded at half its
+   * maximum leaves out a digit's faint strokes, and a constraint that penalises the object's own strokes pushes
+   * the net towards whatever else predicts the label; a share of the mass adapts to how peaked each map is.
+   */
+  mass?: number | null;
   /** Dilation radius in pixels of the map's grid (window 2r+1). */
   radius: number;
 }
@@ -36,10 +43,36 @@ export interface MaskSettings {
 /** 0/1 regions [N, size, size] of maps: threshold, dilate, bilinear to the input grid, any touched pixel -> 1. */
 export function promptRegions(maps: MapBatch, m: MaskSettings, size: number): Float32Array {
   if (!(Number.isInteger(m.radius) && m.radius >= 0)) throw new UserError(`mask dilation radius must be an integer >= 0, not ${m.radius}`);
-  const chain = compose(threshold(m.threshold), dilate(2 * m.radius + 1), resizeBilinear(size, size));
+  const select = m.mass !== undefined && m.mass !== null ? massRegion(m.mass) : threshold(m.threshold);
+  const chain = compose(select, dilate(2 * m.radius + 1), resizeBilinear(size, size));
   const out = chain(maps).data;
   for (let i = 0; i < out.length; i++) out[i] = out[i] > 0 ? 1 : 0;
   return out;
+}
+
+/** Map step: 1 on the smallest set of pixels holding `share` of each map's mass (MaskSettings.mass), else 0. */
+export function massRegion(share: number): (maps: MapBatch) => MapBatch {
+  if (!(share > 0 && share <= 1)) throw new UserError(`mask mass share must be in (0, 1], not ${share}`);
+  return (maps: MapBatch) => {
+    const hw = maps.height * maps.width;
+    const out = new Float32Array(maps.data.length);
+    const order = new Int32Array(hw);
+    for (let n = 0; n < maps.count; n++) {
+      const m = maps.data.subarray(n * hw, (n + 1) * hw);
+      let total = 0;
+      for (let p = 0; p < hw; p++) total += Math.max(0, m[p]);
+      if (!(total > 0)) continue; // an empty map has an empty region
+      for (let p = 0; p < hw; p++) order[p] = p;
+      // largest first; equal values keep pixel order, so the region is deterministic
+      order.sort((a, b) => m[b] - m[a] || a - b);
+      let acc = 0;
+      for (let k = 0; k < hw && acc < share * total; k++) {
+        out[n * hw + order[k]] = 1;
+        acc += Math.max(0, m[order[k]]);
+      }
+    }
+    return { ...maps, data: out };
+  };
 }
 
 /** Per-pixel weights of a positive prompt: 1 - region, and 0 for an image whose region is empty. */
@@ -81,7 +114,10 @@ export interface PromptInfo {
   prompt: string | null;
   negativePrompts: string[];
   attributePrompt: string | null;
-  masks: { threshold: number; positiveRadius: number; negativeRadius: number };
+  /** The training masks' settings (mass: present when the positive region is taken by mass). */
+  masks: { threshold: number; mass?: number; positiveRadius: number; negativeRadius: number };
+  /** The validation masks' settings when they differ from `masks` (the right-reasons score always uses the defaults). */
+  measureMasks?: typeof MEASURE_MASKS;
   /** The penalty matrices (S, C). */
   penalty: InputGradPenalty;
   /** One entry per prompt and split: generator identity, cache key, digest of the maps used. */
@@ -97,6 +133,9 @@ export interface PromptInfo {
 
 export interface PromptConstraint {
   penalty: InputGradPenalty;
+  /** The penalty the validation right-reasons score measures: the run's own with the attribute matrix always in its
+   * graded (moment) form, so runs of either --attribute-form are compared on one scale (as MEASURE_MASKS does for masks). */
+  measurePenalty: InputGradPenalty;
   /** Per-pixel weights [nTrain, S, S] when the penalty has a per-pixel term. */
   train?: Float32Array;
   /** The same for the validation images; undefined when the source has no validation maps (a map FILE). */
@@ -112,7 +151,7 @@ export interface PromptConstraint {
   info: PromptInfo;
 }
 
-type PromptConfig = Pick<TrainConfig, 'maps' | 'prompt' | 'negativePrompts' | 'attributePrompt' | 'promptThreshold' | 'promptDilate' | 'negativeDilate' | 'attributeForm' | 'seed'>;
+type PromptConfig = Pick<TrainConfig, 'maps' | 'prompt' | 'negativePrompts' | 'attributePrompt' | 'promptThreshold' | 'promptMass' | 'promptDilate' | 'negativeDilate' | 'attributeForm' | 'seed'>;
 
 export interface PromptConstraintOptions {
   /** Cache root (default data/cache; maps/ and attributes/ below it). */
@@ -150,23 +189,28 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
         const got = await splitMaps({ maps: c.maps, prompt: t.prompt, role: t.role, seed: c.seed, cacheDir, generator, log: o.log }, ds, ds[split], n);
         if (!got) { valMissing = true; continue; }
         provenance.push(got.provenance);
+        // The validation masks measure the right-reasons score: always with the default mask settings, so that runs
+        // whose training masks differ (--prompt-mass, --prompt-dilate) are compared on one scale.
+        const s = split === 'train' ? { threshold: c.promptThreshold, mass: c.promptMass, positiveRadius: c.promptDilate, negativeRadius: c.negativeDilate } : MEASURE_MASKS;
         if (t.role === 'positive') {
-          const m = positiveWeights(got.maps, { threshold: c.promptThreshold, radius: c.promptDilate }, size);
+          const m = positiveWeights(got.maps, { threshold: s.threshold, mass: s.mass, radius: s.positiveRadius }, size);
           parts[split].push(m.weights);
           if (split === 'train') empty.train = m.empty; else empty.val = m.empty;
         } else {
-          parts[split].push(negativeWeights(got.maps, { threshold: c.promptThreshold, radius: c.negativeDilate }, size));
+          parts[split].push(negativeWeights(got.maps, { threshold: s.threshold, mass: s.mass, radius: s.negativeRadius }, size));
         }
       }
     }
     let attribute: PromptInfo['attribute'] = null;
     let global: number[] | null = null;
+    let measureGlobal: number[] | null = null;
     if (c.attributePrompt !== null) {
       const embedded = gens.get('');
       const vlm = embedded && embedded.name === 'embedded' ? (embedded as any).load() : loadCheckpoint();
       const a = await attributeMatrix(vlm, ds, { attribute: c.attributePrompt }, path.join(cacheDir, 'attributes'));
       o.log?.(`attribute prompt ${JSON.stringify(c.attributePrompt)}: ${a.values.length} value prompts (${a.values.map((v) => JSON.stringify(v)).join(', ')})${a.ignoredWords.length ? `; words the VLM does not know, ignored: ${a.ignoredWords.join(', ')}` : ''}; matrix ${a.cached ? 'from the cache' : `from ${a.images} training images`}, Frobenius cosine to OFF_GREY3 ${a.reference.cosine.toFixed(3)}`);
       global = c.attributeForm === 'free-axis' ? freeAxisMatrix(a) : a.matrix;
+      measureGlobal = a.matrix;
       attribute = { ...a, form: c.attributeForm, used: global };
       if (!embedded || embedded.name !== 'embedded') vlm.model.dispose();
     }
@@ -176,20 +220,32 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
     const mean = (w?: Float32Array) => (w && w.length ? w.reduce((a, b) => a + b, 0) / w.length : null);
     const info: PromptInfo = {
       maps: c.maps, prompt: c.prompt, negativePrompts: [...c.negativePrompts], attributePrompt: c.attributePrompt,
-      masks: { threshold: c.promptThreshold, positiveRadius: c.promptDilate, negativeRadius: c.negativeDilate },
+      masks: { threshold: c.promptThreshold, ...(c.promptMass !== null ? { mass: c.promptMass } : {}), positiveRadius: c.promptDilate, negativeRadius: c.negativeDilate },
+      ...(sameMasks(c) ? {} : { measureMasks: MEASURE_MASKS }),
       penalty, provenance, attribute, trainMeanWeight: mean(train), valMeanWeight: mean(val), emptyPositive: empty,
     };
     if (empty.train) o.log?.(`warning: ${empty.train} of ${nTrain} positive maps of ${JSON.stringify(c.prompt)} are empty (no constraint on those images)`);
-    const shareBound = (penalty.spatial ? 1 : 0) + (global ? Math.max(0, symmetricEigen3(global).values[0]) : 0);
-    return { penalty, train, val, measurable: !!val || !train, shareBound: shareBound > 0 ? shareBound : 1, info };
+    const measurePenalty: InputGradPenalty = { spatial: penalty.spatial, global: measureGlobal };
+    const shareBound = (measurePenalty.spatial ? 1 : 0) + (measureGlobal ? Math.max(0, symmetricEigen3(measureGlobal).values[0]) : 0);
+    return { penalty, measurePenalty, train, val, measurable: !!val || !train, shareBound: shareBound > 0 ? shareBound : 1, info };
   } finally {
     for (const g of gens.values()) g?.dispose?.();
   }
 }
 
-/** What must not change when a run resumes: the digests of its maps and its penalty matrices. */
+/** The mask settings of the validation right-reasons score (the defaults of every run). */
+export const MEASURE_MASKS = {
+  threshold: PAPER_DEFAULTS.promptThreshold, mass: null, positiveRadius: PAPER_DEFAULTS.promptDilate, negativeRadius: PAPER_DEFAULTS.negativeDilate,
+} as const;
+
+function sameMasks(c: PromptConfig): boolean {
+  return c.promptMass === null && c.promptThreshold === MEASURE_MASKS.threshold && c.promptDilate === MEASURE_MASKS.positiveRadius && c.negativeDilate === MEASURE_MASKS.negativeRadius;
+}
+
+/** What must not change when a run resumes: the digests of its maps, the mask settings made from them and its penalty matrices. */
 function fingerprint(info: PromptInfo): string {
   return canonicalJson({
+    masks: info.masks,
     maps: info.provenance.map((p) => ({ prompt: p.prompt, role: p.role, split: p.split, count: p.count, generatorId: p.generatorId, mapsSha256: p.mapsSha256 })),
     penalty: info.penalty,
   });

@@ -317,7 +317,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
       trainSeconds += seconds;
       imagesTrained += nTrain;
       const t1 = performance.now();
-      const share = prompts?.measurable ? { rrrMask: prompts.val, penalty: prompts.penalty } : {};
+      const share = prompts?.measurable ? { rrrMask: prompts.val, penalty: prompts.measurePenalty } : {};
       const v = engine.evaluate({ size: nVal, images: valX, labels: valY, targets: valTargets?.data, ...share });
       const t = engine.evaluate({ size: nTest, images: testX, labels: testY });
       const valAcc = v.correct / v.count;
