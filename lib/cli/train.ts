@@ -12,7 +12,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('train')
     .description('train a CNN on a shortcut dataset: vanilla, attention alignment (the paper) or RRR; resumable with --out')
-    .requiredOption('--out <dir>', 'run folder: config.json, epochs.jsonl, checkpoint.bin, result.json (rerun to resume)');
+    .requiredOption('--out <dir>', 'run folder: config.json, epochs.jsonl, checkpoint.safetensors, result.json (rerun to resume)');
   for (const o of [...TRAIN_OPTION_LIST, ...Object.values(RUN_OPTIONS)]) cmd.addOption(commanderOption(o));
   cmd
     .option('--json', 'print result.json as the last stdout line')
