@@ -4,6 +4,9 @@
  *     after a warm-up, per method (METHODS below): vanilla (CE), align with CAM, Grad-CAM and input-gradient
  *     attention (CE + lambda * paper KL), RRR spatial (DecoyMNIST patch masks), RRR colour (OFF_GREY3) and the
  *     prompt-guided constraint (per-pixel weights 1 - dilated digit mask plus an attribute matrix);
+ *   - CDEP and Expected Gradients (1 reference) on DecoyMNIST with the decoy masks: always the generic tfjs engine
+ *     (the fused kernel has no path for them), on fewer images (--tfjs-only-images), at the trainer's default
+ *     lambdas; PyTorch times EG's twin (bench/torch_bench.py) and shows n/a for CDEP (no twin of its decomposition);
  *   - evaluation images/s; embedded-VLM maps/s (when lib/maps/embedded provides the generator);
  *   - --tfjs: the generic tfjs engine on the selected backend (LTL_BACKEND), for before/after;
  *   - --torch: PyTorch (one thread) on the same images, targets and initial weights; prints the ratios;
@@ -27,6 +30,7 @@ import { createAttention } from '../lib/attention';
 import { createLoss } from '../lib/losses';
 import { DEFAULT_OPTIMIZER, IDENTITY3, OFF_GREY3, type InputGradPenalty, type TrainEngine, type StepOptions } from '../lib/train/engine';
 import { TfjsEngine } from '../lib/train/tfjs-engine';
+import { CDEP_DEFAULT_LAMBDA, EG_DEFAULT_LAMBDA } from '../lib/train/options';
 import { FusedEngine } from '../lib/fast/fused-engine';
 import { FusedLeNetGap, flattenParams, profileFusedPhases, type FusedAttention } from '../lib/fast/lenet-gap-engine';
 import { initBackend } from '../lib/backend';
@@ -37,7 +41,7 @@ interface Opts {
   engine: 'fused' | 'tfjs';
   images: number; warmup: number; evalImages: number; maps: number; batch: number; lambda: number; rrrLambda: number;
   methods: MethodKey[];
-  tfjs: boolean; tfjsImages: number; torch: boolean; python: string; rounds: number; profile: boolean; json: boolean;
+  tfjs: boolean; tfjsImages: number; tfjsOnlyImages: number; tfjsOnlyWarmup: number; torch: boolean; python: string; rounds: number; profile: boolean; json: boolean;
 }
 
 /** The prompt-guided constraint's attribute matrix in the bench: OFF_GREY3 scaled (any 3x3 matrix costs the same). */
@@ -46,6 +50,10 @@ const PROMPT_C: readonly number[] = OFF_GREY3.map((v) => 0.5 * v);
 /**
  * The methods timed, in table order. data: ColorMNIST ('color') or DecoyMNIST ('decoy'); masks: the per-pixel
  * weights of an input-gradient penalty (the decoy patch, or 1 - the dilated digit mask for the prompt constraint).
+ * tfjsOnly: a method only the generic tfjs engine trains (CDEP, EG); it is timed on that engine whatever --engine
+ * says, on --tfjs-only-images images (it runs at tens of images/s, ~100x slower than the fused methods), and is left
+ * out of the --tfjs comparison column (which would time the same engine twice). noTorch: torch_bench.py has no twin
+ * (CDEP: its contextual decomposition of every layer is a port of its own, not worth it for a speed row).
  */
 const METHODS = [
   { key: 'vanilla', label: 'train vanilla (CE)', json: 'trainVanillaImagesPerSecond', method: 'vanilla' },
@@ -55,13 +63,18 @@ const METHODS = [
   { key: 'rrr', label: 'train RRR spatial (decoy mask)', json: 'trainRrrImagesPerSecond', method: 'rrr', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy' },
   { key: 'rrrColour', label: 'train RRR colour (OFF_GREY3)', json: 'trainRrrColourImagesPerSecond', method: 'rrr', penalty: { spatial: null, global: OFF_GREY3 } },
   { key: 'prompt', label: 'train prompt (1-digit mask + C)', json: 'trainPromptImagesPerSecond', method: 'rrr', penalty: { spatial: IDENTITY3, global: PROMPT_C }, masks: 'prompt' },
+  // the decoy region as CDEP's irrelevant part (`ltl train --method cdep --rrr-mode spatial`), and as EG's per-pixel weights
+  { key: 'cdep', label: 'train CDEP (decoy mask, tfjs)', json: 'trainCdepImagesPerSecond', method: 'cdep', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', tfjsOnly: true, noTorch: true },
+  { key: 'eg', label: 'train EG, 1 reference (decoy mask, tfjs)', json: 'trainEgImagesPerSecond', method: 'eg', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', tfjsOnly: true },
 ] as const satisfies ReadonlyArray<{
-  key: string; label: string; json: string; method: 'vanilla' | 'align' | 'rrr';
-  attention?: FusedAttention; penalty?: InputGradPenalty; data?: 'decoy'; masks?: 'decoy' | 'prompt';
+  key: string; label: string; json: string; method: 'vanilla' | 'align' | 'rrr' | 'cdep' | 'eg';
+  attention?: FusedAttention; penalty?: InputGradPenalty; data?: 'decoy'; masks?: 'decoy' | 'prompt'; tfjsOnly?: true; noTorch?: true;
 }>;
 type MethodSpec = (typeof METHODS)[number];
 type MethodKey = MethodSpec['key'];
 const METHOD_KEYS: readonly MethodKey[] = METHODS.map((m) => m.key);
+const isTfjsOnly = (m: MethodSpec): boolean => 'tfjsOnly' in m && m.tfjsOnly;
+const hasTorch = (m: MethodSpec): boolean => !('noTorch' in m && m.noTorch);
 
 const nonNegative = (name: string) => (v: string) => {
   const x = Number(v);
@@ -155,15 +168,25 @@ function timeEval(engine: TrainEngine, d: Data, n: number): Rate {
   });
 }
 
-/** The step of a method: CE + lambda * (KL or R); vanilla: CE only. */
+/** The step of a method: CE + lambda * (KL or R); vanilla: CE only. CDEP and EG take `ltl train`'s default
+ * weights (the lambda changes no work done, only what the numbers are). */
 function stepOptions(m: MethodSpec, o: Opts): StepOptions {
   if (m.method === 'vanilla') return { phase: 'ce', lambda: 0, lr: 1e-3 };
-  return { phase: 'combined', lambda: m.method === 'rrr' ? o.rrrLambda : o.lambda, lr: 1e-3 };
+  const lambda = m.method === 'rrr' ? o.rrrLambda : m.method === 'cdep' ? CDEP_DEFAULT_LAMBDA : m.method === 'eg' ? EG_DEFAULT_LAMBDA : o.lambda;
+  return { phase: 'combined', lambda, lr: 1e-3 };
 }
 
 function makeEngine(kind: 'fused' | 'tfjs', m: MethodSpec): TrainEngine {
   const mm = m as { attention?: FusedAttention; penalty?: InputGradPenalty };
   const w = initialWeights('lenet-gap', 37);
+  if (m.method === 'cdep' || m.method === 'eg') {
+    // as lib/train/tfjs-factory.ts builds them for `ltl train` (seed 37: the draws of EG's references follow it)
+    return new TfjsEngine({
+      model: createModel('lenet-gap', 37, w), method: m.method, penalty: mm.penalty,
+      cdep: m.method === 'cdep' ? { kind: 'mask', penalty: mm.penalty! } : undefined,
+      egReferences: 1, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER,
+    });
+  }
   if (kind === 'fused') return new FusedEngine({ method: m.method, attention: mm.attention, penalty: mm.penalty, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
   return new TfjsEngine({
     model: createModel('lenet-gap', 37, w), method: m.method, penalty: mm.penalty,
@@ -174,13 +197,17 @@ function makeEngine(kind: 'fused' | 'tfjs', m: MethodSpec): TrainEngine {
 
 type Measure = Partial<Record<MethodKey, Rate>> & { eval: Rate };
 
-function measureEngine(kind: 'fused' | 'tfjs', d: Data, decoy: DecoyData | undefined, o: Opts, images = o.images, warmup = o.warmup, evalImages = o.evalImages): Measure {
+/** Times the selected methods and evaluation on one engine; `comparison`: the --tfjs column, which leaves out the
+ * tfjs-only methods (the main column already timed them on the same engine). */
+function measureEngine(kind: 'fused' | 'tfjs', d: Data, decoy: DecoyData | undefined, o: Opts, comparison = false, images = o.images, warmup = o.warmup, evalImages = o.evalImages): Measure {
   const out: Partial<Record<MethodKey, Rate>> = {};
   for (const m of METHODS) {
-    if (!o.methods.includes(m.key)) continue;
+    if (!o.methods.includes(m.key) || (comparison && isTfjsOnly(m))) continue;
     const e = makeEngine(kind, m);
     try {
-      out[m.key] = timeTraining(e, methodData(m, d, decoy), o.batch, warmup, images, stepOptions(m, o));
+      out[m.key] = isTfjsOnly(m)
+        ? timeTraining(e, methodData(m, d, decoy), o.batch, o.tfjsOnlyWarmup, o.tfjsOnlyImages, stepOptions(m, o))
+        : timeTraining(e, methodData(m, d, decoy), o.batch, warmup, images, stepOptions(m, o));
     } finally {
       e.dispose(); // tfjs engines hold variables; --rounds would otherwise pile them up
     }
@@ -200,7 +227,7 @@ function runTorch(d: Data, decoy: DecoyData | undefined, o: Opts): { result?: Re
     ...(decoy ? { decoy } : {}),
   }, {
     trainImages: o.images, warmupImages: o.warmup, evalImages: o.evalImages, batch: o.batch, lambda: o.lambda,
-    rrrLambda: o.rrrLambda, methods: o.methods, promptC: [...PROMPT_C],
+    rrrLambda: o.rrrLambda, methods: o.methods.filter((k) => hasTorch(METHODS.find((m) => m.key === k)!)), promptC: [...PROMPT_C], egLambda: EG_DEFAULT_LAMBDA,
   });
 }
 
@@ -267,6 +294,8 @@ async function main(): Promise<void> {
     }, [...METHOD_KEYS])
     .option('--tfjs', 'also time the generic tfjs engine on the selected backend (LTL_BACKEND), as a comparison column', false)
     .option('--tfjs-images <n>', 'training images timed per method for the tfjs engine', int('--tfjs-images', 1), 640)
+    .option('--tfjs-only-images <n>', 'training images timed for the methods only the tfjs engine runs (cdep, eg)', int('--tfjs-only-images', 1), 128)
+    .option('--tfjs-only-warmup <n>', 'training images before timing cdep and eg', int('--tfjs-only-warmup', 0), 32)
     .option('--torch', 'also time PyTorch (1 thread) on the same images and print the ratios', false)
     .option('--python <exe>', 'Python with torch for --torch', '/usr/bin/python3')
     .option('--rounds <n>', 'alternate fused and torch measurements this many times; report the best of each', int('--rounds', 1), 1)
@@ -275,9 +304,10 @@ async function main(): Promise<void> {
     .parse(process.argv);
   const o = program.opts<Opts>();
   const d = loadData(Math.max(o.images + o.warmup, o.evalImages, o.maps, o.batch));
-  const decoy = o.methods.includes('rrr') ? loadDecoy(Math.max(o.images + o.warmup, o.batch)) : undefined;
+  const selected = METHODS.filter((m) => o.methods.includes(m.key));
+  const decoy = selected.some((m) => 'data' in m && m.data === 'decoy') ? loadDecoy(Math.max(o.images + o.warmup, o.batch)) : undefined;
   let backendInfo: { name: string; threads: number } | null = null;
-  if (o.engine === 'tfjs' || o.tfjs || o.profile) {
+  if (o.engine === 'tfjs' || o.tfjs || o.profile || selected.some(isTfjsOnly)) {
     const info = await initBackend();
     backendInfo = { name: info.name, threads: info.threads };
   }
@@ -287,7 +317,8 @@ async function main(): Promise<void> {
   for (const m of METHODS) {
     if (!o.methods.includes(m.key)) continue;
     const e = makeEngine(o.engine, m);
-    try { timeTraining(e, methodData(m, d, decoy), o.batch, 0, Math.min(o.warmup, 8 * o.batch), stepOptions(m, o)); } finally { e.dispose(); }
+    const first = isTfjsOnly(m) ? Math.min(o.tfjsOnlyWarmup, o.batch) : Math.min(o.warmup, 8 * o.batch);
+    try { timeTraining(e, methodData(m, d, decoy), o.batch, 0, first, stepOptions(m, o)); } finally { e.dispose(); }
   }
   const mainRounds: Measure[] = [];
   const torchRounds: Array<Record<string, number | string>> = [];
@@ -311,29 +342,31 @@ async function main(): Promise<void> {
   let torch: (Measure & { version: string }) | null = null;
   if (torchRounds.length) {
     torch = { eval: tr('eval'), version: torchRounds[0].torchVersion as string };
-    for (const m of timed) torch[m.key] = tr(m.key);
+    for (const m of timed) if (hasTorch(m)) torch[m.key] = tr(m.key);
   }
   const maps = await measureMaps(d, o.maps);
 
   let tfjsM: (Measure & { backend: string; threads: number }) | null = null;
   if (o.tfjs && o.engine === 'fused') {
     const w = Math.min(o.warmup, 4 * o.batch);
-    tfjsM = { ...measureEngine('tfjs', d, decoy, o, o.tfjsImages, w, Math.min(o.evalImages, 2000)), backend: backendInfo!.name, threads: backendInfo!.threads };
+    tfjsM = { ...measureEngine('tfjs', d, decoy, o, true, o.tfjsImages, w, Math.min(o.evalImages, 2000)), backend: backendInfo!.name, threads: backendInfo!.threads };
   }
   const mainName = o.engine === 'fused' ? 'fused (wasm SIMD, 1 thread)' : `tfjs ${backendInfo!.name} (${backendInfo!.threads} thr)`;
 
   const rows: string[][] = [['measure (images/s: wall | cpu-time)', mainName, ...(tfjsM ? [`tfjs ${tfjsM.backend} (${tfjsM.threads} thr)`] : []), ...(torch ? [`torch ${torch.version} (1 thr)`, `${o.engine} / torch`] : [])]];
   const r2 = (r?: Rate) => (r ? `${fmt(r.wall)} | ${fmt(r.cpu)}` : 'n/a');
   const ratio = (f: Rate, t: Rate) => `${(f.wall / t.wall).toFixed(2)} | ${(f.cpu / t.cpu).toFixed(2)}`;
-  const line = (name: string, f: Rate, t?: Rate, p?: Rate) => rows.push([name, r2(f), ...(tfjsM ? [r2(t)] : []), ...(torch ? [r2(p), ratio(f, p!)] : [])]);
+  const line = (name: string, f: Rate, t?: Rate, p?: Rate) => rows.push([name, r2(f), ...(tfjsM ? [r2(t)] : []), ...(torch ? [r2(p), p ? ratio(f, p) : 'n/a'] : [])]);
   for (const m of timed) line(m.label, main[m.key]!, tfjsM?.[m.key], torch?.[m.key]);
   line('eval', main.eval, tfjsM?.eval, torch?.eval);
   rows.push(['embedded maps/s', maps.perSecond === null ? 'n/a' : fmt(maps.perSecond)]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  console.log(`LeNet-GAP, SGD, batch ${o.batch}, ${o.images} images per method after ${o.warmup} warm-up, ColorMNIST (${d.count} images${decoy ? `; RRR spatial on DecoyMNIST, ${decoy.count}` : ''}), lambda ${o.lambda} (align) / ${o.rrrLambda} (RRR, prompt), best of ${o.rounds} round(s); ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
+  const tfjsOnlyNote = selected.some(isTfjsOnly) ? `; CDEP / EG: tfjs ${backendInfo!.name} (${backendInfo!.threads} thr), ${o.tfjsOnlyImages} images after ${o.tfjsOnlyWarmup}, lambda ${CDEP_DEFAULT_LAMBDA} / ${EG_DEFAULT_LAMBDA}` : '';
+  console.log(`LeNet-GAP, SGD, batch ${o.batch}, ${o.images} images per method after ${o.warmup} warm-up, ColorMNIST (${d.count} images${decoy ? `; RRR spatial, CDEP and EG on DecoyMNIST, ${decoy.count}` : ''}), lambda ${o.lambda} (align) / ${o.rrrLambda} (RRR, prompt)${tfjsOnlyNote}, best of ${o.rounds} round(s); ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
   for (const r of rows) console.log(r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  '));
   if (maps.perSecond === null) console.log(`embedded maps: n/a: ${maps.reason}`);
   if (o.torch && !torch) console.log(`torch: skipped (${torchReason})`);
+  if (torch && selected.some((m) => !hasTorch(m))) console.log('torch: n/a for CDEP (bench/torch_bench.py has no twin of its contextual decomposition)');
 
   let profile: Record<string, unknown> | undefined;
   if (o.profile) {
@@ -356,7 +389,7 @@ async function main(): Promise<void> {
   if (o.json) {
     const perMethod = (f: (r: Rate) => number, src: Measure) => Object.fromEntries([
       ...timed.map((m) => [m.json, f(src[m.key]!)] as const), ['evalImagesPerSecond', f(src.eval)] as const]);
-    const ratios = (f: (r: Rate) => number) => Object.fromEntries([...timed.map((m) => m.key), 'eval' as const].map((k) => [k, f(main[k]!) / f(torch![k]!)]));
+    const ratios = (f: (r: Rate) => number) => Object.fromEntries([...timed.filter(hasTorch).map((m) => m.key), 'eval' as const].map((k) => [k, f(main[k]!) / f(torch![k]!)]));
     console.log(JSON.stringify({
       ...perMethod((r) => r.wall, main),
       cpuTime: perMethod((r) => r.cpu, main),

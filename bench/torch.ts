@@ -27,6 +27,8 @@ export interface TorchMeta {
   rrrLambda?: number;
   /** Methods to time (bench.ts METHODS keys); default vanilla and align. */
   methods?: string[];
+  /** Penalty weight of the EG step (bench.ts passes `ltl train`'s default). */
+  egLambda?: number;
   /** The prompt method's attribute matrix C (row-major 3x3). */
   promptC?: number[];
   /** --grads: the step whose loss and gradients are printed: align (CAM), gradcam, inputgrad or rrr (default align). */

@@ -11,6 +11,9 @@ Methods (meta.methods, keys of bench.ts METHODS):
   rrr        CE + rrrLam mean_b sum_p w_p |g_p|^2, g = d sum_k log p_k / dx (create_graph), w = the decoy patch
   rrrColour  CE + rrrLam mean_b sum_p g_p^T (I - 11^T/3) g_p
   prompt     CE + rrrLam mean_b sum_p (w_p |g_p|^2 + g_p^T C g_p), w = 1 - dilated digit mask
+  eg         CE + egLam mean_b sum_p w_p |a_p|^2, a = (x - r) * d p_y / dx at r + alpha (x - r) (create_graph), one
+             reference r drawn from the batch, alpha ~ U(0, 1), w = the decoy patch (lib/losses/expected-gradients.ts)
+  (bench.ts's cdep row has no twin here: CDEP's contextual decomposition would be a second port of every layer.)
 Prints one JSON line: images/s (wall clock, and by process CPU time) per method and for evaluation."""
 import json, sys, time
 import numpy as np
@@ -126,6 +129,25 @@ def rrr_loss(net, x, y, w, S, C, weight):
     r = r / len(y)
     return ce + weight * r, ce, r
 
+def eg_loss(net, x, y, w, weight):
+    """CE + weight * mean_b sum_p w_p |a_p|^2, the expected-gradients attributions of one reference per image
+    (a row of the batch, as lib/losses/expected-gradients.ts draws; the draws differ from tfjs's, the work does not):
+    (loss, ce, R)."""
+    logits, _ = net(x)
+    ce = F.cross_entropy(logits, y)
+    r = x[torch.randint(len(y), (len(y),), generator=EG_GEN)]
+    alpha = torch.rand(len(y), 1, 1, 1, generator=EG_GEN)
+    diff = x - r
+    xp = (r + alpha * diff).requires_grad_(True)
+    p = F.softmax(net(xp)[0], 1)
+    g, = torch.autograd.grad(p.gather(1, y[:, None]).sum(), xp, create_graph=True)
+    a = (diff * g).permute(0, 2, 3, 1)  # [B, 32, 32, 3]
+    R = (w * (a * a).sum(-1)).sum() / len(y)
+    return ce + weight * R, ce, R
+
+EG_GEN = torch.Generator().manual_seed(37)
+EG_LAMBDA = meta.get('egLambda', 1e5)
+
 PROMPT_C = torch.tensor(meta['promptC'], dtype=torch.float32).reshape(3, 3) if meta.get('promptC') else 0.5 * OFF_GREY3
 
 def method_step(key):
@@ -137,6 +159,7 @@ def method_step(key):
     if key == 'rrr': return XD, YD, MD, lambda net, x, y, e: rrr_loss(net, x, y, e, IDENTITY3, None, rlam)[0]
     if key == 'rrrColour': return X, Y, None, lambda net, x, y, e: rrr_loss(net, x, y, e, None, OFF_GREY3, rlam)[0]
     if key == 'prompt': return X, Y, MP, lambda net, x, y, e: rrr_loss(net, x, y, e, IDENTITY3, PROMPT_C, rlam)[0]
+    if key == 'eg': return XD, YD, MD, lambda net, x, y, e: eg_loss(net, x, y, e, EG_LAMBDA)[0]
     raise ValueError(f'unknown method {key}')
 
 def train(key, count):

@@ -10,19 +10,21 @@ import { torchUnavailable } from '../bench/torch';
 test('bench: tiny run prints a table and the JSON fields of every method; --torch without PyTorch is skipped cleanly', () => {
   const root = path.resolve(__dirname, '..');
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/bench.ts', '--images', '64', '--warmup', '32', '--eval-images', '64',
-    '--maps', '2', '--torch', '--python', '/nonexistent/python3', '--json'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    '--maps', '2', '--tfjs-only-images', '32', '--tfjs-only-warmup', '32', '--torch', '--python', '/nonexistent/python3', '--json'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   assert.match(r.stdout, /train align/);
   assert.match(r.stdout, /torch: skipped/);
   const j = JSON.parse(lines[lines.length - 1]);
   const fields = ['trainVanillaImagesPerSecond', 'trainAlignImagesPerSecond', 'trainGradcamImagesPerSecond', 'trainInputgradImagesPerSecond',
-    'trainRrrImagesPerSecond', 'trainRrrColourImagesPerSecond', 'trainPromptImagesPerSecond', 'evalImagesPerSecond'];
+    'trainRrrImagesPerSecond', 'trainRrrColourImagesPerSecond', 'trainPromptImagesPerSecond', 'trainCdepImagesPerSecond', 'trainEgImagesPerSecond',
+    'evalImagesPerSecond'];
   for (const k of fields) {
     assert.ok(typeof j[k] === 'number' && j[k] > 0, `${k} = ${j[k]}`);
     assert.ok(typeof j.cpuTime[k] === 'number' && j.cpuTime[k] > 0, `cpuTime.${k} = ${j.cpuTime[k]}`);
   }
-  for (const row of ['train vanilla', 'train align, CAM', 'Grad-CAM', 'input-grad', 'RRR spatial', 'RRR colour', 'train prompt']) assert.ok(r.stdout.includes(row), row);
+  for (const row of ['train vanilla', 'train align, CAM', 'Grad-CAM', 'input-grad', 'RRR spatial', 'RRR colour', 'train prompt', 'train CDEP (decoy mask, tfjs)',
+    'train EG, 1 reference (decoy mask, tfjs)']) assert.ok(r.stdout.includes(row), row);
   assert.ok('mapsPerSecond' in j && (j.mapsPerSecond === null ? typeof j.mapsReason === 'string' : j.mapsPerSecond > 0));
   assert.equal(j.backend, 'fused-wasm-simd');
   assert.equal(j.threads, 1);
@@ -43,11 +45,15 @@ test('bench: rejects a bad flag value with a clear message', () => {
 test('bench --torch: PyTorch times every method on the same data and the ratios are printed', { skip: torchUnavailable('/usr/bin/python3') }, () => {
   const root = path.resolve(__dirname, '..');
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/bench.ts', '--images', '64', '--warmup', '32', '--eval-images', '64',
-    '--maps', '1', '--torch', '--json'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+    '--maps', '1', '--tfjs-only-images', '32', '--tfjs-only-warmup', '32', '--torch', '--json'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  for (const k of ['vanilla', 'align', 'gradcam', 'inputgrad', 'rrr', 'rrrColour', 'prompt', 'eval']) {
+  for (const k of ['vanilla', 'align', 'gradcam', 'inputgrad', 'rrr', 'rrrColour', 'prompt', 'eg', 'eval']) {
     assert.ok(j.torch[k].cpu > 0 && j.torch[k].wall > 0, `torch ${k}`);
     assert.ok(j.ratioCpuTime[k] > 0, `ratio ${k}`);
   }
+  // CDEP has no PyTorch twin: no torch field, no ratio, and the table says so
+  assert.equal(j.torch.cdep, undefined);
+  assert.equal(j.ratioCpuTime.cdep, undefined);
+  assert.match(r.stdout, /torch: n\/a for CDEP/);
 });
