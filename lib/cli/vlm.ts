@@ -4,7 +4,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { initBackend } from '../backend';
 import { loadDataset, loadFashionMnist, loadMnist, SPLITS, type SplitName } from '../data';
 import {
-  BROAD_GATES, COMPARE_PROMPTS, CORPORA, DEFAULT_CORPUS, DEFAULT_TRAIN_OPTIONS, checkPromptWords, defaultCheckpointDir, evaluateBroad,
+  BROAD_GATES, COMPARE_PROMPTS, CORPORA, CORPUS_STEPS, DEFAULT_CORPUS, DEFAULT_TRAIN_OPTIONS, checkPromptWords, defaultCheckpointDir, evaluateBroad,
   evaluateVlm, isBroadCorpus, loadCheckpoint, plainSplit, saveCheckpoint, selectMapDefaults, trainVlm, type CheckpointMeta, type TrainOptions,
 } from '../maps/embedded';
 import { writeSealedJson } from '../util/sealed';
@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .description('train the embedded VLM from scratch on generated scenes of MNIST training digits (reproducible for a seed)')
     .requiredOption('--seed <n>', 'seed of scenes, captions and initial weights')
     .requiredOption('--out <dir>', 'checkpoint folder to write (model.json, weights.safetensors, vocab.json, meta.json)')
-    .option('--steps <n>', 'training steps', String(DEFAULT_TRAIN_OPTIONS.steps))
+    .option('--steps <n>', `training steps (default: ${Object.entries(CORPUS_STEPS).map(([c, n]) => `${n} for ${c}`).join(', ')})`)
     .option('--batch <n>', 'scenes per step', String(DEFAULT_TRAIN_OPTIONS.batch))
     .option('--lr <x>', 'peak Adam learning rate', String(DEFAULT_TRAIN_OPTIONS.lr))
     .option('--corpus <name>', `scene corpus: ${Object.keys(CORPORA).join(' | ')} (digits: MNIST only, checkpoint v1; broad: + Fashion-MNIST items and frames)`, DEFAULT_CORPUS)
@@ -38,7 +38,7 @@ export function register(program: Command): void {
         ...DEFAULT_TRAIN_OPTIONS,
         scene,
         seed: intOption(o.seed, '--seed')!,
-        steps: intOption(o.steps, '--steps', 1)!,
+        steps: intOption(o.steps ?? String(CORPUS_STEPS[o.corpus as keyof typeof CORPORA]), '--steps', 1)!,
         batch: intOption(o.batch, '--batch', 2)!,
         lr: numOption(o.lr, '--lr')!,
       };

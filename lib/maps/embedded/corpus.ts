@@ -301,8 +301,8 @@ export interface SceneOptions {
 
 /** The digit-only corpus of checkpoint v1. */
 export const CORPUS_DIGITS: SceneOptions = {};
-/** The broad corpus of checkpoint v2: Fashion-MNIST items in 40 % of scenes, frames in 35 %. */
-export const CORPUS_BROAD: SceneOptions = { fashionShare: 0.4, frameProbability: 0.35 };
+/** The broad corpus of checkpoint v2: Fashion-MNIST items in 45 % of scenes, frames in 30 %. */
+export const CORPUS_BROAD: SceneOptions = { fashionShare: 0.45, frameProbability: 0.3 };
 
 /** The corpora `ltl vlm train --corpus` names. */
 export const CORPORA = { digits: CORPUS_DIGITS, broad: CORPUS_BROAD } as const;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { GrayImages } from '../../data/types';
 import { createRng, type Rng } from '../../util/rng';
-import { SCENE_SIZE, classCaptions, classIndex, corpusVocabulary, isBroadCorpus, makeScene, sceneCategories, type Scene, type SceneOptions, type SceneSources } from './corpus';
+import { CORPORA, SCENE_SIZE, classCaptions, classIndex, corpusVocabulary, isBroadCorpus, makeScene, sceneCategories, type Scene, type SceneOptions, type SceneSources } from './corpus';
 import { DEFAULT_VLM_CONFIG, VlmModel, type LossWeights, type VlmBatch, type VlmConfig } from './model';
 import { TextEncoder } from './text-encoder';
 import { UNK_ID, type Vocabulary } from './tokenizer';
@@ -26,6 +26,9 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   wordDropout: 0.05,
   scene: {},
 };
+
+/** Training steps per corpus: the broad corpus (20 object classes, frames) trains 1.5x as long as the digit one. */
+export const CORPUS_STEPS: Record<keyof typeof CORPORA, number> = { digits: 1600, broad: 2400 };
 
 export interface TrainStepLog { step: number; loss: number; global: number; dense: number; pair: number; classify: number; patchClassify: number; lr: number }
 
