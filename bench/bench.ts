@@ -7,7 +7,7 @@
  *   - CDEP and Expected Gradients (1 reference) on DecoyMNIST with the decoy masks: always the generic tfjs engine
  *     (the fused kernel has no path for them), on fewer images (--tfjs-only-images), at the trainer's default
  *     lambdas; PyTorch times EG's twin (bench/torch_bench.py) and shows n/a for CDEP (no twin of its decomposition);
- *   - evaluation images/s; embedded-VLM maps/s (when lib/maps/embedded provides the generator);
+ *   - evaluation images/s; embedded-VLM maps/s (when lib/vlm/embedded provides the generator);
  *   - --tfjs: the generic tfjs engine on the selected backend (LTL_BACKEND), for before/after;
  *   - --torch: PyTorch (one thread) on the same images, targets and initial weights; prints the ratios;
  *   - --profile: per-phase time of the fused kernel and per-kernel time of one tfjs step (tf.profile).
@@ -28,11 +28,11 @@ import { prepareRrrMasks } from '../lib/train/data';
 import { initialWeights, createModel } from '../lib/models';
 import { createAttention } from '../lib/attention';
 import { createLoss } from '../lib/losses';
-import { DEFAULT_OPTIMIZER, IDENTITY3, OFF_GREY3, type InputGradPenalty, type TrainEngine, type StepOptions } from '../lib/train/engine';
-import { TfjsEngine } from '../lib/train/tfjs-engine';
+import { DEFAULT_OPTIMIZER, IDENTITY3, OFF_GREY3, type InputGradPenalty, type TrainEngine, type StepOptions } from '../lib/engines/types';
+import { TfjsEngine } from '../lib/engines/tfjs/engine';
 import { CDEP_DEFAULT_LAMBDA, EG_DEFAULT_LAMBDA } from '../lib/train/options';
-import { FusedEngine } from '../lib/fast/fused-engine';
-import { FusedLeNetGap, flattenParams, profileFusedPhases, type FusedAttention } from '../lib/fast/lenet-gap-engine';
+import { FusedEngine } from '../lib/engines/fused/engine';
+import { FusedLeNetGap, flattenParams, profileFusedPhases, type FusedAttention } from '../lib/engines/fused/kernel';
 import { initBackend } from '../lib/backend';
 import { createGenerator } from '../lib/maps/registry';
 import { runTorchBench } from './torch';
@@ -180,7 +180,7 @@ function makeEngine(kind: 'fused' | 'tfjs', m: MethodSpec): TrainEngine {
   const mm = m as { attention?: FusedAttention; penalty?: InputGradPenalty };
   const w = initialWeights('lenet-gap', 37);
   if (m.method === 'cdep' || m.method === 'eg') {
-    // as lib/train/tfjs-factory.ts builds them for `ltl train` (seed 37: the draws of EG's references follow it)
+    // as lib/engines/tfjs/register.ts builds them for `ltl train` (seed 37: the draws of EG's references follow it)
     return new TfjsEngine({
       model: createModel('lenet-gap', 37, w), method: m.method, penalty: mm.penalty,
       cdep: m.method === 'cdep' ? { kind: 'mask', penalty: mm.penalty! } : undefined,

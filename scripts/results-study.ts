@@ -204,7 +204,7 @@ function unpublishOthers(plan: DatasetPlan, m: Method, chosen: Run[]): void {
 /** The commit of the checkout this study runs from and the SHA-256 of its fused kernel. */
 const CODE = {
   commit: spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim(),
-  kernelSha256: createHash('sha256').update(fs.readFileSync(path.join(ROOT, 'lib', 'fast', 'wasm', 'lenet_gap.wasm'))).digest('hex'),
+  kernelSha256: createHash('sha256').update(fs.readFileSync(path.join(ROOT, 'lib', 'engines', 'fused', 'wasm', 'lenet_gap.wasm'))).digest('hex'),
 };
 
 async function main(): Promise<void> {

@@ -18,7 +18,7 @@ import { canonicalJson } from '../lib/util/canonical-json';
 import { UserError } from '../lib/util/errors';
 import { sha256 } from '../lib/util/hash';
 import { parseSealedJson } from '../lib/util/sealed';
-import { VlmModel, Vocabulary, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type ModelJson } from '../lib/maps/embedded';
+import { VlmModel, Vocabulary, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type ModelJson } from '../lib/vlm/embedded';
 
 async function main(dir: string): Promise<void> {
   await initBackend();

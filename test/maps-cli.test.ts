@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadDataset } from '../lib/data';
-import { decodePng } from '../lib/report/png';
+import { decodePng } from '../lib/util/png';
 import { loadMapStore, MapStoreReader, expectForSplit } from '../lib/maps/store';
-import { buildTargets } from '../lib/train/map-source';
+import { buildTargets } from '../lib/train/targets';
 
 const ltl = path.join(__dirname, '..', 'bin', 'ltl.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [ltl, ...args], { encoding: 'utf8', env: { ...process.env, LTL_MNIST_DIR: '' } });

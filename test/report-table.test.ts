@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { formatMeanStd, groupBy, meanStd } from '../lib/util/stats';
 import { formatCell, htmlTable, markdownTable, textTable } from '../lib/report/table';
-import { groupRuns, groupTableRows, type Sweep, type SweepRun } from '../lib/sweep/report';
+import { groupRuns, groupTableRows, type Sweep, type SweepRun } from '../lib/experiments/sweep/report';
 
 test('mean ± sample std (n - 1) over seeds, grouped in first-appearance order', () => {
   assert.deepEqual(meanStd([1, 2, 3]), { mean: 2, std: 1, n: 3 }); // population std would be 0.816

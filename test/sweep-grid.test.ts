@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { canonicalJson, runId, settingKey } from '../lib/sweep/run-id';
-import { configToArgs, expandGrid, loadGridFile, parseGrids } from '../lib/sweep/grid';
-import { planRuns } from '../lib/sweep/runner';
-import { parseShard, selectShard } from '../lib/sweep/shard';
+import { canonicalJson, runId, settingKey } from '../lib/experiments/sweep/run-id';
+import { configToArgs, expandGrid, loadGridFile, parseGrids } from '../lib/experiments/sweep/grid';
+import { planRuns } from '../lib/experiments/sweep/runner';
+import { parseShard, selectShard } from '../lib/experiments/sweep/shard';
 import { UserError } from '../lib/util/errors';
 
 test('run ids: same config in another key order -> same id; any change -> another id', () => {

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { planRuns, readResult, readState, runDir, runSweep, type SweepOptions } from '../lib/sweep/runner';
-import { loadSweep, meanStd, sweepCsv } from '../lib/sweep/report';
+import { planRuns, readResult, readState, runDir, runSweep, type SweepOptions } from '../lib/experiments/sweep/runner';
+import { loadSweep, meanStd, sweepCsv } from '../lib/experiments/sweep/report';
 import { meanStd as sampleMeanStd } from '../lib/util/stats';
-import type { Grid } from '../lib/sweep/grid';
+import type { Grid } from '../lib/experiments/sweep/grid';
 import { tmpDirs } from './tmp-helpers';
 
 const FAKE = [process.execPath, path.join(__dirname, 'fixtures', 'fake-train.js')];

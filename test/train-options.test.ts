@@ -9,7 +9,7 @@ import {
   type TrainOption,
 } from '../lib/train/options';
 import { PAPER_DEFAULTS, resolveConfig, type TrainConfig } from '../lib/train/config';
-import { KNOWN_TRAIN_OPTIONS, RESERVED_OPTIONS, parseGrids } from '../lib/sweep/grid';
+import { KNOWN_TRAIN_OPTIONS, RESERVED_OPTIONS, parseGrids } from '../lib/experiments/sweep/grid';
 import { buildProgram } from '../lib/cli/main';
 import { withOptionsTable } from '../lib/train/options-doc';
 import { UserError } from '../lib/util/errors';

@@ -9,9 +9,9 @@ import { positiveWeights, negativeWeights, combineWeights, promptRegions, buildP
 import { createModel } from '../lib/models';
 import { rrrPenalty } from '../lib/losses/rrr';
 import { registerGenerator } from '../lib/maps/registry';
-import { mapCacheKey, splitMaps, generatorIdentity } from '../lib/maps/split-maps';
-import { EmbeddedGenerator, loadCheckpoint } from '../lib/maps/embedded';
-import { attributeMatrix, computeAttributeMatrix, parseAttributePrompt, compareToOffGrey, freeAxisMatrix, symmetricEigen3, vlmCheckpointHash } from '../lib/maps/embedded/attribute';
+import { mapCacheKey, splitMaps, generatorIdentity } from '../lib/train/split-maps';
+import { EmbeddedGenerator, loadCheckpoint } from '../lib/vlm/embedded';
+import { attributeMatrix, computeAttributeMatrix, parseAttributePrompt, compareToOffGrey, freeAxisMatrix, symmetricEigen3, vlmCheckpointHash } from '../lib/vlm/embedded/attribute';
 import type { MapBatch, MapRequest } from '../lib/maps/types';
 import { writeSealedJson } from '../lib/util/sealed';
 import { UserError } from '../lib/util/errors';

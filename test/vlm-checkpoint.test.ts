@@ -5,9 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadMnist } from '../lib/data';
 import { UserError } from '../lib/util/errors';
-import { loadCheckpoint, trainVlm, packageRoot, defaultCheckpointDir } from '../lib/maps/embedded';
+import { loadCheckpoint, trainVlm, packageRoot, defaultCheckpointDir } from '../lib/vlm/embedded';
 import { TINY_TRAIN, tinyCheckpoint } from './vlm-helpers';
-import { vlmCheckpointHash } from '../lib/maps/embedded/attribute';
+import { vlmCheckpointHash } from '../lib/vlm/embedded/attribute';
 import { readTensorFile } from '../lib/util/tensor-file';
 import { pythonLoad, pythonSkip } from './python-helpers';
 

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '../lib/backend';
 import { loadDataset } from '../lib/data';
-import { GATES, defaultCheckpointDir, evaluateVlm, loadCheckpoint } from '../lib/maps/embedded';
+import { defaultCheckpointDir, loadCheckpoint } from '../lib/vlm/embedded';
+import { GATES, evaluateVlm } from '../lib/evaluate/vlm-gates';
 
 /**
  * The committed checkpoint (data/vlm) against the issue's gates on the first 300 DecoyMNIST test images

@@ -6,7 +6,7 @@ import { createRng } from '../lib/util/rng';
 import {
   CAT_DIGIT, CAT_FRAME, CAT_SQUARE, CORPUS_BROAD, FASHION_GENERIC, FASHION_NAMES, FRAME_NOUNS, PALETTE, SHAPE_NOUNS, classCaptions, classIndex,
   corpusVocabulary, makeScene, sceneCategories, tokenize,
-} from '../lib/maps/embedded';
+} from '../lib/vlm/embedded';
 
 const digits = loadMnist().train;
 const fashion = loadFashionMnist().train;

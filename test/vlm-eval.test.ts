@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ImageSplit } from '../lib/data/types';
 import type { MapBatch } from '../lib/maps/types';
-import { broadGates, plainSplit, vlmMetrics } from '../lib/maps/embedded';
+import { broadGates, plainSplit, vlmMetrics } from '../lib/evaluate/vlm-gates';
 
 /** Two 10x10 images: a 2x2 "digit" in the middle and a 2x2 patch in a corner. */
 function handMade(): ImageSplit {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { loadDataset } from '../lib/data';
 import { createGenerator, listGenerators } from '../lib/maps/registry';
-import { EmbeddedGenerator, upsampleBilinear } from '../lib/maps/embedded';
+import { EmbeddedGenerator, upsampleBilinear } from '../lib/vlm/embedded';
 import { tinyCheckpoint } from './vlm-helpers';
 
 let dir = '';

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { MapDefaults, TrainOptions } from '../lib/maps/embedded';
-import { DEFAULT_TRAIN_OPTIONS, saveCheckpoint, trainVlm } from '../lib/maps/embedded';
+import type { MapDefaults, TrainOptions } from '../lib/vlm/embedded';
+import { DEFAULT_TRAIN_OPTIONS, saveCheckpoint, trainVlm } from '../lib/vlm/embedded';
 import { initBackend } from '../lib/backend';
 import { loadMnist } from '../lib/data';
 

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { UserError } from '../lib/util/errors';
 import {
   MAX_HYPERNYM_DEPTH, PAD_ID, UNK_ID, Vocabulary, WordNet, checkPromptWords, corpusVocabulary, mapUnknownWord, tokenize, unknownWords,
-} from '../lib/maps/embedded';
+} from '../lib/vlm/embedded';
 
 test('tokenize lowercases, splits on non-letters and spells out lone digits', () => {
   assert.deepEqual(tokenize('A Red, handwritten SEVEN!'), ['a', 'red', 'handwritten', 'seven']);
@@ -100,7 +100,7 @@ test('a prompt reading says which words were known, mapped and unknown; none kno
 
 test('WordNet is read only when a prompt has an unknown word', () => {
   // With the WordNet files pointed somewhere empty, known words still work; the first unknown one fails clearly.
-  const code = `const { corpusVocabulary } = require('./lib/maps/embedded/corpus');
+  const code = `const { corpusVocabulary } = require('./lib/vlm/embedded/corpus');
 const v = corpusVocabulary();
 console.log(JSON.stringify(v.read('a white digit on a black background')));
 try { v.read('a figure'); } catch (e) { console.log(e.name + ': ' + e.message); }`;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '../lib/backend';
 import { loadMnist } from '../lib/data';
-import { learningRateAt, trainVlm } from '../lib/maps/embedded';
+import { learningRateAt, trainVlm } from '../lib/vlm/embedded';
 import { TINY_TRAIN } from './vlm-helpers';
 
 const digits = loadMnist().train;

@@ -2,10 +2,10 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../util/atomic';
 import { prepareOutDir, prepareOutFile } from '../util/outputs';
-import { loadGridFile } from '../sweep/grid';
-import { parseShard, selectShard } from '../sweep/shard';
-import { planRuns, runSweep, type SweepEvent } from '../sweep/runner';
-import { groupTableRows, loadSweep, runTableRows, sweepCsv, sweepJson } from '../sweep/report';
+import { loadGridFile } from '../experiments/sweep/grid';
+import { parseShard, selectShard } from '../experiments/sweep/shard';
+import { planRuns, runSweep, type SweepEvent } from '../experiments/sweep/runner';
+import { groupTableRows, loadSweep, runTableRows, sweepCsv, sweepJson } from '../experiments/sweep/report';
 import { printJson, printTable } from './output';
 import { intOption, numOption } from './options';
 

@@ -3,10 +3,8 @@ import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { initBackend } from '../backend';
 import { loadDataset, loadFashionMnist, loadMnist, SPLITS, type SplitName } from '../data';
-import {
-  BROAD_GATES, COMPARE_PROMPTS, CORPORA, CORPUS_STEPS, DEFAULT_CORPUS, DEFAULT_TRAIN_OPTIONS, checkPromptWords, defaultCheckpointDir, evaluateBroad,
-  evaluateVlm, isBroadCorpus, loadCheckpoint, plainSplit, saveCheckpoint, selectMapDefaults, trainVlm, type CheckpointMeta, type TrainOptions,
-} from '../maps/embedded';
+import { CORPORA, CORPUS_STEPS, DEFAULT_CORPUS, DEFAULT_TRAIN_OPTIONS, checkPromptWords, defaultCheckpointDir, isBroadCorpus, loadCheckpoint, saveCheckpoint, trainVlm, type CheckpointMeta, type TrainOptions } from '../vlm/embedded';
+import { BROAD_GATES, COMPARE_PROMPTS, evaluateBroad, evaluateVlm, plainSplit, selectMapDefaults } from '../evaluate/vlm-gates';
 import { writeSealedJson } from '../util/sealed';
 import { UserError } from '../util/errors';
 import { prepareOutDir } from '../util/outputs';
@@ -66,7 +64,7 @@ export function register(program: Command): void {
       const last = r.history[r.history.length - 1];
       const meta = saveCheckpoint(o.out, r.model, r.vocab, {
         createdAt: new Date().toISOString(), seed: opts.seed, steps: opts.steps, batch: opts.batch,
-        training: { ...opts, corpus: isBroadCorpus(opts.scene) ? `broad: MNIST and Fashion-MNIST training images, frames, generated scenes (lib/maps/embedded/corpus.ts)` : 'MNIST training digits, generated scenes (lib/maps/embedded/corpus.ts)', corpusName: o.corpus },
+        training: { ...opts, corpus: isBroadCorpus(opts.scene) ? `broad: MNIST and Fashion-MNIST training images, frames, generated scenes (lib/vlm/embedded/corpus.ts)` : 'MNIST training digits, generated scenes (lib/vlm/embedded/corpus.ts)', corpusName: o.corpus },
         backend: `${backend.name} (${backend.threads} thread${backend.threads === 1 ? '' : 's'})`,
         trainSeconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
         finalLoss: { total: last.loss, global: last.global, dense: last.dense, pair: last.pair, classify: last.classify, patchClassify: last.patchClassify },

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { ImageSplit } from './types';
-import { writePng } from '../report/png';
+import { writePng } from '../util/png';
 
 /** Writes the first `limit` images of a split as `{index}_{label}.png` (index within the split). */
 export async function exportSplitPngs(split: ImageSplit, dir: string, limit = split.count): Promise<string[]> {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/types';
 import { maxPool2x2Parts } from '../models/ops';
-import type { InputGradPenalty } from '../train/engine';
+import type { InputGradPenalty } from './penalty';
 import type { Rng } from '../util/rng';
 
 /**

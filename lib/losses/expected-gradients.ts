@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/types';
-import type { InputGradPenalty } from '../train/engine';
+import type { InputGradPenalty } from './penalty';
 import type { Rng } from '../util/rng';
 import { penaltyPerImage } from './rrr';
 import { logitGradient } from '../models/ops';
@@ -13,7 +13,7 @@ import { logitGradient } from '../models/ops';
  *     x' = r + alpha (x - r),    a = mean over the k draws of (x - r) * d f_y(x') / d x'
  *
  * with f_y the softmax probability of the image's label (the output CDEP's EG baseline explains). Trained as an
- * attribution prior: the penalty is the InputGradPenalty form (lib/train/engine.ts) applied to a instead of the
+ * attribution prior: the penalty is the InputGradPenalty form (lib/engines/types.ts) applied to a instead of the
  * input gradient, per draw, averaged over the draws:
  *
  *     R(x) = 1/k sum_draws [ sum_p w_p a_p^T S a_p + sum_p a_p^T C a_p ]

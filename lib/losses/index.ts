@@ -1,3 +1,4 @@
+export * from './penalty';
 import type { AttentionLoss, AttentionLossName } from './types';
 import { UserError } from '../util/errors';
 import { PaperKlLoss } from './kl';

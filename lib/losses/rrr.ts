@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/types';
 import { logitGradient } from '../models/ops';
-import { IDENTITY3, OFF_GREY3, type InputGradPenalty } from '../train/engine';
+import { IDENTITY3, OFF_GREY3, type InputGradPenalty } from './penalty';
 
 /**
- * What the classic RRR modes penalise (both are special cases of InputGradPenalty, lib/train/engine.ts):
+ * What the classic RRR modes penalise (both are special cases of InputGradPenalty, lib/engines/types.ts):
  *  - 'spatial' (Ross et al. 2017): input gradients inside an annotation mask (DecoyMNIST: the decoy
  *    patch);
  *  - 'colour' (our choice for ColorMNIST, where the shortcut is colour, not location): at every
@@ -24,7 +24,7 @@ export function rrrModePenalty(mode: RrrMode): InputGradPenalty {
  * the gradient of <z(x), u> with u made from `logits` (the same forward pass's logits, on the caller's tape) held
  * fixed inside the inner gradient. An outer tape then differentiates u once, through the softmax, instead of
  * differentiating the softmax's gradient: tfjs's gradients of exp/logSoftmax read their saved outputs, which an
- * outer tape does not differentiate correctly (found against finite differences, test/speed-fused-rrr.test.ts).
+ * outer tape does not differentiate correctly (found against finite differences, test/engines-fused-rrr.test.ts).
  * tfjs nests tapes by sharing one, so the inner gradient is taken at a copy of x with no history: otherwise it would
  * also follow u's own dependence on x.
  */

@@ -45,13 +45,13 @@ const registry = new Map<string, GeneratorInfo>();
 
 /**
  * Modules that register a generator when first required. A generator living elsewhere (e.g.
- * lib/maps/embedded, which calls registerGenerator('embedded', ...) at import) plugs in here
+ * lib/vlm/embedded, which calls registerGenerator('embedded', ...) at import) plugs in here
  * without this file knowing its code; it is loaded only when asked for, so transformers.js or a
  * checkpoint is not loaded by commands that do not need them.
  */
 const lazyModules: Record<string, string> = {
-  clipseg: './generators/clipseg',
-  embedded: './embedded',
+  clipseg: '../vlm/clipseg',
+  embedded: '../vlm/embedded',
 };
 
 /** Registers (or replaces) a generator under a name. */
@@ -72,8 +72,8 @@ function loadLazy(name: string): void {
     require(mod);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'MODULE_NOT_FOUND' && String(err.message).includes(mod.replace('./', ''))) {
-      throw new UserError(`map generator '${name}' is not available in this build (lib/maps/${mod.slice(2)}/index.ts or .ts, which registers it, is missing)`);
+    if (err.code === 'MODULE_NOT_FOUND' && String(err.message).includes(mod.replace(/^(\.\.?\/)+/, ''))) {
+      throw new UserError(`map generator '${name}' is not available in this build (lib/${mod.replace(/^(\.\.?\/)+/, '')}/index.ts or .ts, which registers it, is missing)`);
     }
     throw e;
   }

@@ -35,7 +35,7 @@ function constantFirstMaxMask(x: tf.Tensor4D): tf.Tensor4D {
  * 2x2 / stride 2 max pooling built from plain differentiable ops (mask, multiply, reshape, sum), so losses made of
  * gradients (Grad-CAM, input-gradient saliency, RRR) can be trained (double backprop): tfjs has no gradient for its
  * MaxPoolGrad kernel, and a tf.customGrad pooling gives wrong second derivatives (its gradient function is not
- * differentiated correctly by an outer tape; found against finite differences, test/speed-fused-rrr.test.ts).
+ * differentiated correctly by an outer tape; found against finite differences, test/engines-fused-rrr.test.ts).
  * Each output takes its window's first maximum (as PyTorch), so the gradient is routed there only.
  */
 function maxPool2x2Twice(x: tf.Tensor4D): tf.Tensor4D {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { initBackend } from '../backend';
 import { mnistDir } from '../data/bases/mnist';
 import { fashionDir } from '../data/bases/fashion-mnist';
-import { defaultCheckpointDir } from '../maps/embedded/checkpoint';
+import { defaultCheckpointDir } from '../vlm/embedded/checkpoint';
 import { chromiumPath } from './chromium';
 import type { Row } from './table';
 

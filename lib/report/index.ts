@@ -1,20 +1,13 @@
-/** Presentation helpers for the notebooks and reports: displays, plots, image grids, tables, profiles. */
+/** Presentation only: displays, plots, image grids, tables, progress, the committed results table, environment checks.
+ * What trains models, makes maps or measures them lives in lib/experiments and lib/evaluate. */
 export * from './display';
 export * from './progress';
-export * from './profiles';
 export * from './paths';
 export * from './plotly';
 export * from './chromium';
 export * from './image-grid';
 export * from './table';
-export * from './dataset-stats';
-export * from './paper';
-export { encodePng, writePng, decodePng } from './png';
+export * from './shortcut-heatmaps';
+export { encodePng, writePng, decodePng } from '../util/png';
 export * from './environment';
-export * from './cache';
-export * from './cams';
-export * from './prompts';
-export * from './maps';
-export * from './experiments';
-export * from './saliency';
 export * from './committed-results';

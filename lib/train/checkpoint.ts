@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import type { EngineState, NamedArray } from './engine';
+import type { EngineState, NamedArray } from '../engines/types';
 import { UserError } from '../util/errors';
 import { jsonMetadata, readTensorFile, writeTensorFile, type Tensor } from '../util/tensor-file';
 

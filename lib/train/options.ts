@@ -2,7 +2,7 @@
  * The training options, declared once. Each entry of TRAIN_OPTIONS gives an option's config key, value type, default,
  * choices, range and help; from it come the TrainConfig type, PAPER_DEFAULTS, the per-option validation
  * (lib/train/config.ts), the `ltl train` flags and their help (lib/cli/train.ts), the keys and values a sweep grid
- * accepts (lib/sweep/grid.ts) and the options table of docs/training.md (scripts/options-doc.ts).
+ * accepts (lib/experiments/sweep/grid.ts) and the options table of docs/training.md (scripts/options-doc.ts).
  *
  * Adding an option: one entry in TRAIN_OPTIONS (plus, if its default depends on other options, one in
  * DEPENDENT_DEFAULTS); then `node --import tsx scripts/options-doc.ts` to regenerate the docs table. Adding a method:

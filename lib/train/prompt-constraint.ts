@@ -3,25 +3,25 @@ import * as path from 'node:path';
 import type { ShortcutDataset } from '../data/types';
 import type { MapBatch, MapGenerator } from '../maps/types';
 import { compose, dilate, resizeBilinear, threshold } from '../maps/postprocess';
-import { defaultPromptCacheDir, isMapSourceName, mapSourceGenerator, splitMaps, type MapProvenance } from '../maps/split-maps';
-import { IDENTITY3, type InputGradPenalty } from './engine';
+import { defaultPromptCacheDir, isMapSourceName, mapSourceGenerator, splitMaps, type MapProvenance } from './split-maps';
+import { IDENTITY3, type InputGradPenalty } from '../engines/types';
 import { PAPER_DEFAULTS, type TrainConfig } from './config';
 import { UserError } from '../util/errors';
 import { canonicalJson } from '../util/canonical-json';
 import { readSealedJson, writeSealedJson } from '../util/sealed';
-import { attributeMatrix, freeAxisMatrix, symmetricEigen3 } from '../maps/embedded/attribute';
-import { loadCheckpoint } from '../maps/embedded/checkpoint';
+import { attributeMatrix, freeAxisMatrix, symmetricEigen3 } from '../vlm/embedded/attribute';
+import { loadCheckpoint } from '../vlm/embedded/checkpoint';
 
 /**
  * Prompt-guided input-gradient constraints (docs/training.md, "Prompt-guided RRR"): the maps of
  * text prompts become the per-pixel weights w of the RRR penalty, an attribute prompt becomes its
- * global matrix C (InputGradPenalty, lib/train/engine.ts):
+ * global matrix C (InputGradPenalty, lib/engines/types.ts):
  *  - positive prompt ("a digit": where the evidence is): region = dilate(map > t) on the map's grid,
  *    resized to the model's input grid (any touched pixel counts); w = 1 - region (gradients off the
  *    object are penalised). An image whose map is empty gets w = 0 (the map says nothing about it).
  *  - negative prompt ("a square": where evidence must not come from): w = dilate(map > t), resized alike;
  *  - several terms: w = max over them;
- *  - attribute prompt ("colour"): C from the embedded VLM (lib/maps/embedded/attribute.ts).
+ *  - attribute prompt ("colour"): C from the embedded VLM (lib/vlm/embedded/attribute.ts).
  * The same construction on the validation split gives the masks of the right-reasons score
  * (EpochRecord.valExcludedShare).
  */

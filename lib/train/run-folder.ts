@@ -29,7 +29,7 @@ export const RUN_FILE_NAMES = {
 } as const;
 
 /**
- * What a sweep (lib/sweep/runner) adds to a run folder, named apart from the trainer's files: the
+ * What a sweep (lib/experiments/sweep/runner) adds to a run folder, named apart from the trainer's files: the
  * trainer checks its own config.json on resume.
  */
 export const SWEEP_FILE_NAMES = {

@@ -1,4 +1,4 @@
-import type { StepPhase } from './engine';
+import type { StepPhase } from '../engines/types';
 
 export interface ScheduleConfig {
   /** 'vanilla' trains CE only; every other method (align, rrr, eg, cdep) follows the two phases. */

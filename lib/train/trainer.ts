@@ -9,20 +9,19 @@ import { readSealedJson, writeSealedJson } from '../util/sealed';
 import { sha256 } from '../util/hash';
 import { MapStoreReader } from '../maps/store';
 import { initialWeights, modelGrid, modelInputSize } from '../models';
-import { DEFAULT_OPTIMIZER, type StepPhase, type TrainEngine } from './engine';
+import { DEFAULT_OPTIMIZER, type StepPhase, type TrainEngine } from '../engines/types';
 import { configDiff, resolveConfig, type TrainConfig } from './config';
 import { planEpoch } from './schedule';
-import { buildTargets, type TargetMaps } from './map-source';
+import { buildTargets, type TargetMaps } from './targets';
 import { gatherRows, prepareImages, prepareLabels, prepareRrrMasks } from './data';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { checkNoOldCheckpoint, runFiles, RUN_FILE_NAMES } from './run-folder';
-import { getEngineFactory } from './registry';
-import { NonFiniteLossError } from './engine';
+import { getEngineFactory } from '../engines/registry';
+import { NonFiniteLossError } from '../engines/types';
 import { rrrModePenalty } from '../losses/rrr';
 import { CDEP_COLOUR_PIXELS, pixelProbabilities, type CdepRegion } from '../losses/cdep';
 import { buildPromptConstraint, checkPromptRecord, usesPrompts, type PromptInfo } from './prompt-constraint';
-import './tfjs-factory';
-import '../fast/register'; // --engine fused (lib/fast: LeNet-GAP's every method in one wasm kernel)
+import '../engines'; // registers the engines: tfjs, fused (lib/engines/fused: LeNet-GAP's every method in one wasm kernel) and auto
 
 export interface EpochRecord {
   epoch: number;
@@ -107,7 +106,7 @@ export interface RunOptions {
   log?: (msg: string) => void;
   /** Stop (as if killed) after this epoch's checkpoint is written: for resume tests. */
   haltAfterEpoch?: number;
-  /** Cache root of generated prompt maps and attribute matrices (default data/cache; lib/maps/split-maps.ts). */
+  /** Cache root of generated prompt maps and attribute matrices (default data/cache; lib/train/split-maps.ts). */
   promptCacheDir?: string;
 }
 

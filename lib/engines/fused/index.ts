@@ -1,0 +1,2 @@
+export * from './kernel';
+export { FusedEngine, fusedUnsupported, type FusedEngineOptions } from './engine';

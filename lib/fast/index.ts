@@ -1,2 +1,0 @@
-export * from './lenet-gap-engine';
-export { FusedEngine, fusedUnsupported, type FusedEngineOptions } from './fused-engine';

@@ -1,0 +1,166 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ImageSplit, ShortcutDataset } from '../data/types';
+import type { MapBatch, MapGenerator } from '../maps/types';
+import { createGenerator, getGeneratorInfo, listGenerators } from '../maps/registry';
+import { CachedMapSource } from '../maps/source';
+import { MapStoreReader, expectForSplit, quantizeMaps } from '../maps/store';
+import { canonicalJson } from '../util/canonical-json';
+import { sha256 } from '../util/hash';
+import { UserError } from '../util/errors';
+import { packageRoot } from '../util/package-root';
+import { checkPromptWords } from '../vlm/embedded/generator';
+
+/**
+ * Maps of the first N images of a split from a named source, for training: the prompt-guided
+ * constraints (lib/train/prompt-constraint.ts) and align's targets with VLM maps. Sources:
+ *  - a prompt generator ('embedded', 'clipseg'): made on the fly and cached on disk as map-store
+ *    files (lib/maps/store.ts, through CachedMapSource) under data/cache/maps/, keyed on the
+ *    dataset checksum, the generator's identity (embedded: its checkpoint hash and the background
+ *    prompts and temperature it resolves; clipseg: model id and dtype), the split and the prompt;
+ *  - 'oracle' (the annotation masks: the digit for a positive prompt, the shortcut patch for a
+ *    negative one), 'uniform', 'random': made each time (cheap), not cached;
+ *  - a map FILE from `ltl maps`: training maps of one prompt only (no validation maps).
+ * Every result carries provenance, with the SHA-256 of the quantised maps actually used, so a run
+ * can tell when its maps changed.
+ */
+
+/** Map sources that are not files. */
+export const MAP_SOURCES = ['embedded', 'clipseg', 'oracle', 'uniform', 'random'] as const;
+
+/** Bumped when the key's meaning changes (old cache files are then never hit). */
+const CACHE_VERSION = 1;
+
+/**
+ * The root of the caches of training maps and attribute matrices: env LTL_PROMPT_CACHE_DIR, else
+ * data/cache under the package root (git-ignored). Maps go to <root>/maps, attribute matrices to
+ * <root>/attributes.
+ */
+export function defaultPromptCacheDir(): string {
+  return process.env.LTL_PROMPT_CACHE_DIR || path.join(packageRoot(), 'data', 'cache');
+}
+
+export interface MapProvenance {
+  /** The --maps value: generator name or file path. */
+  source: string;
+  /** Generator name (the file's generator for a FILE). */
+  generator: string;
+  prompt: string;
+  /** 'positive' (where the evidence is) or 'negative' (where it must not come from). */
+  role: 'positive' | 'negative';
+  split: ImageSplit['split'];
+  count: number;
+  /** Background prompts and settings the generator used (prompt generators only). */
+  background: string[];
+  generatorId: Record<string, unknown>;
+  /** SHA-256 of the cache key spec (prompt generators), else null. */
+  cacheKey: string | null;
+  /** The cache or map file read or written, else null. */
+  file: string | null;
+  /** SHA-256 of the uint8 maps used (count x H x W): equal digests mean equal maps. */
+  mapsSha256: string;
+}
+
+export interface SplitMapsRequest {
+  /** 'embedded' | 'clipseg' | 'oracle' | 'uniform' | 'random' | a map file. */
+  maps: string;
+  prompt: string;
+  role: 'positive' | 'negative';
+  /** Seed of random maps. */
+  seed: number;
+  /** Cache root (default defaultPromptCacheDir()); generated maps go to its maps/ folder. */
+  cacheDir?: string;
+  /** Human messages (a corrupt cache file being remade). */
+  log?: (msg: string) => void;
+  /** A generator already created for `maps` (shared between prompts and splits; the caller disposes it). */
+  generator?: MapGenerator;
+}
+
+/** Whether `maps` names a map source rather than a file. */
+export function isMapSourceName(maps: string): boolean {
+  return (MAP_SOURCES as readonly string[]).includes(maps) || listGenerators().includes(maps);
+}
+
+/** Creates the generator of a map source name (undefined for a file). */
+export async function mapSourceGenerator(maps: string, role: 'positive' | 'negative', seed: number, warn?: (msg: string) => void): Promise<MapGenerator | undefined> {
+  if (!isMapSourceName(maps)) return undefined;
+  return createGenerator(maps, { seed, target: role === 'negative' ? 'shortcut' : 'digit', ...(warn ? { warn } : {}) });
+}
+
+/** What identifies a prompt generator's maps beyond its name (checkpoint hash, settings it resolves). */
+export function generatorIdentity(gen: MapGenerator): { id: Record<string, unknown>; background: string[] } {
+  const g = gen as any;
+  if (gen.name === 'embedded' && typeof g.load === 'function') {
+    const vlm = g.load();
+    const d = g.defaults as { background: string[]; temperature: number };
+    return { id: { checkpoint: vlm.meta.identity, temperature: d.temperature }, background: [...d.background] };
+  }
+  if (gen.name === 'clipseg') return { id: { modelId: g.modelId, dtype: g.dtype }, background: [] };
+  return { id: {}, background: [] };
+}
+
+/** The cache key of one prompt's maps of one split (hex SHA-256 of its canonical spec). */
+export function mapCacheKey(spec: { datasetChecksum: string; split: string; generator: string; generatorId: Record<string, unknown>; prompt: string; background: string[] }): string {
+  return sha256(Buffer.from(canonicalJson({ v: CACHE_VERSION, ...spec })));
+}
+
+function digest(maps: MapBatch): string {
+  return sha256(quantizeMaps(maps.data));
+}
+
+/**
+ * Maps of the first `count` images of `split` for one prompt; undefined when the source has none for
+ * this split (a map FILE holds training maps only).
+ */
+export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, split: ImageSplit, count: number): Promise<{ maps: MapBatch; provenance: MapProvenance } | undefined> {
+  const indices = Int32Array.from({ length: count }, (_, i) => i);
+  const base = { source: req.maps, prompt: req.prompt, role: req.role, split: split.split, count };
+  if (!isMapSourceName(req.maps)) {
+    if (split.split !== 'train') return undefined;
+    if (!fs.existsSync(req.maps)) throw new UserError(`--maps: '${req.maps}' is neither one of ${MAP_SOURCES.join(', ')} nor an existing map file`);
+    const r = MapStoreReader.open(req.maps, expectForSplit(ds, 'train', { covers: count }));
+    try {
+      const h = r.header;
+      if (h.generator !== 'oracle' && h.generator !== 'uniform' && h.generator !== 'random' && h.prompt !== req.prompt) {
+        throw new UserError(`map file ${req.maps} was made with prompt ${JSON.stringify(h.prompt)}, not ${JSON.stringify(req.prompt)}`);
+      }
+      const maps = r.read(indices);
+      return { maps, provenance: { ...base, generator: h.generator, background: h.background, generatorId: { payloadSha256: h.payloadSha256 }, cacheKey: null, file: path.resolve(req.maps), mapsSha256: digest(maps) } };
+    } finally {
+      r.close();
+    }
+  }
+  const gen = req.generator ?? (await mapSourceGenerator(req.maps, req.role, req.seed, req.log))!;
+  try {
+    if (!getGeneratorInfo(gen.name).usesPrompt) {
+      const maps = await gen.generate({ split, indices, prompt: req.prompt, seed: req.seed });
+      const generatorId = gen.name === 'random' ? { seed: req.seed } : gen.name === 'oracle' ? { target: (gen as any).target } : {};
+      return { maps, provenance: { ...base, generator: gen.name, background: [], generatorId, cacheKey: null, file: null, mapsSha256: digest(maps) } };
+    }
+    const { id, background } = generatorIdentity(gen);
+    const keySpec = { datasetChecksum: ds.checksum, split: split.split, generator: gen.name, generatorId: id, prompt: req.prompt, background };
+    const cacheKey = mapCacheKey(keySpec);
+    const file = path.join(req.cacheDir ?? defaultPromptCacheDir(), 'maps', `${ds.name}-${split.split}-${gen.name}-${cacheKey.slice(0, 16)}.maps.safetensors`);
+    const open = () => new CachedMapSource(gen, {
+      split, dataset: ds.name, datasetChecksum: ds.checksum, prompt: req.prompt, background,
+      storeFile: file, extra: { cacheKey, generatorId: id },
+    });
+    let source: CachedMapSource;
+    try {
+      source = open();
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      // A cache file is never trusted: one that fails its checks is made again.
+      req.log?.(`map cache ${file} is unusable (${e.message}); making the maps again`);
+      fs.rmSync(file, { force: true });
+      source = open();
+    }
+    // The embedded generator checks the prompt's words when it makes maps; maps all read from the cache are checked here.
+    if (gen.name === 'embedded' && indices.every((i) => source.has(i))) checkPromptWords((gen as any).load().vocab, req.prompt, background, { warn: req.log });
+    const maps = await source.get(indices);
+    source.flush();
+    return { maps, provenance: { ...base, generator: gen.name, background, generatorId: id, cacheKey, file, mapsSha256: digest(maps) } };
+  } finally {
+    if (!req.generator) gen.dispose?.();
+  }
+}

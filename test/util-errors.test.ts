@@ -1,0 +1,176 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { UserError, formatCliError, systemErrorToUserError } from '../lib/util/errors';
+import { writeFileAtomic } from '../lib/util/atomic';
+import { prepareOutDir, prepareOutFile } from '../lib/util/outputs';
+import { tmpDirs } from './tmp-helpers';
+import { canMountTmpfs, canRunAsNobody, leftovers, ltl, oneLineError } from './fault-helpers';
+
+/**
+ * One rule at the CLI boundary (issue items 4-6): an error a user can cause or fix (file system,
+ * permissions, full disk, bad input) is one line on stderr and exit code 1; stack traces only with
+ * LTL_DEBUG=1; nothing half-written is left; outputs are checked before the work.
+ */
+const tmp = tmpDirs('ltl-rel-err-');
+
+const errno = (code: string, syscall: string, p: string, dest?: string): NodeJS.ErrnoException =>
+  Object.assign(new Error(`${code}: ${syscall} '${p}'`), { code, syscall, path: p, ...(dest ? { dest } : {}) });
+
+test('4: one function maps system error codes to one-line user errors naming the path', () => {
+  const cases: Array<[NodeJS.ErrnoException, RegExp]> = [
+    [errno('EEXIST', 'mkdir', 'runs/a'), /^cannot create folder runs\/a: a file of that name exists \(a folder is needed\) \(EEXIST\)$/],
+    [errno('ENOTDIR', 'open', 'runs/a/config.json'), /^cannot open runs\/a\/config\.json: a part of the path is a file, not a folder \(ENOTDIR\)$/],
+    [errno('EACCES', 'open', '/ro/x'), /^cannot open \/ro\/x: permission denied \(EACCES\)$/],
+    [errno('ENOSPC', 'write', 'runs/a/checkpoint.bin'), /^cannot write runs\/a\/checkpoint\.bin: no space left on the device \(ENOSPC\)$/],
+    [errno('EISDIR', 'open', 'maps'), /^cannot open maps: it is a folder, not a file \(EISDIR\)$/],
+    [errno('EROFS', 'mkdir', '/mnt/ro'), /read-only \(EROFS\)$/],
+    [errno('EDQUOT', 'write', 'f'), /quota exceeded \(EDQUOT\)$/],
+    [errno('ENOENT', 'open', 'nope'), /^cannot open nope: no such file or folder \(ENOENT\)$/],
+    [errno('EXDEV', 'rename', 'a', 'b'), /^cannot move a to b: .*\(EXDEV\)$/],
+  ];
+  for (const [e, want] of cases) {
+    const u = systemErrorToUserError(e);
+    assert.ok(u instanceof UserError, e.code);
+    assert.match(u.message, want);
+    assert.ok(!u.message.includes('\n'));
+  }
+  assert.match(systemErrorToUserError(errno('EACCES', 'open', 'x'), '--out x')!.message, /^--out x: cannot open x/);
+  assert.equal(systemErrorToUserError(new TypeError('bug')), undefined, 'a bug is not a user error');
+  assert.equal(systemErrorToUserError(Object.assign(new Error('odd'), { code: 'ERR_SOMETHING' })), undefined);
+});
+
+test('4: the CLI rule: user and system errors one line (exit 1), bugs exit 2, stack traces only with LTL_DEBUG=1', () => {
+  const u = formatCliError(new UserError('bad\ninput'), false);
+  assert.deepEqual(u, { text: 'ltl: error: bad input\n', exitCode: 1 });
+  const s = formatCliError(errno('ENOSPC', 'write', 'f'), false);
+  assert.equal(s.exitCode, 1);
+  assert.equal(s.text.trim().split('\n').length, 1);
+  const bug = formatCliError(new TypeError("Cannot read properties of undefined (reading 'step')"), false);
+  assert.equal(bug.exitCode, 2);
+  assert.ok(!/\n\s+at /.test(bug.text), 'no stack trace without LTL_DEBUG');
+  assert.match(formatCliError(new TypeError('x'), true).text, /\n\s+at /, 'stack trace with LTL_DEBUG=1');
+  assert.match(formatCliError(new UserError('y'), true).text, /^ltl: error: y\n.*\n\s+at /s);
+});
+
+test('5: writeFileAtomic leaves no temporary file when the rename (or anything) fails, and names the target', () => {
+  const dir = tmp();
+  const target = path.join(dir, 'taken');
+  fs.mkdirSync(path.join(target, 'inside'), { recursive: true }); // a folder where the file should go
+  assert.throws(() => writeFileAtomic(target, 'data'), (e: unknown) => {
+    const u = systemErrorToUserError(e);
+    return !!u && u.message === `cannot write ${target}: it is a folder, not a file (EISDIR)`;
+  });
+  assert.deepEqual(leftovers(dir), []);
+  const file = path.join(dir, 'plain');
+  fs.writeFileSync(file, 'x');
+  assert.throws(() => writeFileAtomic(path.join(file, 'child.json'), 'data'), (e: unknown) => !!systemErrorToUserError(e));
+  assert.deepEqual(leftovers(dir), []);
+  writeFileAtomic(path.join(dir, 'ok.json'), 'fine');
+  assert.equal(fs.readFileSync(path.join(dir, 'ok.json'), 'utf8'), 'fine');
+  assert.deepEqual(leftovers(dir), []);
+});
+
+test('4: output checks before the work: a file where a folder is needed, a folder where a file is', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'f');
+  fs.writeFileSync(file, 'x');
+  assert.throws(() => prepareOutDir(file, '--out'), { message: `--out ${file} is a file, not a folder` });
+  assert.throws(() => prepareOutDir(path.join(file, 'sub'), '--out'), { message: `--out ${path.join(file, 'sub')}: ${file} is a file, not a folder` });
+  assert.throws(() => prepareOutFile(dir, '--csv'), { message: `--csv ${dir} is a folder, not a file` });
+  assert.deepEqual(prepareOutDir(path.join(dir, 'new', 'deeper')), { created: true });
+  assert.deepEqual(prepareOutDir(path.join(dir, 'new', 'deeper')), { created: false });
+  prepareOutFile(path.join(dir, 'a', 'b.csv'));
+  assert.deepEqual(leftovers(dir), [], 'the write probes are removed');
+});
+
+test('4, 6: every command gives one line for an --out that names a file, or a folder where a file goes', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'a-file');
+  fs.writeFileSync(file, 'x');
+  const folder = path.join(dir, 'a-folder');
+  fs.mkdirSync(folder);
+  const grid = path.join(dir, 'grid.json');
+  fs.writeFileSync(grid, JSON.stringify({ dataset: 'decoymnist', epochs: 1, limit: 100 }));
+  const cases: Array<[string, string[], RegExp]> = [
+    ['train --out FILE', ['train', '--dataset', 'decoymnist', '--out', file], /--out .*a-file is a file, not a folder/],
+    ['train --out FILE/sub', ['train', '--dataset', 'decoymnist', '--out', path.join(file, 'sub')], /a-file is a file, not a folder/],
+    ['train --maps FOLDER', ['train', '--dataset', 'decoymnist', '--method', 'align', '--maps', folder, '--limit', '100', '--eval-limit', '50', '--epochs', '1', '--out', path.join(dir, 'R'), '--no-progress'], /a-folder: it is a folder, not a file \(EISDIR\)|a-folder is a folder/],
+    ['maps --out FOLDER', ['maps', '--dataset', 'decoymnist', '--generator', 'oracle', '--limit', '5', '--out', folder], /--out .*a-folder is a folder, not a file/],
+    ['maps --export-png FILE', ['maps', '--dataset', 'decoymnist', '--generator', 'oracle', '--limit', '5', '--out', path.join(dir, 'm.ltlmap'), '--export-png', file], /--export-png .*a-file is a file, not a folder/],
+    ['data --export FILE', ['data', '--dataset', 'decoymnist', '--export', file, '--limit', '3'], /--export .*a-file is a file, not a folder/],
+    ['sweep --out FILE', ['sweep', '--grid', grid, '--out', file], /--out .*a-file is a file, not a folder/],
+    ['sweep-report --csv FOLDER', ['sweep-report', dir, '--csv', folder], /--csv .*a-folder is a folder, not a file/],
+    ['vlm train --out FILE', ['vlm', 'train', '--seed', '1', '--out', file], /--out .*a-file is a file, not a folder/],
+  ];
+  for (const [name, args, want] of cases) {
+    const t0 = Date.now();
+    const r = ltl(args);
+    assert.match(oneLineError(r, assert), want, name);
+    if (name.startsWith('vlm train')) {
+      assert.ok(Date.now() - t0 < 60_000, 'checked before training, not after');
+      assert.ok(!r.stderr.includes('vlm train ['), 'no training step ran');
+    }
+  }
+  assert.ok(!fs.existsSync(path.join(dir, 'R')), 'the failed start left no run folder');
+  assert.deepEqual(leftovers(dir), []);
+  assert.equal(fs.readFileSync(file, 'utf8'), 'x', 'the file named by --out is untouched');
+  // LTL_DEBUG=1 adds the stack trace.
+  const dbg = ltl(['train', '--dataset', 'decoymnist', '--out', file], { env: { LTL_DEBUG: '1' } });
+  assert.equal(dbg.status, 1);
+  assert.match(dbg.stderr, /\n\s+at /);
+});
+
+test('4: EACCES as an unprivileged user is one line in train, maps, data --export, sweep, sweep-report --csv and vlm train', { skip: !canRunAsNobody() && 'needs root and runuser to run as nobody' }, () => {
+  const base = tmp();
+  fs.chmodSync(base, 0o755);
+  const ro = path.join(base, 'read-only');
+  fs.mkdirSync(ro, { mode: 0o755 }); // owned by root: nobody may read, not write
+  const grid = path.join(base, 'grid.json');
+  fs.writeFileSync(grid, JSON.stringify({ dataset: 'decoymnist', epochs: 1, limit: 100 }));
+  fs.chmodSync(grid, 0o644);
+  const sweepDir = path.join(base, 'sweep');
+  fs.mkdirSync(path.join(sweepDir, 'runs'), { recursive: true });
+  fs.chmodSync(sweepDir, 0o755);
+  fs.chmodSync(path.join(sweepDir, 'runs'), 0o755);
+  const cases: Array<[string, string[]]> = [
+    ['train', ['train', '--dataset', 'decoymnist', '--out', path.join(ro, 'R')]],
+    ['maps', ['maps', '--dataset', 'decoymnist', '--generator', 'oracle', '--limit', '5', '--out', path.join(ro, 'm.ltlmap')]],
+    ['data --export', ['data', '--dataset', 'decoymnist', '--export', path.join(ro, 'png'), '--limit', '3']],
+    ['sweep', ['sweep', '--grid', grid, '--out', path.join(ro, 'sw')]],
+    ['sweep-report --csv', ['sweep-report', sweepDir, '--csv', path.join(ro, 'r.csv')]],
+    ['vlm train', ['vlm', 'train', '--seed', '1', '--out', path.join(ro, 'vlm')]],
+  ];
+  for (const [name, args] of cases) {
+    const r = ltl(args, { user: 'nobody', cwd: '/' });
+    assert.match(oneLineError(r, assert), /permission denied \(EACCES\)/, name);
+  }
+  assert.deepEqual(fs.readdirSync(ro), []);
+});
+
+test('4: a full disk (ENOSPC) mid-run is one line and leaves nothing half-written; a full disk at the start is caught before training', { skip: !canMountTmpfs() && 'needs root and a mountable tmpfs' }, () => {
+  const mnt = tmp();
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]).status, 0);
+  try {
+    // Leave 3 pages: the start (write probe, config.json) fits, the 26 KB checkpoint does not.
+    fs.writeFileSync(path.join(mnt, 'filler'), Buffer.alloc(52 * 1024));
+    const R = path.join(mnt, 'R');
+    const r = ltl(['train', '--dataset', 'decoymnist', '--method', 'vanilla', '--limit', '300', '--epochs', '1', '--eval-limit', '100', '--no-progress', '--out', R]);
+    assert.match(oneLineError(r, assert), new RegExp(`^ltl: error: cannot write ${R}/checkpoint\\.safetensors: no space left on the device \\(ENOSPC\\)$`));
+    assert.ok(!fs.existsSync(R), 'no half-written run folder');
+    assert.deepEqual(leftovers(mnt), []);
+    // Now fill it completely: the output check says so before any work.
+    try { fs.writeFileSync(path.join(mnt, 'filler2'), Buffer.alloc(64 * 1024)); } catch { /* full */ }
+    for (const args of [
+      ['train', '--dataset', 'decoymnist', '--out', path.join(mnt, 'R2')],
+      ['maps', '--dataset', 'decoymnist', '--generator', 'oracle', '--limit', '5', '--out', path.join(mnt, 'm.ltlmap')],
+    ]) {
+      assert.match(oneLineError(ltl(args), assert), /no space left on the device \(ENOSPC\)/, args[0]);
+    }
+    assert.deepEqual(leftovers(mnt), []);
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
+});
