@@ -11,6 +11,8 @@ export * as train from './train';
 export * as models from './models';
 export * as attention from './attention';
 export * as losses from './losses';
+// The tfjs the library computes with, so a notebook can make and read tensors without resolving tfjs itself.
+export * as tf from '@tensorflow/tfjs';
 export * as engines from './engines';
 export * as evaluate from './evaluate';
 export * as experiments from './experiments';

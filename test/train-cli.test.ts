@@ -35,3 +35,14 @@ test('ltl train --json: result with selection, per-epoch records and config; rer
   assert.equal(badNum.status, 1);
   assert.match(badNum.stderr, /--lambda must be a number/);
 });
+
+test('ltl train without --out: the run is kept in memory, its result printed, nothing written', () => {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-train-noout-'));
+  const r = spawnSync(process.execPath, [ltl, 'train', '--dataset', 'decoymnist', '--method', 'vanilla', '--epochs', '1',
+    '--limit', '96', '--eval-limit', '64', '--json', '--no-progress'], { encoding: 'utf8', cwd, env: { ...process.env, LTL_MNIST_DIR: '' } });
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(j.epochs.length, 1);
+  assert.equal(j.trainImages, 96);
+  assert.deepEqual(fs.readdirSync(cwd), [], 'no run folder, no file');
+});

@@ -12,7 +12,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('train')
     .description('train a CNN on a shortcut dataset: vanilla, attention alignment (the paper) or RRR; resumable with --out')
-    .requiredOption('--out <dir>', 'run folder: config.json, epochs.jsonl, checkpoint.safetensors, result.json (rerun to resume)');
+    .option('--out <dir>', 'run folder: config.json, epochs.jsonl, checkpoint.safetensors, result.json (rerun to resume); without it the run is kept in memory only (nothing to resume)');
   for (const o of [...TRAIN_OPTION_LIST, ...Object.values(RUN_OPTIONS)]) cmd.addOption(commanderOption(o));
   cmd
     .option('--json', 'print result.json as the last stdout line')
@@ -26,9 +26,9 @@ export function register(program: Command): void {
       let started = false;
       let barEpoch = -1;
       // The run folder must be writable before any data is loaded; a failed start leaves no new folder behind.
-      const { created } = prepareOutDir(o.out, '--out');
+      const { created } = o.out !== undefined ? prepareOutDir(o.out, '--out') : { created: false };
       const result = await runTraining(config, {
-        outDir: o.out, mnistDir: o.mnistDir,
+        ...(o.out !== undefined ? { outDir: o.out } : {}), mnistDir: o.mnistDir,
         log: (m) => process.stderr.write(`ltl train: ${m}\n`),
         onBatch: (done, total, epoch) => {
           if (!bar) return;
@@ -54,7 +54,7 @@ export function register(program: Command): void {
         val: pct(e.valAcc), test: pct(e.testAcc), seconds: e.seconds,
       })));
       console.log(`selected epoch ${result.selectedEpoch + 1} by ${result.selectBy}: val ${pct(result.valAccSelected)}, test ${pct(result.testAccSelected)}; final epoch test ${pct(result.testAccFinal)}`);
-      console.log(`${result.imagesPerSecond.toFixed(0)} training images/s on ${result.backend} (${result.engine} engine); run folder ${o.out}`);
+      console.log(`${result.imagesPerSecond.toFixed(0)} training images/s on ${result.backend} (${result.engine} engine)${o.out !== undefined ? `; run folder ${o.out}` : ' (no --out: nothing written)'}`);
     });
 }
 
