@@ -156,7 +156,7 @@ test('7: a run that fails before its first epoch leaves nothing, and the correct
   fs.writeFileSync(maps, whole.subarray(0, whole.length - 1000));
   const R2 = path.join(base, 'R2');
   const align = ['train', '--dataset', 'decoymnist', '--method', 'align', '--attention-epoch', '0', '--maps', maps, '--limit', '300', '--epochs', '1', '--eval-limit', '100', '--no-progress', '--out', R2];
-  assert.match(oneLineError(ltl(align), assert), /map file .*m\.ltlmap is truncated/);
+  assert.match(oneLineError(ltl(align), assert), /map file .*m\.ltlmap is corrupt: .*\(truncated or extended\)/);
   assert.ok(!fs.existsSync(R2));
   fs.writeFileSync(maps, whole);
   const ok = ltl(align);
