@@ -4,17 +4,9 @@ import { createRng, permutation, type Rng } from '../util/rng';
 import { sha256 } from '../util/hash';
 import { UserError } from '../util/errors';
 import { loadCached, saveCached } from './cache';
+import type { DatasetOptions } from './types';
 
-export interface DatasetOptions {
-  /** Folder of the base set's IDX files (default: the base set's own default). */
-  dir?: string;
-  /** Fixes the validation split and the decoy positions. Independent of the training seed. */
-  seed?: number;
-  /** Training images held out for validation (the authors' 16 %: 9,600 of 60,000). */
-  valSize?: number;
-  /** Folder for an on-disk cache of the built dataset (checked by checksum); none by default. */
-  cacheDir?: string;
-}
+export type { DatasetOptions } from './types';
 
 export const DEFAULT_DATA_SEED = 37;
 export const DEFAULT_VAL_SIZE = 9600;

@@ -5,7 +5,7 @@ import { jsonMetadata, readTensorFile, tensor, writeTensorFile, type Tensor } fr
 import { sha256 } from '../util/hash';
 import { canonicalJson } from '../util/canonical-json';
 import { getShortcut, resolveDataset } from './registry';
-import type { DatasetOptions } from './build';
+import type { DatasetOptions } from './types';
 
 /**
  * On-disk cache of a built dataset: one tensor file (safetensors layout, lib/util/tensor-file) with

@@ -75,3 +75,15 @@ export interface ShortcutRule {
     shortcutMask?: Uint8Array; // height * width, zeroed, set to 1 on shortcut pixels
   }): void;
 }
+
+/** How a shortcut dataset is built (loadDataset, lib/data/build.ts). */
+export interface DatasetOptions {
+  /** Folder of the base set's IDX files (default: the base set's own default). */
+  dir?: string;
+  /** Fixes the validation split and the decoy positions. Independent of the training seed. */
+  seed?: number;
+  /** Training images held out for validation (the authors' 16 %: 9,600 of 60,000). */
+  valSize?: number;
+  /** Folder for an on-disk cache of the built dataset (checked by checksum); none by default. */
+  cacheDir?: string;
+}

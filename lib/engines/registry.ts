@@ -1,5 +1,4 @@
-import type { TrainEngine, OptimizerConfig, InputGradPenalty } from './types';
-import type { TrainConfig } from '../train/config';
+import type { TrainEngine, OptimizerConfig, InputGradPenalty, EngineRunConfig } from './types';
 import type { NamedArray } from './types';
 import { UserError } from '../util/errors';
 import type { CdepRegion } from '../losses/cdep';
@@ -7,7 +6,7 @@ import type { CdepRegion } from '../losses/cdep';
 /** What an engine factory gets: the resolved config, optimizer settings and the initial weights
  * (the same seeded PyTorch-style draw for every engine, lib/models/init.ts). */
 export interface EngineFactoryArgs {
-  config: TrainConfig;
+  config: EngineRunConfig;
   optimizer: OptimizerConfig;
   initialWeights: Record<string, NamedArray>;
   /** Methods 'rrr' and 'eg': the input-gradient penalty the trainer built from the config (masks come per batch). */
@@ -18,7 +17,7 @@ export interface EngineFactoryArgs {
 
 export interface EngineFactory {
   /** Why not, when this engine cannot run the config (undefined = it can). */
-  unsupported(config: TrainConfig): string | undefined;
+  unsupported(config: EngineRunConfig): string | undefined;
   create(args: EngineFactoryArgs): TrainEngine;
 }
 
@@ -33,7 +32,7 @@ export function engineNames(): string[] {
   return [...factories.keys()];
 }
 
-export function getEngineFactory(name: string, config: TrainConfig): EngineFactory {
+export function getEngineFactory(name: string, config: EngineRunConfig): EngineFactory {
   const f = factories.get(name);
   if (!f) throw new UserError(`unknown engine '${name}': registered engines are ${engineNames().join(', ')}`);
   const why = f.unsupported(config);

@@ -149,3 +149,20 @@ export class NonFiniteLossError extends Error {
     this.name = 'NonFiniteLossError';
   }
 }
+
+/**
+ * The settings of a run that engines read. The trainer's TrainConfig (lib/train/options.ts) has them all; engines
+ * name only these, so they do not import the trainer's types (train imports engines, not the other way round).
+ */
+export interface EngineRunConfig {
+  model: 'lenet-gap' | 'cdep';
+  method: 'vanilla' | 'align' | 'rrr' | 'cdep' | 'eg';
+  attention: 'cam' | 'gradcam' | 'inputgrad';
+  loss: 'kl' | 'kl-dist';
+  temperature: number;
+  optimizer: 'sgd' | 'adam';
+  seed: number;
+  /** Method 'eg': reference images per training image. */
+  egReferences: number;
+}
+

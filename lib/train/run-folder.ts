@@ -4,7 +4,7 @@ import { UserError } from '../util/errors';
 import { readSealedJson } from '../util/sealed';
 import { readCheckpoint } from './checkpoint';
 import type { TrainConfig } from './config';
-import type { EpochRecord, TrainResult } from './trainer';
+import type { EpochRecord, TrainResult } from './result';
 
 /**
  * A training run's folder (`ltl train --out DIR`, a sweep's runs/<id>/, a notebook's cached run):

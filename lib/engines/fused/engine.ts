@@ -1,5 +1,4 @@
-import type { EngineState, EvalInput, EvalResult, StepLosses, StepOptions, TrainBatch, TrainEngine, OptimizerConfig, NamedArray, InputGradPenalty } from '../types';
-import type { TrainConfig } from '../../train/config';
+import type { EngineState, EvalInput, EvalResult, StepLosses, StepOptions, TrainBatch, TrainEngine, OptimizerConfig, NamedArray, InputGradPenalty, EngineRunConfig } from '../types';
 import { NonFiniteLossError, usesAttentionTerm } from '../types';
 import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, INPUT_FLOATS, INPUT_PIXELS, GRID_CELLS, flattenParams, unflattenParams, type FusedAttention } from './kernel';
 import { MODEL_SHAPES } from '../../models/specs';
@@ -9,7 +8,7 @@ const FUSED_ATTENTION: readonly FusedAttention[] = ['cam', 'gradcam', 'inputgrad
 /** Why the fused engine cannot run a config (undefined: it can). It implements LeNet-GAP with vanilla CE, the
  * paper's KL on a CAM, Grad-CAM or input-gradient map, and every input-gradient penalty of method 'rrr'; SGD
  * and Adam. */
-export function fusedUnsupported(c: Pick<TrainConfig, 'model' | 'method' | 'attention' | 'loss' | 'optimizer'>): string | undefined {
+export function fusedUnsupported(c: Pick<EngineRunConfig, 'model' | 'method' | 'attention' | 'loss' | 'optimizer'>): string | undefined {
   if (c.model !== 'lenet-gap') return `it implements only the lenet-gap model, not '${c.model}'`;
   if (c.method !== 'vanilla' && c.method !== 'align' && c.method !== 'rrr') return `it has no '${c.method}' method`;
   if (c.method === 'align' && !FUSED_ATTENTION.includes(c.attention)) return `it implements cam, gradcam and inputgrad attention for align, not '${c.attention}'`;

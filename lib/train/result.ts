@@ -1,0 +1,76 @@
+import type { StepPhase } from '../engines/types';
+import type { TrainConfig } from './config';
+import type { PromptInfo } from './prompt-constraint';
+
+/**
+ * What a run records: one record per epoch, and the finished run's result (result.json). Apart from the trainer
+ * so the run-folder module reads them without importing the trainer.
+ */
+
+export interface EpochRecord {
+  epoch: number;
+  phase: StepPhase;
+  lambda: number;
+  lr: number;
+  /** Means over the epoch's batches (the mean of batch means, last partial batch included). */
+  loss: number;
+  ce: number;
+  att: number;
+  valAcc: number;
+  /** val acc x exp(-beta * mean reverse KL(p || q)) on validation targets; = valAcc when there are none. */
+  valScore: number;
+  valAttKl: number | null;
+  /** Mean over validation images of R(x) / |g|^2 under the prompts' penalty (the share of input-gradient
+   * energy where the prompts say the evidence is not), divided by the number of penalty terms (per-pixel,
+   * global) so it lies in [0, 1]; null when the run names no prompt. */
+  valExcludedShare?: number | null;
+  testAcc: number;
+  /** Training seconds of this epoch (no evaluation). */
+  seconds: number;
+  evalSeconds: number;
+  imagesPerSecond: number;
+}
+
+export interface TrainResult {
+  config: TrainConfig;
+  backend: string;
+  threads: number;
+  engine: string;
+  parameters: number;
+  trainImages: number;
+  valImages: number;
+  testImages: number;
+  targets: { source: string; empty: number } | null;
+  /** The prompt constraint (maps, prompts, cache keys, map digests, attribute matrix); null without prompts. */
+  prompts?: PromptInfo | null;
+  selectBy: TrainConfig['select'];
+  selectedEpoch: number;
+  valAccSelected: number;
+  valScoreSelected: number;
+  valExcludedShareSelected?: number | null;
+  testAccSelected: number;
+  valAccFinal: number;
+  testAccFinal: number;
+  epochs: EpochRecord[];
+  trainSeconds: number;
+  imagesPerSecond: number;
+  /** Epoch the run resumed after (null if it ran from the start). */
+  resumedAfterEpoch: number | null;
+  finishedAt: string;
+  /** Checksums of what the run was made from (RunInputs). */
+  inputs: RunInputs;
+}
+
+/**
+ * What a run was made from, by checksum (not by path): the dataset's images and labels, and the
+ * training and validation targets the maps gave. A resume must find the same, so a rebuilt dataset
+ * or an overwritten map file is an error, never a run continued on other data.
+ */
+export interface RunInputs {
+  dataset: string;
+  datasetChecksum: string;
+  /** SHA-256 of the training and validation targets (after post-processing); null without targets. */
+  targetsSha256: string | null;
+  /** The map file's own payload checksum and prompt, when --maps names a file. */
+  mapsFile?: { payloadSha256: string; generator: string; prompt: string };
+}
