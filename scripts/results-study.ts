@@ -18,6 +18,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import { rightReasonsScore } from '../lib/train/trainer';
 import { createHash } from 'node:crypto';
 import { readRunResult, runFiles } from '../lib/train/run-folder';
 
@@ -111,14 +112,9 @@ interface Run { plan: DatasetPlan; method: Method; lambda: number | null; varian
 const runDir = (p: DatasetPlan, m: Method, lambda: number | null, seed: number, variant: Variant | null = null) =>
   path.join(RUNS, p.dataset, m.name, (variant ? `${variant.name}-` : '') + (lambda === null ? 'default' : `lambda-${lambda}`), `seed-${seed}`);
 
-function readResult(dir: string): any | undefined {
-  return readRunResult(dir);
-}
-
-/** The validation score the study compares lambdas by: val-rr of the selected epoch. */
+/** The validation score the study compares lambdas by: the trainer's val-rr score of the selected epoch. */
 function valRr(r: any): number {
-  const share = Math.min(1, Math.max(0, r.valExcludedShareSelected ?? 0));
-  return r.valAccSelected * (1 - share);
+  return rightReasonsScore({ valAcc: r.valAccSelected, valExcludedShare: r.valExcludedShareSelected });
 }
 
 function train(run: Run): Promise<void> {
@@ -126,13 +122,13 @@ function train(run: Run): Promise<void> {
     ...(run.lambda === null ? [] : ['--lambda', String(run.lambda)]),
     '--select', 'val-rr', '--epochs', '30', '--seed', String(run.seed), '--out', run.dir, '--no-progress'];
   if (DRY) { console.log(`node ${args.join(' ')}`); return Promise.resolve(); }
-  if (readResult(run.dir)) return Promise.resolve();
+  if (readRunResult(run.dir)) return Promise.resolve();
   // a trainer already working on this folder (an earlier study process): wait for it instead of racing it
   const busy = () => spawnSync('pgrep', ['-f', `runs/study/${path.relative(RUNS, run.dir)} `], { encoding: 'utf8' }).stdout.trim() !== '';
   if (busy()) {
     console.log(`waiting for the trainer already in ${path.relative(RUNS, run.dir)}`);
     return new Promise((resolve) => {
-      const t = setInterval(() => { if (!busy()) { clearInterval(t); resolve(readResult(run.dir) ? undefined : train(run)); } }, 10_000);
+      const t = setInterval(() => { if (!busy()) { clearInterval(t); resolve(readRunResult(run.dir) ? undefined : train(run)); } }, 10_000);
     });
   }
   fs.mkdirSync(run.dir, { recursive: true });
@@ -147,7 +143,7 @@ function train(run: Run): Promise<void> {
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', log, log] });
     child.on('exit', (code) => {
       fs.closeSync(log);
-      const r = readResult(run.dir);
+      const r = readRunResult(run.dir);
       console.log(`${code === 0 && r ? 'done ' : `FAILED (exit ${code})`} ${path.relative(RUNS, run.dir)} in ${((Date.now() - t0) / 1000).toFixed(0)} s` +
         (r ? `: val ${(100 * r.valAccSelected).toFixed(2)} excluded ${r.valExcludedShareSelected === null ? 'n/a' : (100 * r.valExcludedShareSelected).toFixed(2)} % (test ${(100 * r.testAccSelected).toFixed(2)})` : ''));
       resolve();
@@ -177,7 +173,7 @@ class Pool {
 }
 
 function publish(run: Run): void {
-  const r = readResult(run.dir);
+  const r = readRunResult(run.dir);
   if (!r) return;
   const dst = path.join(DOCS, run.plan.dataset, run.method.name, `seed-${run.seed}`);
   fs.mkdirSync(dst, { recursive: true });
@@ -243,7 +239,7 @@ async function main(): Promise<void> {
             if (--left > 0) return;
             // lambda (and variant) chosen on validation (seed 1 runs), then the other seeds; ties: the smaller lambda,
             // then the plain settings before a variant
-            const scored = scan.map((x, order) => ({ x, order, r: readResult(x.dir) })).filter((s) => s.r);
+            const scored = scan.map((x, order) => ({ x, order, r: readRunResult(x.dir) })).filter((s) => s.r);
             if (!scored.length) return;
             scored.sort((a, b) => valRr(b.r) - valRr(a.r) || (a.x.lambda ?? 0) - (b.x.lambda ?? 0) || a.order - b.order);
             const chosen = scored[0].x;

@@ -19,12 +19,7 @@ test('fused engine matches PyTorch (loss and gradients of an align step)', { ski
   const x = new Float32Array(n * 3072);
   for (let i = 0; i < x.length; i++) x[i] = rng.next() < 0.55 ? -1 : rng.next() * 2 - 1;
   const y = Int32Array.from({ length: n }, () => rng.int(10));
-  const q = new Float32Array(n * 100);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let k = 0; k < 100; k++) { const v = rng.next() < 0.3 ? rng.next() : 0; q[i * 100 + k] = v; s += v; }
-    for (let k = 0; k < 100; k++) q[i * 100 + k] /= s;
-  }
+  const q = sparseTargets(rng, n);
   const weights = flattenParams(initialWeights('lenet-gap', 11));
   const lambda = 160;
   const r = runTorchBench(python, { count: n, x, y, q, weights }, { trainImages: 0, warmupImages: 0, evalImages: 0, batch: n, lambda }, ['--grads']);
@@ -45,18 +40,24 @@ test('fused engine matches PyTorch (loss and gradients of an align step)', { ski
   }
 });
 
-/** Noise images without exact ties (half of the pixels background, as MNIST), labels, targets, penalty masks. */
-function noiseBatch(n: number, seed: string) {
-  const rng = createRng(seed);
-  const x = new Float32Array(n * 3072);
-  for (let i = 0; i < x.length; i++) x[i] = rng.next() < 0.5 ? -1 + 1e-3 * rng.next() : rng.next() * 2 - 1;
-  const y = Int32Array.from({ length: n }, () => rng.int(10));
+/** Target distributions over the 10x10 grid, about 30 % of the cells non-zero, each summing to 1. */
+function sparseTargets(rng: ReturnType<typeof createRng>, n: number): Float32Array {
   const q = new Float32Array(n * 100);
   for (let i = 0; i < n; i++) {
     let s = 0;
     for (let k = 0; k < 100; k++) { const v = rng.next() < 0.3 ? rng.next() : 0; q[i * 100 + k] = v; s += v; }
     for (let k = 0; k < 100; k++) q[i * 100 + k] /= s;
   }
+  return q;
+}
+
+/** Noise images without exact ties (half of the pixels background, as MNIST), labels, targets, penalty masks. */
+function noiseBatch(n: number, seed: string) {
+  const rng = createRng(seed);
+  const x = new Float32Array(n * 3072);
+  for (let i = 0; i < x.length; i++) x[i] = rng.next() < 0.5 ? -1 + 1e-3 * rng.next() : rng.next() * 2 - 1;
+  const y = Int32Array.from({ length: n }, () => rng.int(10));
+  const q = sparseTargets(rng, n);
   const masks = new Float32Array(n * 1024).map(() => (rng.next() < 0.4 ? 1 : rng.next() < 0.5 ? rng.next() : 0));
   return { x, y, q, masks };
 }

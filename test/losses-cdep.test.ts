@@ -10,6 +10,7 @@ import {
 } from '../lib/losses/cdep';
 import { IDENTITY3, OFF_GREY3 } from '../lib/engines/types';
 import { createRng } from '../lib/util/rng';
+import { gradientChecks } from './train-helpers';
 
 before(async () => { await initBackend('wasm'); });
 
@@ -120,13 +121,7 @@ test('CDEP penalty: its parameter gradient agrees with central finite difference
   const vars = model.params.map((p) => p.variable);
   const { grads } = tf.variableGrads(() => cdepPenalty(model, x, region, w), vars);
   // (param index, flat index, step): conv2.w, conv2.b, fc.w, fc.b
-  for (const [pi, i, h] of [[2, 37, 1e-3], [2, 1200, 1e-3], [3, 4, 1e-3], [4, 17, 1e-2], [5, 3, 1e-2]] as const) {
-    const v = vars[pi];
-    const g = grads[v.name].dataSync()[i];
-    const base = v.dataSync().slice() as Float32Array;
-    const at = (d: number) => { const a = base.slice(); a[i] += d; v.assign(tf.tensor(a, v.shape)); return loss(); };
-    const fd = (at(h) - at(-h)) / (2 * h);
-    v.assign(tf.tensor(base, v.shape));
+  for (const { pi, i, g, fd } of gradientChecks(vars, grads, loss, [[2, 37, 1e-3], [2, 1200, 1e-3], [3, 4, 1e-3], [4, 17, 1e-2], [5, 3, 1e-2]])) {
     // gradients here are ~5e-4..2e-2; float32 differences of a ~0.5 penalty have a noise floor of ~2e-5 at these steps
     assert.ok(Math.abs(fd - g) < 0.05 * Math.abs(g) + 2e-5, `${model.params[pi].name}[${i}]: autodiff ${g} vs finite difference ${fd}`);
   }

@@ -6,6 +6,7 @@ import { createModel, type Model } from '../lib/models';
 import { drawReferences, egPenalty, expectedGradients } from '../lib/losses/expected-gradients';
 import { IDENTITY3, OFF_GREY3 } from '../lib/engines/types';
 import { createRng } from '../lib/util/rng';
+import { gradientChecks } from './train-helpers';
 
 before(async () => { await initBackend('wasm'); });
 
@@ -92,13 +93,7 @@ test('EG penalty: its parameter gradient (double backprop) agrees with central f
   const { grads } = tf.variableGrads(f, vars);
   // steps below the ReLU and pooling kinks (a conv2 bias moves a whole channel: larger steps cross kinks and the
   // difference is off by 3x); float32 leaves a noise floor of ~1e-4 in the differences
-  for (const [pi, i, h] of [[0, 101, 3e-3], [2, 300, 1e-3], [3, 9, 3e-4], [4, 33, 1e-2], [5, 3, 1e-2]] as const) {
-    const v = vars[pi];
-    const g = grads[v.name].dataSync()[i];
-    const base = v.dataSync().slice() as Float32Array;
-    const at = (d: number) => { const a = base.slice(); a[i] += d; v.assign(tf.tensor(a, v.shape)); return loss(); };
-    const fd = (at(h) - at(-h)) / (2 * h);
-    v.assign(tf.tensor(base, v.shape));
+  for (const { pi, i, g, fd } of gradientChecks(vars, grads, loss, [[0, 101, 3e-3], [2, 300, 1e-3], [3, 9, 3e-4], [4, 33, 1e-2], [5, 3, 1e-2]])) {
     assert.ok(Math.abs(g) > 1e-3, `${model.params[pi].name}[${i}]: a gradient worth testing (${g})`);
     assert.ok(Math.abs(fd - g) < 0.05 * Math.abs(g) + 3e-4, `${model.params[pi].name}[${i}]: autodiff ${g} vs finite difference ${fd}`);
   }

@@ -19,7 +19,7 @@ import { settingsLabel } from '../report/results-table';
 import { UserError } from '../util/errors';
 import { createGenerator } from '../maps/registry';
 import { mapQuality } from '../evaluate/map-quality';
-import { promptRegions } from '../train/prompt-constraint';
+import { MEASURE_MASKS, promptRegions } from '../train/prompt-constraint';
 
 /** One training run of a notebook: a label for plots and tables, and the (partial) config. */
 export interface RunSpec {
@@ -551,7 +551,7 @@ export async function ablationPromptRows(profile: Profile, datasets: Record<stri
       const indices = Int32Array.from({ length: n }, (_, i) => i);
       const maps = await gen.generate({ split, indices, prompt: u.prompt });
       const q = mapQuality(maps, split);
-      const region = promptRegions(maps, { threshold: 0.5, radius: u.role === 'positive' ? 2 : 1 }, split.height);
+      const region = promptRegions(maps, { threshold: MEASURE_MASKS.threshold, radius: u.role === 'positive' ? MEASURE_MASKS.positiveRadius : MEASURE_MASKS.negativeRadius }, split.height);
       const hw = split.height * split.width;
       let empty = 0, area = 0, onShortcut = 0, shortcutPx = 0;
       for (let k = 0; k < n; k++) {
