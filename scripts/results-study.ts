@@ -1,6 +1,7 @@
 /**
  * The full-length study behind docs/results.md: vanilla, the paper's align (oracle and embedded-VLM maps), RRR with
- * the annotation (the reference) and the prompt-guided constraints with embedded-VLM maps, on decoymnist-hard,
+ * the annotation (the reference) and the prompt-guided constraints with embedded-VLM maps, then the paper's other
+ * baselines (Expected Gradients, CDEP) with the annotation and with the prompts' masks, on decoymnist-hard,
  * DecoyMNIST and ColorMNIST; 30 epochs on the full training split, seeds 1-3 by default (--seeds).
  *
  *   node --import tsx scripts/results-study.ts [--jobs 2] [--seeds 1,2,3,4,5] [--only dataset,...] [--docs DIR] [--dry-run]
@@ -58,6 +59,25 @@ const MASS_MASKS: Variant[] = [
 ];
 const RRR = ['--method', 'rrr', '--attention-epoch', '0'];
 
+/**
+ * The paper's other annotation baselines (Expected Gradients, CDEP; fused engine for both when it can run them) and
+ * their language twins: the same term built from the prompts' masks instead of the annotation. The twins take the
+ * prompt-mask settings validation chose for the dataset's rrr-prompt row (`promptArgs`), so only lambda is scanned.
+ * They run after every rrr/align/vanilla row (first 50): the study answers issue 11's question first.
+ */
+function baselineRows(annotationMode: 'spatial' | 'colour', promptArgs: string[]): Method[] {
+  const row = (name: string, method: 'eg' | 'cdep', args: string[], lambdas: number[], first: number): Method =>
+    ({ name, args: ['--method', method, '--attention-epoch', '0', ...args], lambdas, first, then: first + 1 });
+  const prompt = ['--rrr-mode', 'prompt', '--maps', 'embedded', ...promptArgs];
+  // lambda ranges around each method's default (lib/train/options.ts: EG 1e5, EG prompt 1e3, CDEP 1)
+  return [
+    row('eg-annotation', 'eg', ['--rrr-mode', annotationMode], [1e4, 1e5, 1e6], 50),
+    row('eg-prompt', 'eg', prompt, [1e3, 1e4, 1e5], 50.1),
+    row('cdep-annotation', 'cdep', ['--rrr-mode', annotationMode], [0.1, 1, 10], 50.2),
+    row('cdep-prompt', 'cdep', prompt, [0.1, 1, 10], 50.3),
+  ];
+}
+
 const PLANS: DatasetPlan[] = [
   {
     dataset: 'decoymnist-hard', priority: 0, measure: DIGIT, methods: [
@@ -69,17 +89,17 @@ const PLANS: DatasetPlan[] = [
       // ablation: the same constraint with pixel-exact digit masks for the prompt's map (how much the VLM's maps cost),
       // at the lambda the embedded maps' validation chose
       { name: 'rrr-prompt-oracle-maps', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'oracle'], lambdas: [3], seeds: 1, first: 2.55, then: 8.5 },
+      ...baselineRows('spatial', ['--prompt-mass', '0.99', '--prompt-dilate', '2']),
     ],
   },
   {
     dataset: 'colormnist', priority: 0, measure: [...DIGIT, '--attribute-prompt', 'colour of a digit'], methods: [
       { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
       { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [10, 100], variants: [{ name: 'free-axis', args: ['--attribute-form', 'free-axis'] }], first: 1, then: 2 },
-      // ablation: the attribute matrix in its free-axis form (I - v v^T, v the direction the VLM reads colour from least)
-      { name: 'rrr-prompt-free-axis', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded', '--attribute-form', 'free-axis'], lambdas: [10], seeds: 1, first: 2.8, then: 8.5 },
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'colour'], lambdas: [10, 100], first: 3, then: 6 },
       { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
       { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
+      ...baselineRows('colour', ['--attribute-form', 'free-axis']),
     ],
   },
   {
@@ -89,6 +109,7 @@ const PLANS: DatasetPlan[] = [
       { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100], first: 3, then: 6 },
       { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
       { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
+      ...baselineRows('spatial', []),
     ],
   },
 ];

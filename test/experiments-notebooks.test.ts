@@ -269,6 +269,30 @@ test('the committed study table: rows from result files, none (and no failure) f
   assert.equal(rows[0].seeds, '2 (1, 2)');
 });
 
+test("the paper's comparison beside the committed study: each published method's study row, twins without published numbers", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-comparison-'));
+  assert.ok(experiments.studyComparisonRows(path.join(dir, 'missing')).every((r) => r['ColorMNIST: study'] === 'not run'));
+  const put = (dataset: string, row: string, seed: number, test: number) => {
+    const config = resolveConfig({ dataset, method: row.startsWith('eg') ? 'eg' : 'vanilla', seed });
+    fs.mkdirSync(path.join(dir, dataset, row, `seed-${seed}`), { recursive: true });
+    fs.writeFileSync(path.join(dir, dataset, row, `seed-${seed}`, 'result.json'), JSON.stringify({ config, selectBy: 'val-acc', selectedEpoch: 3, valAccSelected: 0.9, testAccSelected: test, testAccFinal: 0, epochs: [] }));
+  };
+  put('colormnist', 'eg-annotation', 1, 0.1);
+  put('colormnist', 'eg-annotation', 2, 0.3);
+  put('decoymnist', 'eg-prompt', 1, 0.95);
+  put('decoymnist-hard', 'vanilla', 1, 0.25);
+  const rows = experiments.studyComparisonRows(dir);
+  const eg = rows.find((r) => r.method === 'Expected Gradients penalty')!;
+  assert.equal(eg['ColorMNIST: paper'], '10.0 ± 0.0');
+  assert.equal(eg['ColorMNIST: study'], '20.0 ± 14.1 (2 seeds)');
+  assert.equal(eg['DecoyMNIST: study'], 'not run');
+  const twin = rows.find((r) => r.method === 'Expected Gradients with prompt masks (ours)')!;
+  assert.equal(twin['DecoyMNIST: paper'], '—');
+  assert.equal(twin['DecoyMNIST: study'], '95.0 (1 seed)');
+  assert.equal(rows.find((r) => r.method === 'Vanilla (no penalty)')!['decoymnist-hard: study'], '25.0 (1 seed)');
+  assert.equal(rows.find((r) => r.method === 'CDEP')!['ColorMNIST: study'], 'not run');
+});
+
 test('result tables: mean +- std over seeds, published numbers beside ours', () => {
   const run = (dataset: string, label: string, seed: number, test: number) => ({
     label, dir: '', config: { dataset, seed } as any,
