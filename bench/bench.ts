@@ -4,9 +4,10 @@
  *     after a warm-up, per method (METHODS below): vanilla (CE), align with CAM, Grad-CAM and input-gradient
  *     attention (CE + lambda * paper KL), RRR spatial (DecoyMNIST patch masks), RRR colour (OFF_GREY3) and the
  *     prompt-guided constraint (per-pixel weights 1 - dilated digit mask plus an attribute matrix);
- *   - CDEP and Expected Gradients (1 reference) on DecoyMNIST with the decoy masks: always the generic tfjs engine
- *     (the fused kernel has no path for them), on fewer images (--tfjs-only-images), at the trainer's default
- *     lambdas; PyTorch times EG's twin (bench/torch_bench.py) and shows n/a for CDEP (no twin of its decomposition);
+ *   - CDEP on DecoyMNIST with the decoy masks on the main engine (the fused kernel has it, wasm/cdep.c), and CDEP
+ *     and Expected Gradients (1 reference) on the generic tfjs engine always (the fused kernel has no EG path), on
+ *     fewer images (--tfjs-only-images), at the trainer's default lambdas; PyTorch times EG's twin
+ *     (bench/torch_bench.py) and shows n/a for CDEP (no twin of its decomposition);
  *   - evaluation images/s; embedded-VLM maps/s (when lib/vlm/embedded provides the generator);
  *   - --tfjs: the generic tfjs engine on the selected backend (LTL_BACKEND), for before/after;
  *   - --torch: PyTorch (one thread) on the same images, targets and initial weights; prints the ratios;
@@ -50,10 +51,11 @@ const PROMPT_C: readonly number[] = OFF_GREY3.map((v) => 0.5 * v);
 /**
  * The methods timed, in table order. data: ColorMNIST ('color') or DecoyMNIST ('decoy'); masks: the per-pixel
  * weights of an input-gradient penalty (the decoy patch, or 1 - the dilated digit mask for the prompt constraint).
- * tfjsOnly: a method only the generic tfjs engine trains (CDEP, EG); it is timed on that engine whatever --engine
- * says, on --tfjs-only-images images (it runs at tens of images/s, ~100x slower than the fused methods), and is left
- * out of the --tfjs comparison column (which would time the same engine twice). noTorch: torch_bench.py has no twin
- * (CDEP: its contextual decomposition of every layer is a port of its own, not worth it for a speed row).
+ * tfjsOnly: a method timed on the generic tfjs engine whatever --engine says (EG, which only it trains, and CDEP's
+ * tfjs row beside the fused one), on --tfjs-only-images images (it runs at tens of images/s, ~100x slower than the
+ * fused methods), and left out of the --tfjs comparison column (which would time the same engine twice). noTorch:
+ * torch_bench.py has no twin (CDEP: its contextual decomposition of every layer is a port of its own, not worth it
+ * for a speed row).
  */
 const METHODS = [
   { key: 'vanilla', label: 'train vanilla (CE)', json: 'trainVanillaImagesPerSecond', method: 'vanilla' },
@@ -64,6 +66,7 @@ const METHODS = [
   { key: 'rrrColour', label: 'train RRR colour (OFF_GREY3)', json: 'trainRrrColourImagesPerSecond', method: 'rrr', penalty: { spatial: null, global: OFF_GREY3 } },
   { key: 'prompt', label: 'train prompt (1-digit mask + C)', json: 'trainPromptImagesPerSecond', method: 'rrr', penalty: { spatial: IDENTITY3, global: PROMPT_C }, masks: 'prompt' },
   // the decoy region as CDEP's irrelevant part (`ltl train --method cdep --rrr-mode spatial`), and as EG's per-pixel weights
+  { key: 'cdepFused', label: 'train CDEP (decoy mask)', json: 'trainCdepFusedImagesPerSecond', method: 'cdep', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', noTorch: true },
   { key: 'cdep', label: 'train CDEP (decoy mask, tfjs)', json: 'trainCdepImagesPerSecond', method: 'cdep', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', tfjsOnly: true, noTorch: true },
   { key: 'eg', label: 'train EG, 1 reference (decoy mask, tfjs)', json: 'trainEgImagesPerSecond', method: 'eg', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', tfjsOnly: true },
 ] as const satisfies ReadonlyArray<{
@@ -179,6 +182,11 @@ function stepOptions(m: MethodSpec, o: Opts): StepOptions {
 function makeEngine(kind: 'fused' | 'tfjs', m: MethodSpec): TrainEngine {
   const mm = m as { attention?: FusedAttention; penalty?: InputGradPenalty };
   const w = initialWeights('lenet-gap', 37);
+  if (m.method === 'cdep' && !isTfjsOnly(m)) {
+    const cdep = { kind: 'mask' as const, penalty: mm.penalty! };
+    if (kind === 'fused') return new FusedEngine({ method: 'cdep', cdep, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
+    return new TfjsEngine({ model: createModel('lenet-gap', 37, w), method: 'cdep', cdep, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER });
+  }
   if (m.method === 'cdep' || m.method === 'eg') {
     // as lib/engines/tfjs/register.ts builds them for `ltl train` (seed 37: the draws of EG's references follow it)
     return new TfjsEngine({

@@ -2,15 +2,17 @@ import type { EngineState, EvalInput, EvalResult, StepLosses, StepOptions, Train
 import { NonFiniteLossError, usesAttentionTerm } from '../types';
 import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, INPUT_FLOATS, INPUT_PIXELS, GRID_CELLS, flattenParams, unflattenParams, type FusedAttention } from './kernel';
 import { MODEL_SHAPES } from '../../models/specs';
+import { drawPixels, type CdepRegion } from '../../losses/cdep';
+import { createRng } from '../../util/rng';
 
 const FUSED_ATTENTION: readonly FusedAttention[] = ['cam', 'gradcam', 'inputgrad'];
 
 /** Why the fused engine cannot run a config (undefined: it can). It implements LeNet-GAP with vanilla CE, the
- * paper's KL on a CAM, Grad-CAM or input-gradient map, and every input-gradient penalty of method 'rrr'; SGD
- * and Adam. */
+ * paper's KL on a CAM, Grad-CAM or input-gradient map, every input-gradient penalty of method 'rrr', and CDEP
+ * (both of its regions); SGD and Adam. */
 export function fusedUnsupported(c: Pick<EngineRunConfig, 'model' | 'method' | 'attention' | 'loss' | 'optimizer'>): string | undefined {
   if (c.model !== 'lenet-gap') return `it implements only the lenet-gap model, not '${c.model}'`;
-  if (c.method !== 'vanilla' && c.method !== 'align' && c.method !== 'rrr') return `it has no '${c.method}' method`;
+  if (c.method !== 'vanilla' && c.method !== 'align' && c.method !== 'rrr' && c.method !== 'cdep') return `it has no '${c.method}' method`;
   if (c.method === 'align' && !FUSED_ATTENTION.includes(c.attention)) return `it implements cam, gradcam and inputgrad attention for align, not '${c.attention}'`;
   if (c.method === 'align' && c.loss !== 'kl') return `it implements only the paper's 'kl' loss, not '${c.loss}'`;
   if (c.optimizer !== 'sgd' && c.optimizer !== 'adam') return `it implements SGD and Adam, not '${c.optimizer}'`;
@@ -18,7 +20,7 @@ export function fusedUnsupported(c: Pick<EngineRunConfig, 'model' | 'method' | '
 }
 
 export interface FusedEngineOptions {
-  method: 'vanilla' | 'align' | 'rrr';
+  method: 'vanilla' | 'align' | 'rrr' | 'cdep';
   optimizer: OptimizerConfig;
   initialWeights: Record<string, NamedArray>;
   /** Softmax temperature of the paper KL (1 in the paper). */
@@ -27,6 +29,10 @@ export interface FusedEngineOptions {
   attention?: FusedAttention;
   /** Method 'rrr': the input-gradient penalty. */
   penalty?: InputGradPenalty;
+  /** Method 'cdep': what the decomposition calls relevant. */
+  cdep?: CdepRegion;
+  /** Seed of CDEP's pixel draws (with each batch's drawKey), as the tfjs engine's drawSeed: the same pixels. */
+  drawSeed?: number;
 }
 
 /** Optimizer slot names of the fused engine, as the tfjs engine names them (checkpoints move between engines). */
@@ -36,7 +42,8 @@ const SLOT_KINDS = { sgd: ['momentum'], adam: ['adam.m', 'adam.v'] } as const;
  * TrainEngine over the fused wasm kernel (lib/engines/fused/wasm/lenet_gap.c). Same numbers as TfjsEngine up to float
  * rounding (test/engines-fused-kernel.test.ts), several times faster. Batches larger than the kernel's maximum
  * are split into chunks whose gradients are summed with the right weights before one optimizer update, so any
- * --batch works.
+ * --batch works (CDEP's pixels are drawn once per step, for all of its chunks, as the tfjs engine draws them once
+ * per batch).
  */
 export class FusedEngine implements TrainEngine {
   readonly name = 'fused';
@@ -50,10 +57,24 @@ export class FusedEngine implements TrainEngine {
 
   constructor(o: FusedEngineOptions) {
     if (o.method === 'rrr' && !o.penalty) throw new Error('method rrr needs an input-gradient penalty');
+    if (o.method === 'cdep' && !o.cdep) throw new Error('method cdep needs its region (what the decomposition calls relevant)');
     this.o = o;
     this.k = FusedLeNetGap.createSync();
     this.k.setParams(flattenParams(o.initialWeights));
     if (o.penalty) this.usePenalty(o.penalty);
+  }
+
+  /** Loads CDEP's region for a step: the mask split's penalty, or this step's pixels, drawn as the tfjs engine
+   * draws them (lib/engines/tfjs/engine.ts attentionTerm: the same stream, so the same pixels). */
+  private prepareCdep(batch: TrainBatch): void {
+    const region = this.o.cdep!;
+    if (region.kind === 'mask') {
+      this.usePenalty(region.penalty);
+      this.k.setCdepPixels(null);
+    } else {
+      const rng = createRng(`${this.o.drawSeed ?? 0}:cdep:${batch.drawKey ?? `step ${this.steps}`}`);
+      this.k.setCdepPixels(drawPixels(region.probabilities, region.count, rng));
+    }
   }
 
   private usePenalty(p: InputGradPenalty): void {
@@ -69,13 +90,16 @@ export class FusedEngine implements TrainEngine {
   trainStep(batch: TrainBatch, opts: StepOptions): StepLosses {
     const useAtt = usesAttentionTerm(opts, this.o.method);
     const rrr = useAtt && this.o.method === 'rrr';
-    if (useAtt && !rrr && !batch.targets) throw new Error('align needs targets');
+    const cdep = useAtt && this.o.method === 'cdep';
+    if (useAtt && !rrr && !cdep && !batch.targets) throw new Error('align needs targets');
     if (rrr) this.usePenalty(this.o.penalty!);
+    if (cdep) this.prepareCdep(batch);
+    const masked = rrr || (cdep && this.o.cdep!.kind === 'mask');
     const ceWeight = opts.phase === 'attention' ? 0 : 1;
     const lambda = !useAtt ? 0 : opts.phase === 'attention' ? 1 : opts.lambda;
     const step = (n: number, s: number) => this.k.computeGradients(n, batch.images.subarray(s * INPUT_FLOATS), batch.labels.subarray(s),
-      useAtt && !rrr ? batch.targets!.subarray(s * GRID_CELLS) : undefined,
-      { ceWeight, lambda, temperature: this.o.temperature, attention: this.o.attention, penalty: rrr, masks: rrr ? batch.rrrMask?.subarray(s * INPUT_PIXELS) : undefined });
+      useAtt && !rrr && !cdep ? batch.targets!.subarray(s * GRID_CELLS) : undefined,
+      { ceWeight, lambda, temperature: this.o.temperature, attention: this.o.attention, penalty: rrr, cdep, masks: masked ? batch.rrrMask?.subarray(s * INPUT_PIXELS) : undefined });
     const max = this.k.maxBatch;
     let r;
     if (batch.size <= max) {

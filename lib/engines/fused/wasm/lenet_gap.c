@@ -745,8 +745,11 @@ static void saliency_backward(const float *dmap) {
   }
 }
 
+#include "cdep.c" /* MODE_CDEP: cdep_image */
+
 /* one image: forward, loss, backward (gradients accumulate into grads/dW1a). mode: 0 vanilla, MODE_CAM /
- * MODE_GRADCAM / MODE_INPUTGRAD (align: + lam * paper KL of that map), MODE_RRR (+ lam * R). */
+ * MODE_GRADCAM / MODE_INPUTGRAD (align: + lam * paper KL of that map), MODE_RRR (+ lam * R), MODE_CDEP (+ lam *
+ * CDEP's score, cdep.c). */
 static void image_step(int n, float invB, float lam, float ceW, float invT, int mode) {
   const float *x = xin + n * 3072;
   int y = labels[n];
@@ -787,6 +790,8 @@ static void image_step(int n, float invB, float lam, float ceW, float invT, int 
     att = paper_kl(map, target + n * 100, invT, lam * invB, dmap);
     saliency_backward(dmap);
     penalty_backward(u, dgraw, au);
+  } else if (mode == MODE_CDEP) {
+    att = cdep_image(n, lam * invB); /* its own buffers: the CE backward below still reads this image's forward */
   }
   /* dense */
   float *dwf = grads + OFF_WF, *dbf = grads + OFF_BF;
