@@ -4,10 +4,11 @@
  *     after a warm-up, per method (METHODS below): vanilla (CE), align with CAM, Grad-CAM and input-gradient
  *     attention (CE + lambda * paper KL), RRR spatial (DecoyMNIST patch masks), RRR colour (OFF_GREY3) and the
  *     prompt-guided constraint (per-pixel weights 1 - dilated digit mask plus an attribute matrix);
- *   - CDEP on DecoyMNIST with the decoy masks on the main engine (the fused kernel has it, wasm/cdep.c), and CDEP
- *     and Expected Gradients (1 reference) on the generic tfjs engine always (the fused kernel has no EG path), on
+ *   - CDEP and Expected Gradients (1 reference) on DecoyMNIST with the decoy masks on the generic tfjs engine, on
  *     fewer images (--tfjs-only-images), at the trainer's default lambdas; PyTorch times EG's twin
  *     (bench/torch_bench.py) and shows n/a for CDEP (no twin of its decomposition);
+ *   - the same CDEP and EG steps on the fused kernel (their rows beside the tfjs ones; PyTorch's column repeats EG's
+ *     twin);
  *   - evaluation images/s; embedded-VLM maps/s (when lib/vlm/embedded provides the generator);
  *   - --tfjs: the generic tfjs engine on the selected backend (LTL_BACKEND), for before/after;
  *   - --torch: PyTorch (one thread) on the same images, targets and initial weights; prints the ratios;
@@ -51,11 +52,12 @@ const PROMPT_C: readonly number[] = OFF_GREY3.map((v) => 0.5 * v);
 /**
  * The methods timed, in table order. data: ColorMNIST ('color') or DecoyMNIST ('decoy'); masks: the per-pixel
  * weights of an input-gradient penalty (the decoy patch, or 1 - the dilated digit mask for the prompt constraint).
- * tfjsOnly: a method timed on the generic tfjs engine whatever --engine says (EG, which only it trains, and CDEP's
- * tfjs row beside the fused one), on --tfjs-only-images images (it runs at tens of images/s, ~100x slower than the
- * fused methods), and left out of the --tfjs comparison column (which would time the same engine twice). noTorch:
+ * tfjsOnly: a method timed on the generic tfjs engine whatever --engine says (CDEP's and EG's tfjs rows), on
+ * --tfjs-only-images images (it runs at tens of images/s, ~100x slower than the fused methods), and left out of the
+ * --tfjs comparison column (which would time the same engine twice). fusedOnly: timed on the fused engine whatever
+ * --engine says (fused CDEP and EG, beside their tfjs rows), also left out of the --tfjs column. noTorch:
  * torch_bench.py has no twin (CDEP: its contextual decomposition of every layer is a port of its own, not worth it
- * for a speed row).
+ * for a speed row). torchTwin: the torch_bench.py method a row is compared with (default: its own key).
  */
 const METHODS = [
   { key: 'vanilla', label: 'train vanilla (CE)', json: 'trainVanillaImagesPerSecond', method: 'vanilla' },
@@ -66,18 +68,21 @@ const METHODS = [
   { key: 'rrrColour', label: 'train RRR colour (OFF_GREY3)', json: 'trainRrrColourImagesPerSecond', method: 'rrr', penalty: { spatial: null, global: OFF_GREY3 } },
   { key: 'prompt', label: 'train prompt (1-digit mask + C)', json: 'trainPromptImagesPerSecond', method: 'rrr', penalty: { spatial: IDENTITY3, global: PROMPT_C }, masks: 'prompt' },
   // the decoy region as CDEP's irrelevant part (`ltl train --method cdep --rrr-mode spatial`), and as EG's per-pixel weights
-  { key: 'cdepFused', label: 'train CDEP (decoy mask)', json: 'trainCdepFusedImagesPerSecond', method: 'cdep', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', noTorch: true },
   { key: 'cdep', label: 'train CDEP (decoy mask, tfjs)', json: 'trainCdepImagesPerSecond', method: 'cdep', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', tfjsOnly: true, noTorch: true },
+  { key: 'cdepFused', label: 'train CDEP (decoy mask, fused)', json: 'trainCdepFusedImagesPerSecond', method: 'cdep', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', fusedOnly: true, noTorch: true },
   { key: 'eg', label: 'train EG, 1 reference (decoy mask, tfjs)', json: 'trainEgImagesPerSecond', method: 'eg', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', tfjsOnly: true },
+  { key: 'egFused', label: 'train EG, 1 reference (decoy mask, fused)', json: 'trainEgFusedImagesPerSecond', method: 'eg', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', fusedOnly: true, torchTwin: 'eg' },
 ] as const satisfies ReadonlyArray<{
   key: string; label: string; json: string; method: 'vanilla' | 'align' | 'rrr' | 'cdep' | 'eg';
-  attention?: FusedAttention; penalty?: InputGradPenalty; data?: 'decoy'; masks?: 'decoy' | 'prompt'; tfjsOnly?: true; noTorch?: true;
+  attention?: FusedAttention; penalty?: InputGradPenalty; data?: 'decoy'; masks?: 'decoy' | 'prompt'; tfjsOnly?: true; fusedOnly?: true; noTorch?: true; torchTwin?: string;
 }>;
 type MethodSpec = (typeof METHODS)[number];
 type MethodKey = MethodSpec['key'];
 const METHOD_KEYS: readonly MethodKey[] = METHODS.map((m) => m.key);
 const isTfjsOnly = (m: MethodSpec): boolean => 'tfjsOnly' in m && m.tfjsOnly;
+const isFusedOnly = (m: MethodSpec): boolean => 'fusedOnly' in m && m.fusedOnly;
 const hasTorch = (m: MethodSpec): boolean => !('noTorch' in m && m.noTorch);
+const torchTwin = (m: MethodSpec): string => ('torchTwin' in m ? m.torchTwin : m.key);
 
 const nonNegative = (name: string) => (v: string) => {
   const x = Number(v);
@@ -182,10 +187,11 @@ function stepOptions(m: MethodSpec, o: Opts): StepOptions {
 function makeEngine(kind: 'fused' | 'tfjs', m: MethodSpec): TrainEngine {
   const mm = m as { attention?: FusedAttention; penalty?: InputGradPenalty };
   const w = initialWeights('lenet-gap', 37);
-  if (m.method === 'cdep' && !isTfjsOnly(m)) {
-    const cdep = { kind: 'mask' as const, penalty: mm.penalty! };
-    if (kind === 'fused') return new FusedEngine({ method: 'cdep', cdep, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
-    return new TfjsEngine({ model: createModel('lenet-gap', 37, w), method: 'cdep', cdep, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER });
+  if (m.method === 'cdep' && isFusedOnly(m)) {
+    return new FusedEngine({ method: 'cdep', cdep: { kind: 'mask', penalty: mm.penalty! }, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
+  }
+  if (m.method === 'eg' && isFusedOnly(m)) {
+    return new FusedEngine({ method: 'eg', penalty: mm.penalty, egReferences: 1, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
   }
   if (m.method === 'cdep' || m.method === 'eg') {
     // as lib/engines/tfjs/register.ts builds them for `ltl train` (seed 37: the draws of EG's references follow it)
@@ -195,7 +201,7 @@ function makeEngine(kind: 'fused' | 'tfjs', m: MethodSpec): TrainEngine {
       egReferences: 1, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER,
     });
   }
-  if (kind === 'fused') return new FusedEngine({ method: m.method, attention: mm.attention, penalty: mm.penalty, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
+  if (kind === 'fused') return new FusedEngine({ method: m.method as 'vanilla' | 'align' | 'rrr', attention: mm.attention, penalty: mm.penalty, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
   return new TfjsEngine({
     model: createModel('lenet-gap', 37, w), method: m.method, penalty: mm.penalty,
     attention: mm.attention ? createAttention(mm.attention) : undefined, loss: m.method === 'align' ? createLoss('kl') : undefined,
@@ -206,11 +212,11 @@ function makeEngine(kind: 'fused' | 'tfjs', m: MethodSpec): TrainEngine {
 type Measure = Partial<Record<MethodKey, Rate>> & { eval: Rate };
 
 /** Times the selected methods and evaluation on one engine; `comparison`: the --tfjs column, which leaves out the
- * tfjs-only methods (the main column already timed them on the same engine). */
+ * tfjs-only and fused-only methods (the main column already timed them on their engine). */
 function measureEngine(kind: 'fused' | 'tfjs', d: Data, decoy: DecoyData | undefined, o: Opts, comparison = false, images = o.images, warmup = o.warmup, evalImages = o.evalImages): Measure {
   const out: Partial<Record<MethodKey, Rate>> = {};
   for (const m of METHODS) {
-    if (!o.methods.includes(m.key) || (comparison && isTfjsOnly(m))) continue;
+    if (!o.methods.includes(m.key) || (comparison && (isTfjsOnly(m) || isFusedOnly(m)))) continue;
     const e = makeEngine(kind, m);
     try {
       out[m.key] = isTfjsOnly(m)
@@ -235,7 +241,7 @@ function runTorch(d: Data, decoy: DecoyData | undefined, o: Opts): { result?: Re
     ...(decoy ? { decoy } : {}),
   }, {
     trainImages: o.images, warmupImages: o.warmup, evalImages: o.evalImages, batch: o.batch, lambda: o.lambda,
-    rrrLambda: o.rrrLambda, methods: o.methods.filter((k) => hasTorch(METHODS.find((m) => m.key === k)!)), promptC: [...PROMPT_C], egLambda: EG_DEFAULT_LAMBDA,
+    rrrLambda: o.rrrLambda, methods: [...new Set(METHODS.filter((m) => o.methods.includes(m.key) && hasTorch(m)).map(torchTwin))], promptC: [...PROMPT_C], egLambda: EG_DEFAULT_LAMBDA,
   });
 }
 
@@ -302,7 +308,7 @@ async function main(): Promise<void> {
     }, [...METHOD_KEYS])
     .option('--tfjs', 'also time the generic tfjs engine on the selected backend (LTL_BACKEND), as a comparison column', false)
     .option('--tfjs-images <n>', 'training images timed per method for the tfjs engine', int('--tfjs-images', 1), 640)
-    .option('--tfjs-only-images <n>', 'training images timed for the methods only the tfjs engine runs (cdep, eg)', int('--tfjs-only-images', 1), 128)
+    .option('--tfjs-only-images <n>', 'training images timed for the methods timed on the tfjs engine (cdep, eg)', int('--tfjs-only-images', 1), 128)
     .option('--tfjs-only-warmup <n>', 'training images before timing cdep and eg', int('--tfjs-only-warmup', 0), 32)
     .option('--torch', 'also time PyTorch (1 thread) on the same images and print the ratios', false)
     .option('--python <exe>', 'Python with torch for --torch', '/usr/bin/python3')
@@ -350,7 +356,7 @@ async function main(): Promise<void> {
   let torch: (Measure & { version: string }) | null = null;
   if (torchRounds.length) {
     torch = { eval: tr('eval'), version: torchRounds[0].torchVersion as string };
-    for (const m of timed) if (hasTorch(m)) torch[m.key] = tr(m.key);
+    for (const m of timed) if (hasTorch(m)) torch[m.key] = tr(torchTwin(m));
   }
   const maps = await measureMaps(d, o.maps);
 
@@ -370,7 +376,8 @@ async function main(): Promise<void> {
   rows.push(['embedded maps/s', maps.perSecond === null ? 'n/a' : fmt(maps.perSecond)]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const tfjsOnlyNote = selected.some(isTfjsOnly) ? `; CDEP / EG: tfjs ${backendInfo!.name} (${backendInfo!.threads} thr), ${o.tfjsOnlyImages} images after ${o.tfjsOnlyWarmup}, lambda ${CDEP_DEFAULT_LAMBDA} / ${EG_DEFAULT_LAMBDA}` : '';
-  console.log(`LeNet-GAP, SGD, batch ${o.batch}, ${o.images} images per method after ${o.warmup} warm-up, ColorMNIST (${d.count} images${decoy ? `; RRR spatial, CDEP and EG on DecoyMNIST, ${decoy.count}` : ''}), lambda ${o.lambda} (align) / ${o.rrrLambda} (RRR, prompt)${tfjsOnlyNote}, best of ${o.rounds} round(s); ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
+  const fusedOnlyNote = selected.some(isFusedOnly) ? `; fused CDEP / EG: lambda ${CDEP_DEFAULT_LAMBDA} / ${EG_DEFAULT_LAMBDA}, ${o.images} images` : '';
+  console.log(`LeNet-GAP, SGD, batch ${o.batch}, ${o.images} images per method after ${o.warmup} warm-up, ColorMNIST (${d.count} images${decoy ? `; RRR spatial, CDEP and EG on DecoyMNIST, ${decoy.count}` : ''}), lambda ${o.lambda} (align) / ${o.rrrLambda} (RRR, prompt)${tfjsOnlyNote}${fusedOnlyNote}, best of ${o.rounds} round(s); ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
   for (const r of rows) console.log(r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  '));
   if (maps.perSecond === null) console.log(`embedded maps: n/a: ${maps.reason}`);
   if (o.torch && !torch) console.log(`torch: skipped (${torchReason})`);

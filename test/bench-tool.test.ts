@@ -17,14 +17,14 @@ test('bench: tiny run prints a table and the JSON fields of every method; --torc
   assert.match(r.stdout, /torch: skipped/);
   const j = JSON.parse(lines[lines.length - 1]);
   const fields = ['trainVanillaImagesPerSecond', 'trainAlignImagesPerSecond', 'trainGradcamImagesPerSecond', 'trainInputgradImagesPerSecond',
-    'trainRrrImagesPerSecond', 'trainRrrColourImagesPerSecond', 'trainPromptImagesPerSecond', 'trainCdepFusedImagesPerSecond', 'trainCdepImagesPerSecond',
-    'trainEgImagesPerSecond', 'evalImagesPerSecond'];
+    'trainRrrImagesPerSecond', 'trainRrrColourImagesPerSecond', 'trainPromptImagesPerSecond', 'trainCdepImagesPerSecond', 'trainCdepFusedImagesPerSecond',
+    'trainEgImagesPerSecond', 'trainEgFusedImagesPerSecond', 'evalImagesPerSecond'];
   for (const k of fields) {
     assert.ok(typeof j[k] === 'number' && j[k] > 0, `${k} = ${j[k]}`);
     assert.ok(typeof j.cpuTime[k] === 'number' && j.cpuTime[k] > 0, `cpuTime.${k} = ${j.cpuTime[k]}`);
   }
-  for (const row of ['train vanilla', 'train align, CAM', 'Grad-CAM', 'input-grad', 'RRR spatial', 'RRR colour', 'train prompt', 'train CDEP (decoy mask)', 'train CDEP (decoy mask, tfjs)',
-    'train EG, 1 reference (decoy mask, tfjs)']) assert.ok(r.stdout.includes(row), row);
+  for (const row of ['train vanilla', 'train align, CAM', 'Grad-CAM', 'input-grad', 'RRR spatial', 'RRR colour', 'train prompt', 'train CDEP (decoy mask, tfjs)',
+    'train CDEP (decoy mask, fused)', 'train EG, 1 reference (decoy mask, tfjs)', 'train EG, 1 reference (decoy mask, fused)']) assert.ok(r.stdout.includes(row), row);
   assert.ok('mapsPerSecond' in j && (j.mapsPerSecond === null ? typeof j.mapsReason === 'string' : j.mapsPerSecond > 0));
   assert.equal(j.backend, 'fused-wasm-simd');
   assert.equal(j.threads, 1);
@@ -48,7 +48,7 @@ test('bench --torch: PyTorch times every method on the same data and the ratios 
     '--maps', '1', '--tfjs-only-images', '32', '--tfjs-only-warmup', '32', '--torch', '--json'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  for (const k of ['vanilla', 'align', 'gradcam', 'inputgrad', 'rrr', 'rrrColour', 'prompt', 'eg', 'eval']) {
+  for (const k of ['vanilla', 'align', 'gradcam', 'inputgrad', 'rrr', 'rrrColour', 'prompt', 'eg', 'egFused', 'eval']) {
     assert.ok(j.torch[k].cpu > 0 && j.torch[k].wall > 0, `torch ${k}`);
     assert.ok(j.ratioCpuTime[k] > 0, `ratio ${k}`);
   }

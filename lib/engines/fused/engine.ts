@@ -3,16 +3,18 @@ import { NonFiniteLossError, usesAttentionTerm } from '../types';
 import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, INPUT_FLOATS, INPUT_PIXELS, GRID_CELLS, flattenParams, unflattenParams, type FusedAttention } from './kernel';
 import { MODEL_SHAPES } from '../../models/specs';
 import { drawPixels, type CdepRegion } from '../../losses/cdep';
+import { drawReferences, type EgDraws } from '../../losses/expected-gradients';
 import { createRng } from '../../util/rng';
 
 const FUSED_ATTENTION: readonly FusedAttention[] = ['cam', 'gradcam', 'inputgrad'];
 
 /** Why the fused engine cannot run a config (undefined: it can). It implements LeNet-GAP with vanilla CE, the
- * paper's KL on a CAM, Grad-CAM or input-gradient map, every input-gradient penalty of method 'rrr', and CDEP
- * (both of its regions); SGD and Adam. */
+ * paper's KL on a CAM, Grad-CAM or input-gradient map, every input-gradient penalty of method 'rrr', the same
+ * penalties on expected-gradients attributions (method 'eg', any number of references), and CDEP (method 'cdep', both
+ * of its regions); SGD and Adam. */
 export function fusedUnsupported(c: Pick<EngineRunConfig, 'model' | 'method' | 'attention' | 'loss' | 'optimizer'>): string | undefined {
   if (c.model !== 'lenet-gap') return `it implements only the lenet-gap model, not '${c.model}'`;
-  if (c.method !== 'vanilla' && c.method !== 'align' && c.method !== 'rrr' && c.method !== 'cdep') return `it has no '${c.method}' method`;
+  if (c.method !== 'vanilla' && c.method !== 'align' && c.method !== 'rrr' && c.method !== 'eg' && c.method !== 'cdep') return `it has no '${c.method}' method`;
   if (c.method === 'align' && !FUSED_ATTENTION.includes(c.attention)) return `it implements cam, gradcam and inputgrad attention for align, not '${c.attention}'`;
   if (c.method === 'align' && c.loss !== 'kl') return `it implements only the paper's 'kl' loss, not '${c.loss}'`;
   if (c.optimizer !== 'sgd' && c.optimizer !== 'adam') return `it implements SGD and Adam, not '${c.optimizer}'`;
@@ -20,18 +22,21 @@ export function fusedUnsupported(c: Pick<EngineRunConfig, 'model' | 'method' | '
 }
 
 export interface FusedEngineOptions {
-  method: 'vanilla' | 'align' | 'rrr' | 'cdep';
+  method: 'vanilla' | 'align' | 'rrr' | 'eg' | 'cdep';
   optimizer: OptimizerConfig;
   initialWeights: Record<string, NamedArray>;
   /** Softmax temperature of the paper KL (1 in the paper). */
   temperature?: number;
   /** Method 'align': the attention map (default 'cam'). */
   attention?: FusedAttention;
-  /** Method 'rrr': the input-gradient penalty. */
+  /** Methods 'rrr' and 'eg': the input-gradient penalty (for 'eg' applied to the attributions). */
   penalty?: InputGradPenalty;
+  /** Method 'eg': reference draws per image and step (default 1). */
+  egReferences?: number;
   /** Method 'cdep': what the decomposition calls relevant. */
   cdep?: CdepRegion;
-  /** Seed of CDEP's pixel draws (with each batch's drawKey), as the tfjs engine's drawSeed: the same pixels. */
+  /** Seed of the per-step draws of EG (references, alphas) and of CDEP's pixel prior (with each batch's drawKey): the
+   * tfjs engine's drawSeed, so both engines draw the same ones for one run. */
   drawSeed?: number;
 }
 
@@ -40,10 +45,11 @@ const SLOT_KINDS = { sgd: ['momentum'], adam: ['adam.m', 'adam.v'] } as const;
 
 /**
  * TrainEngine over the fused wasm kernel (lib/engines/fused/wasm/lenet_gap.c). Same numbers as TfjsEngine up to float
- * rounding (test/engines-fused-kernel.test.ts), several times faster. Batches larger than the kernel's maximum
- * are split into chunks whose gradients are summed with the right weights before one optimizer update, so any
- * --batch works (CDEP's pixels are drawn once per step, for all of its chunks, as the tfjs engine draws them once
- * per batch).
+ * rounding (test/engines-fused-kernel.test.ts, engines-fused-rrr, engines-fused-eg, engines-fused-cdep), several
+ * times faster. Batches larger than the kernel's maximum are split into chunks whose gradients are summed with the
+ * right weights before one optimizer update, so any --batch works. EG draws its references from the whole batch (as
+ * the tfjs engine does) before any split; a chunk then carries copies of the reference images from outside it
+ * (egChunk). CDEP's pixels are likewise drawn once per step, for all of its chunks.
  */
 export class FusedEngine implements TrainEngine {
   readonly name = 'fused';
@@ -56,7 +62,7 @@ export class FusedEngine implements TrainEngine {
   private loadedPenalty?: InputGradPenalty;
 
   constructor(o: FusedEngineOptions) {
-    if (o.method === 'rrr' && !o.penalty) throw new Error('method rrr needs an input-gradient penalty');
+    if ((o.method === 'rrr' || o.method === 'eg') && !o.penalty) throw new Error(`method ${o.method} needs an input-gradient penalty`);
     if (o.method === 'cdep' && !o.cdep) throw new Error('method cdep needs its region (what the decomposition calls relevant)');
     this.o = o;
     this.k = FusedLeNetGap.createSync();
@@ -89,18 +95,21 @@ export class FusedEngine implements TrainEngine {
 
   trainStep(batch: TrainBatch, opts: StepOptions): StepLosses {
     const useAtt = usesAttentionTerm(opts, this.o.method);
-    const rrr = useAtt && this.o.method === 'rrr';
-    const cdep = useAtt && this.o.method === 'cdep';
-    if (useAtt && !rrr && !cdep && !batch.targets) throw new Error('align needs targets');
-    if (rrr) this.usePenalty(this.o.penalty!);
+    const rrr = useAtt && this.o.method === 'rrr', eg = useAtt && this.o.method === 'eg', cdep = useAtt && this.o.method === 'cdep';
+    if (useAtt && !rrr && !eg && !cdep && !batch.targets) throw new Error('align needs targets');
+    if (rrr || eg) this.usePenalty(this.o.penalty!);
     if (cdep) this.prepareCdep(batch);
     const masked = rrr || (cdep && this.o.cdep!.kind === 'mask');
     const ceWeight = opts.phase === 'attention' ? 0 : 1;
     const lambda = !useAtt ? 0 : opts.phase === 'attention' ? 1 : opts.lambda;
-    const step = (n: number, s: number) => this.k.computeGradients(n, batch.images.subarray(s * INPUT_FLOATS), batch.labels.subarray(s),
-      useAtt && !rrr && !cdep ? batch.targets!.subarray(s * GRID_CELLS) : undefined,
-      { ceWeight, lambda, temperature: this.o.temperature, attention: this.o.attention, penalty: rrr, cdep, masks: masked ? batch.rrrMask?.subarray(s * INPUT_PIXELS) : undefined });
-    const max = this.k.maxBatch;
+    // EG's draws as the tfjs engine makes them (TfjsEngine.attentionTerm): same seed, key and step count, whole batch
+    const draws = eg ? drawReferences(batch.size, this.o.egReferences ?? 1,
+      createRng(`${this.o.drawSeed ?? 0}:eg:${batch.drawKey ?? `step ${this.steps}`}`)) : undefined;
+    const step = (n: number, s: number) => draws ? this.egChunk(batch, s, n, draws, ceWeight, lambda)
+      : this.k.computeGradients(n, batch.images.subarray(s * INPUT_FLOATS), batch.labels.subarray(s),
+        useAtt && !rrr && !cdep ? batch.targets!.subarray(s * GRID_CELLS) : undefined,
+        { ceWeight, lambda, temperature: this.o.temperature, attention: this.o.attention, penalty: rrr, cdep, masks: masked ? batch.rrrMask?.subarray(s * INPUT_PIXELS) : undefined });
+    const max = draws ? this.egChunkSize(batch.size, draws.references.length / batch.size) : this.k.maxBatch;
     let r;
     if (batch.size <= max) {
       r = step(batch.size, 0);
@@ -128,6 +137,36 @@ export class FusedEngine implements TrainEngine {
       this.k.applySgd({ lr: opts.lr, momentum: oc.momentum, weightDecay: oc.weightDecay });
     }
     return losses;
+  }
+
+  /** Images per kernel call for an EG step of `size` images with k draws each: the whole batch when it fits (its
+   * images and draws), else chunks of n images whose n k references fit beside them as extra rows. */
+  private egChunkSize(size: number, k: number): number {
+    if (size <= this.k.maxBatch && size * k <= this.k.maxEgDraws) return size;
+    const n = Math.min(Math.floor(this.k.maxBatch / (k + 1)), Math.floor(this.k.maxEgDraws / k));
+    if (n < 1) throw new Error(`the fused engine cannot run ${k} EG references per image (at most ${Math.min(this.k.maxBatch - 1, this.k.maxEgDraws)})`);
+    return n;
+  }
+
+  /** One kernel call of an EG step: images [s, s + n) of the batch with their draws. A chunk of a larger batch gets
+   * its images followed by copies of the reference images from outside it, and its draws renumbered to those rows. */
+  private egChunk(batch: TrainBatch, s: number, n: number, draws: EgDraws, ceWeight: number, lambda: number) {
+    const masks = batch.rrrMask?.subarray(s * INPUT_PIXELS);
+    if (s === 0 && n === batch.size) return this.k.computeEgGradients(n, batch.images, batch.labels, draws, { ceWeight, lambda, masks });
+    const k = draws.references.length / batch.size;
+    const refs = draws.references.subarray(s * k, (s + n) * k);
+    const local = new Int32Array(refs.length), outside = new Map<number, number>();
+    refs.forEach((r, i) => {
+      if (r >= s && r < s + n) { local[i] = r - s; return; }
+      let row = outside.get(r);
+      if (row === undefined) outside.set(r, row = n + outside.size);
+      local[i] = row;
+    });
+    const rows = n + outside.size, images = new Float32Array(rows * INPUT_FLOATS);
+    images.set(batch.images.subarray(s * INPUT_FLOATS, (s + n) * INPUT_FLOATS));
+    for (const [r, row] of outside) images.set(batch.images.subarray(r * INPUT_FLOATS, (r + 1) * INPUT_FLOATS), row * INPUT_FLOATS);
+    return this.k.computeEgGradients(n, images, batch.labels.subarray(s), { references: local, alphas: draws.alphas.subarray(s * k, (s + n) * k) },
+      { ceWeight, lambda, masks, rows });
   }
 
   evaluate(input: EvalInput): EvalResult {

@@ -1,12 +1,14 @@
 import { LENET_GAP_WASM_BASE64 } from './wasm/lenet-gap-wasm';
 import { MODEL_SHAPES, PARAM_SPECS, paramCount } from '../../models/specs';
 import type { InputGradPenalty } from '../types';
+import type { EgDraws } from '../../losses/expected-gradients';
 
 /**
  * The fused LeNet-GAP training step (lib/engines/fused/wasm/lenet_gap.c, WebAssembly SIMD): forward, backward and the
  * optimizer step in one call, single-threaded, no tfjs, for vanilla CE, the paper's KL on a CAM, Grad-CAM or
  * input-gradient attention map, the input-gradient penalties (RRR, prompt-guided constraints; double backprop
- * written out in the kernel) and CDEP (the contextual decomposition and its backward, wasm/cdep.c). Parameters use the
+ * written out in the kernel), the same penalty on expected-gradients attributions (method eg) and CDEP (the
+ * contextual decomposition and its backward, wasm/cdep.c). Parameters use the
  * tfjs layouts of lib/models/lenet-gap.ts (conv HWIO, dense [in, out]), in PARAM_ORDER, 3,042 floats.
  *
  * Inputs per batch: images [B, 32, 32, 3] in [-1, 1] (preprocessed by the caller, as for the tfjs engine),
@@ -33,6 +35,10 @@ interface WasmExports {
   ptr_pen(): number;
   set_pen_flags(f: number): void;
   max_batch(): number;
+  max_eg_draws(): number;
+  ptr_eg_ref(): number;
+  ptr_eg_alpha(): number;
+  set_eg_k(k: number): void;
   ptr_params(): number;
   ptr_grads(): number;
   ptr_mom(): number;
@@ -53,6 +59,7 @@ interface WasmExports {
 export type FusedAttention = 'cam' | 'gradcam' | 'inputgrad';
 const ATTENTION_MODE: Record<FusedAttention, number> = { cam: 1, gradcam: 3, inputgrad: 4 };
 const MODE_RRR = 2;
+const MODE_EG = 5;
 const MODE_CDEP = 6;
 
 function attentionMode(a: FusedAttention | undefined): number {
@@ -120,11 +127,15 @@ function wasmBytes(): Uint8Array<ArrayBuffer> {
  */
 export class FusedLeNetGap {
   private readonly e: WasmExports;
+  /** Most images (batch rows, plus reference rows for EG) one call takes. */
   maxBatch: number;
+  /** Most EG draws (images x references) one call takes. */
+  maxEgDraws: number;
 
   private constructor(instance: WebAssembly.Instance) {
     this.e = instance.exports as unknown as WasmExports;
     this.maxBatch = this.e.max_batch();
+    this.maxEgDraws = this.e.max_eg_draws();
   }
 
   static createSync(): FusedLeNetGap {
@@ -211,12 +222,14 @@ export class FusedLeNetGap {
     return this.f32(this.e.ptr_grads(), PARAM_COUNT).slice();
   }
 
-  /** Copies a batch (images, labels, optional targets) into wasm memory. */
-  private load(size: number, images: Float32Array, labels: Int32Array, targets?: Float32Array): void {
+  /** Copies a batch (images, labels, optional targets) into wasm memory; `rows` >= size images (EG: the batch's, then
+   * reference images from outside it). */
+  private load(size: number, images: Float32Array, labels: Int32Array, targets?: Float32Array, rows = size): void {
     if (!(size >= 1 && size <= this.maxBatch)) throw new Error(`batch size ${size} outside 1..${this.maxBatch}`);
-    if (images.length < size * INPUT_FLOATS) throw new Error(`images: need ${size * INPUT_FLOATS} floats, got ${images.length}`);
+    if (!(rows >= size && rows <= this.maxBatch)) throw new Error(`image rows ${rows} outside ${size}..${this.maxBatch}`);
+    if (images.length < rows * INPUT_FLOATS) throw new Error(`images: need ${rows * INPUT_FLOATS} floats, got ${images.length}`);
     if (labels.length < size) throw new Error(`labels: need ${size}, got ${labels.length}`);
-    this.f32(this.e.ptr_x(), size * INPUT_FLOATS).set(images.subarray(0, size * INPUT_FLOATS));
+    this.f32(this.e.ptr_x(), rows * INPUT_FLOATS).set(images.subarray(0, rows * INPUT_FLOATS));
     const lab = new Int32Array(this.e.memory.buffer, this.e.ptr_labels(), size);
     for (let i = 0; i < size; i++) {
       const y = labels[i];
@@ -259,6 +272,32 @@ export class FusedLeNetGap {
       irr.set(parts.subarray(n * 20 + 10, n * 20 + 20), n * 10);
     }
     return { rel, irr };
+  }
+
+  /**
+   * Gradients of ceWeight * CE + lambda * the expected-gradients penalty (lib/losses/expected-gradients.ts egPenalty
+   * with the penalty set by setPenalty, per-pixel weights in `masks`): k = draws.references.length / size draws per
+   * image, draw d of image i at i * k + d, each reference a row of `images` (rows >= size of them: the batch, then
+   * any reference images from outside it). `kl` of the result is the mean penalty. Read the gradients with
+   * getGradients().
+   */
+  computeEgGradients(size: number, images: Float32Array, labels: Int32Array, draws: EgDraws, o: { ceWeight?: number; lambda: number; masks?: Float32Array; rows?: number }): FusedStepResult {
+    const n = draws.references.length, k = n / size, rows = o.rows ?? size;
+    if (!(Number.isInteger(k) && k >= 1)) throw new Error(`EG draws: ${n} references for ${size} images (need k per image, k >= 1)`);
+    if (draws.alphas.length !== n) throw new Error(`EG draws: ${n} references but ${draws.alphas.length} alphas`);
+    if (n > this.maxEgDraws) throw new Error(`EG draws: ${n} exceed the kernel's ${this.maxEgDraws} per call`);
+    for (let i = 0; i < n; i++) {
+      const r = draws.references[i];
+      if (!(r >= 0 && r < rows)) throw new Error(`EG draws: reference ${r} at ${i} outside the ${rows} image rows`);
+    }
+    this.load(size, images, labels, undefined, rows);
+    this.loadMasks(size, o.masks);
+    new Int32Array(this.e.memory.buffer, this.e.ptr_eg_ref(), n).set(draws.references);
+    this.f32(this.e.ptr_eg_alpha(), n).set(draws.alphas);
+    this.e.set_eg_k(k);
+    this.e.train_step(size, o.lambda, o.ceWeight ?? 1, 1, MODE_EG);
+    const st = this.f32(this.e.ptr_stats(), 4);
+    return { loss: st[0], ce: st[1], kl: st[2], correct: st[3] };
   }
 
   /** Replaces the gradients that applySgd will use (e.g. a sum over chunks of an oversized batch). */

@@ -1,8 +1,9 @@
 /*
  * Fused training step for LeNet-GAP, in C compiled to WebAssembly SIMD: the paper's CAM + KL (docs/training.md),
- * vanilla, and input-gradient penalties (RRR and the prompt-guided constraints: double backprop written out,
- * see rrr_terms). train_step runs forward + backward for a batch; sgd_update / adam_update the optimizer step
- * (torch semantics).
+ * vanilla, input-gradient penalties (RRR and the prompt-guided constraints: double backprop written out, see
+ * input_gradient / penalty_value / penalty_backward), the same penalty on expected-gradients attributions (eg_image)
+ * and CDEP (the contextual decomposition and its backward, cdep.c). train_step runs forward + backward for a batch;
+ * sgd_update / adam_update the optimizer step (torch semantics).
  * Images are processed one by one (forward, then backward, accumulating gradients), so every
  * activation stays in L1; weights change only after the whole batch, as in any framework.
  *
@@ -579,6 +580,7 @@ static void rrr_u(float *u) {
 #define MODE_RRR 2
 #define MODE_GRADCAM 3
 #define MODE_INPUTGRAD 4
+#define MODE_EG 5
 
 /* The paper's KL on one image's non-negative 100-cell map m (CAM, Grad-CAM or the pooled saliency):
  * s = (m - min m) / (max m - min m + 1e-8) / T, log p = log_softmax(s); returns KL(q || p) = sum_{q>0} q (log q -
@@ -830,10 +832,82 @@ static void image_step(int n, float invB, float lam, float ceW, float invT, int 
   backward_conv1(x);
 }
 
+/*
+ * Expected-gradients penalty (lib/losses/expected-gradients.ts): per image x, k draws (reference row r of xin, alpha):
+ * x' = r + alpha (x - r), a = (x - r) * J(x')^T u with u = d p_y / d z = p_y (e_y - p') at the logits z of x', and
+ * R = sum_p w_p a_p^T S a_p + a_p^T C a_p, averaged over the draws. Each draw is the RRR machinery on x' with two
+ * changes: a = d * g instead of g (so dR/dg = d * dR/da), and u's own derivative du/dz (the softmax of x').
+ * eg_ref / eg_alpha: draw d of image n at n * eg_k + d; references index rows of xin, which may hold more rows than
+ * the batch (the caller appends reference images from outside a chunk).
+ */
+#define EGMAX (8 * MAXB)
+int eg_ref[EGMAX];
+float eg_alpha[EGMAX];
+static int eg_k = 1;
+static float xe[3072 + 16];  /* x' of the current draw, HWC (+16: backward_conv1's vector reads run past a row) */
+static float de[3072];       /* x - r of the current draw, HWC */
+
+/* The k draws of image n after its CE step (image_step has finished its backward pass, so the per-image state of
+ * forward_conv1 (xp, segnz, W1use) and the activations may be overwritten). coef = lam / (B k): the penalty's weight
+ * per draw. Returns sum over the draws of R. */
+static float eg_image(int n, float coef) {
+  const float *x = xin + n * 3072;
+  const int y = labels[n];
+  float Rsum = 0.f;
+  for (int d = 0; d < eg_k; d++) {
+    const float *r = xin + eg_ref[n * eg_k + d] * 3072;
+    const float al = eg_alpha[n * eg_k + d];
+    for (int i = 0; i < 3072; i++) { float df = x[i] - r[i]; de[i] = df; xe[i] = r[i] + al * df; }
+    forward_conv1(xe);
+    forward_conv2();
+    float lg[10];
+    forward_head(lg);
+    float mx = lg[0], se = 0.f;
+    for (int k = 1; k < 10; k++) if (lg[k] > mx) mx = lg[k];
+    for (int k = 0; k < 10; k++) { prob[k] = my_exp(lg[k] - mx); se += prob[k]; }
+    for (int k = 0; k < 10; k++) prob[k] /= se;
+    const float py = prob[y];
+    float u[10], dgraw[16], au[10], g2;
+    for (int k = 0; k < 10; k++) u[k] = py * ((k == y ? 1.f : 0.f) - prob[k]);
+    input_gradient(u, dgraw);
+    /* a = d * g in place (rows input_gradient did not write stay 0); penalty_value then gives R(a) and
+     * rin = coef dR/da, and dR/dg = d * that (rmask, from dR/da, may over-cover: it only lets the backward skip) */
+    for (int yy = 0; yy < 32; yy++) {
+      if (!(ginrows & (1u << yy))) continue;
+      for (int i = yy * 96; i < yy * 96 + 96; i += 4) ST(gin + i, wasm_f32x4_mul(LD(gin + i), LD(de + i)));
+    }
+    Rsum += penalty_value(n, coef, &g2);
+    for (int yy = 0; yy < 32; yy++) {
+      if (!rmask[yy]) continue;
+      for (int i = yy * 96; i < yy * 96 + 96; i += 4) ST(rin + i, wasm_f32x4_mul(LD(rin + i), LD(de + i)));
+    }
+    penalty_backward(u, dgraw, au);
+    /* u_k = p_y (delta_ky - p_k): d/dz_j of <au, u> = p_y [(delta_yj - p_j)(au_y - s) - p_j (au_j - s)], s = <au, p> */
+    float s = 0.f, dl[10];
+    for (int k = 0; k < 10; k++) s += au[k] * prob[k];
+    for (int j = 0; j < 10; j++) dl[j] = py * (((j == y ? 1.f : 0.f) - prob[j]) * (au[y] - s) - prob[j] * (au[j] - s));
+    /* the ordinary backward of x' with that logit gradient */
+    float *dwf = grads + OFF_WF, *dbf = grads + OFF_BF;
+    const float *wf = params + OFF_WF;
+    float dg[16];
+    for (int k = 0; k < 10; k++) dbf[k] += dl[k];
+    for (int c = 0; c < 16; c++) {
+      float t = 0.f;
+      for (int k = 0; k < 10; k++) { dwf[c * 10 + k] += gap[c] * dl[k]; t += wf[c * 10 + k] * dl[k]; }
+      dg[c] = t * (1.f / 25.f);
+    }
+    backward_conv2_pool(dg, 0);
+    backward_conv1(xe);
+  }
+  return Rsum;
+}
+
 /* Gradients of one batch (in xin/labels/target) into grads; parameters are not changed (sgd_update does
  * that, so a non-finite loss can be rejected first). mode 0: loss = ceW * CE; modes 1, 3, 4 (align with CAM,
  * Grad-CAM, input-gradient saliency): + lam * KL(q || softmax(minmax(map)/T)); mode 2 (rrr): + lam * R (the
- * input-gradient penalty set by pen/pen_flags/pmask).
+ * input-gradient penalty set by pen/pen_flags/pmask); mode 5 (eg): + lam * the mean over images and draws of R
+ * applied to expected-gradients attributions (draws in eg_ref / eg_alpha, eg_k per image; see eg_image); mode 6
+ * (cdep): + lam * CDEP's penalty (the region set by pen/pen_flags/pmask or cdep_pix; see cdep.c).
  * stats: [0] mean loss, [1] mean CE, [2] mean KL or R, [3] correct count. */
 EXPORT float train_step(int B, float lam, float ceW, float invT, int mode) {
   const int align = mode == MODE_CAM;
@@ -847,7 +921,18 @@ EXPORT float train_step(int B, float lam, float ceW, float invT, int mode) {
   for (int i = 0; i < 10; i++) Glab[i] = 0.f;
   for (int i = 0; i < 8; i++) stats[i] = 0.f;
   float invB = 1.f / (float)B;
-  for (int n = 0; n < B; n++) image_step(n, invB, lam, ceW, invT, mode);
+  if (mode == MODE_EG) {
+    /* the CE step of each image as in mode 0, then its draws; stats[2] gets the mean R over the image's draws */
+    const float coef = lam * invB / (float)eg_k, invK = 1.f / (float)eg_k;
+    for (int n = 0; n < B; n++) {
+      image_step(n, invB, 0.f, ceW, invT, 0);
+      float att = eg_image(n, coef) * invK;
+      stats[2] += att;
+      stats[0] += lam * att;
+    }
+  } else {
+    for (int n = 0; n < B; n++) image_step(n, invB, lam, ceW, invT, mode);
+  }
   for (int co = 0; co < 6; co++)
     for (int ky = 0; ky < 5; ky++)
       for (int j = 0; j < 15; j++) grads[OFF_W1 + (ky * 15 + j) * 6 + co] = dW1a[co * 80 + ky * 16 + j];
@@ -947,6 +1032,10 @@ EXPORT float *ptr_pmask(void) { return pmask; }
 EXPORT float *ptr_pen(void) { return pen; }
 EXPORT void set_pen_flags(int f) { pen_flags = f; }
 EXPORT int max_batch(void) { return MAXB; }
+EXPORT int max_eg_draws(void) { return EGMAX; }
+EXPORT int *ptr_eg_ref(void) { return eg_ref; }
+EXPORT float *ptr_eg_alpha(void) { return eg_alpha; }
+EXPORT void set_eg_k(int k) { eg_k = k; }
 EXPORT float *ptr_params(void) { return params; }
 EXPORT float *ptr_grads(void) { return grads; }
 EXPORT float *ptr_mom(void) { return mom; }
