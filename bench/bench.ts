@@ -7,7 +7,8 @@
  *   - CDEP and Expected Gradients (1 reference) on DecoyMNIST with the decoy masks on the generic tfjs engine, on
  *     fewer images (--tfjs-only-images), at the trainer's default lambdas; PyTorch times EG's twin
  *     (bench/torch_bench.py) and shows n/a for CDEP (no twin of its decomposition);
- *   - the same EG step on the fused kernel (its row beside the tfjs one; PyTorch's column repeats EG's twin);
+ *   - the same CDEP and EG steps on the fused kernel (their rows beside the tfjs ones; PyTorch's column repeats EG's
+ *     twin);
  *   - evaluation images/s; embedded-VLM maps/s (when lib/vlm/embedded provides the generator);
  *   - --tfjs: the generic tfjs engine on the selected backend (LTL_BACKEND), for before/after;
  *   - --torch: PyTorch (one thread) on the same images, targets and initial weights; prints the ratios;
@@ -51,12 +52,12 @@ const PROMPT_C: readonly number[] = OFF_GREY3.map((v) => 0.5 * v);
 /**
  * The methods timed, in table order. data: ColorMNIST ('color') or DecoyMNIST ('decoy'); masks: the per-pixel
  * weights of an input-gradient penalty (the decoy patch, or 1 - the dilated digit mask for the prompt constraint).
- * tfjsOnly: a method only the generic tfjs engine trains (CDEP, EG); it is timed on that engine whatever --engine
- * says, on --tfjs-only-images images (it runs at tens of images/s, ~100x slower than the fused methods), and is left
- * out of the --tfjs comparison column (which would time the same engine twice). fusedOnly: timed on the fused engine
- * whatever --engine says (fused EG, beside tfjs EG), also left out of the --tfjs column. noTorch: torch_bench.py has
- * no twin (CDEP: its contextual decomposition of every layer is a port of its own, not worth it for a speed row).
- * torchTwin: the torch_bench.py method a row is compared with (default: its own key).
+ * tfjsOnly: a method timed on the generic tfjs engine whatever --engine says (CDEP's and EG's tfjs rows), on
+ * --tfjs-only-images images (it runs at tens of images/s, ~100x slower than the fused methods), and left out of the
+ * --tfjs comparison column (which would time the same engine twice). fusedOnly: timed on the fused engine whatever
+ * --engine says (fused CDEP and EG, beside their tfjs rows), also left out of the --tfjs column. noTorch:
+ * torch_bench.py has no twin (CDEP: its contextual decomposition of every layer is a port of its own, not worth it
+ * for a speed row). torchTwin: the torch_bench.py method a row is compared with (default: its own key).
  */
 const METHODS = [
   { key: 'vanilla', label: 'train vanilla (CE)', json: 'trainVanillaImagesPerSecond', method: 'vanilla' },
@@ -68,6 +69,7 @@ const METHODS = [
   { key: 'prompt', label: 'train prompt (1-digit mask + C)', json: 'trainPromptImagesPerSecond', method: 'rrr', penalty: { spatial: IDENTITY3, global: PROMPT_C }, masks: 'prompt' },
   // the decoy region as CDEP's irrelevant part (`ltl train --method cdep --rrr-mode spatial`), and as EG's per-pixel weights
   { key: 'cdep', label: 'train CDEP (decoy mask, tfjs)', json: 'trainCdepImagesPerSecond', method: 'cdep', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', tfjsOnly: true, noTorch: true },
+  { key: 'cdepFused', label: 'train CDEP (decoy mask, fused)', json: 'trainCdepFusedImagesPerSecond', method: 'cdep', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', fusedOnly: true, noTorch: true },
   { key: 'eg', label: 'train EG, 1 reference (decoy mask, tfjs)', json: 'trainEgImagesPerSecond', method: 'eg', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', tfjsOnly: true },
   { key: 'egFused', label: 'train EG, 1 reference (decoy mask, fused)', json: 'trainEgFusedImagesPerSecond', method: 'eg', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', fusedOnly: true, torchTwin: 'eg' },
 ] as const satisfies ReadonlyArray<{
@@ -185,6 +187,9 @@ function stepOptions(m: MethodSpec, o: Opts): StepOptions {
 function makeEngine(kind: 'fused' | 'tfjs', m: MethodSpec): TrainEngine {
   const mm = m as { attention?: FusedAttention; penalty?: InputGradPenalty };
   const w = initialWeights('lenet-gap', 37);
+  if (m.method === 'cdep' && isFusedOnly(m)) {
+    return new FusedEngine({ method: 'cdep', cdep: { kind: 'mask', penalty: mm.penalty! }, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
+  }
   if (m.method === 'eg' && isFusedOnly(m)) {
     return new FusedEngine({ method: 'eg', penalty: mm.penalty, egReferences: 1, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
   }
@@ -371,7 +376,7 @@ async function main(): Promise<void> {
   rows.push(['embedded maps/s', maps.perSecond === null ? 'n/a' : fmt(maps.perSecond)]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const tfjsOnlyNote = selected.some(isTfjsOnly) ? `; CDEP / EG: tfjs ${backendInfo!.name} (${backendInfo!.threads} thr), ${o.tfjsOnlyImages} images after ${o.tfjsOnlyWarmup}, lambda ${CDEP_DEFAULT_LAMBDA} / ${EG_DEFAULT_LAMBDA}` : '';
-  const fusedOnlyNote = selected.some(isFusedOnly) ? `; fused EG: lambda ${EG_DEFAULT_LAMBDA}, ${o.images} images` : '';
+  const fusedOnlyNote = selected.some(isFusedOnly) ? `; fused CDEP / EG: lambda ${CDEP_DEFAULT_LAMBDA} / ${EG_DEFAULT_LAMBDA}, ${o.images} images` : '';
   console.log(`LeNet-GAP, SGD, batch ${o.batch}, ${o.images} images per method after ${o.warmup} warm-up, ColorMNIST (${d.count} images${decoy ? `; RRR spatial, CDEP and EG on DecoyMNIST, ${decoy.count}` : ''}), lambda ${o.lambda} (align) / ${o.rrrLambda} (RRR, prompt)${tfjsOnlyNote}${fusedOnlyNote}, best of ${o.rounds} round(s); ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(2)}`);
   for (const r of rows) console.log(r.map((c, i) => (c ?? '').padEnd(widths[i])).join('  '));
   if (maps.perSecond === null) console.log(`embedded maps: n/a: ${maps.reason}`);

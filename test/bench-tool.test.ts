@@ -17,14 +17,14 @@ test('bench: tiny run prints a table and the JSON fields of every method; --torc
   assert.match(r.stdout, /torch: skipped/);
   const j = JSON.parse(lines[lines.length - 1]);
   const fields = ['trainVanillaImagesPerSecond', 'trainAlignImagesPerSecond', 'trainGradcamImagesPerSecond', 'trainInputgradImagesPerSecond',
-    'trainRrrImagesPerSecond', 'trainRrrColourImagesPerSecond', 'trainPromptImagesPerSecond', 'trainCdepImagesPerSecond', 'trainEgImagesPerSecond',
-    'trainEgFusedImagesPerSecond', 'evalImagesPerSecond'];
+    'trainRrrImagesPerSecond', 'trainRrrColourImagesPerSecond', 'trainPromptImagesPerSecond', 'trainCdepImagesPerSecond', 'trainCdepFusedImagesPerSecond',
+    'trainEgImagesPerSecond', 'trainEgFusedImagesPerSecond', 'evalImagesPerSecond'];
   for (const k of fields) {
     assert.ok(typeof j[k] === 'number' && j[k] > 0, `${k} = ${j[k]}`);
     assert.ok(typeof j.cpuTime[k] === 'number' && j.cpuTime[k] > 0, `cpuTime.${k} = ${j.cpuTime[k]}`);
   }
   for (const row of ['train vanilla', 'train align, CAM', 'Grad-CAM', 'input-grad', 'RRR spatial', 'RRR colour', 'train prompt', 'train CDEP (decoy mask, tfjs)',
-    'train EG, 1 reference (decoy mask, tfjs)', 'train EG, 1 reference (decoy mask, fused)']) assert.ok(r.stdout.includes(row), row);
+    'train CDEP (decoy mask, fused)', 'train EG, 1 reference (decoy mask, tfjs)', 'train EG, 1 reference (decoy mask, fused)']) assert.ok(r.stdout.includes(row), row);
   assert.ok('mapsPerSecond' in j && (j.mapsPerSecond === null ? typeof j.mapsReason === 'string' : j.mapsPerSecond > 0));
   assert.equal(j.backend, 'fused-wasm-simd');
   assert.equal(j.threads, 1);
@@ -55,5 +55,7 @@ test('bench --torch: PyTorch times every method on the same data and the ratios 
   // CDEP has no PyTorch twin: no torch field, no ratio, and the table says so
   assert.equal(j.torch.cdep, undefined);
   assert.equal(j.ratioCpuTime.cdep, undefined);
+  assert.equal(j.torch.cdepFused, undefined);
+  assert.equal(j.ratioCpuTime.cdepFused, undefined);
   assert.match(r.stdout, /torch: n\/a for CDEP/);
 });

@@ -189,11 +189,11 @@ test('FusedEngine method eg: a batch split into chunks (references drawn from th
   }
 });
 
-test("engine registry: method eg runs on the fused engine under 'fused' and 'auto' (cdep stays on tfjs)", () => {
+test("engine registry: method eg runs on the fused engine under 'fused' and 'auto' (the cdep model stays on tfjs)", () => {
   const eg = { ...PAPER_DEFAULTS, method: 'eg' as const, engine: 'auto' };
   assert.equal(fusedUnsupported(eg), undefined);
   const args = { config: eg, optimizer: DEFAULT_OPTIMIZER, initialWeights: initialWeights('lenet-gap', 1), penalty: { spatial: IDENTITY3, global: null } };
   for (const name of ['fused', 'auto']) assert.equal(getEngineFactory(name, eg).create(args).name, 'fused', name);
-  assert.match(fusedUnsupported({ ...eg, method: 'cdep' })!, /no 'cdep' method/);
+  assert.match(fusedUnsupported({ ...eg, model: 'cdep' })!, /only the lenet-gap model/);
   assert.throws(() => new FusedEngine({ method: 'eg', optimizer: DEFAULT_OPTIMIZER, initialWeights: args.initialWeights }), /method eg needs an input-gradient penalty/);
 });

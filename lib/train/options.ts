@@ -88,7 +88,7 @@ const METHOD_ABOUT: Record<(typeof METHODS)[number], string> = {
   vanilla: 'cross-entropy only',
   align: 'attention alignment, the paper',
   rrr: 'right for the right reasons: input-gradient penalty',
-  cdep: 'contextual decomposition explanation penalty (Rieger et al. 2020; tfjs engine)',
+  cdep: 'contextual decomposition explanation penalty (Rieger et al. 2020; fused engine on lenet-gap)',
   eg: 'expected-gradients attribution penalty (Erion et al. 2021; fused engine on lenet-gap)',
 };
 
@@ -178,7 +178,7 @@ const TRAIN_OPTION_SPECS = {
   scoreBeta: num({ arg: 'b', default: 0.3, min: 0, help: 'beta of --select val-score' }),
   engine: text({
     arg: 'e', default: 'auto',
-    help: 'compute engine: auto (the fused WebAssembly step for lenet-gap: vanilla, align with cam/gradcam/inputgrad + the paper KL, rrr in every mode, eg; SGD or Adam; else tfjs), fused, tfjs, or a registered engine',
+    help: 'compute engine: auto (the fused WebAssembly step for lenet-gap: vanilla, align with cam/gradcam/inputgrad + the paper KL, rrr in every mode, eg, cdep; SGD or Adam; else tfjs), fused, tfjs, or a registered engine',
   }),
 };
 export const TRAIN_OPTIONS = withNames(TRAIN_OPTION_SPECS);

@@ -21,7 +21,7 @@ import { NonFiniteLossError } from '../engines/types';
 import { rrrModePenalty } from '../losses/rrr';
 import { CDEP_COLOUR_PIXELS, pixelProbabilities, type CdepRegion } from '../losses/cdep';
 import { buildPromptConstraint, checkPromptRecord, usesPrompts } from './prompt-constraint';
-import '../engines'; // registers the engines: tfjs, fused (lib/engines/fused: LeNet-GAP's vanilla, align, rrr and eg in one wasm kernel) and auto
+import '../engines'; // registers the engines: tfjs, fused (lib/engines/fused: LeNet-GAP's vanilla, align, rrr, eg and cdep in one wasm kernel) and auto
 
 import type { EpochRecord, TrainResult, RunInputs } from './result';
 export type { EpochRecord, TrainResult, RunInputs } from './result';

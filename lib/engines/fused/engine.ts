@@ -2,18 +2,19 @@ import type { EngineState, EvalInput, EvalResult, StepLosses, StepOptions, Train
 import { NonFiniteLossError, usesAttentionTerm } from '../types';
 import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, INPUT_FLOATS, INPUT_PIXELS, GRID_CELLS, flattenParams, unflattenParams, type FusedAttention } from './kernel';
 import { MODEL_SHAPES } from '../../models/specs';
+import { drawPixels, type CdepRegion } from '../../losses/cdep';
 import { drawReferences, type EgDraws } from '../../losses/expected-gradients';
 import { createRng } from '../../util/rng';
 
 const FUSED_ATTENTION: readonly FusedAttention[] = ['cam', 'gradcam', 'inputgrad'];
 
 /** Why the fused engine cannot run a config (undefined: it can). It implements LeNet-GAP with vanilla CE, the
- * paper's KL on a CAM, Grad-CAM or input-gradient map, every input-gradient penalty of method 'rrr' and the same
- * penalties on expected-gradients attributions (method 'eg', any number of references); SGD and Adam. CDEP stays on
- * the tfjs engine. */
+ * paper's KL on a CAM, Grad-CAM or input-gradient map, every input-gradient penalty of method 'rrr', the same
+ * penalties on expected-gradients attributions (method 'eg', any number of references), and CDEP (method 'cdep', both
+ * of its regions); SGD and Adam. */
 export function fusedUnsupported(c: Pick<EngineRunConfig, 'model' | 'method' | 'attention' | 'loss' | 'optimizer'>): string | undefined {
   if (c.model !== 'lenet-gap') return `it implements only the lenet-gap model, not '${c.model}'`;
-  if (c.method !== 'vanilla' && c.method !== 'align' && c.method !== 'rrr' && c.method !== 'eg') return `it has no '${c.method}' method`;
+  if (c.method !== 'vanilla' && c.method !== 'align' && c.method !== 'rrr' && c.method !== 'eg' && c.method !== 'cdep') return `it has no '${c.method}' method`;
   if (c.method === 'align' && !FUSED_ATTENTION.includes(c.attention)) return `it implements cam, gradcam and inputgrad attention for align, not '${c.attention}'`;
   if (c.method === 'align' && c.loss !== 'kl') return `it implements only the paper's 'kl' loss, not '${c.loss}'`;
   if (c.optimizer !== 'sgd' && c.optimizer !== 'adam') return `it implements SGD and Adam, not '${c.optimizer}'`;
@@ -21,7 +22,7 @@ export function fusedUnsupported(c: Pick<EngineRunConfig, 'model' | 'method' | '
 }
 
 export interface FusedEngineOptions {
-  method: 'vanilla' | 'align' | 'rrr' | 'eg';
+  method: 'vanilla' | 'align' | 'rrr' | 'eg' | 'cdep';
   optimizer: OptimizerConfig;
   initialWeights: Record<string, NamedArray>;
   /** Softmax temperature of the paper KL (1 in the paper). */
@@ -32,8 +33,10 @@ export interface FusedEngineOptions {
   penalty?: InputGradPenalty;
   /** Method 'eg': reference draws per image and step (default 1). */
   egReferences?: number;
-  /** Seed of EG's per-step draws (with each batch's drawKey): the tfjs engine's drawSeed, so both engines draw the
-   * same references and alphas for one run. */
+  /** Method 'cdep': what the decomposition calls relevant. */
+  cdep?: CdepRegion;
+  /** Seed of the per-step draws of EG (references, alphas) and of CDEP's pixel prior (with each batch's drawKey): the
+   * tfjs engine's drawSeed, so both engines draw the same ones for one run. */
   drawSeed?: number;
 }
 
@@ -42,10 +45,11 @@ const SLOT_KINDS = { sgd: ['momentum'], adam: ['adam.m', 'adam.v'] } as const;
 
 /**
  * TrainEngine over the fused wasm kernel (lib/engines/fused/wasm/lenet_gap.c). Same numbers as TfjsEngine up to float
- * rounding (test/engines-fused-kernel.test.ts, engines-fused-rrr, engines-fused-eg), several times faster. Batches
- * larger than the kernel's maximum are split into chunks whose gradients are summed with the right weights before one
- * optimizer update, so any --batch works. EG draws its references from the whole batch (as the tfjs engine does) before
- * any split; a chunk then carries copies of the reference images from outside it (egChunk).
+ * rounding (test/engines-fused-kernel.test.ts, engines-fused-rrr, engines-fused-eg, engines-fused-cdep), several
+ * times faster. Batches larger than the kernel's maximum are split into chunks whose gradients are summed with the
+ * right weights before one optimizer update, so any --batch works. EG draws its references from the whole batch (as
+ * the tfjs engine does) before any split; a chunk then carries copies of the reference images from outside it
+ * (egChunk). CDEP's pixels are likewise drawn once per step, for all of its chunks.
  */
 export class FusedEngine implements TrainEngine {
   readonly name = 'fused';
@@ -59,10 +63,24 @@ export class FusedEngine implements TrainEngine {
 
   constructor(o: FusedEngineOptions) {
     if ((o.method === 'rrr' || o.method === 'eg') && !o.penalty) throw new Error(`method ${o.method} needs an input-gradient penalty`);
+    if (o.method === 'cdep' && !o.cdep) throw new Error('method cdep needs its region (what the decomposition calls relevant)');
     this.o = o;
     this.k = FusedLeNetGap.createSync();
     this.k.setParams(flattenParams(o.initialWeights));
     if (o.penalty) this.usePenalty(o.penalty);
+  }
+
+  /** Loads CDEP's region for a step: the mask split's penalty, or this step's pixels, drawn as the tfjs engine
+   * draws them (lib/engines/tfjs/engine.ts attentionTerm: the same stream, so the same pixels). */
+  private prepareCdep(batch: TrainBatch): void {
+    const region = this.o.cdep!;
+    if (region.kind === 'mask') {
+      this.usePenalty(region.penalty);
+      this.k.setCdepPixels(null);
+    } else {
+      const rng = createRng(`${this.o.drawSeed ?? 0}:cdep:${batch.drawKey ?? `step ${this.steps}`}`);
+      this.k.setCdepPixels(drawPixels(region.probabilities, region.count, rng));
+    }
   }
 
   private usePenalty(p: InputGradPenalty): void {
@@ -77,9 +95,11 @@ export class FusedEngine implements TrainEngine {
 
   trainStep(batch: TrainBatch, opts: StepOptions): StepLosses {
     const useAtt = usesAttentionTerm(opts, this.o.method);
-    const rrr = useAtt && this.o.method === 'rrr', eg = useAtt && this.o.method === 'eg';
-    if (useAtt && !rrr && !eg && !batch.targets) throw new Error('align needs targets');
+    const rrr = useAtt && this.o.method === 'rrr', eg = useAtt && this.o.method === 'eg', cdep = useAtt && this.o.method === 'cdep';
+    if (useAtt && !rrr && !eg && !cdep && !batch.targets) throw new Error('align needs targets');
     if (rrr || eg) this.usePenalty(this.o.penalty!);
+    if (cdep) this.prepareCdep(batch);
+    const masked = rrr || (cdep && this.o.cdep!.kind === 'mask');
     const ceWeight = opts.phase === 'attention' ? 0 : 1;
     const lambda = !useAtt ? 0 : opts.phase === 'attention' ? 1 : opts.lambda;
     // EG's draws as the tfjs engine makes them (TfjsEngine.attentionTerm): same seed, key and step count, whole batch
@@ -87,8 +107,8 @@ export class FusedEngine implements TrainEngine {
       createRng(`${this.o.drawSeed ?? 0}:eg:${batch.drawKey ?? `step ${this.steps}`}`)) : undefined;
     const step = (n: number, s: number) => draws ? this.egChunk(batch, s, n, draws, ceWeight, lambda)
       : this.k.computeGradients(n, batch.images.subarray(s * INPUT_FLOATS), batch.labels.subarray(s),
-        useAtt && !rrr ? batch.targets!.subarray(s * GRID_CELLS) : undefined,
-        { ceWeight, lambda, temperature: this.o.temperature, attention: this.o.attention, penalty: rrr, masks: rrr ? batch.rrrMask?.subarray(s * INPUT_PIXELS) : undefined });
+        useAtt && !rrr && !cdep ? batch.targets!.subarray(s * GRID_CELLS) : undefined,
+        { ceWeight, lambda, temperature: this.o.temperature, attention: this.o.attention, penalty: rrr, cdep, masks: masked ? batch.rrrMask?.subarray(s * INPUT_PIXELS) : undefined });
     const max = draws ? this.egChunkSize(batch.size, draws.references.length / batch.size) : this.k.maxBatch;
     let r;
     if (batch.size <= max) {

@@ -7,7 +7,8 @@ import type { EgDraws } from '../../losses/expected-gradients';
  * The fused LeNet-GAP training step (lib/engines/fused/wasm/lenet_gap.c, WebAssembly SIMD): forward, backward and the
  * optimizer step in one call, single-threaded, no tfjs, for vanilla CE, the paper's KL on a CAM, Grad-CAM or
  * input-gradient attention map, the input-gradient penalties (RRR, prompt-guided constraints; double backprop
- * written out in the kernel) and the same penalty on expected-gradients attributions (method eg). Parameters use the
+ * written out in the kernel), the same penalty on expected-gradients attributions (method eg) and CDEP (the
+ * contextual decomposition and its backward, wasm/cdep.c). Parameters use the
  * tfjs layouts of lib/models/lenet-gap.ts (conv HWIO, dense [in, out]), in PARAM_ORDER, 3,042 floats.
  *
  * Inputs per batch: images [B, 32, 32, 3] in [-1, 1] (preprocessed by the caller, as for the tfjs engine),
@@ -47,6 +48,11 @@ interface WasmExports {
   ptr_logits(): number;
   ptr_stats(): number;
   prof_phase(which: number, reps: number): void;
+  ptr_cdep_pix(): number;
+  max_cdep_pixels(): number;
+  set_cdep_npix(n: number): void;
+  cdep_decompose(B: number): void;
+  ptr_cdep_parts(): number;
 }
 
 /** Attention maps of the align step (lib/attention): the kernel's mode numbers. */
@@ -54,6 +60,7 @@ export type FusedAttention = 'cam' | 'gradcam' | 'inputgrad';
 const ATTENTION_MODE: Record<FusedAttention, number> = { cam: 1, gradcam: 3, inputgrad: 4 };
 const MODE_RRR = 2;
 const MODE_EG = 5;
+const MODE_CDEP = 6;
 
 function attentionMode(a: FusedAttention | undefined): number {
   const m = ATTENTION_MODE[a ?? 'cam'];
@@ -74,13 +81,17 @@ export interface FusedStepOptions {
   temperature?: number;
   /** The attention map of the KL term (default 'cam'): CAM, Grad-CAM or the input-gradient saliency. */
   attention?: FusedAttention;
+  /** CDEP's score instead of the KL, on the region set by setCdepPixels (the 'mask' split takes the penalty set by
+   * setPenalty and, with its per-pixel term, the weights in `masks`). */
+  cdep?: boolean;
 }
 
 export interface FusedStepResult {
   /** Mean loss that the gradients belong to: ceWeight * CE + lambda * KL. */
   loss: number;
   ce: number;
-  /** Mean KL(q || p), or the mean penalty R with `penalty` (0 when the branch was skipped). */
+  /** Mean KL(q || p), the mean penalty R with `penalty`, or CDEP's penalty with `cdep` (0 when the branch was
+   * skipped). */
   kl: number;
   /** Correct argmax predictions in the batch (before the update). */
   correct: number;
@@ -180,6 +191,27 @@ export class FusedLeNetGap {
     this.e.set_pen_flags(this.penaltyFlags);
   }
 
+  private cdepPixels = false;
+  /**
+   * CDEP's region (lib/losses/cdep.ts CdepRegion) for `cdep` steps: null for the 'mask' split rel = w x + (1 - w) x C
+   * (w and C from the penalty set by setPenalty), or the drawn pixels of the 'pixels' prior, each a split of its own
+   * (the same pixels for every image of the step; the penalty is the sum of their scores).
+   */
+  setCdepPixels(pixels: readonly number[] | null): void {
+    const n = pixels?.length ?? 0;
+    if (n > this.e.max_cdep_pixels()) throw new Error(`at most ${this.e.max_cdep_pixels()} CDEP pixels per step, got ${n}`);
+    if (pixels) {
+      if (!n) throw new Error('the CDEP pixel region needs at least one pixel');
+      const v = new Int32Array(this.e.memory.buffer, this.e.ptr_cdep_pix(), n);
+      pixels.forEach((p, i) => {
+        if (!(Number.isInteger(p) && p >= 0 && p < INPUT_PIXELS)) throw new Error(`CDEP pixel ${p} outside 0..${INPUT_PIXELS - 1}`);
+        v[i] = p;
+      });
+    }
+    this.e.set_cdep_npix(n);
+    this.cdepPixels = !!pixels;
+  }
+
   private loadMasks(size: number, masks: Float32Array | undefined): void {
     if (!(this.penaltyFlags & 1)) return;
     if (!masks || masks.length < size * INPUT_PIXELS) throw new Error(`the penalty's per-pixel term needs ${size * INPUT_PIXELS} mask values, got ${masks?.length ?? 0}`);
@@ -214,13 +246,32 @@ export class FusedLeNetGap {
   computeGradients(size: number, images: Float32Array, labels: Int32Array, targets: Float32Array | undefined, o: FusedStepOptions = {}): FusedStepResult {
     const lambda = o.lambda ?? 0;
     const rrr = lambda !== 0 && !!o.penalty;
-    const align = !rrr && lambda !== 0 && !!targets;
+    const cdep = !rrr && lambda !== 0 && !!o.cdep;
+    const align = !rrr && !cdep && lambda !== 0 && !!targets;
     const T = o.temperature ?? 1;
     this.load(size, images, labels, align ? targets : undefined);
-    if (rrr) this.loadMasks(size, o.masks);
-    this.e.train_step(size, align || rrr ? lambda : 0, o.ceWeight ?? 1, 1 / T, rrr ? MODE_RRR : align ? attentionMode(o.attention) : 0);
+    if (rrr || (cdep && !this.cdepPixels)) this.loadMasks(size, o.masks);
+    this.e.train_step(size, align || rrr || cdep ? lambda : 0, o.ceWeight ?? 1, 1 / T, rrr ? MODE_RRR : cdep ? MODE_CDEP : align ? attentionMode(o.attention) : 0);
     const st = this.f32(this.e.ptr_stats(), 4);
     return { loss: st[0], ce: st[1], kl: st[2], correct: st[3] };
+  }
+
+  /**
+   * CDEP's contextual decomposition of the logits alone (no gradients): per image, the relevant and the irrelevant
+   * part [size, 10] each, of the region set by setCdepPixels (the mask split, with its weights in `masks`, or the
+   * first pixel's split). rel + irr is the forward's logits up to rounding.
+   */
+  decompose(size: number, images: Float32Array, masks?: Float32Array): { rel: Float32Array; irr: Float32Array } {
+    this.load(size, images, new Int32Array(size));
+    if (!this.cdepPixels) this.loadMasks(size, masks);
+    this.e.cdep_decompose(size);
+    const parts = this.f32(this.e.ptr_cdep_parts(), size * 20);
+    const rel = new Float32Array(size * 10), irr = new Float32Array(size * 10);
+    for (let n = 0; n < size; n++) {
+      rel.set(parts.subarray(n * 20, n * 20 + 10), n * 10);
+      irr.set(parts.subarray(n * 20 + 10, n * 20 + 20), n * 10);
+    }
+    return { rel, irr };
   }
 
   /**

@@ -1,8 +1,9 @@
 /*
  * Fused training step for LeNet-GAP, in C compiled to WebAssembly SIMD: the paper's CAM + KL (docs/training.md),
  * vanilla, input-gradient penalties (RRR and the prompt-guided constraints: double backprop written out, see
- * input_gradient / penalty_value / penalty_backward) and the same penalty on expected-gradients attributions (eg_image). train_step runs forward + backward for a batch; sgd_update / adam_update the optimizer step
- * (torch semantics).
+ * input_gradient / penalty_value / penalty_backward), the same penalty on expected-gradients attributions (eg_image)
+ * and CDEP (the contextual decomposition and its backward, cdep.c). train_step runs forward + backward for a batch;
+ * sgd_update / adam_update the optimizer step (torch semantics).
  * Images are processed one by one (forward, then backward, accumulating gradients), so every
  * activation stays in L1; weights change only after the whole batch, as in any framework.
  *
@@ -746,8 +747,11 @@ static void saliency_backward(const float *dmap) {
   }
 }
 
+#include "cdep.c" /* MODE_CDEP: cdep_image */
+
 /* one image: forward, loss, backward (gradients accumulate into grads/dW1a). mode: 0 vanilla, MODE_CAM /
- * MODE_GRADCAM / MODE_INPUTGRAD (align: + lam * paper KL of that map), MODE_RRR (+ lam * R). */
+ * MODE_GRADCAM / MODE_INPUTGRAD (align: + lam * paper KL of that map), MODE_RRR (+ lam * R), MODE_CDEP (+ lam *
+ * CDEP's score, cdep.c). */
 static void image_step(int n, float invB, float lam, float ceW, float invT, int mode) {
   const float *x = xin + n * 3072;
   int y = labels[n];
@@ -788,6 +792,8 @@ static void image_step(int n, float invB, float lam, float ceW, float invT, int 
     att = paper_kl(map, target + n * 100, invT, lam * invB, dmap);
     saliency_backward(dmap);
     penalty_backward(u, dgraw, au);
+  } else if (mode == MODE_CDEP) {
+    att = cdep_image(n, lam * invB); /* its own buffers: the CE backward below still reads this image's forward */
   }
   /* dense */
   float *dwf = grads + OFF_WF, *dbf = grads + OFF_BF;
@@ -900,7 +906,8 @@ static float eg_image(int n, float coef) {
  * that, so a non-finite loss can be rejected first). mode 0: loss = ceW * CE; modes 1, 3, 4 (align with CAM,
  * Grad-CAM, input-gradient saliency): + lam * KL(q || softmax(minmax(map)/T)); mode 2 (rrr): + lam * R (the
  * input-gradient penalty set by pen/pen_flags/pmask); mode 5 (eg): + lam * the mean over images and draws of R
- * applied to expected-gradients attributions (draws in eg_ref / eg_alpha, eg_k per image; see eg_image).
+ * applied to expected-gradients attributions (draws in eg_ref / eg_alpha, eg_k per image; see eg_image); mode 6
+ * (cdep): + lam * CDEP's penalty (the region set by pen/pen_flags/pmask or cdep_pix; see cdep.c).
  * stats: [0] mean loss, [1] mean CE, [2] mean KL or R, [3] correct count. */
 EXPORT float train_step(int B, float lam, float ceW, float invT, int mode) {
   const int align = mode == MODE_CAM;
