@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { rightReasonsScore } from '../lib/train/trainer';
 import { createHash } from 'node:crypto';
-import { readRunResult, runFiles } from '../lib/train/run-folder';
+import { readRunDiverged, readRunResult, runFiles } from '../lib/train/run-folder';
 
 interface Method {
   name: string;
@@ -144,6 +144,9 @@ function train(run: Run): Promise<void> {
     '--select', 'val-rr', '--epochs', '30', '--seed', String(run.seed), '--out', run.dir, '--no-progress'];
   if (DRY) { console.log(`node ${args.join(' ')}`); return Promise.resolve(); }
   if (readRunResult(run.dir)) return Promise.resolve();
+  // a diverged run is a result; resuming it would repeat the same divergence (same seed, same numbers): delete its
+  // folder to train it again (e.g. after a fix)
+  if (readRunDiverged(run.dir)) { console.log(`diverged earlier, kept as a result: ${path.relative(RUNS, run.dir)}`); return Promise.resolve(); }
   // a trainer already working on this folder (an earlier study process): wait for it instead of racing it
   const busy = () => spawnSync('pgrep', ['-f', `runs/study/${path.relative(RUNS, run.dir)} `], { encoding: 'utf8' }).stdout.trim() !== '';
   if (busy()) {
@@ -165,7 +168,8 @@ function train(run: Run): Promise<void> {
     child.on('exit', (code) => {
       fs.closeSync(log);
       const r = readRunResult(run.dir);
-      console.log(`${code === 0 && r ? 'done ' : `FAILED (exit ${code})`} ${path.relative(RUNS, run.dir)} in ${((Date.now() - t0) / 1000).toFixed(0)} s` +
+      const d = r ? undefined : readRunDiverged(run.dir);
+      console.log(`${code === 0 && r ? 'done ' : d ? `DIVERGED in epoch ${d.divergedInEpoch + 1}` : `FAILED (exit ${code})`} ${path.relative(RUNS, run.dir)} in ${((Date.now() - t0) / 1000).toFixed(0)} s` +
         (r ? `: val ${(100 * r.valAccSelected).toFixed(2)} excluded ${r.valExcludedShareSelected === null ? 'n/a' : (100 * r.valExcludedShareSelected).toFixed(2)} % (test ${(100 * r.testAccSelected).toFixed(2)})` : ''));
       resolve();
     });
@@ -193,12 +197,14 @@ class Pool {
   }
 }
 
+/** Copies a run's result.json (or, for a run that diverged, its diverged.json) to docs/results. */
 function publish(run: Run): void {
-  const r = readRunResult(run.dir);
-  if (!r) return;
+  const which = readRunResult(run.dir) ? 'result' : readRunDiverged(run.dir) ? 'diverged' : undefined;
+  if (!which) return;
   const dst = path.join(DOCS, run.plan.dataset, run.method.name, `seed-${run.seed}`);
   fs.mkdirSync(dst, { recursive: true });
-  fs.copyFileSync(runFiles(run.dir).result, runFiles(dst).result);
+  for (const f of ['result', 'diverged'] as const) fs.rmSync(runFiles(dst)[f], { force: true });
+  fs.copyFileSync(runFiles(run.dir)[which], runFiles(dst)[which]);
   // which code made it (train() records it in the run folder): result.json is sealed, so the commit and the fused
   // kernel's hash sit beside it (two kernels that differ only in float rounding give different numbers for one seed)
   const code = path.join(run.dir, 'code.json');
@@ -212,9 +218,10 @@ function unpublishOthers(plan: DatasetPlan, m: Method, chosen: Run[]): void {
   if (!fs.existsSync(dir)) return;
   for (const seedDir of fs.readdirSync(dir)) {
     const run = chosen.find((r) => `seed-${r.seed}` === seedDir);
-    const src = run && runFiles(run.dir).result;
-    const dst = runFiles(path.join(dir, seedDir)).result;
-    if (!src || !fs.existsSync(src) || !fs.existsSync(dst) || !fs.readFileSync(src).equals(fs.readFileSync(dst))) {
+    const published = (['result', 'diverged'] as const).find((f) => fs.existsSync(runFiles(path.join(dir, seedDir))[f]));
+    const src = run && published && runFiles(run.dir)[published];
+    const dst = published && runFiles(path.join(dir, seedDir))[published];
+    if (!src || !dst || !fs.existsSync(src) || !fs.readFileSync(src).equals(fs.readFileSync(dst))) {
       fs.rmSync(path.join(dir, seedDir), { recursive: true, force: true });
     }
   }

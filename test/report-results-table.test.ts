@@ -58,6 +58,34 @@ test('results table: one row per setting over seeds, mean ± std in %, written b
   assert.throws(() => readRunFile(path.join(results, 'notes.json')), UserError);
 });
 
+test('results table: a diverged seed counts in its row (selected epoch among those it completed), with no final epoch', () => {
+  const results = tmp();
+  const c = { dataset: 'colormnist', method: 'rrr' as const, epochs: 3, attentionEpoch: 0 };
+  writeResult(path.join(results, 'r', 'seed-1'), { ...c, seed: 1 }, { val: 0.9, test: 0.2, final: 0.1 });
+  writeResult(path.join(results, 'r', 'seed-2'), { ...c, seed: 2 }, { val: 0.8, test: 0.4, final: 0.3 });
+  const diverged = (dir: string, seed: number, nums: { val: number; test: number } | null) => {
+    const config = resolveConfig({ ...c, seed });
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'diverged.json'), JSON.stringify(seal({
+      config, engine: 'fused', diverged: 'training diverged in epoch 2 of 3', divergedInEpoch: 1, selectBy: config.select,
+      selectedEpoch: nums ? 0 : null, valAccSelected: nums?.val ?? null, valExcludedShareSelected: null, testAccSelected: nums?.test ?? null, epochs: [],
+    })));
+  };
+  diverged(path.join(results, 'r', 'seed-3'), 3, { val: 0.7, test: 0.6 });
+  assert.equal(findResultFiles(results).length, 3);
+  const [row] = resultRows(findResultFiles(results).map(readRunFile));
+  assert.deepEqual([row.seeds, row.diverged, row.testSelected, row.testFinal], [[1, 2, 3], [3], [0.2, 0.4, 0.6], [0.1, 0.3]]);
+  assert.match(renderResultsTable([row]), /\| 3 \(1, 2, 3\); diverged: 3 \| 80\.00 ± 10\.00 \| 40\.00 ± 20\.00 \| 20\.00 ± 14\.14 \(2 finished\) \|/);
+  // a seed that diverged before its first epoch: counted, no accuracy
+  diverged(path.join(results, 'r', 'seed-4'), 4, null);
+  const [row4] = resultRows(findResultFiles(results).map(readRunFile));
+  assert.deepEqual([row4.seeds.length, row4.diverged, row4.testSelected.length], [4, [3, 4], 3]);
+  // every seed diverged: the final-epoch cell says so
+  const only = tmp();
+  diverged(path.join(only, 'seed-3'), 3, { val: 0.7, test: 0.6 });
+  assert.match(renderResultsTable(resultRows(findResultFiles(only).map(readRunFile))), /\| 1 \(3\); diverged: 3 \| 70\.00 \| 60\.00 \| diverged \|/);
+});
+
 test('settings label: only what differs from the method\'s defaults on that dataset, as flags', () => {
   assert.equal(settingsLabel(resolveConfig({ dataset: 'decoymnist', method: 'rrr', seed: 4 })), '');
   assert.equal(settingsLabel(resolveConfig({ dataset: 'colormnist', method: 'rrr', lambda: 1, attentionEpoch: 0 })), '--attention-epoch 0 --lambda 1');

@@ -6,6 +6,7 @@ import { initBackend } from '../lib/backend';
 import { runTraining, registerEngine, TfjsEngine, TrainingDiverged, TrainingHalted, type TrainConfig, type TrainEngine } from '../lib/train';
 import { MAX_ABS_WEIGHT } from '../lib/train/trainer';
 import { readCheckpoint, writeCheckpoint } from '../lib/train/checkpoint';
+import { readRunDiverged } from '../lib/train/run-folder';
 import { createModel } from '../lib/models';
 import { createAttention } from '../lib/attention';
 import { createLoss } from '../lib/losses';
@@ -172,10 +173,15 @@ test('7: a run killed before its first checkpoint does not refuse a corrected co
   const r = await runTraining({ dataset: 'decoymnist', method: 'vanilla', epochs: 1, seed: 3 }, { outDir: dir, dataset: ds, log: (m) => logs.push(m) });
   assert.equal(r.epochs.length, 1);
   assert.ok(logs.some((m) => /never completed an epoch.*starting afresh/.test(m)), logs.join('\n'));
-  // A diverged first epoch leaves no config.json behind either.
+  // A diverged first epoch leaves no config.json behind either: only its record, with no epoch to select.
   const d2 = tmp();
   await assert.rejects(runTraining({ dataset: 'decoymnist', method: 'vanilla', epochs: 1, lr: 1e8 }, { outDir: d2, dataset: ds }), TrainingDiverged);
-  assert.deepEqual(fs.readdirSync(d2), []);
+  assert.deepEqual(fs.readdirSync(d2), ['diverged.json']);
+  const rec = readRunDiverged(d2)!;
+  assert.equal(rec.divergedInEpoch, 0);
+  assert.equal(rec.selectedEpoch, null);
+  assert.equal(rec.testAccSelected, null);
+  assert.match(rec.diverged, /^training diverged in epoch 1 of 1/);
 });
 
 test('8: epochs count from 1 in messages; weights of 1e13 are divergence and never become the kept checkpoint', async () => {
@@ -200,6 +206,13 @@ test('8: epochs count from 1 in messages; weights of 1e13 are divergence and nev
       && /^training diverged in epoch 2 of 3: a weight reached \|w\| = 1\.0e\+13 \(limit 1e\+6\); lower --lr or --lambda; the last good checkpoint \(after epoch 1\) is kept in /.test((e as Error).message));
   const kept = readCheckpoint(path.join(dir, 'checkpoint.safetensors'));
   assert.equal(kept.meta.epoch, 0, 'the checkpoint is the one written after epoch 1 (0-based 0)');
+  // the folder records the divergence: the completed epoch, validation's pick among the completed epochs, no result.json
+  const rec = readRunDiverged(dir)!;
+  assert.equal(rec.divergedInEpoch, 1);
+  assert.equal(rec.epochs.length, 1);
+  assert.equal(rec.selectedEpoch, 0);
+  assert.equal(rec.testAccSelected, rec.epochs[0].testAcc);
+  assert.ok(!fs.existsSync(path.join(dir, 'result.json')));
   for (const w of Object.values(kept.state.weights)) for (const v of w.data) assert.ok(Math.abs(v) <= MAX_ABS_WEIGHT);
   // The resume notice names the epoch the same way as the progress lines ("epoch 1/3").
   const logs: string[] = [];

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { findResultFiles, readRunFile } from '../report/results-table';
+import { findResultFiles, readRunFile, type RunFile } from '../report/results-table';
 import { committedResultsDir } from '../report/committed-results';
 import { formatMeanStd } from '../util/stats';
 import { PUBLISHED_RESULTS } from './published-results';
@@ -29,32 +29,35 @@ export const STUDY_COMPARISON: readonly StudyComparisonRow[] = [
   { method: 'CDEP with prompt masks (ours)', studyRow: 'cdep-prompt', annotation: 'no (prompt)' },
 ];
 
-/** "mean ± std (n seeds)" of the committed runs of one study row, or "not run". */
-function studyCell(tests: Map<string, number[]>, dataset: string, row: string): string {
-  const t = tests.get(`${dataset}/${row}`);
-  if (!t?.length) return 'not run';
-  return `${formatMeanStd(t, { percent: true, digits: 1 })} (${t.length} seed${t.length === 1 ? '' : 's'})`;
+/** "mean ± std (n seeds)" of the committed runs of one study row (diverged seeds at their selected epoch among the
+ * epochs they completed, and counted), or "not run". */
+function studyCell(runs: Map<string, RunFile[]>, dataset: string, row: string): string {
+  const g = runs.get(`${dataset}/${row}`) ?? [];
+  if (!g.length) return 'not run';
+  const t = g.flatMap((r) => (r.testAccSelected === null ? [] : [r.testAccSelected]));
+  const diverged = g.filter((r) => r.diverged !== undefined).length;
+  return `${t.length ? formatMeanStd(t, { percent: true, digits: 1 }) : '-'} (${g.length} seed${g.length === 1 ? '' : 's'}${diverged ? `, ${diverged} diverged` : ''})`;
 }
 
 /** Rows for notebook 04: published vs the committed study, on ColorMNIST, DecoyMNIST and decoymnist-hard (no
  * published numbers: the paper does not use it). Never fails on a missing folder: every study cell is then "not run". */
 export function studyComparisonRows(root = committedResultsDir()): Record<string, string>[] {
-  const tests = new Map<string, number[]>();
+  const runs = new Map<string, RunFile[]>();
   for (const file of findResultFiles(root)) {
     const parts = path.relative(root, file).split(path.sep);
-    if (parts.length !== 4 || !/^seed-\d+$/.test(parts[2])) continue; // <dataset>/<row>/seed-<n>/result.json only
+    if (parts.length !== 4 || !/^seed-\d+$/.test(parts[2])) continue; // <dataset>/<row>/seed-<n>/<run file> only
     const key = `${parts[0]}/${parts[1]}`;
-    tests.set(key, [...(tests.get(key) ?? []), readRunFile(file).testAccSelected]);
+    runs.set(key, [...(runs.get(key) ?? []), readRunFile(file)]);
   }
   return STUDY_COMPARISON.map((c) => {
     const p = PUBLISHED_RESULTS.find((x) => x.method === c.method);
     return {
       method: c.method,
       'ColorMNIST: paper': p?.colormnist ?? '—',
-      'ColorMNIST: study': studyCell(tests, 'colormnist', c.studyRow),
+      'ColorMNIST: study': studyCell(runs, 'colormnist', c.studyRow),
       'DecoyMNIST: paper': p?.decoymnist ?? '—',
-      'DecoyMNIST: study': studyCell(tests, 'decoymnist', c.studyRow),
-      'decoymnist-hard: study': studyCell(tests, 'decoymnist-hard', c.studyRow),
+      'DecoyMNIST: study': studyCell(runs, 'decoymnist', c.studyRow),
+      'decoymnist-hard: study': studyCell(runs, 'decoymnist-hard', c.studyRow),
       annotation: c.annotation,
     };
   });

@@ -10,9 +10,11 @@ import { markdownTable } from './table';
 
 /**
  * The measured-results tables of docs/results.md, made from committed run files only
- * (docs/results/**\/result.json, each the trainer's result.json), never typed in: runs are grouped by
- * their configuration without the seed (and the engine, which changes speed, not numbers), one row
- * per group. `scripts/results-table.ts` rewrites the text between the markers.
+ * (docs/results/**\/result.json, each the trainer's result.json, and diverged.json for a run that diverged: the
+ * trainer's DivergedRun record), never typed in: runs are grouped by their configuration without the seed (and the
+ * engine, which changes speed, not numbers), one row per group. A diverged seed counts in its row: its test accuracy at
+ * the epoch validation selects among the epochs it completed joins the selected-epoch columns, and it has no final
+ * epoch. `scripts/results-table.ts` rewrites the text between the markers.
  */
 export const RESULTS_BEGIN = '<!-- results-table:begin (made by scripts/results-table.ts from docs/results/**/result.json; do not edit) -->';
 export const RESULTS_END = '<!-- results-table:end -->';
@@ -23,11 +25,15 @@ export interface RunFile {
   config: TrainConfig;
   selectBy: string;
   selectedEpoch: number;
-  valAccSelected: number;
-  testAccSelected: number;
-  testAccFinal: number;
+  /** Null for a run that diverged before completing an epoch. */
+  valAccSelected: number | null;
+  testAccSelected: number | null;
+  /** Null for a run that diverged (it has no final epoch). */
+  testAccFinal: number | null;
   valExcludedShareSelected?: number | null;
   epochs: unknown[];
+  /** Set for a diverged run (diverged.json): the trainer's message. */
+  diverged?: string;
 }
 
 export interface ResultRow {
@@ -41,6 +47,8 @@ export interface ResultRow {
   testSelected: number[];
   testFinal: number[];
   excludedSelected: number[];
+  /** Seeds that diverged (they are in `seeds` too). */
+  diverged: number[];
   files: string[];
 }
 
@@ -52,7 +60,7 @@ export function findResultFiles(root: string): string[] {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile() && e.name === RUN_FILE_NAMES.result) out.push(p);
+      else if (e.isFile() && (e.name === RUN_FILE_NAMES.result || e.name === RUN_FILE_NAMES.diverged)) out.push(p);
     }
   };
   walk(root);
@@ -61,6 +69,13 @@ export function findResultFiles(root: string): string[] {
 
 export function readRunFile(file: string): RunFile {
   let r: any;
+  if (path.basename(file) === RUN_FILE_NAMES.diverged) {
+    r = parseOptionallySealedJson(fs.readFileSync(file, 'utf8'), file, 'diverged-run record');
+    for (const k of ['config', 'diverged', 'selectedEpoch', 'valAccSelected', 'testAccSelected'] as const) {
+      if (r?.[k] === undefined) throw new UserError(`${file} is not a trainer diverged.json: it has no '${k}'`);
+    }
+    return { file, ...r, testAccFinal: null };
+  }
   r = parseOptionallySealedJson(fs.readFileSync(file, 'utf8'), file, 'result'); // results from before checksums have none
   for (const k of ['config', 'selectedEpoch', 'valAccSelected', 'testAccSelected', 'testAccFinal'] as const) {
     if (r?.[k] === undefined) throw new UserError(`${file} is not a trainer result.json: it has no '${k}'`);
@@ -104,13 +119,14 @@ export function resultRows(runs: readonly RunFile[]): ResultRow[] {
   const groups = groupBy(runs, (r) => canonicalJson(Object.fromEntries(Object.entries(r.config).filter(([k]) => !NOT_SETTINGS.has(k)))));
   const rows = [...groups.values()].map((members) => {
     const first = members[0];
-    const g: ResultRow = { dataset: first.config.dataset, method: methodLabel(first), settings: settingsLabel(first.config), selectBy: first.selectBy, seeds: [], valSelected: [], testSelected: [], testFinal: [], excludedSelected: [], files: [] };
+    const g: ResultRow = { dataset: first.config.dataset, method: methodLabel(first), settings: settingsLabel(first.config), selectBy: first.selectBy, seeds: [], valSelected: [], testSelected: [], testFinal: [], excludedSelected: [], diverged: [], files: [] };
     for (const r of members) {
       if (g.seeds.includes(r.config.seed)) throw new UserError(`two result files of the same setting and seed ${r.config.seed}: ${g.files[g.seeds.indexOf(r.config.seed)]} and ${r.file}`);
       g.seeds.push(r.config.seed);
-      g.valSelected.push(r.valAccSelected);
-      g.testSelected.push(r.testAccSelected);
-      g.testFinal.push(r.testAccFinal);
+      if (r.diverged !== undefined) g.diverged.push(r.config.seed);
+      if (r.valAccSelected !== null) g.valSelected.push(r.valAccSelected);
+      if (r.testAccSelected !== null) g.testSelected.push(r.testAccSelected);
+      if (r.testAccFinal !== null) g.testFinal.push(r.testAccFinal);
       if (typeof r.valExcludedShareSelected === 'number') g.excludedSelected.push(r.valExcludedShareSelected);
       g.files.push(r.file);
     }
@@ -135,11 +151,15 @@ export interface ResultCells {
 }
 
 export function resultCells(r: ResultRow): ResultCells {
-  const pct = (v: number[]) => formatMeanStd(v, { percent: true, digits: 2 });
+  const pct = (v: number[]) => (v.length ? formatMeanStd(v, { percent: true, digits: 2 }) : '-');
+  const sorted = (v: number[]) => [...v].sort((a, b) => a - b).join(', ');
+  // diverged seeds: named in the seeds cell; the final-epoch cell says over how many finished seeds it is
+  const finished = r.seeds.length - r.diverged.length;
   return {
     dataset: r.dataset, method: r.method, settings: r.settings || '(defaults)', selectBy: r.selectBy,
-    seeds: `${r.seeds.length} (${[...r.seeds].sort((a, b) => a - b).join(', ')})`,
-    valSelected: pct(r.valSelected), testSelected: pct(r.testSelected), testFinal: pct(r.testFinal),
+    seeds: `${r.seeds.length} (${sorted(r.seeds)})` + (r.diverged.length ? `; diverged: ${sorted(r.diverged)}` : ''),
+    valSelected: pct(r.valSelected), testSelected: pct(r.testSelected),
+    testFinal: r.diverged.length ? (finished ? `${pct(r.testFinal)} (${finished} finished)` : 'diverged') : pct(r.testFinal),
     excludedSelected: r.excludedSelected.length === r.seeds.length ? pct(r.excludedSelected) : '-',
   };
 }

@@ -74,3 +74,26 @@ export interface RunInputs {
   /** The map file's own payload checksum and prompt, when --maps names a file. */
   mapsFile?: { payloadSha256: string; generator: string; prompt: string };
 }
+
+/**
+ * A run that stopped on a non-finite loss or weight (the run folder's diverged.json, sealed; it has no result.json):
+ * the epochs it completed and the validation selection among them, as a user of the run would pick. There is no final
+ * epoch. A diverged run is a result (the setting is unstable at that seed), so studies publish it beside the finished
+ * runs instead of dropping it. With no completed epoch the selection fields are null.
+ */
+export interface DivergedRun {
+  config: TrainConfig;
+  engine: string;
+  /** The trainer's message (where it diverged, what was not finite). */
+  diverged: string;
+  /** The epoch (0-based) that did not finish. */
+  divergedInEpoch: number;
+  selectBy: TrainConfig['select'];
+  selectedEpoch: number | null;
+  valAccSelected: number | null;
+  valExcludedShareSelected: number | null;
+  testAccSelected: number | null;
+  epochs: EpochRecord[];
+  stoppedAt: string;
+  inputs: RunInputs;
+}

@@ -4,7 +4,7 @@ import { UserError } from '../util/errors';
 import { readSealedJson } from '../util/sealed';
 import { readCheckpoint } from './checkpoint';
 import type { TrainConfig } from './config';
-import type { EpochRecord, TrainResult } from './result';
+import type { DivergedRun, EpochRecord, TrainResult } from './result';
 
 /**
  * A training run's folder (`ltl train --out DIR`, a sweep's runs/<id>/, a notebook's cached run):
@@ -22,6 +22,8 @@ export const RUN_FILE_NAMES = {
   selected: 'selected.safetensors',
   /** The finished run's TrainResult, sealed: its presence means the run is complete. */
   result: 'result.json',
+  /** A run that diverged: its DivergedRun record, sealed (completed epochs, the selection among them, why it stopped). */
+  diverged: 'diverged.json',
   /** The prompts' maps a prompt-guided run used (generator identity, cache keys, digests). */
   prompts: 'prompts.json',
   /** The trainer's console output, where a script keeps it (scripts/results-study.ts). */
@@ -70,6 +72,11 @@ export function readRunConfig(dir: string): TrainConfig | undefined {
 /** The finished run's sealed result, or undefined when it has none (a UserError when it is damaged). */
 export function readRunResult(dir: string): TrainResult | undefined {
   return readSealedJson<TrainResult>(runFiles(dir).result, 'run result');
+}
+
+/** The record of a run that diverged, or undefined when it has none (a UserError when it is damaged). */
+export function readRunDiverged(dir: string): DivergedRun | undefined {
+  return readSealedJson<DivergedRun>(runFiles(dir).diverged, 'diverged-run record');
 }
 
 /** The epochs a run has completed so far (from its checksummed checkpoint), or undefined without one. */

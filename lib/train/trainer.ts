@@ -23,8 +23,8 @@ import { CDEP_COLOUR_PIXELS, pixelProbabilities, type CdepRegion } from '../loss
 import { buildPromptConstraint, checkPromptRecord, usesPrompts } from './prompt-constraint';
 import '../engines'; // registers the engines: tfjs, fused (lib/engines/fused: LeNet-GAP's vanilla, align, rrr, eg and cdep in one wasm kernel) and auto
 
-import type { EpochRecord, TrainResult, RunInputs } from './result';
-export type { EpochRecord, TrainResult, RunInputs } from './result';
+import type { DivergedRun, EpochRecord, TrainResult, RunInputs } from './result';
+export type { DivergedRun, EpochRecord, TrainResult, RunInputs } from './result';
 
 /** Weights beyond this magnitude are a diverging run (finite, but not a model worth keeping). */
 export const MAX_ABS_WEIGHT = 1e6;
@@ -240,7 +240,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
           }, { phase: plan.phase, lambda: plan.lambda, lr: plan.lr });
         } catch (err) {
           if (err instanceof NonFiniteLossError) {
-            throw new TrainingDiverged(`training diverged in epoch ${e + 1} of ${config.epochs}, batch ${s / B + 1}: ${err.message}; lower --lr or --lambda; ${keptCheckpoint()}`);
+            throw diverged(e, `training diverged in epoch ${e + 1} of ${config.epochs}, batch ${s / B + 1}: ${err.message}; lower --lr or --lambda; ${keptCheckpoint()}`);
           }
           throw err;
         }
@@ -267,7 +267,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
       const state = engine.getState();
       const worst = largestWeight(state.weights);
       if (!(worst <= MAX_ABS_WEIGHT)) {
-        throw new TrainingDiverged(`training diverged in epoch ${e + 1} of ${config.epochs}: a weight reached ${Number.isFinite(worst) ? `|w| = ${worst.toExponential(1)} (limit ${MAX_ABS_WEIGHT.toExponential(0)})` : 'a non-finite value'}; lower --lr or --lambda; ${keptCheckpoint()}`);
+        throw diverged(e, `training diverged in epoch ${e + 1} of ${config.epochs}: a weight reached ${Number.isFinite(worst) ? `|w| = ${worst.toExponential(1)} (limit ${MAX_ABS_WEIGHT.toExponential(0)})` : 'a non-finite value'}; lower --lr or --lambda; ${keptCheckpoint()}`);
       }
       history.push(rec);
       if (f) {
@@ -304,8 +304,26 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     finishedAt: new Date().toISOString(),
     inputs,
   };
-  if (f) writeSealedJson(f.result, result);
+  if (f) {
+    writeSealedJson(f.result, result);
+    fs.rmSync(f.diverged, { force: true }); // an earlier attempt's record (the run finished this time)
+  }
   return result;
+
+  /** The error for a run that diverged in epoch e; the run folder keeps a record of it (diverged.json, DivergedRun). */
+  function diverged(e: number, message: string): TrainingDiverged {
+    if (f) {
+      const sel = history.length ? selectionSummary(history, config.select) : undefined;
+      const record: DivergedRun = {
+        config, engine: engine.name, diverged: message, divergedInEpoch: e, selectBy: config.select,
+        selectedEpoch: sel?.selectedEpoch ?? null, valAccSelected: sel?.valAccSelected ?? null,
+        valExcludedShareSelected: sel?.valExcludedShareSelected ?? null, testAccSelected: sel?.testAccSelected ?? null,
+        epochs: history, stoppedAt: new Date().toISOString(), inputs,
+      };
+      writeSealedJson(f.diverged, record);
+    }
+    return new TrainingDiverged(message);
+  }
 
   function keptCheckpoint(): string {
     return f && fs.existsSync(f.checkpoint) ? `the last good checkpoint (after epoch ${history.length}) is kept in ${opts.outDir}` : 'no checkpoint was written yet';
