@@ -4,7 +4,10 @@
  * baselines (Expected Gradients, CDEP) with the annotation and with the prompts' masks, on decoymnist-hard,
  * DecoyMNIST and ColorMNIST; 30 epochs on the full training split, seeds 1-3 by default (--seeds).
  *
- *   node --import tsx scripts/results-study.ts [--jobs 2] [--seeds 1,2,3,4,5] [--only dataset,...] [--docs DIR] [--dry-run]
+ *   node --import tsx scripts/results-study.ts [--jobs 2] [--seeds 1,2,3,4,5] [--only dataset,...] [--rows row,...] [--docs DIR] [--dry-run]
+ *
+ * (--rows: only those rows, e.g. rrr-prompt,eg-annotation; a dataset's first row, vanilla, always runs first: its run
+ * makes the dataset's prompt maps)
  *
  * Every run is an `ltl train` run folder under runs/study/ (rerunning skips finished runs and resumes killed ones);
  * finished runs' result.json are copied to docs/results/<dataset>/<method>/seed-<n>/result.json, from which
@@ -126,6 +129,7 @@ const DOCS = path.resolve(argValue('--docs', path.join(ROOT, 'docs', 'results'))
 const JOBS = Number(argValue('--jobs', '2'));
 const SEEDS = argValue('--seeds', '1,2,3').split(',').map(Number);
 const ONLY = process.argv.includes('--only') ? argValue('--only', '').split(',') : null;
+const ROWS = process.argv.includes('--rows') ? argValue('--rows', '').split(',') : null;
 const DRY = process.argv.includes('--dry-run');
 
 interface Run { plan: DatasetPlan; method: Method; lambda: number | null; variant: Variant | null; seed: number; dir: string }
@@ -256,7 +260,7 @@ async function main(): Promise<void> {
         const r: Run = { plan, method: first, lambda: null, seed, dir: runDir(plan, first, null, seed) };
         pool.add(async () => { await train(r); publish(r); }, prio(first, i + 1));
       });
-      rest.forEach((m) => {
+      rest.filter((m) => !ROWS || ROWS.includes(m.name)).forEach((m) => {
         const lambdas = m.lambdas ?? [null];
         const scan: Run[] = [null, ...(m.variants ?? [])].flatMap((variant) =>
           lambdas.map((l) => ({ plan, method: m, lambda: l, variant, seed: SEEDS[0], dir: runDir(plan, m, l, SEEDS[0], variant) })));
