@@ -6,7 +6,7 @@ import { RESULTS_BEGIN, RESULTS_END, findResultFiles, renderResultsTable, replac
 import { resolveConfig, type TrainConfig } from '../lib/train/config';
 import { UserError } from '../lib/util/errors';
 import { tmpDirs } from './tmp-helpers';
-import { seal } from '../lib/util/sealed';
+import { seal, SEAL_KEY } from '../lib/util/sealed';
 
 const tmp = tmpDirs('ltl-results-');
 
@@ -84,6 +84,22 @@ test('results table: a diverged seed counts in its row (selected epoch among tho
   const only = tmp();
   diverged(path.join(only, 'seed-3'), 3, { val: 0.7, test: 0.6 });
   assert.match(renderResultsTable(resultRows(findResultFiles(only).map(readRunFile))), /\| 1 \(3\); diverged: 3 \| 70\.00 \| 60\.00 \| diverged \|/);
+});
+
+test('results table: a run made before an option existed (its config lacks the key) shares the row of runs at that option\'s default', () => {
+  const results = tmp();
+  const v = { dataset: 'decoymnist', method: 'vanilla' as const, epochs: 3 };
+  writeResult(path.join(results, 's1'), { ...v, seed: 1 }, { val: 0.9, test: 0.9, final: 0.9 });
+  writeResult(path.join(results, 's2'), { ...v, seed: 2 }, { val: 0.9, test: 0.8, final: 0.8 });
+  const f = path.join(results, 's1', 'result.json');
+  const r = JSON.parse(fs.readFileSync(f, 'utf8'));
+  const { egReferences: _gone, ...older } = r.config;
+  delete r[SEAL_KEY];
+  fs.writeFileSync(f, JSON.stringify(seal({ ...r, config: older })));
+  assert.equal(resultRows(findResultFiles(results).map(readRunFile)).length, 1);
+  // a key that differs from the default still makes its own row
+  writeResult(path.join(results, 's3'), { ...v, seed: 3, lr: 0.5 }, { val: 0.9, test: 0.8, final: 0.8 });
+  assert.equal(resultRows(findResultFiles(results).map(readRunFile)).length, 2);
 });
 
 test('settings label: only what differs from the method\'s defaults on that dataset, as flags', () => {

@@ -88,10 +88,14 @@ const NOT_SETTINGS = new Set(['seed', 'engine']);
 
 const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (m) => '-' + m.toLowerCase());
 
+/** The config `ltl train` resolves for a dataset and method with nothing else set. */
+function methodDefaults(c: Pick<TrainConfig, 'dataset' | 'method'>): TrainConfig {
+  try { return resolveConfig({ dataset: c.dataset, method: c.method }); } catch { return { ...PAPER_DEFAULTS, dataset: c.dataset, method: c.method }; }
+}
+
 /** The settings of a config that differ from that method's defaults on that dataset, as flags. */
 export function settingsLabel(c: TrainConfig): string {
-  let base: TrainConfig;
-  try { base = resolveConfig({ dataset: c.dataset, method: c.method }); } catch { base = { ...PAPER_DEFAULTS, dataset: c.dataset, method: c.method }; }
+  const base = methodDefaults(c);
   const parts: string[] = [];
   for (const k of Object.keys(c).sort()) {
     if (NOT_SETTINGS.has(k) || k === 'dataset' || k === 'method') continue;
@@ -116,7 +120,10 @@ function methodLabel(r: RunFile): string {
 
 /** Groups runs into rows (dataset, method, settings), sorted by dataset, method, settings. */
 export function resultRows(runs: readonly RunFile[]): ResultRow[] {
-  const groups = groupBy(runs, (r) => canonicalJson(Object.fromEntries(Object.entries(r.config).filter(([k]) => !NOT_SETTINGS.has(k)))));
+  // An option added after a run was made is absent from its config: it ran with the option's default (a new option's
+  // default keeps the old behaviour), so configs are compared with the method's defaults filled in.
+  const withDefaults = (c: TrainConfig) => ({ ...methodDefaults(c), ...c });
+  const groups = groupBy(runs, (r) => canonicalJson(Object.fromEntries(Object.entries(withDefaults(r.config)).filter(([k]) => !NOT_SETTINGS.has(k)))));
   const rows = [...groups.values()].map((members) => {
     const first = members[0];
     const g: ResultRow = { dataset: first.config.dataset, method: methodLabel(first), settings: settingsLabel(first.config), selectBy: first.selectBy, seeds: [], valSelected: [], testSelected: [], testFinal: [], excludedSelected: [], diverged: [], files: [] };
