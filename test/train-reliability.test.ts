@@ -212,6 +212,7 @@ test('8: epochs count from 1 in messages; weights of 1e13 are divergence and nev
   assert.equal(rec.epochs.length, 1);
   assert.equal(rec.selectedEpoch, 0);
   assert.equal(rec.testAccSelected, rec.epochs[0].testAcc);
+  assert.equal(rec.diverged, 'training diverged in epoch 2 of 3: a weight reached |w| = 1.0e+13 (limit 1e+6)', 'no advice, no folder');
   assert.ok(!fs.existsSync(path.join(dir, 'result.json')));
   for (const w of Object.values(kept.state.weights)) for (const v of w.data) assert.ok(Math.abs(v) <= MAX_ABS_WEIGHT);
   // The resume notice names the epoch the same way as the progress lines ("epoch 1/3").

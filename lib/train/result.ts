@@ -84,7 +84,7 @@ export interface RunInputs {
 export interface DivergedRun {
   config: TrainConfig;
   engine: string;
-  /** The trainer's message (where it diverged, what was not finite). */
+  /** What happened (where it diverged, what was not finite): the trainer's message without its advice and folder. */
   diverged: string;
   /** The epoch (0-based) that did not finish. */
   divergedInEpoch: number;

@@ -240,7 +240,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
           }, { phase: plan.phase, lambda: plan.lambda, lr: plan.lr });
         } catch (err) {
           if (err instanceof NonFiniteLossError) {
-            throw diverged(e, `training diverged in epoch ${e + 1} of ${config.epochs}, batch ${s / B + 1}: ${err.message}; lower --lr or --lambda; ${keptCheckpoint()}`);
+            throw diverged(e, `training diverged in epoch ${e + 1} of ${config.epochs}, batch ${s / B + 1}: ${err.message}`);
           }
           throw err;
         }
@@ -267,7 +267,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
       const state = engine.getState();
       const worst = largestWeight(state.weights);
       if (!(worst <= MAX_ABS_WEIGHT)) {
-        throw diverged(e, `training diverged in epoch ${e + 1} of ${config.epochs}: a weight reached ${Number.isFinite(worst) ? `|w| = ${worst.toExponential(1)} (limit ${MAX_ABS_WEIGHT.toExponential(0)})` : 'a non-finite value'}; lower --lr or --lambda; ${keptCheckpoint()}`);
+        throw diverged(e, `training diverged in epoch ${e + 1} of ${config.epochs}: a weight reached ${Number.isFinite(worst) ? `|w| = ${worst.toExponential(1)} (limit ${MAX_ABS_WEIGHT.toExponential(0)})` : 'a non-finite value'}`);
       }
       history.push(rec);
       if (f) {
@@ -310,12 +310,14 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   }
   return result;
 
-  /** The error for a run that diverged in epoch e; the run folder keeps a record of it (diverged.json, DivergedRun). */
-  function diverged(e: number, message: string): TrainingDiverged {
+  /** The error for a run that diverged in epoch e (`what` happened; the advice and the kept checkpoint are added); the
+   * run folder keeps a record of it (diverged.json, DivergedRun; its message names no folder, so it can be moved). */
+  function diverged(e: number, what: string): TrainingDiverged {
+    const message = `${what}; lower --lr or --lambda; ${keptCheckpoint()}`;
     if (f) {
       const sel = history.length ? selectionSummary(history, config.select) : undefined;
       const record: DivergedRun = {
-        config, engine: engine.name, diverged: message, divergedInEpoch: e, selectBy: config.select,
+        config, engine: engine.name, diverged: what, divergedInEpoch: e, selectBy: config.select,
         selectedEpoch: sel?.selectedEpoch ?? null, valAccSelected: sel?.valAccSelected ?? null,
         valExcludedShareSelected: sel?.valExcludedShareSelected ?? null, testAccSelected: sel?.testAccSelected ?? null,
         epochs: history, stoppedAt: new Date().toISOString(), inputs,
