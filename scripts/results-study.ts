@@ -241,8 +241,9 @@ async function main(): Promise<void> {
   const pool = new Pool();
   const plans = PLANS.filter((p) => !ONLY || ONLY.includes(p.dataset));
   // What was chosen, for the note and docs/results.md (written as runs finish).
-  const choices: Record<string, unknown> = {};
   const chosenFile = path.join(DOCS, 'lambda-choices.json');
+  // a study limited to some rows or datasets keeps the other rows' recorded choices
+  const choices: Record<string, unknown> = fs.existsSync(chosenFile) ? JSON.parse(fs.readFileSync(chosenFile, 'utf8')) : {};
   const writeChoices = () => { if (!DRY) { fs.mkdirSync(DOCS, { recursive: true }); fs.writeFileSync(chosenFile, JSON.stringify(choices, null, 2) + '\n'); } };
 
   for (const plan of plans) {
