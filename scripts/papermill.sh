@@ -18,8 +18,20 @@ for a in "$@"; do [[ "$a" == *.ipynb ]] && notebooks+=("$a"); done
 if [[ " $* " != *" --cwd "* && " $* " != *" --cwd="* && ${#notebooks[@]} -ge 1 && -f "${notebooks[0]}" ]]; then
   args+=(--cwd "$(cd "$(dirname "${notebooks[0]}")" && pwd)")
 fi
-"$ROOT/.venv/bin/papermill" "${args[@]}"
-rc=$?
+# tslab 1.0.22 can lose its first messages when a request arrives while its sockets are still binding (zeromq
+# EBUSY) on a loaded machine: the kernel never answers and no cell has run, so it is started once more.
+errlog="$(mktemp)"
+for attempt in 1 2; do
+  "$ROOT/.venv/bin/papermill" "${args[@]}" 2> >(tee "$errlog" >&2)
+  rc=$?
+  wait
+  if [[ $rc -ne 0 && $attempt -eq 1 ]] && grep -q "Kernel didn't respond" "$errlog"; then
+    echo "papermill: the kernel did not answer at start; starting it once more" >&2
+    continue
+  fi
+  break
+done
+rm -f "$errlog"
 # papermill's nbclient takes execution counts only from execute_input messages, which tslab does not
 # send: number the cells that ran, in order, so the output notebook shows [1], [2], ...
 if [[ ${#notebooks[@]} -ge 2 && -f "${notebooks[1]}" ]]; then
