@@ -11,7 +11,7 @@ import { DEFAULT_OPTIMIZER, IDENTITY3, OFF_GREY3 } from '../lib/engines/types';
 import { PAPER_DEFAULTS } from '../lib/train/config';
 import '../lib/train/trainer'; // registers the tfjs, fused and auto engines
 import { createRng } from '../lib/util/rng';
-import { makeWeights, drawBlob } from './engines-fused-helpers';
+import { makeWeights, drawBlob, assertClose } from './engines-fused-helpers';
 
 /**
  * CDEP in the fused kernel (lib/engines/fused/wasm/cdep.c) against tfjs autodiff of lib/losses/cdep.ts on the cpu
@@ -102,17 +102,6 @@ function setRegion(eng: FusedLeNetGap, region: CdepRegion, seed: string): void {
   }
 }
 
-function assertClose(got: Float32Array, ref: Float32Array, tol: number, what: string): void {
-  let off = 0;
-  for (const p of PARAM_ORDER) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    let d = 0, m = 0;
-    for (let i = off; i < off + n; i++) { d = Math.max(d, Math.abs(got[i] - ref[i])); m = Math.max(m, Math.abs(ref[i])); }
-    const e = d / Math.max(m, 1e-12);
-    assert.ok(e < tol, `${what} ${p.name}: relative error ${e.toExponential(2)} >= ${tol} (max |ref| ${m.toExponential(2)})`);
-    off += n;
-  }
-}
 
 const CASES: Array<{ name: string; grey: boolean; pixels?: true; global?: number[]; lambda: number; ceWeight: number }> = [
   { name: 'decoy mask, grey images', grey: true, lambda: 10, ceWeight: 1 },

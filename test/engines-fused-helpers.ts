@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { PARAM_ORDER, PARAM_COUNT } from '../lib/engines/fused/kernel';
 import { createRng, type Rng } from '../lib/util/rng';
 
@@ -26,4 +27,17 @@ export function drawBlob(rng: Rng, images: Float32Array, i: number, radiusSpread
       const d = Math.hypot(y - cy, x - cx);
       if (d < r) for (let c = 0; c < 3; c++) images[i * 3072 + (y * 32 + x) * 3 + c] = -1 + 2 * col[c] * (1 - d / (r + 1)) + 0.1 * rng.next();
     }
+}
+
+/** Per parameter array of the kernel's layout: max |got - ref| relative to max |ref| is under tol. */
+export function assertClose(got: Float32Array, ref: Float32Array, tol: number, what: string): void {
+  let off = 0;
+  for (const p of PARAM_ORDER) {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    let d = 0, m = 0;
+    for (let i = off; i < off + n; i++) { d = Math.max(d, Math.abs(got[i] - ref[i])); m = Math.max(m, Math.abs(ref[i])); }
+    const e = d / Math.max(m, 1e-12);
+    assert.ok(e < tol, `${what} ${p.name}: relative error ${e.toExponential(2)} >= ${tol} (max |ref| ${m.toExponential(2)})`);
+    off += n;
+  }
 }

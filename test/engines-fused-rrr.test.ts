@@ -6,7 +6,7 @@ import { createModel } from '../lib/models';
 import { rrrPenalty, penaltyPerImage, rrrInputGradient } from '../lib/losses/rrr';
 import { IDENTITY3, OFF_GREY3, type InputGradPenalty } from '../lib/engines/types';
 import { createRng } from '../lib/util/rng';
-import { makeWeights, drawBlob } from './engines-fused-helpers';
+import { makeWeights, drawBlob, assertClose } from './engines-fused-helpers';
 
 /**
  * The fused kernel's input-gradient penalties (double backprop written out by hand) against tfjs autodiff of the
@@ -55,17 +55,6 @@ function reference(flat: Float32Array, batch: ReturnType<typeof makeBatch>, pena
   });
 }
 
-function assertClose(got: Float32Array, ref: Float32Array, tol: number, what: string): void {
-  let off = 0;
-  for (const p of PARAM_ORDER) {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    let d = 0, m = 0;
-    for (let i = off; i < off + n; i++) { d = Math.max(d, Math.abs(got[i] - ref[i])); m = Math.max(m, Math.abs(ref[i])); }
-    const e = d / Math.max(m, 1e-12);
-    assert.ok(e < tol, `${what} ${p.name}: relative error ${e.toExponential(2)} >= ${tol} (max |ref| ${m.toExponential(2)})`);
-    off += n;
-  }
-}
 
 const ATTRIBUTE: number[] = [0.5, 0.2, -0.1, 0.2, 0.3, 0.05, -0.1, 0.05, 0.4]; // some symmetric PSD matrix
 
