@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT, unflattenParams } from '../lib/engines/fused/kernel';
+import { FusedLeNetGap, PARAM_COUNT, unflattenParams } from '../lib/engines/fused/kernel';
 import { createModel } from '../lib/models';
 import { rrrPenalty, penaltyPerImage, rrrInputGradient } from '../lib/losses/rrr';
 import { IDENTITY3, OFF_GREY3, type InputGradPenalty } from '../lib/engines/types';
 import { createRng } from '../lib/util/rng';
-import { makeWeights, drawBlob, assertClose } from './engines-fused-helpers';
+import { makeWeights, blobBatch, autodiffStep, assertClose, type TestBatch } from './engines-fused-helpers';
 
 /**
  * The fused kernel's input-gradient penalties (double backprop written out by hand) against tfjs autodiff of the
@@ -16,45 +16,11 @@ import { makeWeights, drawBlob, assertClose } from './engines-fused-helpers';
 
 const B = 5;
 
-/** Coloured blobs on a -1 background, and per-pixel weights: soft values in a random rectangle. */
-function makeBatch(seed: number, n: number) {
-  const rng = createRng(`fused-rrr-batch:${seed}`);
-  const images = new Float32Array(n * 3072).fill(-1);
-  const labels = new Int32Array(n);
-  const masks = new Float32Array(n * 1024);
-  for (let i = 0; i < n; i++) {
-    labels[i] = rng.int(10);
-    drawBlob(rng, images, i, 6);
-    const y0 = rng.int(20), x0 = rng.int(20);
-    for (let y = y0; y < y0 + 12; y++) for (let x = x0; x < x0 + 12; x++) masks[i * 1024 + y * 32 + x] = rng.next() < 0.8 ? 1 : rng.next();
-  }
-  return { images, labels, masks };
-}
+const makeBatch = (seed: number, n: number) => blobBatch('fused-rrr-batch', seed, n);
 
 /** CE * ceWeight + lambda * mean R through tfjs autodiff (the tfjs engine's own penalty code). */
-function reference(flat: Float32Array, batch: ReturnType<typeof makeBatch>, penalty: InputGradPenalty, lambda: number, ceWeight: number) {
-  return tf.tidy(() => {
-    const model = createModel('lenet-gap', 0, unflattenParams(flat));
-    const vars = model.params.map((p) => p.variable);
-    const x = tf.tensor4d(batch.images.subarray(0, B * 3072), [B, 32, 32, 3]);
-    const oh = tf.oneHot(tf.tensor1d(batch.labels.subarray(0, B), 'int32'), 10).asType('float32');
-    const w = tf.tensor3d(batch.masks.subarray(0, B * 1024), [B, 32, 32]);
-    let ce!: tf.Scalar, r!: tf.Scalar;
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = model.forward(x, { secondOrder: true }).logits;
-      ce = tf.keep(tf.neg(tf.div(tf.sum(tf.mul(oh, tf.logSoftmax(logits, 1))), B))) as tf.Scalar;
-      r = tf.keep(rrrPenalty(model, x, penalty, w));
-      return tf.add(tf.mul(ce, ceWeight), tf.mul(r, lambda)) as tf.Scalar;
-    }, vars);
-    const g = new Float32Array(PARAM_COUNT);
-    let off = 0;
-    for (const v of vars) { g.set(grads[v.name].dataSync(), off); off += v.size; }
-    const out = { loss: value.dataSync()[0], ce: ce.dataSync()[0], r: r.dataSync()[0], grads: g };
-    model.dispose();
-    return out;
-  });
-}
-
+const reference = (flat: Float32Array, batch: TestBatch, penalty: InputGradPenalty, lambda: number, ceWeight: number) =>
+  autodiffStep(flat, batch, B, lambda, ceWeight, ({ model, x, masks }) => rrrPenalty(model, x, penalty, masks), true);
 
 const ATTRIBUTE: number[] = [0.5, 0.2, -0.1, 0.2, 0.3, 0.05, -0.1, 0.05, 0.4]; // some symmetric PSD matrix
 
@@ -74,10 +40,10 @@ test('fused engine: input-gradient penalties (loss and every gradient) match tfj
     eng.setParams(w);
     eng.setPenalty(c.penalty);
     const ref = reference(w, batch, c.penalty, c.lambda, c.ceWeight);
-    assert.ok(ref.r > 0, `${c.name}: the reference penalty is positive`);
+    assert.ok(ref.penalty > 0, `${c.name}: the reference penalty is positive`);
     const got = eng.computeGradients(B, batch.images, batch.labels, undefined, { lambda: c.lambda, ceWeight: c.ceWeight, penalty: true, masks: batch.masks });
     assert.ok(Math.abs(got.ce - ref.ce) < 1e-5 * Math.max(1, ref.ce), `${c.name}: ce ${got.ce} vs ${ref.ce}`);
-    assert.ok(Math.abs(got.kl - ref.r) < 1e-4 * ref.r, `${c.name}: penalty ${got.kl} vs ${ref.r}`);
+    assert.ok(Math.abs(got.kl - ref.penalty) < 1e-4 * ref.penalty, `${c.name}: penalty ${got.kl} vs ${ref.penalty}`);
     assert.ok(Math.abs(got.loss - ref.loss) < 1e-4 * Math.max(1, Math.abs(ref.loss)), `${c.name}: loss ${got.loss} vs ${ref.loss}`);
     assertClose(eng.getGradients(), ref.grads, 5e-4, c.name);
     assert.deepEqual(eng.getParams(), w, 'computing gradients does not change the weights');
@@ -145,7 +111,7 @@ test('fused engine: grey images (three equal channels: conv1 runs once with the 
     const ref = reference(w, batch, c.penalty, c.lambda, c.ceWeight);
     const got = eng.computeGradients(B, batch.images, batch.labels, undefined, { lambda: c.lambda, ceWeight: c.ceWeight, penalty: true, masks: batch.masks });
     assert.ok(Math.abs(got.ce - ref.ce) < 1e-5 * Math.max(1, ref.ce), `grey ${c.name}: ce ${got.ce} vs ${ref.ce}`);
-    assert.ok(Math.abs(got.kl - ref.r) < 1e-4 * ref.r, `grey ${c.name}: penalty ${got.kl} vs ${ref.r}`);
+    assert.ok(Math.abs(got.kl - ref.penalty) < 1e-4 * ref.penalty, `grey ${c.name}: penalty ${got.kl} vs ${ref.penalty}`);
     assertClose(eng.getGradients(), ref.grads, 5e-4, `grey ${c.name}`);
     const ev = eng.evaluate(B, batch.images, batch.labels);
     const logits = tf.tidy(() => {
