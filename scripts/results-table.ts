@@ -1,6 +1,7 @@
 /**
- * Rewrites the measured-results tables of docs/results.md (between its results-table markers) from the
- * committed run files docs/results/**\/result.json. Numbers are never typed into that table.
+ * Rewrites the measured-results tables of docs/results.md (between its results-table markers, and the paper-vs-study
+ * comparison between its study-comparison markers) from the committed run files docs/results/**\/result.json.
+ * Numbers are never typed into those tables.
  *
  *   node --import tsx scripts/results-table.ts [--results DIR] [--md FILE] [--check]
  *
@@ -9,7 +10,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findResultFiles, readRunFile, renderResultsTable, replaceBetweenMarkers, resultRows, updateResultsMarkdown } from '../lib/report/results-table';
+import { updateComparisonMarkdown } from '../lib/experiments/study-comparison';
 import { UserError } from '../lib/util/errors';
+
+/** Both generated tables of the file. */
+function update(resultsDir: string, md: string) {
+  const rows = updateResultsMarkdown(resultsDir, md);
+  updateComparisonMarkdown(resultsDir, md);
+  return rows;
+}
 
 function main(argv: string[]): number {
   const root = path.join(__dirname, '..');
@@ -21,7 +30,7 @@ function main(argv: string[]): number {
     const copy = path.join(path.dirname(md), `.${path.basename(md)}.check-${process.pid}`);
     fs.writeFileSync(copy, before);
     try {
-      updateResultsMarkdown(resultsDir, copy);
+      update(resultsDir, copy);
       const same = fs.readFileSync(copy, 'utf8') === before;
       console.log(same ? `${md} is up to date` : `${md} is out of date: run node --import tsx scripts/results-table.ts`);
       return same ? 0 : 1;
@@ -29,7 +38,7 @@ function main(argv: string[]): number {
       fs.rmSync(copy, { force: true });
     }
   }
-  const rows = updateResultsMarkdown(resultsDir, md);
+  const rows = update(resultsDir, md);
   console.log(`${md}: ${rows.length} row(s) from ${rows.reduce((a, r) => a + r.files.length, 0)} run file(s) under ${resultsDir}`);
   return 0;
 }

@@ -291,6 +291,17 @@ test("the paper's comparison beside the committed study: each published method's
   assert.equal(twin['DecoyMNIST: study'], '95.0 (1 seed)');
   assert.equal(rows.find((r) => r.method === 'Vanilla (no penalty)')!['decoymnist-hard: study'], '25.0 (1 seed)');
   assert.equal(rows.find((r) => r.method === 'CDEP')!['ColorMNIST: study'], 'not run');
+
+  // the same rows as docs/results.md's generated comparison section (only where the file has its markers)
+  const md = path.join(dir, 'results.md');
+  fs.writeFileSync(md, 'no markers here\n');
+  assert.equal(experiments.updateComparisonMarkdown(dir, md), false);
+  assert.equal(fs.readFileSync(md, 'utf8'), 'no markers here\n');
+  fs.writeFileSync(md, `text\n${experiments.COMPARISON_BEGIN}\nold\n${experiments.COMPARISON_END}\nmore\n`);
+  assert.equal(experiments.updateComparisonMarkdown(dir, md), true);
+  const text = fs.readFileSync(md, 'utf8');
+  assert.match(text, /\| Expected Gradients penalty \| 10\.0 ± 0\.0 \| 20\.0 ± 14\.1 \(2 seeds\) \| 97\.8 ± 0\.2 \| not run \|/);
+  assert.ok(!text.includes('old') && text.startsWith('text\n') && text.endsWith(`${experiments.COMPARISON_END}\nmore\n`));
 });
 
 test('result tables: mean +- std over seeds, published numbers beside ours', () => {
