@@ -99,7 +99,7 @@ export const RRR_PROMPT_DEFAULT_LAMBDA = 10;
 /** CDEP's weight: what validation chose in the full-length study (docs/results/lambda-choices.json) on decoymnist-hard
  * and DecoyMNIST from 0.1, 1, 10, 100, 1000 (seed 1, 30 epochs, the lambda ramp from epoch 0): at 0.1-10 the penalty
  * did not bite (the validation excluded share stayed at vanilla's; its score is a mean of sigmoids of rel - irr,
- * nearly flat when the irrelevant part dominates), 1000 collapsed training. CDEP's own scripts scan 500-5000 with
+ * nearly flat when the irrelevant part dominates), 1000 collapsed training (and at 100 one DecoyMNIST seed of five did). CDEP's own scripts scan 500-5000 with
  * SGD at lr 0.01. The score's scale does not depend on the mask's area, so prompt mode keeps it. */
 export const CDEP_DEFAULT_LAMBDA = 100;
 /** EG's weight: squared attributions of a probability are ~100x smaller than RRR's squared log-probability
