@@ -266,12 +266,13 @@ async function main(): Promise<void> {
       await train(firstRun);
       // published, and its other seeds run, only when its row was asked for (--rows without it: seed 1 runs for the
       // maps alone; a rerun with another kernel must not replace the committed run of the same seed)
-      const asked = !ROWS || ROWS.includes(first.name);
-      if (asked) publish(firstRun);
-      if (asked) seedsOf(first).slice(1).forEach((seed, i) => {
-        const r: Run = { plan, method: first, lambda: null, seed, dir: runDir(plan, first, null, seed) };
-        pool.add(async () => { await train(r); publish(r); }, prio(first, i + 1));
-      });
+      if (!ROWS || ROWS.includes(first.name)) {
+        publish(firstRun);
+        seedsOf(first).slice(1).forEach((seed, i) => {
+          const r: Run = { plan, method: first, lambda: null, seed, dir: runDir(plan, first, null, seed) };
+          pool.add(async () => { await train(r); publish(r); }, prio(first, i + 1));
+        });
+      }
       rest.filter((m) => (!ROWS || ROWS.includes(m.name)) && !SKIP.includes(`${plan.dataset}/${m.name}`)).forEach((m) => {
         const lambdas = m.lambdas ?? [null];
         const scan: Run[] = [null, ...(m.variants ?? [])].flatMap((variant) =>
