@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { FusedLeNetGap, PARAM_ORDER, PARAM_COUNT } from '../lib/engines/fused/kernel';
-import { FusedEngine, fusedUnsupported } from '../lib/engines/fused/engine';
+import { FUSED_MAX_EG_REFERENCES, FusedEngine, fusedUnsupported } from '../lib/engines/fused/engine';
 import { getEngineFactory } from '../lib/engines/registry';
 import '../lib/engines'; // registers the tfjs, fused and auto engines
 import { PAPER_DEFAULTS } from '../lib/train/config';
@@ -145,4 +145,17 @@ test("engine registry: method eg runs on the fused engine under 'fused' and 'aut
   for (const name of ['fused', 'auto']) assert.equal(getEngineFactory(name, eg).create(args).name, 'fused', name);
   assert.match(fusedUnsupported({ ...eg, model: 'cdep' })!, /only the lenet-gap model/);
   assert.throws(() => new FusedEngine({ method: 'eg', optimizer: DEFAULT_OPTIMIZER, initialWeights: args.initialWeights }), /method eg needs an input-gradient penalty/);
+});
+
+test("engine registry: more EG references per image than one kernel call holds: 'fused' says why, 'auto' runs tfjs", () => {
+  const k = FusedLeNetGap.createSync();
+  // the declared limit is the built kernel's: an image and its references in one call's batch rows, within its draws
+  assert.equal(FUSED_MAX_EG_REFERENCES, Math.min(k.maxBatch - 1, k.maxEgDraws));
+  const at = (egReferences: number) => ({ ...PAPER_DEFAULTS, method: 'eg' as const, engine: 'auto', egReferences });
+  const args = (egReferences: number) => ({ config: at(egReferences), optimizer: DEFAULT_OPTIMIZER, initialWeights: initialWeights('lenet-gap', 1), penalty: { spatial: IDENTITY3, global: null } });
+  assert.equal(fusedUnsupported(at(FUSED_MAX_EG_REFERENCES)), undefined);
+  assert.equal(getEngineFactory('auto', at(FUSED_MAX_EG_REFERENCES)).create(args(FUSED_MAX_EG_REFERENCES)).name, 'fused');
+  const over = FUSED_MAX_EG_REFERENCES + 1;
+  assert.throws(() => getEngineFactory('fused', at(over)), /engine 'fused' cannot run this configuration: it runs at most 1023 EG references per image, not 1024/);
+  assert.equal(getEngineFactory('auto', at(over)).create(args(over)).name, 'tfjs');
 });

@@ -159,7 +159,7 @@ const TRAIN_OPTION_SPECS = {
   lambda: num({ arg: 'l', default: 160, min: 0, help: 'lambda0: weight of the attention or RRR term' }),
   egReferences: int({
     arg: 'n', default: 1, min: 1,
-    help: 'eg: reference images drawn per image and step (1, as Erion et al. train: the expectation is taken over steps)',
+    help: 'eg: reference images drawn per image and step (1, as Erion et al. train: the expectation is taken over steps; the fused engine runs up to 1023, --engine auto uses tfjs above)',
   }),
   attentionEpoch: int({ arg: 'a', default: 11, min: 0, help: 'A: epoch the combined loss starts' }),
   phase1: choice(['ce', 'attention'] as const, { arg: 'p', default: 'ce', help: 'the loss before epoch A' }),

@@ -12,14 +12,20 @@ const FUSED_ATTENTION: readonly FusedAttention[] = ['cam', 'gradcam', 'inputgrad
  * paper's KL on a CAM, Grad-CAM or input-gradient map, every input-gradient penalty of method 'rrr', the same
  * penalties on expected-gradients attributions (method 'eg', any number of references), and CDEP (method 'cdep', both
  * of its regions); SGD and Adam. */
-export function fusedUnsupported(c: Pick<EngineRunConfig, 'model' | 'method' | 'attention' | 'loss' | 'optimizer'>): string | undefined {
+export function fusedUnsupported(c: Pick<EngineRunConfig, 'model' | 'method' | 'attention' | 'loss' | 'optimizer'> & Partial<Pick<EngineRunConfig, 'egReferences'>>): string | undefined {
   if (c.model !== 'lenet-gap') return `it implements only the lenet-gap model, not '${c.model}'`;
   if (c.method !== 'vanilla' && c.method !== 'align' && c.method !== 'rrr' && c.method !== 'eg' && c.method !== 'cdep') return `it has no '${c.method}' method`;
   if (c.method === 'align' && !FUSED_ATTENTION.includes(c.attention)) return `it implements cam, gradcam and inputgrad attention for align, not '${c.attention}'`;
   if (c.method === 'align' && c.loss !== 'kl') return `it implements only the paper's 'kl' loss, not '${c.loss}'`;
   if (c.optimizer !== 'sgd' && c.optimizer !== 'adam') return `it implements SGD and Adam, not '${c.optimizer}'`;
+  if (c.method === 'eg' && (c.egReferences ?? 1) > FUSED_MAX_EG_REFERENCES) return `it runs at most ${FUSED_MAX_EG_REFERENCES} EG references per image, not ${c.egReferences}`;
   return undefined;
 }
+
+/** The most EG references per image one kernel call holds: an image and its k references share the kernel's 1024
+ * batch rows (MAXB), so k <= 1023 (its 8192 draws per call then still fit one image's). Checked against the built
+ * kernel in test/engines-fused-eg.test.ts; `--engine auto` falls back to tfjs above it. */
+export const FUSED_MAX_EG_REFERENCES = 1023;
 
 export interface FusedEngineOptions {
   method: 'vanilla' | 'align' | 'rrr' | 'eg' | 'cdep';
