@@ -1,6 +1,7 @@
 /**
- * Rewrites the measured-results tables of docs/results.md (between its results-table markers, and the paper-vs-study
- * comparison between its study-comparison markers) from the committed run files docs/results/**\/result.json.
+ * Rewrites the measured-results tables of docs/results.md (between its results-table markers; the paper-vs-study
+ * comparison between its study-comparison markers; the harder benchmark between its harder-benchmark markers) from the
+ * committed run files docs/results/**\/result.json.
  * Numbers are never typed into those tables.
  *
  *   node --import tsx scripts/results-table.ts [--results DIR] [--md FILE] [--check]
@@ -11,12 +12,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findResultFiles, readRunFile, renderResultsTable, replaceBetweenMarkers, resultRows, updateResultsMarkdown } from '../lib/report/results-table';
 import { updateComparisonMarkdown } from '../lib/experiments/study-comparison';
+import { updateHarderBenchmarkMarkdown } from '../lib/experiments/harder-benchmark';
 import { UserError } from '../lib/util/errors';
 
-/** Both generated tables of the file. */
+/** The generated tables of the file (the results table; the paper's comparison and the harder benchmark where the
+ * file has their markers). */
 function update(resultsDir: string, md: string) {
   const rows = updateResultsMarkdown(resultsDir, md);
   updateComparisonMarkdown(resultsDir, md);
+  updateHarderBenchmarkMarkdown(resultsDir, md);
   return rows;
 }
 

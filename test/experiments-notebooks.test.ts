@@ -304,6 +304,34 @@ test("the paper's comparison beside the committed study: each published method's
   assert.ok(!text.includes('old') && text.startsWith('text\n') && text.endsWith(`${experiments.COMPARISON_END}\nmore\n`));
 });
 
+test('the harder benchmark (Fashion under the frame decoy and the colour rule): its rows from the committed study, its markdown section', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-harder-'));
+  const put = (dataset: string, row: string, seed: number, test: number) => {
+    const config = resolveConfig({ dataset, method: 'vanilla', prompt: 'clothing', seed });
+    fs.mkdirSync(path.join(dir, dataset, row, `seed-${seed}`), { recursive: true });
+    fs.writeFileSync(path.join(dir, dataset, row, `seed-${seed}`, 'result.json'), JSON.stringify({ config, selectBy: 'val-rr', selectedEpoch: 3, valAccSelected: 0.9, testAccSelected: test, testAccFinal: 0, epochs: [] }));
+  };
+  put('decoyfashion-hard', 'rrr-prompt', 1, 0.7);
+  put('decoyfashion-hard', 'rrr-prompt', 2, 0.8);
+  put('colorfashion', 'vanilla', 1, 0.1);
+  put('decoymnist-hard', 'rrr-prompt', 1, 0.99); // another dataset: not in this table
+  const rows = experiments.harderBenchmarkRows(dir);
+  assert.deepEqual(rows.map((r) => r.method), experiments.HARDER_BENCHMARK_ROWS.map((r) => r.method));
+  const rrr = rows.find((r) => r.method === 'RRR with prompt masks (ours)')!;
+  assert.equal(rrr['Fashion + frame decoy (decoyfashion-hard)'], '75.0 ± 7.1 (2 seeds)');
+  assert.equal(rrr['Fashion + colour rule (colorfashion)'], 'not run');
+  assert.equal(rows.find((r) => r.method === 'Vanilla (no penalty)')!['Fashion + colour rule (colorfashion)'], '10.0 (1 seed)');
+
+  const md = path.join(dir, 'results.md');
+  fs.writeFileSync(md, 'no markers here\n');
+  assert.equal(experiments.updateHarderBenchmarkMarkdown(dir, md), false);
+  fs.writeFileSync(md, `text\n${experiments.HARDER_BEGIN}\nold\n${experiments.HARDER_END}\nmore\n`);
+  assert.equal(experiments.updateHarderBenchmarkMarkdown(dir, md), true);
+  const text = fs.readFileSync(md, 'utf8');
+  assert.match(text, /\| RRR with prompt masks \(ours\) \| 75\.0 ± 7\.1 \(2 seeds\) \| not run \|/);
+  assert.ok(!text.includes('old') && text.endsWith(`${experiments.HARDER_END}\nmore\n`));
+});
+
 test('result tables: mean +- std over seeds, published numbers beside ours', () => {
   const run = (dataset: string, label: string, seed: number, test: number) => ({
     label, dir: '', config: { dataset, seed } as any,

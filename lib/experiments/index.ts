@@ -7,6 +7,7 @@ export * from './profiles';
 export * from './cache';
 export * from './published-results';
 export * from './study-comparison';
+export * from './harder-benchmark';
 export * from './prompt-study';
 export * from './stored-maps';
 export * from './runs';

@@ -31,9 +31,22 @@ export const STUDY_COMPARISON: readonly StudyComparisonRow[] = [
   { method: 'CDEP with prompt masks (ours)', studyRow: 'cdep-prompt', annotation: 'no (prompt)' },
 ];
 
+/** The committed study's run files by "<dataset>/<row>" (docs/results/<dataset>/<row>/seed-<n>/<run file> only); an
+ * empty map for a missing folder. */
+export function committedStudyRuns(root = committedResultsDir()): Map<string, RunFile[]> {
+  const runs = new Map<string, RunFile[]>();
+  for (const file of findResultFiles(root)) {
+    const parts = path.relative(root, file).split(path.sep);
+    if (parts.length !== 4 || !/^seed-\d+$/.test(parts[2])) continue;
+    const key = `${parts[0]}/${parts[1]}`;
+    runs.set(key, [...(runs.get(key) ?? []), readRunFile(file)]);
+  }
+  return runs;
+}
+
 /** "mean ± std (n seeds)" of the committed runs of one study row (diverged seeds at their selected epoch among the
  * epochs they completed, and counted), or "not run". */
-function studyCell(runs: Map<string, RunFile[]>, dataset: string, row: string): string {
+export function studyCell(runs: Map<string, RunFile[]>, dataset: string, row: string): string {
   const g = runs.get(`${dataset}/${row}`) ?? [];
   if (!g.length) return 'not run';
   const t = g.flatMap((r) => (r.testAccSelected === null ? [] : [r.testAccSelected]));
@@ -44,13 +57,7 @@ function studyCell(runs: Map<string, RunFile[]>, dataset: string, row: string): 
 /** Rows for notebook 04: published vs the committed study, on ColorMNIST, DecoyMNIST and decoymnist-hard (no
  * published numbers: the paper does not use it). Never fails on a missing folder: every study cell is then "not run". */
 export function studyComparisonRows(root = committedResultsDir()): Record<string, string>[] {
-  const runs = new Map<string, RunFile[]>();
-  for (const file of findResultFiles(root)) {
-    const parts = path.relative(root, file).split(path.sep);
-    if (parts.length !== 4 || !/^seed-\d+$/.test(parts[2])) continue; // <dataset>/<row>/seed-<n>/<run file> only
-    const key = `${parts[0]}/${parts[1]}`;
-    runs.set(key, [...(runs.get(key) ?? []), readRunFile(file)]);
-  }
+  const runs = committedStudyRuns(root);
   return STUDY_COMPARISON.map((c) => {
     const p = PUBLISHED_RESULTS.find((x) => x.method === c.method);
     return {

@@ -1,0 +1,43 @@
+import * as fs from 'node:fs';
+import { replaceBetweenMarkers } from '../report/results-table';
+import { markdownTable } from '../report/table';
+import { committedResultsDir } from '../report/committed-results';
+import { committedStudyRuns, studyCell } from './study-comparison';
+
+/**
+ * The harder benchmark of the committed study: Fashion-MNIST items under the two shortcuts of the digit sets (the
+ * frame decoy, decoyfashion-hard; the colour rule, colorfashion), trained with language only: every map comes from
+ * the embedded VLM's "clothing" (broad checkpoint), no annotation. Test accuracy at the validation-selected epoch,
+ * mean ± sample std over the committed seeds (scripts/results-study.ts --only decoyfashion-hard,colorfashion).
+ */
+export const HARDER_BENCHMARK_DATASETS = [
+  { dataset: 'decoyfashion-hard', title: 'Fashion + frame decoy (decoyfashion-hard)' },
+  { dataset: 'colorfashion', title: 'Fashion + colour rule (colorfashion)' },
+] as const;
+
+export const HARDER_BENCHMARK_ROWS = [
+  { method: 'Vanilla (no penalty)', studyRow: 'vanilla' },
+  { method: 'Learning to Look (paper: CAM + KL to the prompt map)', studyRow: 'align-embedded' },
+  { method: 'RRR with prompt masks (ours)', studyRow: 'rrr-prompt' },
+] as const;
+
+/** Rows for notebook 05 and docs/results.md; every cell "not run" where the folder has no runs. */
+export function harderBenchmarkRows(root = committedResultsDir()): Record<string, string>[] {
+  const runs = committedStudyRuns(root);
+  return HARDER_BENCHMARK_ROWS.map((r) => ({
+    method: r.method,
+    ...Object.fromEntries(HARDER_BENCHMARK_DATASETS.map((d) => [d.title, studyCell(runs, d.dataset, r.studyRow)])),
+  }));
+}
+
+export const HARDER_BEGIN = '<!-- harder-benchmark:begin (made by scripts/results-table.ts from docs/results/**/result.json; do not edit) -->';
+export const HARDER_END = '<!-- harder-benchmark:end -->';
+
+/** Rewrites the harder-benchmark table between its markers of `mdFile`, when it has them (false when it has none). */
+export function updateHarderBenchmarkMarkdown(resultsDir: string, mdFile: string): boolean {
+  const text = fs.readFileSync(mdFile, 'utf8');
+  if (!text.includes(HARDER_BEGIN) && !text.includes(HARDER_END)) return false;
+  const next = replaceBetweenMarkers(text, markdownTable(harderBenchmarkRows(resultsDir)), HARDER_BEGIN, HARDER_END);
+  if (next !== text) fs.writeFileSync(mdFile, next);
+  return true;
+}
