@@ -30,6 +30,7 @@ import { prepareRrrMasks } from '../lib/train/data';
 import { initialWeights, createModel } from '../lib/models';
 import { createAttention } from '../lib/attention';
 import { createLoss } from '../lib/losses';
+import { CDEP_COLOUR_PIXELS, pixelProbabilities } from '../lib/losses/cdep';
 import { DEFAULT_OPTIMIZER, IDENTITY3, OFF_GREY3, type InputGradPenalty, type TrainEngine, type StepOptions } from '../lib/engines/types';
 import { TfjsEngine } from '../lib/engines/tfjs/engine';
 import { CDEP_DEFAULT_LAMBDA, EG_DEFAULT_LAMBDA } from '../lib/train/options';
@@ -70,11 +71,13 @@ const METHODS = [
   // the decoy region as CDEP's irrelevant part (`ltl train --method cdep --rrr-mode spatial`), and as EG's per-pixel weights
   { key: 'cdep', label: 'train CDEP (decoy mask, tfjs)', json: 'trainCdepImagesPerSecond', method: 'cdep', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', tfjsOnly: true, noTorch: true },
   { key: 'cdepFused', label: 'train CDEP (decoy mask, fused)', json: 'trainCdepFusedImagesPerSecond', method: 'cdep', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', fusedOnly: true, noTorch: true },
+  // CDEP's ColorMNIST prior (`--method cdep --rrr-mode colour`): 8 single pixels per image and step, each its own split
+  { key: 'cdepColourFused', label: 'train CDEP (colour prior, 8 pixels, fused)', json: 'trainCdepColourFusedImagesPerSecond', method: 'cdep', pixels: true, fusedOnly: true, noTorch: true },
   { key: 'eg', label: 'train EG, 1 reference (decoy mask, tfjs)', json: 'trainEgImagesPerSecond', method: 'eg', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', tfjsOnly: true },
   { key: 'egFused', label: 'train EG, 1 reference (decoy mask, fused)', json: 'trainEgFusedImagesPerSecond', method: 'eg', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', fusedOnly: true, torchTwin: 'eg' },
 ] as const satisfies ReadonlyArray<{
   key: string; label: string; json: string; method: 'vanilla' | 'align' | 'rrr' | 'cdep' | 'eg';
-  attention?: FusedAttention; penalty?: InputGradPenalty; data?: 'decoy'; masks?: 'decoy' | 'prompt'; tfjsOnly?: true; fusedOnly?: true; noTorch?: true; torchTwin?: string;
+  attention?: FusedAttention; penalty?: InputGradPenalty; data?: 'decoy'; masks?: 'decoy' | 'prompt'; pixels?: true; tfjsOnly?: true; fusedOnly?: true; noTorch?: true; torchTwin?: string;
 }>;
 type MethodSpec = (typeof METHODS)[number];
 type MethodKey = MethodSpec['key'];
@@ -184,9 +187,15 @@ function stepOptions(m: MethodSpec, o: Opts): StepOptions {
   return { phase: 'combined', lambda, lr: 1e-3 };
 }
 
-function makeEngine(kind: 'fused' | 'tfjs', m: MethodSpec): TrainEngine {
-  const mm = m as { attention?: FusedAttention; penalty?: InputGradPenalty };
+/** An engine for a method; `d`: the bench's colour data, which CDEP's pixel prior draws its pixels by. */
+function makeEngine(kind: 'fused' | 'tfjs', m: MethodSpec, d?: Data): TrainEngine {
+  const mm = m as { attention?: FusedAttention; penalty?: InputGradPenalty; pixels?: true };
   const w = initialWeights('lenet-gap', 37);
+  if (m.method === 'cdep' && mm.pixels) {
+    // the pixels drawn as `ltl train` draws them: from how often each pixel is foreground in the (bench's) training images
+    const probabilities = pixelProbabilities(d!.x, d!.count, 32);
+    return new FusedEngine({ method: 'cdep', cdep: { kind: 'pixels', count: CDEP_COLOUR_PIXELS, probabilities }, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
+  }
   if (m.method === 'cdep' && isFusedOnly(m)) {
     return new FusedEngine({ method: 'cdep', cdep: { kind: 'mask', penalty: mm.penalty! }, drawSeed: 37, optimizer: DEFAULT_OPTIMIZER, initialWeights: w });
   }
@@ -217,7 +226,7 @@ function measureEngine(kind: 'fused' | 'tfjs', d: Data, decoy: DecoyData | undef
   const out: Partial<Record<MethodKey, Rate>> = {};
   for (const m of METHODS) {
     if (!o.methods.includes(m.key) || (comparison && (isTfjsOnly(m) || isFusedOnly(m)))) continue;
-    const e = makeEngine(kind, m);
+    const e = makeEngine(kind, m, d);
     try {
       out[m.key] = isTfjsOnly(m)
         ? timeTraining(e, methodData(m, d, decoy), o.batch, o.tfjsOnlyWarmup, o.tfjsOnlyImages, stepOptions(m, o))
@@ -330,7 +339,7 @@ async function main(): Promise<void> {
   // thread whose CPU time process.cpuUsage() counts), so the first method timed would otherwise pay for it
   for (const m of METHODS) {
     if (!o.methods.includes(m.key)) continue;
-    const e = makeEngine(o.engine, m);
+    const e = makeEngine(o.engine, m, d);
     const first = isTfjsOnly(m) ? Math.min(o.tfjsOnlyWarmup, o.batch) : Math.min(o.warmup, 8 * o.batch);
     try { timeTraining(e, methodData(m, d, decoy), o.batch, 0, first, stepOptions(m, o)); } finally { e.dispose(); }
   }

@@ -192,6 +192,45 @@ test('fused CDEP decomposition: the parts match tfjs part by part and sum to the
   }
 });
 
+test("fused CDEP decomposition, pixel region: each pixel's parts match tfjs, with dead conv1 units and footprints cut by the border", async () => {
+  // The kernel computes the image's layer 1 once and recomputes per pixel only the pooled units the pixel's 5x5
+  // footprint reaches, plus the dead ones (both parts exactly 0), whose bias share follows the pixel's split; conv2 of
+  // the irrelevant stream is the image's conv2 minus the relevant stream's. A zero conv1 filter makes every unit of
+  // its channel dead (its bias then goes to both streams by the split's share), so a wrong share or a wrong image
+  // conv2 shows in the parts; corner pixels cut the footprint at the border.
+  await tf.setBackend('cpu');
+  const eng = FusedLeNetGap.createSync();
+  const { w, batch } = deadUnitCase(3, false);
+  for (let i = 0; i < 450; i += 6) w[i] = 0; // conv1 filter of channel 0 (HWIO: co fastest)
+  w[450] = 0.3;
+  eng.setParams(w);
+  eng.setPenalty({ spatial: IDENTITY3, global: null });
+  const logits = eng.evaluate(B, batch.images, batch.labels).logits;
+  const scale = logits.reduce((a, v) => Math.max(a, Math.abs(v)), 0);
+  for (const pixel of [0, 31, 31 * 32, 31 * 32 + 31, 20 * 32 + 21, 17 * 32 + 29, 5 * 32 + 2]) {
+    eng.setCdepPixels([pixel]);
+    const got = eng.decompose(B, batch.images);
+    tf.tidy(() => {
+      const model = createModel('lenet-gap', 0, unflattenParams(w));
+      const x = tf.tensor4d(batch.images, [B, 32, 32, 3]);
+      const onePixel = new Float32Array(B * 1024);
+      for (let i = 0; i < B; i++) onePixel[i * 1024 + pixel] = 1;
+      const rel = tf.mul(x, tf.tensor4d(onePixel, [B, 32, 32, 1])) as tf.Tensor4D;
+      const want = decomposeLogits(model, { rel, irr: tf.sub(x, rel) as tf.Tensor4D });
+      const wr = want.rel.dataSync(), wi = want.irr.dataSync();
+      let relMax = 0;
+      for (let i = 0; i < B * 10; i++) {
+        relMax = Math.max(relMax, Math.abs(wr[i]));
+        assert.ok(Math.abs(got.rel[i] - wr[i]) < 1e-5 * scale, `pixel ${pixel} rel[${i}] ${got.rel[i]} vs tfjs ${wr[i]}`);
+        assert.ok(Math.abs(got.irr[i] - wi[i]) < 1e-5 * scale, `pixel ${pixel} irr[${i}] ${got.irr[i]} vs tfjs ${wi[i]}`);
+      }
+      // the dead channel's bias share gives every pixel a relevant part, however far from the bright square
+      assert.ok(relMax > 1e-7 * scale, `pixel ${pixel}: a relevant part (${relMax})`);
+      model.dispose();
+    });
+  }
+});
+
 test('fused CDEP engine: the same steps as the tfjs engine for the same seed (pixel draws from drawSeed and drawKey, SGD)', async () => {
   await tf.setBackend('cpu');
   const batch = makeBatch(21, B, false, TIE_NOISE);

@@ -45,6 +45,27 @@ static float cd_p2[400];
 static unsigned char cd_f2[400];
 static float cd_lr[10], cd_li[10];               /* the logits' parts of the last decomposition */
 
+/* The pixel region's fast path. Every drawn pixel's split shares its image: irr = x - rel with rel one pixel, so the
+ * irrelevant stream's bias-free conv1 is the image's conv1 minus the pixel's, and outside the pixel's 5x5 footprint
+ * (rel exactly 0 there: its bias share is 0 unless the unit is dead) layer 1 is the same for every pixel. px_begin
+ * computes that once per image; each pixel then recomputes only the pooled units its footprint reaches (and dead
+ * ones, whose share depends on the split), takes conv2 of the irrelevant stream as the image's conv2 minus the
+ * relevant stream's (linearity), and leaves conv1's weight gradient of the irrelevant stream, x times the summed
+ * output gradients, to px_end. The same rules as cd_split; the values differ from it in float rounding only. */
+static float px_A1[6 * 784];        /* conv1 of the image, no bias, planar [co][28 * 28] */
+static float px_h1[1176];           /* layer 1's irrelevant stream with nothing relevant: pooled relu(A1 + b) */
+static float px_p1[1176];
+static unsigned short px_q1[1176];
+static unsigned char px_f1[1176];
+static unsigned char px_row1[14];
+static float px_H[1176 + 8];        /* the image's own layer-1 output, rel + irr of every split (up to rounding) */
+static float px_A2[1600];           /* conv2 of px_H, no bias, [100][16] */
+static float px_G1[6 * 784];        /* the irrelevant stream's conv1 output gradients, summed over the image's pixels */
+static unsigned short px_dead[1176];/* pooled units with a dead position (both parts exactly 0) */
+static int px_ndead;
+static float px_absx;               /* sum of |x| over the image */
+static int px_y, px_x;              /* the current pixel */
+
 static inline float cd_abs(float v) { return __builtin_fabsf(v); }
 /* tfjs's Abs gradient: step(x, -1) */
 static inline float cd_sgn(float v) { return v > 0.f ? 1.f : -1.f; }
@@ -147,6 +168,28 @@ static void cd_conv2(const float *src, const unsigned char *rows, float *out) {
     }
 }
 
+static float cd_rest(float coef, int pixel);
+
+/* One pooled unit u = (r * 14 + c) * 6 + co of layer 1 (the bias split and ReLU rule at its 4 positions of cd_a1r /
+ * cd_a1i, both streams at the first position where their sum is the window's maximum); sets its row flags. */
+static void cd_pool1(int u, float t1) {
+  const int co = u % 6, cell = u / 6, r = cell / 14, c = cell - r * 14;
+  const float b = params[OFF_B1 + co];
+  const int p0 = (2 * r) * 28 + 2 * c;
+  const int pos[4] = { p0, p0 + 1, p0 + 28, p0 + 29 };
+  float bro = 0.f, bio = 0.f, bp = 0.f, best = 0.f;
+  int bq = 0, bf = 0;
+  for (int k = 0; k < 4; k++) {
+    float ro, io, pp;
+    int fl = cd_unit(cd_a1r[co * 784 + pos[k]], cd_a1i[co * 784 + pos[k]], b, t1, &ro, &io, &pp);
+    float s = ro + io;
+    if (k == 0 || s > best) { best = s; bro = ro; bio = io; bp = pp; bq = pos[k]; bf = fl; }
+  }
+  cd_h1r[u] = bro; cd_h1i[u] = bio; cd_p1[u] = bp; cd_q1[u] = (unsigned short)bq; cd_f1[u] = (unsigned char)bf;
+  if (bro != 0.f) cd_row1r[r] = 1;
+  if (bio != 0.f) cd_row1i[r] = 1;
+}
+
 /* One decomposition of the split in cd_r0 / cd_i0: returns the mean over classes of sigmoid(rel - irr) and adds coef
  * times the gradient of that sum over classes / 10 to the parameters' accumulators. */
 static float cd_split(float coef) {
@@ -166,32 +209,27 @@ static float cd_split(float coef) {
   cd_conv1(cd_pr, cd_nzr, cd_a1r);
   cd_conv1(cd_pi, cd_nzi, cd_a1i);
   for (int i = 0; i < 14; i++) { cd_row1r[i] = 0; cd_row1i[i] = 0; }
-  for (int r = 0; r < 14; r++)
-    for (int c = 0; c < 14; c++)
-      for (int co = 0; co < 6; co++) {
-        const float b = params[OFF_B1 + co];
-        const int p0 = (2 * r) * 28 + 2 * c;
-        const int pos[4] = { p0, p0 + 1, p0 + 28, p0 + 29 };
-        float bro = 0.f, bio = 0.f, bp = 0.f, best = 0.f;
-        int bq = 0, bf = 0;
-        for (int k = 0; k < 4; k++) {
-          float ro, io, pp;
-          int fl = cd_unit(cd_a1r[co * 784 + pos[k]], cd_a1i[co * 784 + pos[k]], b, t1, &ro, &io, &pp);
-          float s = ro + io;
-          if (k == 0 || s > best) { best = s; bro = ro; bio = io; bp = pp; bq = pos[k]; bf = fl; }
-        }
-        const int u = (r * 14 + c) * 6 + co;
-        cd_h1r[u] = bro; cd_h1i[u] = bio; cd_p1[u] = bp; cd_q1[u] = (unsigned short)bq; cd_f1[u] = (unsigned char)bf;
-        if (bro != 0.f) cd_row1r[r] = 1;
-        if (bio != 0.f) cd_row1i[r] = 1;
-      }
+  for (int u = 0; u < 1176; u++) cd_pool1(u, t1);
   for (int i = 1176; i < 1184; i++) { cd_h1r[i] = 0.f; cd_h1i[i] = 0.f; }
+  return cd_rest(coef, 0);
+}
+
+/* Everything after layer 1 of a decomposition whose layer-1 streams are in cd_h1r / cd_h1i (with cd_a1r / cd_a1i,
+ * cd_p1, cd_q1, cd_f1 and the row flags): layer 2, the dense layer, the score and, unless coef is 0, the backward.
+ * pixel: the pixel region's fast path (cdep_pixels): conv2 of the irrelevant stream as the image's conv2 minus the
+ * relevant stream's, and conv1's weight gradient of the irrelevant stream left to px_end. */
+static float cd_rest(float coef, int pixel) {
   /* ---- layer 2 */
   float s1r = 0.f, s1i = 0.f;
   for (int i = 0; i < 1176; i++) { s1r += cd_abs(cd_h1r[i]); s1i += cd_abs(cd_h1i[i]); }
   const float t2 = cd_share(s1r, s1i, 0.5f);
   cd_conv2(cd_h1r, cd_row1r, cd_a2r);
-  cd_conv2(cd_h1i, cd_row1i, cd_a2i);
+  if (pixel) {
+    /* conv2 is linear and rel + irr is the image's own layer-1 output (up to rounding in the pixel's footprint) */
+    for (int i = 0; i < 1600; i += 4) ST(cd_a2i + i, wasm_f32x4_sub(LD(px_A2 + i), LD(cd_a2r + i)));
+  } else {
+    cd_conv2(cd_h1i, cd_row1i, cd_a2i);
+  }
   float gr[16], gi[16];
   for (int c = 0; c < 16; c++) { gr[c] = 0.f; gi[c] = 0.f; }
   for (int r = 0; r < 5; r++)
@@ -311,6 +349,17 @@ static float cd_split(float coef) {
     cd_unit_back(g_r, g_i, cd_f1[u], cd_a1r[co * 784 + q], cd_a1i[co * 784 + q], cd_p1[u], params[OFF_B1 + co], &dar, &dai, &db1[co], &dt1);
     if (dar == 0.f && dai == 0.f) continue;
     const int py = q / 28, px = q - py * 28;
+    if (pixel) {
+      /* irr = x - rel: dai x (x's window) is the same product for every pixel of the image, summed in px_G1 and
+       * applied once by px_end; here only (dar - dai) rel, where the window holds the pixel */
+      px_G1[co * 784 + q] += dai;
+      const int ky = px_y - py, kx = px_x - px;
+      if (ky >= 0 && ky < 5 && kx >= 0 && kx < 5) {
+        float *a = dW1a + co * 80 + ky * 16 + kx * 3;
+        for (int c = 0; c < 3; c++) a[c] += (dar - dai) * cd_r0[3 * (px_y * 32 + px_x) + c];
+      }
+      continue;
+    }
     V vr = SPLAT(dar), vi = SPLAT(dai);
     float *acc = dW1a + co * 80;
     for (int ky = 0; ky < 5; ky++) {
@@ -322,14 +371,9 @@ static float cd_split(float coef) {
   return score;
 }
 
-/* Loads image n's split into cd_r0 / cd_i0: the mask region's (pixel < 0), or that pixel's. */
-static void cd_load_split(int n, int pixel) {
+/* Loads image n's mask-region split into cd_r0 / cd_i0: rel = w x + (1 - w) x C per pixel, irr = x - rel. */
+static void cd_load_split(int n) {
   const float *x = xin + n * 3072;
-  if (pixel >= 0) {
-    for (int i = 0; i < 3072; i++) { cd_r0[i] = 0.f; cd_i0[i] = x[i]; }
-    for (int c = 0; c < 3; c++) { cd_r0[3 * pixel + c] = x[3 * pixel + c]; cd_i0[3 * pixel + c] = x[3 * pixel + c] - x[3 * pixel + c]; }
-    return;
-  }
   const float *w = pmask + n * 1024;
   const int hasS = pen_flags & 1, hasC = pen_flags & 2;
   const float *C = pen + 9; /* row-major: colour c = sum_k x_k C[k][c] (x @ C, as cdep.ts maskedRelevant) */
@@ -345,18 +389,119 @@ static void cd_load_split(int n, int pixel) {
   }
 }
 
+/* The pixel region, per image n: cd_i0 = x, cd_r0 = 0, and what every pixel's split shares (see px_A1). */
+static void px_begin(int n) {
+  const float *x = xin + n * 3072;
+  float sx = 0.f;
+  for (int i = 0; i < 3072; i++) { cd_r0[i] = 0.f; cd_i0[i] = x[i]; sx += cd_abs(x[i]); }
+  for (int i = 3072; i < 3072 + 16; i++) { cd_r0[i] = 0.f; cd_i0[i] = 0.f; }
+  px_absx = sx;
+  for (int i = 0; i < 96; i++) cd_nzi[i] = 0;
+  for (int q = 0; q < 1024; q++)
+    for (int ci = 0; ci < 3; ci++) {
+      float v = x[q * 3 + ci];
+      cd_pi[ci * 1024 + q] = v;
+      if (v != 0.f) cd_nzi[ci * 32 + (q >> 5)] = 1;
+    }
+  cd_conv1(cd_pi, cd_nzi, px_A1);
+  for (int i = 0; i < 6 * 784; i++) { cd_a1r[i] = 0.f; cd_a1i[i] = px_A1[i]; px_G1[i] = 0.f; }
+  /* layer 1 with nothing relevant (the share argument is unused: a unit with a dead position is recomputed per pixel) */
+  for (int i = 0; i < 14; i++) { cd_row1r[i] = 0; cd_row1i[i] = 0; }
+  px_ndead = 0;
+  for (int u = 0; u < 1176; u++) {
+    cd_pool1(u, 0.5f);
+    const int co = u % 6, cell = u / 6, p0 = (cell / 14) * 56 + (cell % 14) * 2;
+    if (px_A1[co * 784 + p0] == 0.f || px_A1[co * 784 + p0 + 1] == 0.f || px_A1[co * 784 + p0 + 28] == 0.f || px_A1[co * 784 + p0 + 29] == 0.f)
+      px_dead[px_ndead++] = (unsigned short)u;
+  }
+  /* (a dead unit's parts are t b and (1 - t) b for any t: their sum, what conv2's linearity needs, is the same) */
+  unsigned char rows[14];
+  for (int i = 0; i < 14; i++) rows[i] = 0;
+  for (int u = 0; u < 1176; u++) {
+    px_h1[u] = cd_h1i[u]; px_p1[u] = cd_p1[u]; px_q1[u] = cd_q1[u]; px_f1[u] = cd_f1[u];
+    px_H[u] = cd_h1r[u] + cd_h1i[u];
+    if (px_H[u] != 0.f) rows[u / 84] = 1;
+  }
+  for (int i = 0; i < 14; i++) px_row1[i] = cd_row1i[i];
+  for (int i = 1176; i < 1184; i++) { cd_h1r[i] = 0.f; cd_h1i[i] = 0.f; px_H[i] = 0.f; }
+  cd_conv2(px_H, rows, px_A2);
+}
+
+/* Restores pooled unit u of layer 1 to the image's (nothing relevant). */
+static inline void px_restore1(int u) {
+  cd_h1r[u] = 0.f; cd_h1i[u] = px_h1[u]; cd_p1[u] = px_p1[u]; cd_q1[u] = px_q1[u]; cd_f1[u] = px_f1[u];
+}
+
+/* One drawn pixel's split of the image px_begin loaded: the same as cd_load_split's pixel split then cd_split. */
+static float px_split(int pixel, float coef) {
+  const int y = pixel >> 5, x = pixel & 31;
+  px_y = y; px_x = x;
+  float xr[3], sr = 0.f;
+  for (int c = 0; c < 3; c++) { xr[c] = cd_i0[3 * pixel + c]; sr += cd_abs(xr[c]); }
+  for (int c = 0; c < 3; c++) { cd_r0[3 * pixel + c] = xr[c]; cd_i0[3 * pixel + c] = 0.f; }
+  const float t1 = cd_share(sr, px_absx - sr, 0.5f);
+  /* conv1 outputs (oy, ox) the pixel reaches: oy in [y - 4, y], ox in [x - 4, x], within the 28 x 28 map */
+  const int y0 = y - 4 > 0 ? y - 4 : 0, y1 = y < 27 ? y : 27, x0 = x - 4 > 0 ? x - 4 : 0, x1 = x < 27 ? x : 27;
+  for (int co = 0; co < 6; co++)
+    for (int oy = y0; oy <= y1; oy++)
+      for (int ox = x0; ox <= x1; ox++) {
+        const float *w = W1r + co * 75 + (y - oy) * 5 + (x - ox);
+        const float a = w[0] * xr[0] + w[25] * xr[1] + w[50] * xr[2];
+        cd_a1r[co * 784 + oy * 28 + ox] = a;
+        cd_a1i[co * 784 + oy * 28 + ox] = px_A1[co * 784 + oy * 28 + ox] - a;
+      }
+  /* the pooled units over that footprint, and the dead ones; the row flags of both streams */
+  for (int i = 0; i < 14; i++) { cd_row1r[i] = 0; cd_row1i[i] = px_row1[i]; }
+  const int r0 = y0 >> 1, r1 = y1 >> 1, c0 = x0 >> 1, c1 = x1 >> 1;
+  if (y0 <= y1 && x0 <= x1)
+    for (int r = r0; r <= r1; r++)
+      for (int c = c0; c <= c1; c++)
+        for (int co = 0; co < 6; co++) cd_pool1((r * 14 + c) * 6 + co, t1);
+  for (int k = 0; k < px_ndead; k++) cd_pool1(px_dead[k], t1);
+  const float score = cd_rest(coef, 1);
+  /* back to the image's state for the next pixel */
+  for (int co = 0; co < 6; co++)
+    for (int oy = y0; oy <= y1; oy++)
+      for (int ox = x0; ox <= x1; ox++) { cd_a1r[co * 784 + oy * 28 + ox] = 0.f; cd_a1i[co * 784 + oy * 28 + ox] = px_A1[co * 784 + oy * 28 + ox]; }
+  if (y0 <= y1 && x0 <= x1)
+    for (int r = r0; r <= r1; r++)
+      for (int c = c0; c <= c1; c++)
+        for (int co = 0; co < 6; co++) px_restore1((r * 14 + c) * 6 + co);
+  for (int k = 0; k < px_ndead; k++) px_restore1(px_dead[k]);
+  for (int c = 0; c < 3; c++) { cd_i0[3 * pixel + c] = xr[c]; cd_r0[3 * pixel + c] = 0.f; }
+  return score;
+}
+
+/* After an image's pixels: conv1's weight gradient of the irrelevant stream, x's windows times the summed gradients
+ * (cd_i0 holds x again). */
+static void px_end(void) {
+  for (int co = 0; co < 6; co++) {
+    float *acc = dW1a + co * 80;
+    for (int q = 0; q < 784; q++) {
+      const float g = px_G1[co * 784 + q];
+      if (g == 0.f) continue;
+      const int py = q / 28, px = q - py * 28;
+      V vg = SPLAT(g);
+      for (int ky = 0; ky < 5; ky++) {
+        const int off = ((py + ky) * 32 + px) * 3;
+        float *a = acc + ky * 16;
+        for (int k = 0; k < 4; k++) ST(a + 4 * k, MADD(LD(a + 4 * k), vg, LD(cd_i0 + off + 4 * k)));
+      }
+    }
+  }
+}
+
 /* CDEP's term of image n: the score of its split (mask region) or the sum of the scores of the drawn pixels'
  * splits; the gradients of coef times that go into the accumulators (coef = lambda / B). */
 static float cdep_image(int n, float coef) {
   if (!cdep_npix) {
-    cd_load_split(n, -1);
+    cd_load_split(n);
     return cd_split(coef);
   }
+  px_begin(n);
   float s = 0.f;
-  for (int k = 0; k < cdep_npix; k++) {
-    cd_load_split(n, cdep_pix[k]);
-    s += cd_split(coef);
-  }
+  for (int k = 0; k < cdep_npix; k++) s += px_split(cdep_pix[k], coef);
+  if (coef != 0.f) px_end();
   return s;
 }
 
@@ -366,8 +511,13 @@ float cdep_parts[MAXB * 20];
 EXPORT void cdep_decompose(int B) {
   prepare_weights();
   for (int n = 0; n < B; n++) {
-    cd_load_split(n, cdep_npix ? cdep_pix[0] : -1);
-    cd_split(0.f);
+    if (cdep_npix) {
+      px_begin(n);
+      px_split(cdep_pix[0], 0.f);
+    } else {
+      cd_load_split(n);
+      cd_split(0.f);
+    }
     for (int k = 0; k < 10; k++) { cdep_parts[n * 20 + k] = cd_lr[k]; cdep_parts[n * 20 + 10 + k] = cd_li[k]; }
   }
 }
