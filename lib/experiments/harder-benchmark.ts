@@ -1,5 +1,4 @@
-import * as fs from 'node:fs';
-import { replaceBetweenMarkers } from '../report/results-table';
+import { updateOptionalSection } from '../report/results-table';
 import { markdownTable } from '../report/table';
 import { committedResultsDir } from '../report/committed-results';
 import { committedStudyRuns, studyCell } from './study-comparison';
@@ -35,9 +34,5 @@ export const HARDER_END = '<!-- harder-benchmark:end -->';
 
 /** Rewrites the harder-benchmark table between its markers of `mdFile`, when it has them (false when it has none). */
 export function updateHarderBenchmarkMarkdown(resultsDir: string, mdFile: string): boolean {
-  const text = fs.readFileSync(mdFile, 'utf8');
-  if (!text.includes(HARDER_BEGIN) && !text.includes(HARDER_END)) return false;
-  const next = replaceBetweenMarkers(text, markdownTable(harderBenchmarkRows(resultsDir)), HARDER_BEGIN, HARDER_END);
-  if (next !== text) fs.writeFileSync(mdFile, next);
-  return true;
+  return updateOptionalSection(mdFile, HARDER_BEGIN, HARDER_END, () => markdownTable(harderBenchmarkRows(resultsDir)));
 }

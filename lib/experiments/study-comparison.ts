@@ -1,6 +1,5 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { findResultFiles, readRunFile, replaceBetweenMarkers, type RunFile } from '../report/results-table';
+import { findResultFiles, readRunFile, updateOptionalSection, type RunFile } from '../report/results-table';
 import { markdownTable } from '../report/table';
 import { committedResultsDir } from '../report/committed-results';
 import { formatMeanStd } from '../util/stats';
@@ -78,9 +77,5 @@ export const COMPARISON_END = '<!-- study-comparison:end -->';
 /** Rewrites the paper-vs-study table between the comparison markers of `mdFile`, when it has them (returns false
  * when it has none: the section is optional). */
 export function updateComparisonMarkdown(resultsDir: string, mdFile: string): boolean {
-  const text = fs.readFileSync(mdFile, 'utf8');
-  if (!text.includes(COMPARISON_BEGIN) && !text.includes(COMPARISON_END)) return false;
-  const next = replaceBetweenMarkers(text, markdownTable(studyComparisonRows(resultsDir)), COMPARISON_BEGIN, COMPARISON_END);
-  if (next !== text) fs.writeFileSync(mdFile, next);
-  return true;
+  return updateOptionalSection(mdFile, COMPARISON_BEGIN, COMPARISON_END, () => markdownTable(studyComparisonRows(resultsDir)));
 }

@@ -200,6 +200,16 @@ export function replaceBetweenMarkers(text: string, body: string, begin = RESULT
   return text.slice(0, i + begin.length) + '\n' + body + '\n' + text.slice(j);
 }
 
+/** Rewrites an optional generated section of `mdFile`, the body between `begin` and `end`, when the file has those
+ * markers; false when it has neither (a file may leave the section out). The body is made only when needed. */
+export function updateOptionalSection(mdFile: string, begin: string, end: string, body: () => string): boolean {
+  const text = fs.readFileSync(mdFile, 'utf8');
+  if (!text.includes(begin) && !text.includes(end)) return false;
+  const next = replaceBetweenMarkers(text, body(), begin, end);
+  if (next !== text) fs.writeFileSync(mdFile, next);
+  return true;
+}
+
 /** Reads every result under `resultsDir` and rewrites the table between the markers of `mdFile`. Returns the rows. */
 export function updateResultsMarkdown(resultsDir: string, mdFile: string): ResultRow[] {
   const rows = resultRows(findResultFiles(resultsDir).map(readRunFile));
