@@ -18,7 +18,7 @@ export function register(program: Command): void {
 
   vlm
     .command('train')
-    .description('train the embedded VLM from scratch on generated scenes of MNIST training digits (reproducible for a seed)')
+    .description('train the embedded VLM from scratch on generated scenes of MNIST digits and Fashion-MNIST items (training images; reproducible for a seed)')
     .requiredOption('--seed <n>', 'seed of scenes, captions and initial weights')
     .requiredOption('--out <dir>', 'checkpoint folder to write (model.json, weights.safetensors, vocab.json, meta.json)')
     .option('--steps <n>', `training steps (default: ${Object.entries(CORPUS_STEPS).map(([c, n]) => `${n} for ${c}`).join(', ')})`)

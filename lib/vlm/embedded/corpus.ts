@@ -307,7 +307,7 @@ export const CORPUS_BROAD: SceneOptions = { fashionShare: 0.45, frameProbability
 /** The corpora `ltl vlm train --corpus` names. */
 export const CORPORA = { digits: CORPUS_DIGITS, broad: CORPUS_BROAD } as const;
 /** The corpus of the committed checkpoint (data/vlm), so that `ltl vlm train` without --corpus reproduces it. */
-export const DEFAULT_CORPUS: keyof typeof CORPORA = 'digits';
+export const DEFAULT_CORPUS: keyof typeof CORPORA = 'broad';
 
 /** Training images a scene's object comes from: MNIST digits, and Fashion-MNIST items for the broad corpus. */
 export interface SceneSources { digits: GrayImages; fashion?: GrayImages }

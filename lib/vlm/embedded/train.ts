@@ -27,8 +27,9 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   scene: {},
 };
 
-/** Training steps per corpus: the broad corpus (20 object classes, frames) trains 1.5x as long as the digit one. */
-export const CORPUS_STEPS: Record<keyof typeof CORPORA, number> = { digits: 1600, broad: 2400 };
+/** Training steps per corpus: the broad corpus (20 object classes, frames) trains 5x as long as the digit one (1,600,
+ * 2,400 and 4,800 steps left Fashion-MNIST zero-shot at 75-81 %, docs/embedded-vlm.md). */
+export const CORPUS_STEPS: Record<keyof typeof CORPORA, number> = { digits: 1600, broad: 8000 };
 
 export interface TrainStepLog { step: number; loss: number; global: number; dense: number; pair: number; classify: number; patchClassify: number; lr: number }
 
