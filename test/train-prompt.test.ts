@@ -183,7 +183,9 @@ test('attribute matrix: symmetric PSD, largest eigenvalue 1, deterministic, cach
   assert.ok(ev[2] >= -1e-6, `PSD: eigenvalues ${ev}`);
   assert.ok(Math.abs(ev[0] - 1) < 1e-5, `normalised: ${ev}`);
   assert.ok(a.values.includes('red a digit') && a.values.length >= 10);
-  assert.equal(a.context, 'a digit'); assert.deepEqual(a.ignoredWords, ['of']);
+  // "of" ties the attribute to its context: dropped (the committed VLM knows the word; "red of a digit" is not meant)
+  assert.equal(a.context, 'a digit'); assert.deepEqual(a.ignoredWords, []);
+  assert.ok(vlm.vocab.has('of'));
   assert.ok(a.reference.cosine > 0 && a.reference.cosine <= 1);
   // another sample seed gives another (but still valid) estimate
   const c = await computeAttributeMatrix(vlm, ds.train, { ...spec, seed: 5 });
@@ -204,6 +206,11 @@ test('attribute matrix: symmetric PSD, largest eigenvalue 1, deterministic, cach
   await assert.rejects(computeAttributeMatrix(vlm, ds.train, { attribute: 'red,zebra' }), UserError);
   assert.deepEqual(parseAttributePrompt('red, green ,blue', vlm.vocab).prompts, ['red', 'green', 'blue']);
   assert.equal(parseAttributePrompt('Color', vlm.vocab).context, '');
+  const clothing = parseAttributePrompt('colour of clothing', vlm.vocab);
+  assert.equal(clothing.context, 'clothing');
+  assert.ok(clothing.prompts.includes('red clothing') && clothing.prompts.every((p) => !/\bof\b/.test(p)), clothing.prompts.join(', '));
+  // only the word right after the attribute links: a later "of" is context ("a piece of clothing")
+  assert.equal(parseAttributePrompt('colour of a piece of clothing', vlm.vocab).context, 'a piece of clothing');
   vlm.model.dispose();
 });
 

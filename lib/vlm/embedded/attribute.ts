@@ -86,6 +86,9 @@ export interface AttributeReference {
   freeAxisAngleToGrey: number;
 }
 
+/** Words that link an attribute name to its context ("colour of a digit", "colour on clothing"). */
+const LINK_WORDS = new Set(['of', 'on', 'in', 'for']);
+
 /**
  * The value prompts of an attribute prompt. A comma-separated list is the value words themselves; otherwise
  * the prompt must name a known attribute ("colour", or an alias) and its other words the VLM knows are the
@@ -107,7 +110,10 @@ export function parseAttributePrompt(attribute: string, vocab: Vocabulary): { va
   }
   const values = ATTRIBUTE_VALUES[ATTRIBUTE_ALIASES[names[0]] ?? names[0]]().filter((v) => tokenize(v).every((w) => vocab.has(w)));
   if (values.length < 2) throw new UserError(`--attribute-prompt ${JSON.stringify(attribute)}: the VLM knows fewer than two of its value words`);
-  const rest = words.filter((w) => w !== names[0]);
+  // the word that ties the attribute to its context ("colour of a digit") is syntax, not context: "red a digit",
+  // not "red of a digit", also for a vocabulary that knows "of" (the broad corpus says "a piece of clothing")
+  const at = words.indexOf(names[0]);
+  const rest = words.filter((w, i) => i !== at && !(i === at + 1 && LINK_WORDS.has(w)));
   const known = rest.filter((w) => vocab.has(w));
   const context = known.join(' ');
   return { values, context, prompts: values.map((v) => (context ? `${v} ${context}` : v)), ignored: rest.filter((w) => !vocab.has(w)) };
