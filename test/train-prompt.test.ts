@@ -198,6 +198,12 @@ test('attribute matrix: symmetric PSD, largest eigenvalue 1, deterministic, cach
   assert.deepEqual(second.matrix, first.matrix);
   assert.deepEqual(first.matrix, a.matrix);
   assert.notEqual((await attributeMatrix(vlm, ds, { ...spec, attribute: 'colour' }, dir)).cacheKey, first.cacheKey);
+  // the same text read as other value prompts (here a vocabulary without "digit": "red a") is another matrix, not a hit
+  const vocab = Object.create(vlm.vocab, { has: { value: (w: string) => w !== 'digit' && vlm.vocab.has(w) } });
+  const reread = await attributeMatrix({ ...vlm, vocab }, ds, spec, dir);
+  assert.equal(reread.cached, false);
+  assert.notEqual(reread.cacheKey, first.cacheKey);
+  assert.ok(reread.values.includes('red a'), reread.values.join(', '));
   // the reference itself: OFF_GREY3 compares perfectly and is its own free-axis form
   const self = compareToOffGrey(OFF_GREY3);
   assert.ok(Math.abs(self.cosine - 1) < 1e-9 && Math.abs(self.greyShare) < 1e-9 && self.freeAxisAngleToGrey < 1e-3);

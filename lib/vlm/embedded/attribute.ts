@@ -252,13 +252,16 @@ export function vlmCheckpointHash(vlm: Pick<LoadedVlm, 'meta'>): string {
 
 /**
  * The attribute matrix of a dataset's training split, cached as JSON under `cacheDir`, keyed on the
- * dataset checksum, the VLM checkpoint hash, the attribute, its context and the sample.
+ * dataset checksum, the VLM checkpoint hash, the attribute, the value prompts it is read as and the sample.
  */
 export async function attributeMatrix(
   vlm: LoadedVlm, ds: { name: string; checksum: string; train: ImageSplit }, spec: AttributeSpec, cacheDir: string,
 ): Promise<AttributeMatrix & { cacheKey: string; cached: boolean }> {
+  // keyed on the value prompts the attribute is read as, not only on its text: a change in how a prompt is read
+  // (another vocabulary, another parsing rule) must not reuse a matrix made from other prompts
   const keySpec = {
     v: ATTRIBUTE_VERSION, dataset: ds.checksum, checkpoint: vlmCheckpointHash(vlm), attribute: spec.attribute,
+    values: parseAttributePrompt(spec.attribute, vlm.vocab).prompts,
     sample: spec.sample ?? ATTRIBUTE_SAMPLE, seed: spec.seed ?? ATTRIBUTE_SEED,
   };
   const cacheKey = sha256(Buffer.from(canonicalJson(keySpec)));
