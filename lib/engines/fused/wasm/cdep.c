@@ -19,9 +19,10 @@
  * passes its gradient to tot when tot >= 1e-12, a dead unit's share passes its gradient to t (and t on to the layer
  * input's magnitudes; the input split's t has no parameter behind it), pooling positions are constants.
  *
- * Per image this is one decomposition (mask) or one per drawn pixel; each is the dense two-stream forward (convs
+ * Per image this is one decomposition (mask) or one per drawn pixel. The mask's is the dense two-stream forward (convs
  * vectorised over output columns / channels; rows of a stream that are all zero, e.g. the relevant stream outside a
- * decoy patch, are skipped) and a backward that touches only the pooled positions.
+ * decoy patch, are skipped) and a backward that touches only the pooled positions; the pixels' share what does not
+ * depend on the pixel (px_begin, below).
  */
 #define MODE_CDEP 6
 #define CDEP_MAXPIX 64
