@@ -171,21 +171,30 @@ static void cd_conv2(const float *src, const unsigned char *rows, float *out) {
 
 static float cd_rest(float coef, int pixel);
 
-/* One pooled unit u = (r * 14 + c) * 6 + co of layer 1 (the bias split and ReLU rule at its 4 positions of cd_a1r /
- * cd_a1i, both streams at the first position where their sum is the window's maximum); sets its row flags. */
-static void cd_pool1(int u, float t1) {
-  const int co = u % 6, cell = u / 6, r = cell / 14, c = cell - r * 14;
-  const float b = params[OFF_B1 + co];
-  const int p0 = (2 * r) * 28 + 2 * c;
-  const int pos[4] = { p0, p0 + 1, p0 + 28, p0 + 29 };
-  float bro = 0.f, bio = 0.f, bp = 0.f, best = 0.f;
-  int bq = 0, bf = 0;
+/* One pooled unit u = (r * 14 + c) * 6 + co of layer 1 (cd_pool4 over cd_a1r / cd_a1i); sets its row flags. */
+/* One 2x2 max-pool window of a conv layer's bias-free streams ar / ai, its top-left position p0 in a map `width`
+ * wide, element (position * pstride + off): the bias split and ReLU rule at each position, both streams at the first
+ * position where their sum is the window's maximum. Returns the flags; the parts, share and position in the rest. */
+static inline int cd_pool4(const float *ar, const float *ai, int p0, int width, int pstride, int off, float b, float t,
+                           float *bro, float *bio, float *bp, int *bq) {
+  const int pos[4] = { p0, p0 + 1, p0 + width, p0 + width + 1 };
+  float best = 0.f;
+  int bf = 0;
+  *bro = 0.f; *bio = 0.f; *bp = 0.f; *bq = 0;
   for (int k = 0; k < 4; k++) {
     float ro, io, pp;
-    int fl = cd_unit(cd_a1r[co * 784 + pos[k]], cd_a1i[co * 784 + pos[k]], b, t1, &ro, &io, &pp);
+    int fl = cd_unit(ar[pos[k] * pstride + off], ai[pos[k] * pstride + off], b, t, &ro, &io, &pp);
     float s = ro + io;
-    if (k == 0 || s > best) { best = s; bro = ro; bio = io; bp = pp; bq = pos[k]; bf = fl; }
+    if (k == 0 || s > best) { best = s; *bro = ro; *bio = io; *bp = pp; *bq = pos[k]; bf = fl; }
   }
+  return bf;
+}
+
+static void cd_pool1(int u, float t1) {
+  const int co = u % 6, cell = u / 6, r = cell / 14, c = cell - r * 14;
+  float bro, bio, bp;
+  int bq;
+  const int bf = cd_pool4(cd_a1r, cd_a1i, (2 * r) * 28 + 2 * c, 28, 1, co * 784, params[OFF_B1 + co], t1, &bro, &bio, &bp, &bq);
   cd_h1r[u] = bro; cd_h1i[u] = bio; cd_p1[u] = bp; cd_q1[u] = (unsigned short)bq; cd_f1[u] = (unsigned char)bf;
   if (bro != 0.f) cd_row1r[r] = 1;
   if (bio != 0.f) cd_row1i[r] = 1;
@@ -236,17 +245,9 @@ static float cd_rest(float coef, int pixel) {
   for (int r = 0; r < 5; r++)
     for (int c = 0; c < 5; c++)
       for (int co = 0; co < 16; co++) {
-        const float b = params[OFF_B2 + co];
-        const int p0 = (2 * r) * 10 + 2 * c;
-        const int pos[4] = { p0, p0 + 1, p0 + 10, p0 + 11 };
-        float bro = 0.f, bio = 0.f, bp = 0.f, best = 0.f;
-        int bq = 0, bf = 0;
-        for (int k = 0; k < 4; k++) {
-          float ro, io, pp;
-          int fl = cd_unit(cd_a2r[pos[k] * 16 + co], cd_a2i[pos[k] * 16 + co], b, t2, &ro, &io, &pp);
-          float s = ro + io;
-          if (k == 0 || s > best) { best = s; bro = ro; bio = io; bp = pp; bq = pos[k]; bf = fl; }
-        }
+        float bro, bio, bp;
+        int bq;
+        const int bf = cd_pool4(cd_a2r, cd_a2i, (2 * r) * 10 + 2 * c, 10, 16, co, params[OFF_B2 + co], t2, &bro, &bio, &bp, &bq);
         const int u = (r * 5 + c) * 16 + co;
         cd_p2[u] = bp; cd_q2[u] = (unsigned char)bq; cd_f2[u] = (unsigned char)bf;
         gr[co] += bro; gi[co] += bio;
