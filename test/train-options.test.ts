@@ -43,10 +43,10 @@ test('ltl train --help lists every declared option once, with its default once (
   assert.equal(help.split('(default:').length - 1, withDefault);
 });
 
-test('the registered train command has exactly the declared options (plus --out, --json, --no-progress)', () => {
+test('the registered train command has exactly the declared options (plus --out, --recipe, --json, --no-progress)', () => {
   const train = buildProgram().commands.find((c) => c.name() === 'train')!;
   const names = train.options.map((o) => o.attributeName()).sort();
-  assert.deepEqual(names, [...TRAIN_OPTION_LIST, ...RUN_OPTION_LIST].map((o) => o.name).concat(['out', 'json', 'progress']).sort());
+  assert.deepEqual(names, [...TRAIN_OPTION_LIST, ...RUN_OPTION_LIST].map((o) => o.name).concat(['out', 'recipe', 'json', 'progress']).sort());
 });
 
 test('the sweep accepts exactly the declared keys, each value checked as ltl train would', () => {
@@ -72,10 +72,12 @@ test('the sweep accepts exactly the declared keys, each value checked as ltl tra
 test('defaults resolve as before: paper defaults, vanilla, align, rrr, rrr prompt mode, and the other dependent defaults', () => {
   // The fixed defaults and config.json's key order, as they were spelled out before the declaration.
   const before = {
-    dataset: 'colormnist', dataSeed: 37, method: 'align', model: 'lenet-gap', attention: 'cam', loss: 'kl', temperature: 1,
+    // added since: shortcutLabels (the clean reference), augment and augmentShare (counterfactual augmentation)
+    dataset: 'colormnist', dataSeed: 37, shortcutLabels: 'class', method: 'align', model: 'lenet-gap', attention: 'cam', loss: 'kl', temperature: 1,
     maps: 'oracle', postprocess: 'paper', mapThreshold: 0.5, rrrMode: 'spatial',
     // added since: promptMass (prompt masks by mass) and egReferences (--method eg)
     prompt: null, negativePrompts: [], attributePrompt: null, promptThreshold: 0.5, promptMass: null, promptDilate: 2, negativeDilate: 1, attributeForm: 'moment',
+    augment: 'none', augmentShare: 1,
     lambda: 160, egReferences: 1, attentionEpoch: 11, phase1: 'ce', epochs: 30, seed: 37,
     optimizer: 'sgd', lr: 1e-3, momentum: 0.98, weightDecay: 1e-4, lrStep: 7, lrGamma: 0.1, batch: 32,
     limit: null, evalLimit: null, select: 'val-acc', scoreBeta: 0.3, engine: 'auto',

@@ -4,6 +4,7 @@ import { runTraining, type TrainConfig } from '../train';
 import { printJson, printTable } from './output';
 import { prepareOutDir, removeIfEmpty } from '../util/outputs';
 import { RUN_OPTIONS, TRAIN_OPTION_LIST, optionHelp, readArg, type TrainOption } from '../train/options';
+import { RECIPES, applyRecipe, recipeFlags } from '../train/recipes';
 import { UserError } from '../util/errors';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
@@ -12,14 +13,16 @@ export function register(program: Command): void {
   const cmd = program
     .command('train')
     .description('train a CNN on a shortcut dataset: vanilla, attention alignment (the paper) or RRR; resumable with --out')
-    .option('--out <dir>', 'run folder: config.json, epochs.jsonl, checkpoint.safetensors, result.json (rerun to resume); without it the run is kept in memory only (nothing to resume)');
+    .option('--out <dir>', 'run folder: config.json, epochs.jsonl, checkpoint.safetensors, result.json (rerun to resume); without it the run is kept in memory only (nothing to resume)')
+    .option('--recipe <name>', `start from a recipe; the options given win over it: ${Object.values(RECIPES).map((r) => `${r.name} (${r.about}: ${recipeFlags(r)})`).join(' | ')}`);
   for (const o of [...TRAIN_OPTION_LIST, ...Object.values(RUN_OPTIONS)]) cmd.addOption(commanderOption(o));
   cmd
     .option('--json', 'print result.json as the last stdout line')
     .option('--no-progress', 'no progress bar')
     .action(async (o) => {
       // Options not given stay undefined, so resolveConfig applies the defaults (some depend on other options).
-      const config = Object.fromEntries(TRAIN_OPTION_LIST.map((x) => [x.key, o[x.name]])) as Partial<TrainConfig>;
+      const given = Object.fromEntries(TRAIN_OPTION_LIST.map((x) => [x.key, o[x.name]])) as Partial<TrainConfig>;
+      const config = o.recipe !== undefined ? applyRecipe(o.recipe, given) : given;
       const bar = o.progress && process.stderr.isTTY
         ? new SingleBar({ format: 'epoch {epoch} [{bar}] {value}/{total} img {eta_formatted}', stream: process.stderr, hideCursor: false, etaBuffer: 200 }, Presets.shades_classic)
         : undefined;
@@ -42,7 +45,7 @@ export function register(program: Command): void {
         },
         onEpoch: (r, n) => {
           if (bar && started) { bar.stop(); started = false; barEpoch = -1; }
-          process.stderr.write(`epoch ${r.epoch + 1}/${n} ${r.phase} lambda ${Number(r.lambda.toPrecision(4))} lr ${r.lr.toExponential(1)} loss ${r.loss.toFixed(4)} ce ${r.ce.toFixed(4)} att ${r.att.toFixed(4)} val ${pct(r.valAcc)}${r.valExcludedShare != null ? ` excluded ${pct(r.valExcludedShare)}` : ''} test ${pct(r.testAcc)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)\n`);
+          process.stderr.write(`epoch ${r.epoch + 1}/${n} ${r.phase} lambda ${Number(r.lambda.toPrecision(4))} lr ${r.lr.toExponential(1)} loss ${r.loss.toFixed(4)} ce ${r.ce.toFixed(4)} att ${r.att.toFixed(4)} val ${pct(r.valAcc)}${r.valExcludedShare != null ? ` excluded ${pct(r.valExcludedShare)}` : ''}${r.valCfAcc != null ? ` val-cf ${pct(r.valCfAcc)}` : ''} test ${pct(r.testAcc)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)\n`);
         },
       }).catch((e) => {
         if (created) removeIfEmpty(o.out);

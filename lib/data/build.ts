@@ -12,6 +12,8 @@ export const DEFAULT_DATA_SEED = 37;
 export const DEFAULT_VAL_SIZE = 9600;
 /** The digit mask is the set of pixels brighter than this grey value. */
 export const DIGIT_THRESHOLD = 10;
+/** Labels a random shortcut label is drawn from (both base sets have ten classes; a rule's codes cover ten). */
+const CLASSES_DRAWN = 10;
 
 /** Applies a shortcut rule to chosen images of a grey split. */
 export function applyShortcut(
@@ -21,6 +23,9 @@ export function applyShortcut(
   rule: ShortcutRule,
   reversed: boolean,
   rng: Rng,
+  /** Draws the label the shortcut encodes instead of the image's own (the clean reference); its own stream, so the
+   * rule's draws (decoy positions) stay those of the published dataset. */
+  shortcutLabel?: Rng,
 ): ImageSplit {
   const { height, width } = src;
   const hw = height * width;
@@ -37,7 +42,7 @@ export function applyShortcut(
     labels[i] = label;
     for (let p = 0; p < hw; p++) digitMasks[i * hw + p] = gray[p] > DIGIT_THRESHOLD ? 1 : 0;
     rule.apply({
-      gray, height, width, label, reversed, rng,
+      gray, height, width, label: shortcutLabel ? shortcutLabel.int(CLASSES_DRAWN) : label, reversed, rng,
       out: images.subarray(i * hw * ch, (i + 1) * hw * ch),
       shortcutMask: shortcutMasks?.subarray(i * hw, (i + 1) * hw),
     });
@@ -68,13 +73,17 @@ export function datasetChecksum(splits: ImageSplit[]): string {
 export function buildFromBase(name: string, base: BaseSet, rule: ShortcutRule, opts: DatasetOptions = {}): ShortcutDataset {
   const seed = opts.seed ?? DEFAULT_DATA_SEED;
   const valSize = opts.valSize ?? DEFAULT_VAL_SIZE;
+  const shortcutLabels = opts.shortcutLabels ?? 'class';
+  if (shortcutLabels !== 'class' && shortcutLabels !== 'random') throw new UserError(`shortcut labels must be 'class' or 'random', not '${String(shortcutLabels)}'`);
   const { train: trIdx, val: vaIdx } = trainValIndices(base.train.count, valSize, seed);
   // One independent stream per split, so changing the validation size does not move test patches.
-  const train = applyShortcut('train', base.train, trIdx, rule, false, createRng(`${name}:train:${seed}`));
-  const val = applyShortcut('val', base.train, vaIdx, rule, false, createRng(`${name}:val:${seed}`));
+  const drawn = (split: SplitName) => (shortcutLabels === 'random' ? createRng(`${name}:${split}:shortcut-labels:${seed}`) : undefined);
+  const train = applyShortcut('train', base.train, trIdx, rule, false, createRng(`${name}:train:${seed}`), drawn('train'));
+  const val = applyShortcut('val', base.train, vaIdx, rule, false, createRng(`${name}:val:${seed}`), drawn('val'));
   const test = applyShortcut('test', base.test, range(base.test.count), rule, true, createRng(`${name}:test:${seed}`));
   return {
     name, base: base.name, shortcut: rule.name, classes: base.classes, seed,
+    ...(shortcutLabels === 'random' ? { shortcutLabels } : {}),
     train, val, test, checksum: datasetChecksum([train, val, test]),
   };
 }

@@ -28,6 +28,8 @@ export function cacheSource(name: string, opts: DatasetOptions): Record<string, 
     // The environment's data folders are part of the key: another LTL_MNIST_DIR must not hit this cache.
     dirs: [opts.dir ?? '', process.env.LTL_MNIST_DIR ?? '', process.env.LTL_FASHION_DIR ?? ''],
     seed: opts.seed ?? '', valSize: opts.valSize ?? '',
+    // absent for the published datasets, so their existing caches stay valid
+    ...(opts.shortcutLabels && opts.shortcutLabels !== 'class' ? { shortcutLabels: opts.shortcutLabels } : {}),
     rule: { name: rule.name, fingerprint: rule.fingerprint ?? '', code: sha256(Buffer.from(String(rule.apply))) },
   };
 }
@@ -41,7 +43,7 @@ export function cacheFile(dir: string, name: string, source: Record<string, unkn
 const FIELDS = ['images', 'labels', 'digitMasks', 'shortcutMasks', 'sourceIndex'] as const;
 
 interface CacheHeader {
-  name: string; base: string; shortcut: string; classes: string[]; seed: number; checksum: string;
+  name: string; base: string; shortcut: string; classes: string[]; seed: number; checksum: string; shortcutLabels?: 'random';
   splits: Record<SplitName, { count: number; height: number; width: number; channels: 1 | 3 }>;
   source: Record<string, unknown>;
 }
@@ -67,6 +69,7 @@ export function saveCached(dir: string, ds: ShortcutDataset, opts: DatasetOption
   const source = cacheSource(ds.name, opts);
   const header: CacheHeader = {
     name: ds.name, base: ds.base, shortcut: ds.shortcut, classes: [...ds.classes], seed: ds.seed, checksum: ds.checksum, splits, source,
+    ...(ds.shortcutLabels === 'random' ? { shortcutLabels: 'random' as const } : {}),
   };
   writeTensorFile(cacheFile(dir, ds.name, source), tensors, { format: FORMAT, version: VERSION, dataset: jsonMetadata(header) });
 }
@@ -103,6 +106,7 @@ function decode(h: CacheHeader, tensors: Map<string, Tensor>): ShortcutDataset {
   }
   return {
     name: h.name, base: h.base, shortcut: h.shortcut, classes: h.classes, seed: h.seed,
+    ...(h.shortcutLabels === 'random' ? { shortcutLabels: 'random' as const } : {}),
     train: out.train!, val: out.val!, test: out.test!, checksum: h.checksum,
   };
 }

@@ -43,6 +43,8 @@ export interface ShortcutDataset {
   readonly shortcut: string;
   readonly classes: readonly string[];
   readonly seed: number;
+  /** What the shortcut of the training and validation images encodes (DatasetOptions.shortcutLabels); 'class' when absent. */
+  readonly shortcutLabels?: ShortcutLabels;
   readonly train: ImageSplit;
   readonly val: ImageSplit;
   readonly test: ImageSplit;
@@ -76,6 +78,15 @@ export interface ShortcutRule {
   }): void;
 }
 
+/**
+ * What the shortcut of the training and validation images encodes: 'class', the image's own label (the dataset as
+ * published: the shortcut predicts the label), or 'random', a label drawn independently for each image (the clean
+ * reference: the same base images with the same kind of shortcut, which now predicts nothing, so a net trained on it
+ * shows the limit any method can reach on the same test split). The test split always follows the reversed rule of
+ * the true label.
+ */
+export type ShortcutLabels = 'class' | 'random';
+
 /** How a shortcut dataset is built (loadDataset, lib/data/build.ts). */
 export interface DatasetOptions {
   /** Folder of the base set's IDX files (default: the base set's own default). */
@@ -84,6 +95,8 @@ export interface DatasetOptions {
   seed?: number;
   /** Training images held out for validation (the authors' 16 %: 9,600 of 60,000). */
   valSize?: number;
+  /** What the training and validation shortcut encodes (default 'class'). */
+  shortcutLabels?: ShortcutLabels;
   /** Folder for an on-disk cache of the built dataset (checked by checksum); none by default. */
   cacheDir?: string;
 }

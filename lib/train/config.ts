@@ -57,6 +57,12 @@ function validatePrompts(c: TrainConfig): void {
   if (c.select === 'val-rr' && !spatial && c.attributePrompt === null) {
     throw new UserError('--select val-rr scores validation epochs with the prompts\' penalty: give --prompt, --negative-prompt or --attribute-prompt');
   }
+  if (c.select === 'val-cf' && !spatial && c.attributePrompt === null) {
+    throw new UserError('--select val-cf varies validation images where the prompts say nothing may matter: give --prompt, --negative-prompt or --attribute-prompt');
+  }
+  if (c.augment === 'prompt' && !spatial && c.attributePrompt === null) {
+    throw new UserError('--augment prompt varies training images where the prompts say nothing may matter: give --prompt, --negative-prompt or --attribute-prompt');
+  }
 }
 
 /**

@@ -118,6 +118,10 @@ const TRAIN_OPTION_SPECS = {
     help: 'a registered dataset, or BASE+RULE (a base set and a shortcut rule, e.g. fashion-mnist+decoy)',
   }),
   dataSeed: int({ arg: 'n', default: 37, min: 0, help: 'dataset seed: validation split, decoy positions' }),
+  shortcutLabels: choice(['class', 'random'] as const, {
+    arg: 'l', default: 'class', help: 'what the shortcut of the training and validation images encodes (the test split always follows the reversed rule of the true label)',
+    about: { class: 'the label, as published', random: 'a label drawn independently: the clean reference, the limit any method can reach on the same test split' },
+  }),
   method: choice(METHODS, { arg: 'm', default: 'align', help: 'training method', about: METHOD_ABOUT }),
   model: choice(MODEL_NAMES, { arg: 'm', default: 'lenet-gap', help: 'network', about: { 'lenet-gap': "the paper's, 32x32", cdep: "CDEP's CNN, 28x28" } }),
   attention: choice(ATTENTION_NAMES, { arg: 'a', default: 'cam', help: 'the attention map aligned with the targets' }),
@@ -156,6 +160,15 @@ const TRAIN_OPTION_SPECS = {
     arg: 'f', default: 'moment', help: 'how the attribute matrix is used',
     about: { moment: "C = M / lambda_max, the VLM's graded matrix", 'free-axis': 'I - v v^T, v its least direction' },
   }),
+  augment: choice(['none', 'prompt', 'annotation'] as const, {
+    arg: 'a', default: 'none', help: 'counterfactual augmentation: training images are varied where nothing may matter (any method; a step sees the varied images)',
+    about: {
+      none: 'images as they are',
+      prompt: "redraw off the positive prompt's region and on negative prompts' regions from another image of the batch; recolour along the attribute prompt with colours the VLM names",
+      annotation: 'the reference twin: redraw on the annotated shortcut region, or recolour with a hand-coded random colour',
+    },
+  }),
+  augmentShare: num({ arg: 'p', default: 1, min: 0, atMost: 1, help: 'share of training images varied in each step (--augment)' }),
   lambda: num({ arg: 'l', default: 160, min: 0, help: 'lambda0: weight of the attention or RRR term' }),
   egReferences: int({
     arg: 'n', default: 1, min: 1,
@@ -174,9 +187,12 @@ const TRAIN_OPTION_SPECS = {
   batch: int({ arg: 'n', default: 32, min: 1, help: 'batch size' }),
   limit: int({ arg: 'n', default: null, min: 1, defaultText: 'all', help: 'train on the first N training images' }),
   evalLimit: int({ arg: 'n', default: null, min: 1, defaultText: 'all', help: 'evaluate on the first N validation and test images each epoch' }),
-  select: choice(['val-acc', 'val-score', 'val-rr'] as const, {
+  select: choice(['val-acc', 'val-score', 'val-rr', 'val-cf'] as const, {
     arg: 's', default: 'val-acc', help: 'what picks the reported epoch (validation only)',
-    about: { 'val-score': 'val acc x exp(-beta KL(p||q))', 'val-rr': 'val acc x (1 - validation excluded share), needs prompts' },
+    about: {
+      'val-score': 'val acc x exp(-beta KL(p||q))', 'val-rr': 'val acc x (1 - validation excluded share), needs prompts',
+      'val-cf': "accuracy on validation images varied where the prompts say nothing may matter (fixed draws), needs prompts",
+    },
   }),
   scoreBeta: num({ arg: 'b', default: 0.3, min: 0, help: 'beta of --select val-score' }),
   engine: text({

@@ -10,6 +10,7 @@ import { UserError } from '../util/errors';
 import { canonicalJson } from '../util/canonical-json';
 import { readSealedJson, writeSealedJson } from '../util/sealed';
 import { attributeMatrix, freeAxisMatrix, symmetricEigen3 } from '../vlm/embedded/attribute';
+import { attributeSpan, type AttributeSpan } from '../vlm/embedded/attribute-span';
 import { loadCheckpoint } from '../vlm/embedded/checkpoint';
 
 /**
@@ -129,6 +130,9 @@ export interface PromptInfo {
   valMeanWeight: number | null;
   /** Images whose positive map is empty (no constraint from it). */
   emptyPositive: { train: number; val: number | null };
+  /** What the attribute prompt's words span (counterfactual recolouring), when asked for: per value prompt the number
+   * of colours the VLM names with it, and the cache key of the span (its digest). */
+  span?: { values: string[]; counts: number[]; unnamed: number; cacheKey: string };
 }
 
 export interface PromptConstraint {
@@ -142,6 +146,11 @@ export interface PromptConstraint {
   val?: Float32Array;
   /** Whether the excluded share can be measured on validation images. */
   measurable: boolean;
+  /** Per-pixel weights of the validation images with the counterfactual measure's mask settings (CF_MEASURE_MASKS):
+   * where counterfactual validation redraws; undefined without validation maps or spatial prompts. */
+  valCounterfactual?: Float32Array;
+  /** The attribute prompt's span of values (PromptConstraintOptions.span). */
+  span?: AttributeSpan;
   /**
    * The largest R(x) / |g|^2 the penalty allows (w <= 1): 1 per term (per-pixel with S = I; global: lambda_max(C),
    * 1 for every form here). The recorded share is divided by it, so it stays in [0, 1]: with both terms it is
@@ -156,6 +165,8 @@ type PromptConfig = Pick<TrainConfig, 'maps' | 'prompt' | 'negativePrompts' | 'a
 export interface PromptConstraintOptions {
   /** Cache root (default data/cache; maps/ and attributes/ below it). */
   cacheDir?: string;
+  /** Also read what the attribute prompt's words span from the VLM (counterfactual recolouring). */
+  span?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -171,7 +182,7 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
     ...c.negativePrompts.map((p) => ({ prompt: p, role: 'negative' as const })),
   ];
   const provenance: MapProvenance[] = [];
-  const parts: Record<'train' | 'val', Float32Array[]> = { train: [], val: [] };
+  const parts: Record<'train' | 'val' | 'valCf', Float32Array[]> = { train: [], val: [], valCf: [] };
   const empty = { train: 0, val: null as number | null };
   let valMissing = false;
   const gens = new Map<string, MapGenerator | undefined>();
@@ -192,16 +203,18 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
         // The validation masks measure the right-reasons score: always with the default mask settings, so that runs
         // whose training masks differ (--prompt-mass, --prompt-dilate) are compared on one scale.
         const s = split === 'train' ? { threshold: c.promptThreshold, mass: c.promptMass, positiveRadius: c.promptDilate, negativeRadius: c.negativeDilate } : MEASURE_MASKS;
-        if (t.role === 'positive') {
-          const m = positiveWeights(got.maps, { threshold: s.threshold, mass: s.mass, radius: s.positiveRadius }, size);
-          parts[split].push(m.weights);
-          if (split === 'train') empty.train = m.empty; else empty.val = m.empty;
-        } else {
-          parts[split].push(negativeWeights(got.maps, { threshold: s.threshold, mass: s.mass, radius: s.negativeRadius }, size));
-        }
+        const weights = (m: { threshold: number; mass: number | null; positiveRadius: number; negativeRadius: number }) => (t.role === 'positive'
+          ? positiveWeights(got.maps, { threshold: m.threshold, mass: m.mass, radius: m.positiveRadius }, size)
+          : { weights: negativeWeights(got.maps, { threshold: m.threshold, mass: m.mass, radius: m.negativeRadius }, size), empty: 0 });
+        const w = weights(s);
+        parts[split].push(w.weights);
+        if (t.role === 'positive') { if (split === 'train') empty.train = w.empty; else empty.val = w.empty; }
+        // counterfactual validation redraws with one setting for every run too (CF_MEASURE_MASKS)
+        if (split === 'val') parts.valCf.push(weights(CF_MEASURE_MASKS).weights);
       }
     }
     let attribute: PromptInfo['attribute'] = null;
+    let span: (AttributeSpan & { cacheKey: string; cached: boolean }) | undefined;
     let global: number[] | null = null;
     let measureGlobal: number[] | null = null;
     if (c.attributePrompt !== null) {
@@ -212,10 +225,15 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
       global = c.attributeForm === 'free-axis' ? freeAxisMatrix(a) : a.matrix;
       measureGlobal = a.matrix;
       attribute = { ...a, form: c.attributeForm, used: global };
+      if (o.span) {
+        span = await attributeSpan(vlm, ds, c.attributePrompt, path.join(cacheDir, 'attributes'));
+        o.log?.(`attribute prompt ${JSON.stringify(c.attributePrompt)} spans ${span.colours.reduce((n, g) => n + g.length, 0)} colours the VLM names (${span.values.map((v, i) => `${v}: ${span!.colours[i].length}`).join(', ')}; ${span.unnamed} of the grid named by none)${span.cached ? ', from the cache' : ''}`);
+      }
       if (!embedded || embedded.name !== 'embedded') vlm.model.dispose();
     }
     const train = combineWeights(parts.train);
     const val = valMissing ? undefined : combineWeights(parts.val);
+    const valCounterfactual = valMissing ? undefined : combineWeights(parts.valCf);
     const penalty: InputGradPenalty = { spatial: train ? IDENTITY3 : null, global };
     const mean = (w?: Float32Array) => (w && w.length ? w.reduce((a, b) => a + b, 0) / w.length : null);
     const info: PromptInfo = {
@@ -223,11 +241,15 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
       masks: { threshold: c.promptThreshold, ...(c.promptMass !== null ? { mass: c.promptMass } : {}), positiveRadius: c.promptDilate, negativeRadius: c.negativeDilate },
       ...(sameMasks(c) ? {} : { measureMasks: MEASURE_MASKS }),
       penalty, provenance, attribute, trainMeanWeight: mean(train), valMeanWeight: mean(val), emptyPositive: empty,
+      ...(span ? { span: { values: span.values, counts: span.colours.map((g) => g.length), unnamed: span.unnamed, cacheKey: span.cacheKey } } : {}),
     };
     if (empty.train) o.log?.(`warning: ${empty.train} of ${nTrain} positive maps of ${JSON.stringify(c.prompt)} are empty (no constraint on those images)`);
     const measurePenalty: InputGradPenalty = { spatial: penalty.spatial, global: measureGlobal };
     const shareBound = (measurePenalty.spatial ? 1 : 0) + (measureGlobal ? Math.max(0, symmetricEigen3(measureGlobal).values[0]) : 0);
-    return { penalty, measurePenalty, train, val, measurable: !!val || !train, shareBound: shareBound > 0 ? shareBound : 1, info };
+    return {
+      penalty, measurePenalty, train, val, measurable: !!val || !train, shareBound: shareBound > 0 ? shareBound : 1, info,
+      ...(valCounterfactual ? { valCounterfactual } : {}), ...(span ? { span } : {}),
+    };
   } finally {
     for (const g of gens.values()) g?.dispose?.();
   }
@@ -237,6 +259,14 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
 export const MEASURE_MASKS = {
   threshold: PAPER_DEFAULTS.promptThreshold, mass: null, positiveRadius: PAPER_DEFAULTS.promptDilate, negativeRadius: PAPER_DEFAULTS.negativeDilate,
 } as const;
+
+/**
+ * The mask settings of counterfactual validation (--select val-cf), the same for every run so that runs are compared on
+ * one set of images: the positive region by mass 0.99 dilated by 2 (a peaked map thresholded at half its maximum leaves
+ * out faint strokes, and redrawing the object's own strokes would test the net on broken objects), negative regions
+ * as the defaults.
+ */
+export const CF_MEASURE_MASKS = { threshold: PAPER_DEFAULTS.promptThreshold, mass: 0.99, positiveRadius: 2, negativeRadius: PAPER_DEFAULTS.negativeDilate } as const;
 
 function sameMasks(c: PromptConfig): boolean {
   return c.promptMass === null && c.promptThreshold === MEASURE_MASKS.threshold && c.promptDilate === MEASURE_MASKS.positiveRadius && c.negativeDilate === MEASURE_MASKS.negativeRadius;
@@ -248,6 +278,7 @@ function fingerprint(info: PromptInfo): string {
     masks: info.masks,
     maps: info.provenance.map((p) => ({ prompt: p.prompt, role: p.role, split: p.split, count: p.count, generatorId: p.generatorId, mapsSha256: p.mapsSha256 })),
     penalty: info.penalty,
+    ...(info.span ? { span: info.span.cacheKey } : {}),
   });
 }
 

@@ -1,6 +1,7 @@
 import type { StepPhase } from '../engines/types';
 import type { TrainConfig } from './config';
 import type { PromptInfo } from './prompt-constraint';
+import type { CounterfactualInfo } from './counterfactuals';
 
 /**
  * What a run records: one record per epoch, and the finished run's result (result.json). Apart from the trainer
@@ -24,6 +25,9 @@ export interface EpochRecord {
    * energy where the prompts say the evidence is not), divided by the number of penalty terms (per-pixel,
    * global) so it lies in [0, 1]; null when the run names no prompt. */
   valExcludedShare?: number | null;
+  /** Accuracy on the counterfactual validation images (the validation images varied where the prompts say nothing may
+   * matter; lib/train/counterfactuals.ts); null when the run names no prompt (absent in runs made before it existed). */
+  valCfAcc?: number | null;
   testAcc: number;
   /** Training seconds of this epoch (no evaluation). */
   seconds: number;
@@ -43,11 +47,14 @@ export interface TrainResult {
   targets: { source: string; empty: number } | null;
   /** The prompt constraint (maps, prompts, cache keys, map digests, attribute matrix); null without prompts. */
   prompts?: PromptInfo | null;
+  /** The counterfactual augmentation and validation (null without either). */
+  counterfactual?: CounterfactualInfo | null;
   selectBy: TrainConfig['select'];
   selectedEpoch: number;
   valAccSelected: number;
   valScoreSelected: number;
   valExcludedShareSelected?: number | null;
+  valCfAccSelected?: number | null;
   testAccSelected: number;
   valAccFinal: number;
   testAccFinal: number;

@@ -21,6 +21,7 @@ import { NonFiniteLossError } from '../engines/types';
 import { rrrModePenalty } from '../losses/rrr';
 import { CDEP_COLOUR_PIXELS, pixelProbabilities, type CdepRegion } from '../losses/cdep';
 import { buildPromptConstraint, checkPromptRecord, usesPrompts } from './prompt-constraint';
+import { augmentBatch, buildCounterfactuals } from './counterfactuals';
 import '../engines'; // registers the engines: tfjs, fused (lib/engines/fused: LeNet-GAP's vanilla, align, rrr, eg and cdep in one wasm kernel) and auto
 
 import type { DivergedRun, EpochRecord, TrainResult, RunInputs } from './result';
@@ -48,12 +49,13 @@ export interface RunOptions {
 /** Thrown by runTraining when opts.haltAfterEpoch stops it. */
 /** The result fields of the epoch validation selects (and of the last epoch), from the epoch records. */
 export function selectionSummary(history: readonly EpochRecord[], select: TrainConfig['select']): Pick<TrainResult,
-  'selectBy' | 'selectedEpoch' | 'valAccSelected' | 'valScoreSelected' | 'valExcludedShareSelected' | 'testAccSelected' | 'valAccFinal' | 'testAccFinal'> {
+  'selectBy' | 'selectedEpoch' | 'valAccSelected' | 'valScoreSelected' | 'valExcludedShareSelected' | 'valCfAccSelected' | 'testAccSelected' | 'valAccFinal' | 'testAccFinal'> {
   const sel = selectEpoch(history, select);
   const last = history[history.length - 1];
   return {
     selectBy: select, selectedEpoch: sel,
     valAccSelected: history[sel].valAcc, valScoreSelected: history[sel].valScore, valExcludedShareSelected: history[sel].valExcludedShare ?? null,
+    valCfAccSelected: history[sel].valCfAcc ?? null,
     testAccSelected: history[sel].testAcc,
     valAccFinal: last.valAcc, testAccFinal: last.testAcc,
   };
@@ -74,10 +76,11 @@ export class TrainingHalted extends Error {
  * epoch from the CE-only warm-up is a vanilla model and must not be reported as the method's.
  */
 export function selectEpoch(
-  epochs: ReadonlyArray<Pick<EpochRecord, 'valAcc' | 'valScore' | 'valExcludedShare'> & { phase?: StepPhase }>,
+  epochs: ReadonlyArray<Pick<EpochRecord, 'valAcc' | 'valScore' | 'valExcludedShare' | 'valCfAcc'> & { phase?: StepPhase }>,
   by: TrainConfig['select'],
 ): number {
-  const value = (e: number) => (by === 'val-acc' ? epochs[e].valAcc : by === 'val-rr' ? rightReasonsScore(epochs[e]) : epochs[e].valScore);
+  const value = (e: number) => (by === 'val-acc' ? epochs[e].valAcc : by === 'val-rr' ? rightReasonsScore(epochs[e])
+    : by === 'val-cf' ? epochs[e].valCfAcc ?? -1 : epochs[e].valScore);
   const combined = epochs.some((e) => e.phase === 'combined');
   let best = -1;
   for (let e = 0; e < epochs.length; e++) {
@@ -138,8 +141,9 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   }
 
   const backend: BackendInfo = await initBackend();
-  const ds = opts.dataset ?? loadDataset(config.dataset, { dir: opts.mnistDir, seed: config.dataSeed });
+  const ds = opts.dataset ?? loadDataset(config.dataset, { dir: opts.mnistDir, seed: config.dataSeed, shortcutLabels: config.shortcutLabels });
   if (opts.dataset && ds.seed !== config.dataSeed) throw new UserError(`the dataset given was built with data seed ${ds.seed}, the config says ${config.dataSeed}`);
+  if (opts.dataset && (ds.shortcutLabels ?? 'class') !== config.shortcutLabels) throw new UserError(`the dataset given has shortcut labels '${ds.shortcutLabels ?? 'class'}', the config says '${config.shortcutLabels}'`);
 
   // --- data, made once
   const size = modelInputSize(config.model);
@@ -160,7 +164,9 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     if (targets!.empty) log(`warning: ${targets!.empty} of ${nTrain} target maps are empty (their attention term is 0)`);
   }
   // Prompt-guided constraint: the rrr penalty in prompt mode, and the validation right-reasons score of any run with prompts.
-  const prompts = usesPrompts(config) ? await buildPromptConstraint(config, ds, nTrain, nVal, size, { cacheDir: opts.promptCacheDir, log }) : undefined;
+  const prompts = usesPrompts(config)
+    ? await buildPromptConstraint(config, ds, nTrain, nVal, size, { cacheDir: opts.promptCacheDir, log, span: config.augment === 'prompt' || config.select === 'val-cf' })
+    : undefined;
   if (config.select === 'val-rr' && !prompts?.measurable) throw new UserError(`--select val-rr needs validation maps of the prompts; --maps ${config.maps} has none (a map file holds training maps only)`);
   // rrr, eg and cdep read the same masks: the annotation (decoy region, or colour) or the prompts' (their language twin)
   const penalised = config.method === 'rrr' || config.method === 'eg' || config.method === 'cdep';
@@ -176,6 +182,9 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     rrrMasks = prepareRrrMasks(ds.train, nTrain, size);
     if (!rrrMasks) throw new UserError(`--method ${config.method} with spatial masks needs a spatial shortcut (decoy patch); ${ds.name} has none: use --rrr-mode colour`);
   }
+
+  // Counterfactual augmentation and validation (lib/train/counterfactuals.ts): training and validation images only.
+  const cf = buildCounterfactuals(config, { name: ds.name, train: ds.train }, prompts, { nTrain, nVal, size, valX });
 
   const inputs: RunInputs = {
     dataset: ds.name, datasetChecksum: ds.checksum,
@@ -232,6 +241,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
         for (let k = 0; k < n; k++) by[k] = trainY[idx[k]];
         if (bt) gatherRows(targets!.data, nGrid, idx, bt);
         if (bm) gatherRows(rrrMasks!, rowM, idx, bm);
+        if (cf.train) augmentBatch(cf.train, bx, idx, n, config.seed, `${e}:${s}`);
         let r;
         try {
           r = engine.trainStep({
@@ -253,6 +263,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
       const t1 = performance.now();
       const share = prompts?.measurable ? { rrrMask: prompts.val, penalty: prompts.measurePenalty } : {};
       const v = engine.evaluate({ size: nVal, images: valX, labels: valY, targets: valTargets?.data, ...share });
+      const vcf = cf.val ? engine.evaluate({ size: nVal, images: cf.val, labels: valY }) : undefined;
       const t = engine.evaluate({ size: nTest, images: testX, labels: testY });
       const valAcc = v.correct / v.count;
       const valAttKl = v.attKlSum !== undefined ? v.attKlSum / v.count : null;
@@ -261,6 +272,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
         loss: sl / nb, ce: sc / nb, att: sa / nb,
         valAcc, valScore: valAttKl === null ? valAcc : valAcc * Math.exp(-config.scoreBeta * valAttKl), valAttKl,
         valExcludedShare: v.excludedShareSum !== undefined ? v.excludedShareSum / v.count / prompts!.shareBound : null,
+        valCfAcc: vcf ? vcf.correct / vcf.count : null,
         testAcc: t.correct / t.count,
         seconds, evalSeconds: (performance.now() - t1) / 1000, imagesPerSecond: nTrain / seconds,
       };
@@ -298,6 +310,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     trainImages: nTrain, valImages: nVal, testImages: nTest,
     targets: targets ? { source: targets.source, empty: targets.empty } : null,
     prompts: prompts ? prompts.info : null,
+    counterfactual: cf.info,
     ...selectionSummary(history, config.select),
     epochs: history, trainSeconds, imagesPerSecond: imagesTrained / trainSeconds,
     resumedAfterEpoch: resume ? resume.meta.epoch : null,

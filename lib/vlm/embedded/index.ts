@@ -20,3 +20,4 @@ registerGenerator('embedded', (o) => new EmbeddedGenerator({
   allowUnknownPrompt: o.allowUnknownPrompt === true,
   warn: typeof o.warn === 'function' ? (o.warn as (msg: string) => void) : undefined,
 }), { description: 'the embedded VLM (our small CLIP-style model, checkpoint data/vlm): softmax of patch-prompt similarity against background prompts', usesPrompt: true });
+export * from './attribute-span';

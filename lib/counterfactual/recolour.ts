@@ -1,0 +1,42 @@
+/**
+ * Recolours an image: every pixel becomes its stroke intensity times one colour c,
+ *     y_p = (s_p / max_q s_q) * c,   s_p = max over channels of the pixel (in [0, 1]),
+ * so what the image shows (where and how strongly it is drawn, relative to its brightest pixel) is kept and its colour
+ * - hue, saturation and lightness, since "colour" in words includes how light a colour is - is replaced. Why lightness
+ * too: a recolouring that keeps each pixel's brightness leaves whatever brightness says about the label (ColorMNIST's
+ * palette codes the label in brightness as well as hue). Black stays black; an all-black image is left as it is.
+ * Works on the models' input scale ([-1, 1], x = 2 v - 1).
+ */
+export function recolourImage(images: Float32Array, k: number, size: number, colour: readonly [number, number, number]): void {
+  const hw = size * size, o = k * hw * 3;
+  let top = -1;
+  for (let p = 0; p < hw; p++) {
+    const a = o + 3 * p;
+    const s = Math.max(images[a], images[a + 1], images[a + 2]);
+    if (s > top) top = s;
+  }
+  const topV = (top + 1) / 2;
+  if (!(topV > 0)) return;
+  const [r, g, b] = colour;
+  for (let p = 0; p < hw; p++) {
+    const a = o + 3 * p;
+    const rel = (Math.max(images[a], images[a + 1], images[a + 2]) + 1) / 2 / topV;
+    images[a] = 2 * rel * r - 1;
+    images[a + 1] = 2 * rel * g - 1;
+    images[a + 2] = 2 * rel * b - 1;
+  }
+}
+
+/** The stroke profile recolourImage keeps: per pixel, its largest channel over the image's largest, in [0, 1]. */
+export function strokeProfile(images: Float32Array, k: number, size: number): Float32Array {
+  const hw = size * size, o = k * hw * 3;
+  const out = new Float32Array(hw);
+  let top = 0;
+  for (let p = 0; p < hw; p++) {
+    const a = o + 3 * p;
+    out[p] = (Math.max(images[a], images[a + 1], images[a + 2]) + 1) / 2;
+    if (out[p] > top) top = out[p];
+  }
+  if (top > 0) for (let p = 0; p < hw; p++) out[p] /= top;
+  return out;
+}
