@@ -9,6 +9,9 @@
  *     (bench/torch_bench.py) and shows n/a for CDEP (no twin of its decomposition);
  *   - the same CDEP and EG steps on the fused kernel (their rows beside the tfjs ones; PyTorch's column repeats EG's
  *     twin);
+ *   - vanilla steps on counterfactual batches (lib/counterfactual: each batch gathered, every image's region off the
+ *     digit redrawn from another image of the batch and the image recoloured, as `ltl train --augment prompt` makes
+ *     them), beside the plain vanilla step: the augmentation's cost, as the ratio of the two;
  *   - evaluation images/s; embedded-VLM maps/s (when lib/vlm/embedded provides the generator);
  *   - --tfjs: the generic tfjs engine on the selected backend (LTL_BACKEND), for before/after;
  *   - --torch: PyTorch (one thread) on the same images, targets and initial weights; prints the ratios;
@@ -39,6 +42,8 @@ import { FusedLeNetGap, flattenParams, profileFusedPhases, type FusedAttention }
 import { initBackend } from '../lib/backend';
 import { createGenerator } from '../lib/maps/registry';
 import { runTorchBench } from './torch';
+import { CounterfactualBatcher } from '../lib/counterfactual/kernel';
+import { randomColours } from '../lib/counterfactual';
 
 interface Opts {
   engine: 'fused' | 'tfjs';
@@ -75,9 +80,11 @@ const METHODS = [
   { key: 'cdepColourFused', label: 'train CDEP (colour prior, 8 pixels, fused)', json: 'trainCdepColourFusedImagesPerSecond', method: 'cdep', pixels: true, fusedOnly: true, noTorch: true },
   { key: 'eg', label: 'train EG, 1 reference (decoy mask, tfjs)', json: 'trainEgImagesPerSecond', method: 'eg', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', tfjsOnly: true },
   { key: 'egFused', label: 'train EG, 1 reference (decoy mask, fused)', json: 'trainEgFusedImagesPerSecond', method: 'eg', penalty: { spatial: IDENTITY3, global: null }, data: 'decoy', masks: 'decoy', fusedOnly: true, torchTwin: 'eg' },
+  // the language recipe's step: vanilla on counterfactual batches (off-digit region redrawn, image recoloured)
+  { key: 'counterfactual', label: 'train vanilla, counterfactual batches', json: 'trainCounterfactualImagesPerSecond', method: 'vanilla', counterfactual: true, fusedOnly: true, noTorch: true },
 ] as const satisfies ReadonlyArray<{
   key: string; label: string; json: string; method: 'vanilla' | 'align' | 'rrr' | 'cdep' | 'eg';
-  attention?: FusedAttention; penalty?: InputGradPenalty; data?: 'decoy'; masks?: 'decoy' | 'prompt'; pixels?: true; tfjsOnly?: true; fusedOnly?: true; noTorch?: true; torchTwin?: string;
+  attention?: FusedAttention; penalty?: InputGradPenalty; data?: 'decoy'; masks?: 'decoy' | 'prompt'; pixels?: true; tfjsOnly?: true; fusedOnly?: true; noTorch?: true; torchTwin?: string; counterfactual?: true;
 }>;
 type MethodSpec = (typeof METHODS)[number];
 type MethodKey = MethodSpec['key'];
@@ -171,6 +178,32 @@ function timeTraining(engine: TrainEngine, d: TrainData, B: number, warmup: numb
   return timed(Math.ceil(images / B) * B, () => run(images));
 }
 
+/**
+ * As timeTraining for vanilla, but each batch is made as `ltl train --augment prompt` makes it: the rows gathered
+ * from the split, every image's region off the digit (the prompt constraint's weights of a perfect "a digit" map)
+ * redrawn from another image of the batch, and the image recoloured (hand-coded random colours: the colour source
+ * changes no work done); the gathering is counted, which the plain vanilla step does not pay.
+ */
+function timeCounterfactual(engine: TrainEngine, d: Data, B: number, warmup: number, images: number, step: StepOptions): Rate {
+  const row = 32 * 32 * 3;
+  const regions = Uint8Array.from(d.promptMasks, (w) => (w > 0 ? 1 : 0));
+  const batcher = new CounterfactualBatcher(d.x, d.count, 32, regions, B);
+  const colours = randomColours();
+  const buf = new Float32Array(B * row), rows = new Int32Array(B);
+  let pos = 0, key = 0;
+  const run = (k: number) => {
+    for (let done = 0; done < k; done += B) {
+      if (pos + B > d.count) pos = 0;
+      for (let i = 0; i < B; i++) rows[i] = pos + i;
+      batcher.batch(rows, B, 1, colours, createRng(`37:augment:${key++}`), buf);
+      engine.trainStep({ size: B, images: buf, labels: d.y.subarray(pos, pos + B) }, step);
+      pos += B;
+    }
+  };
+  run(warmup);
+  return timed(Math.ceil(images / B) * B, () => run(images));
+}
+
 function timeEval(engine: TrainEngine, d: Data, n: number): Rate {
   const k = Math.min(n, d.count);
   engine.evaluate({ size: Math.min(k, 500), images: d.x, labels: d.y }); // warm-up
@@ -230,6 +263,7 @@ function measureEngine(kind: 'fused' | 'tfjs', d: Data, decoy: DecoyData | undef
     try {
       out[m.key] = isTfjsOnly(m)
         ? timeTraining(e, methodData(m, d, decoy), o.batch, o.tfjsOnlyWarmup, o.tfjsOnlyImages, stepOptions(m, o))
+        : 'counterfactual' in m ? timeCounterfactual(e, d, o.batch, warmup, images, stepOptions(m, o))
         : timeTraining(e, methodData(m, d, decoy), o.batch, warmup, images, stepOptions(m, o));
     } finally {
       e.dispose(); // tfjs engines hold variables; --rounds would otherwise pile them up
@@ -382,6 +416,9 @@ async function main(): Promise<void> {
   const line = (name: string, f: Rate, t?: Rate, p?: Rate) => rows.push([name, r2(f), ...(tfjsM ? [r2(t)] : []), ...(torch ? [r2(p), p ? ratio(f, p) : 'n/a'] : [])]);
   for (const m of timed) line(m.label, main[m.key]!, tfjsM?.[m.key], torch?.[m.key]);
   line('eval', main.eval, tfjsM?.eval, torch?.eval);
+  // the augmentation's cost: a counterfactual step's rate over a plain vanilla step's (the goal: >= 0.9)
+  const cfRatio = main.counterfactual && main.vanilla ? { wall: main.counterfactual.wall / main.vanilla.wall, cpu: main.counterfactual.cpu / main.vanilla.cpu } : undefined;
+  if (cfRatio) rows.push(['counterfactual / vanilla step', `${cfRatio.wall.toFixed(2)} | ${cfRatio.cpu.toFixed(2)}`]);
   rows.push(['embedded maps/s', maps.perSecond === null ? 'n/a' : fmt(maps.perSecond)]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const tfjsOnlyNote = selected.some(isTfjsOnly) ? `; CDEP / EG: tfjs ${backendInfo!.name} (${backendInfo!.threads} thr), ${o.tfjsOnlyImages} images after ${o.tfjsOnlyWarmup}, lambda ${CDEP_DEFAULT_LAMBDA} / ${EG_DEFAULT_LAMBDA}` : '';
@@ -417,6 +454,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({
       ...perMethod((r) => r.wall, main),
       cpuTime: perMethod((r) => r.cpu, main),
+      ...(cfRatio ? { counterfactualOverVanilla: cfRatio.wall, counterfactualOverVanillaCpuTime: cfRatio.cpu } : {}),
       mapsPerSecond: maps.perSecond, ...(maps.reason ? { mapsReason: maps.reason } : {}),
       ...(o.engine === 'fused' ? { backend: 'fused-wasm-simd', engine: 'fused', threads: 1 } : { backend: backendInfo!.name, engine: 'tfjs', threads: backendInfo!.threads }),
       batch: o.batch, trainImages: o.images, warmupImages: o.warmup, rounds: o.rounds, methods: o.methods, lambda: o.lambda, rrrLambda: o.rrrLambda,

@@ -18,13 +18,15 @@ test('bench: tiny run prints a table and the JSON fields of every method; --torc
   const j = JSON.parse(lines[lines.length - 1]);
   const fields = ['trainVanillaImagesPerSecond', 'trainAlignImagesPerSecond', 'trainGradcamImagesPerSecond', 'trainInputgradImagesPerSecond',
     'trainRrrImagesPerSecond', 'trainRrrColourImagesPerSecond', 'trainPromptImagesPerSecond', 'trainCdepImagesPerSecond', 'trainCdepFusedImagesPerSecond',
-    'trainEgImagesPerSecond', 'trainEgFusedImagesPerSecond', 'evalImagesPerSecond'];
+    'trainEgImagesPerSecond', 'trainEgFusedImagesPerSecond', 'trainCounterfactualImagesPerSecond', 'evalImagesPerSecond'];
   for (const k of fields) {
     assert.ok(typeof j[k] === 'number' && j[k] > 0, `${k} = ${j[k]}`);
     assert.ok(typeof j.cpuTime[k] === 'number' && j.cpuTime[k] > 0, `cpuTime.${k} = ${j.cpuTime[k]}`);
   }
   for (const row of ['train vanilla', 'train align, CAM', 'Grad-CAM', 'input-grad', 'RRR spatial', 'RRR colour', 'train prompt', 'train CDEP (decoy mask, tfjs)',
-    'train CDEP (decoy mask, fused)', 'train EG, 1 reference (decoy mask, tfjs)', 'train EG, 1 reference (decoy mask, fused)']) assert.ok(r.stdout.includes(row), row);
+    'train CDEP (decoy mask, fused)', 'train EG, 1 reference (decoy mask, tfjs)', 'train EG, 1 reference (decoy mask, fused)',
+    'train vanilla, counterfactual batches', 'counterfactual / vanilla step']) assert.ok(r.stdout.includes(row), row);
+  assert.ok(j.counterfactualOverVanilla > 0 && j.counterfactualOverVanillaCpuTime > 0, 'the augmentation\'s cost as a ratio');
   assert.ok('mapsPerSecond' in j && (j.mapsPerSecond === null ? typeof j.mapsReason === 'string' : j.mapsPerSecond > 0));
   assert.equal(j.backend, 'fused-wasm-simd');
   assert.equal(j.threads, 1);

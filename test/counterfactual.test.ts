@@ -7,7 +7,9 @@ import {
   applyCounterfactual, batchDonors, counterfactualSplit, namedColours, randomColours, recolourImage, redrawRegion, strokeProfile,
   type CounterfactualPlan,
 } from '../lib/counterfactual';
-import { buildCounterfactuals, augmentBatch } from '../lib/train/counterfactuals';
+import { buildCounterfactuals, counterfactualBatch } from '../lib/train/counterfactuals';
+import { CounterfactualBatcher } from '../lib/counterfactual/kernel';
+import { gatherRows } from '../lib/train/data';
 import { buildPromptConstraint } from '../lib/train/prompt-constraint';
 import { runTraining, resolveConfig, selectEpoch, type TrainConfig } from '../lib/train';
 import { prepareImages } from '../lib/train/data';
@@ -72,7 +74,7 @@ test('a counterfactual batch: share 0 changes nothing; same seed, same images; a
   const run = (share: number, seed: string) => {
     const x = images.slice();
     const rng = createRng(seed);
-    applyCounterfactual(plan, x, rows, n, batchDonors(x, n, S, rng), share, rng);
+    applyCounterfactual(plan, x, rows, n, batchDonors(images, rows, n, rng), share, rng);
     return x;
   };
   assert.deepEqual(run(0, 's'), images);
@@ -128,7 +130,7 @@ test('the language augmentation reads no test image and imports no shortcut rule
   const c = resolveConfig({ dataset: 'colormnist', method: 'vanilla', augment: 'prompt', prompt: 'a digit', attributePrompt: 'colour of a digit', promptMass: 0.99, select: 'val-cf', seed: 1 });
   const prompts = await buildPromptConstraint(c, poisoned, 40, 20, 32, { cacheDir: tmp(), span: true });
   const valX = prepareImages(ds.val, 20, 32);
-  const cf = buildCounterfactuals(c, poisoned, prompts, { nTrain: 40, nVal: 20, size: 32, valX });
+  const cf = buildCounterfactuals(c, poisoned, prompts, { nTrain: 40, nVal: 20, size: 32, valX, trainX: prepareImages(ds.train, 40, 32), batch: 32 });
   assert.ok(cf.train?.plan.regions && cf.train.plan.colours && cf.val);
   // the import closure of the language path, read from the sources: no shortcut rule (lib/data/shortcuts)
   const root = path.join(__dirname, '..');
@@ -155,9 +157,9 @@ test('counterfactual validation reads validation images only, with fixed draws; 
   const dir = tmp();
   const prompts = await buildPromptConstraint(c, ds, 40, 30, 32, { cacheDir: dir, span: true });
   const valX = prepareImages(ds.val, 30, 32);
-  const a = buildCounterfactuals(c, ds, prompts, { nTrain: 40, nVal: 30, size: 32, valX });
+  const a = buildCounterfactuals(c, ds, prompts, { nTrain: 40, nVal: 30, size: 32, valX, trainX: prepareImages(ds.train, 40, 32), batch: 32 });
   const other = { ...ds, train: smallDataset('decoymnist', { train: 40, val: 1, test: 1 }).train };
-  const b = buildCounterfactuals({ ...c, seed: 9 } as TrainConfig, other, prompts, { nTrain: 40, nVal: 30, size: 32, valX });
+  const b = buildCounterfactuals({ ...c, seed: 9 } as TrainConfig, other, prompts, { nTrain: 40, nVal: 30, size: 32, valX, trainX: prepareImages(other.train, 40, 32), batch: 32 });
   assert.deepEqual(a.val, b.val, 'neither the training images nor the run seed change the counterfactual validation images');
   assert.deepEqual(a.val, counterfactualSplit({ size: 32, regions: Uint8Array.from(prompts.valCounterfactual!, (w) => (w > 0 ? 1 : 0)) }, valX, 30));
   assert.notDeepEqual(a.val, valX, 'the frames were redrawn');
@@ -224,12 +226,36 @@ test('training with augmentation: same seed, same numbers; a resume gives an uni
   const plain = await runTraining({ ...config, augment: 'none' }, { dataset: ds });
   assert.notDeepEqual(nums(plain).map((x) => x[0]), nums(fresh).map((x) => x[0]), 'the augmentation changes what is trained on');
   assert.deepEqual(plain.epochs.map((e) => e.valCfAcc === null), [false, false, false]);
-  // the batch augmentation itself, keyed on the batch
-  const images = prepareImages(ds.train, 32, 32);
-  const regions = new Uint8Array(32 * 1024).fill(1);
-  const t = { plan: { size: 32, regions }, share: 1 };
-  const a = images.slice(), b = images.slice();
-  augmentBatch(t, a, Int32Array.from({ length: 32 }, (_, i) => i), 32, 4, '0:0');
-  augmentBatch(t, b, Int32Array.from({ length: 32 }, (_, i) => i), 32, 4, '0:0');
+  // the batch itself, keyed on the batch
+  const images = prepareImages(ds.train, 64, 32);
+  const regions = new Uint8Array(64 * 1024).fill(1);
+  const t = { plan: { size: 32, regions }, share: 1, batcher: new CounterfactualBatcher(images, 64, 32, regions, 32) };
+  const rows = Int32Array.from({ length: 32 }, (_, i) => 2 * i);
+  const a = new Float32Array(32 * 3072), b = new Float32Array(32 * 3072);
+  counterfactualBatch(t, rows, 32, 4, '0:0', a);
+  counterfactualBatch(t, rows, 32, 4, '0:0', b);
   assert.deepEqual(a, b);
+});
+
+test('the WebAssembly batch step gives the TypeScript reference\'s images bit for bit (gather, redraw, recolour, share)', () => {
+  const S = 32, N = 300, row = S * S * 3, n = 32;
+  const ds = smallDataset('colormnist', { train: N, val: 1, test: 1 });
+  const split = prepareImages(ds.train, N, S);
+  const rng0 = createRng('regions');
+  const regions = Uint8Array.from({ length: N * S * S }, () => (rng0.next() < 0.6 ? 1 : 0));
+  for (let p = 0; p < S * S; p++) regions[5 * S * S + p] = 0; // an image with an empty region
+  const colours = namedColours({ values: ['x', 'y'], colours: [[[1, 0, 0], [3 / 7, 1 / 7, 0]], [[0, 5 / 7, 1], [1 / 7, 1 / 7, 1 / 7]]] });
+  for (const [name, regs, cols, share] of [['both', regions, colours, 0.7], ['regions', regions, undefined, 1], ['colours', undefined, colours, 1], ['none', undefined, undefined, 1]] as const) {
+    const batcher = new CounterfactualBatcher(split, N, S, regs, n);
+    for (let it = 0; it < 20; it++) {
+      const rows = Int32Array.from({ length: n }, (_, k) => (k * 37 + it * 11) % N);
+      const out = new Float32Array(n * row), ref = new Float32Array(n * row);
+      batcher.batch(rows, n, share, cols, createRng(`b${it}`), out);
+      gatherRows(split, row, rows, ref);
+      const r = createRng(`b${it}`);
+      applyCounterfactual({ size: S, regions: regs, colours: cols }, ref, rows, n, batchDonors(split, rows, n, r), share, r);
+      assert.ok(out.every((v, i) => Object.is(v, ref[i])), `${name}, batch ${it}: bit for bit`);
+      if (name === 'none') assert.deepEqual(out, ref);
+    }
+  }
 });

@@ -5,25 +5,26 @@
  * - hue, saturation and lightness, since "colour" in words includes how light a colour is - is replaced. Why lightness
  * too: a recolouring that keeps each pixel's brightness leaves whatever brightness says about the label (ColorMNIST's
  * palette codes the label in brightness as well as hue). Black stays black; an all-black image is left as it is.
- * Works on the models' input scale ([-1, 1], x = 2 v - 1).
+ * Works on the models' input scale ([-1, 1], x = 2 v - 1): y = (x_max + 1) * c / v_top - 1 per channel. Written as
+ * flat loops (this runs on every training image of every step; see bench's counterfactual rows).
  */
 export function recolourImage(images: Float32Array, k: number, size: number, colour: readonly [number, number, number]): void {
-  const hw = size * size, o = k * hw * 3;
+  const start = k * size * size * 3, end = start + size * size * 3;
   let top = -1;
-  for (let p = 0; p < hw; p++) {
-    const a = o + 3 * p;
-    const s = Math.max(images[a], images[a + 1], images[a + 2]);
-    if (s > top) top = s;
+  for (let a = start; a < end; a += 3) {
+    const r = images[a], g = images[a + 1], b = images[a + 2];
+    const m = r > g ? (r > b ? r : b) : (g > b ? g : b);
+    if (m > top) top = m;
   }
   const topV = (top + 1) / 2;
   if (!(topV > 0)) return;
-  const [r, g, b] = colour;
-  for (let p = 0; p < hw; p++) {
-    const a = o + 3 * p;
-    const rel = (Math.max(images[a], images[a + 1], images[a + 2]) + 1) / 2 / topV;
-    images[a] = 2 * rel * r - 1;
-    images[a + 1] = 2 * rel * g - 1;
-    images[a + 2] = 2 * rel * b - 1;
+  const cr = colour[0] / topV, cg = colour[1] / topV, cb = colour[2] / topV;
+  for (let a = start; a < end; a += 3) {
+    const r = images[a], g = images[a + 1], b = images[a + 2];
+    const s = (r > g ? (r > b ? r : b) : (g > b ? g : b)) + 1; // 2 v: the stroke's value, doubled
+    images[a] = s * cr - 1;
+    images[a + 1] = s * cg - 1;
+    images[a + 2] = s * cb - 1;
   }
 }
 

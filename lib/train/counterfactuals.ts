@@ -5,10 +5,8 @@ import { prepareRrrMasks } from './data';
 import { dilateMask } from '../maps/morphology';
 import { UserError } from '../util/errors';
 import { createRng } from '../util/rng';
-import {
-  applyCounterfactual, batchDonors, counterfactualSplit, namedColours, randomColours, VAL_CF_SEED,
-  type CounterfactualPlan,
-} from '../counterfactual';
+import { counterfactualSplit, namedColours, randomColours, VAL_CF_SEED, type CounterfactualPlan } from '../counterfactual';
+import { CounterfactualBatcher } from '../counterfactual/kernel';
 
 /**
  * The run's counterfactuals (lib/counterfactual): what its training images are varied by (--augment) and the
@@ -22,8 +20,9 @@ import {
  * reads validation images only.
  */
 export interface RunCounterfactuals {
-  /** The training augmentation; undefined for --augment none. */
-  train?: { plan: CounterfactualPlan; share: number };
+  /** The training augmentation; undefined for --augment none. `batcher` holds the training images and regions and
+   * makes each step's batch (lib/counterfactual/kernel.ts). */
+  train?: { plan: CounterfactualPlan; share: number; batcher: CounterfactualBatcher };
   /** Counterfactual validation images [nVal, S, S, 3]; undefined when the prompts cannot say what to vary on
    * validation images (a map file holds training maps only; an attribute prompt without its span). */
   val?: Float32Array;
@@ -46,10 +45,10 @@ type CfConfig = Pick<TrainConfig, 'augment' | 'augmentShare' | 'attributePrompt'
 
 export function buildCounterfactuals(
   c: CfConfig, ds: Pick<ShortcutDataset, 'name' | 'train'>, prompts: PromptConstraint | undefined,
-  d: { nTrain: number; nVal: number; size: number; valX: Float32Array },
+  d: { nTrain: number; nVal: number; size: number; valX: Float32Array; trainX: Float32Array; batch: number },
 ): RunCounterfactuals {
   const hw = d.size * d.size;
-  let train: RunCounterfactuals['train'];
+  let train: { plan: CounterfactualPlan; share: number } | undefined;
   let colours: CounterfactualInfo['colours'] = null;
   if (c.augment === 'prompt') {
     if (!prompts) throw new UserError('--augment prompt varies what the prompts name: give --prompt, --negative-prompt or --attribute-prompt');
@@ -80,22 +79,21 @@ export function buildCounterfactuals(
   if (c.select === 'val-cf' && !val) {
     throw new UserError('--select val-cf needs validation maps of the prompts (a map file holds training maps only)');
   }
+  const batcher = train ? new CounterfactualBatcher(d.trainX, d.nTrain, d.size, train.plan.regions, d.batch) : undefined;
   const info: CounterfactualInfo | null = train || valInfo ? {
     augment: c.augment, share: c.augmentShare,
     trainFreeShare: train?.plan.regions ? meanOf(train.plan.regions.subarray(0, d.nTrain * hw)) : null,
     colours, valCf: valInfo,
   } : null;
-  return { train, val, info };
+  return { train: train && batcher ? { ...train, batcher } : undefined, val, info };
 }
 
 /**
- * Varies a training batch in place (RunCounterfactuals.train): draws from the run's seed and the batch's key, so a
- * resumed run draws as an uninterrupted one. `rows` are the batch's rows of the training split.
+ * A training batch, varied (RunCounterfactuals.train): the training rows `rows` into `out`, each image varied with the
+ * run's share; draws from the run's seed and the batch's key, so a resumed run draws as an uninterrupted one.
  */
-export function augmentBatch(train: NonNullable<RunCounterfactuals['train']>, images: Float32Array, rows: ArrayLike<number>, n: number, seed: number, key: string): void {
-  const rng = createRng(`${seed}:augment:${key}`);
-  const donors = batchDonors(images, n, train.plan.size, rng);
-  applyCounterfactual(train.plan, images, rows, n, donors, train.share, rng);
+export function counterfactualBatch(train: NonNullable<RunCounterfactuals['train']>, rows: ArrayLike<number>, n: number, seed: number, key: string, out: Float32Array): void {
+  train.batcher.batch(rows, n, train.share, train.plan.colours, createRng(`${seed}:augment:${key}`), out);
 }
 
 /** 1 where a weight is > 0 (a pixel the prompts say nothing may come from). */

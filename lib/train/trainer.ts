@@ -21,7 +21,7 @@ import { NonFiniteLossError } from '../engines/types';
 import { rrrModePenalty } from '../losses/rrr';
 import { CDEP_COLOUR_PIXELS, pixelProbabilities, type CdepRegion } from '../losses/cdep';
 import { buildPromptConstraint, checkPromptRecord, usesPrompts } from './prompt-constraint';
-import { augmentBatch, buildCounterfactuals } from './counterfactuals';
+import { buildCounterfactuals, counterfactualBatch } from './counterfactuals';
 import '../engines'; // registers the engines: tfjs, fused (lib/engines/fused: LeNet-GAP's vanilla, align, rrr, eg and cdep in one wasm kernel) and auto
 
 import type { DivergedRun, EpochRecord, TrainResult, RunInputs } from './result';
@@ -184,7 +184,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   }
 
   // Counterfactual augmentation and validation (lib/train/counterfactuals.ts): training and validation images only.
-  const cf = buildCounterfactuals(config, { name: ds.name, train: ds.train }, prompts, { nTrain, nVal, size, valX });
+  const cf = buildCounterfactuals(config, { name: ds.name, train: ds.train }, prompts, { nTrain, nVal, size, valX, trainX, batch: config.batch });
 
   const inputs: RunInputs = {
     dataset: ds.name, datasetChecksum: ds.checksum,
@@ -237,11 +237,12 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
       for (let s = 0; s < nTrain; s += B) {
         const n = Math.min(B, nTrain - s);
         const idx = order.subarray(s, s + n);
-        gatherRows(trainX, rowX, idx, bx);
+        // the batch's images, varied where the prompts say nothing may matter when the run augments
+        if (cf.train) counterfactualBatch(cf.train, idx, n, config.seed, `${e}:${s}`, bx);
+        else gatherRows(trainX, rowX, idx, bx);
         for (let k = 0; k < n; k++) by[k] = trainY[idx[k]];
         if (bt) gatherRows(targets!.data, nGrid, idx, bt);
         if (bm) gatherRows(rrrMasks!, rowM, idx, bm);
-        if (cf.train) augmentBatch(cf.train, bx, idx, n, config.seed, `${e}:${s}`);
         let r;
         try {
           r = engine.trainStep({
