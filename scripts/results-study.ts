@@ -1,34 +1,34 @@
 /**
- * The full-length study behind docs/results.md: vanilla, the paper's align (oracle and embedded-VLM maps), RRR with
- * the annotation (the reference) and the prompt-guided constraints with embedded-VLM maps, then the paper's other
- * baselines (Expected Gradients, CDEP) with the annotation and with the prompts' masks, on decoymnist-hard,
- * DecoyMNIST and ColorMNIST; and the harder benchmark, Fashion-MNIST under the frame decoy and the colour rule
- * (decoyfashion-hard, colorfashion: vanilla, align and prompt-guided RRR from the prompt "clothing"); 30 epochs on the
- * full training split, seeds 1-3 by default (--seeds).
+ * The full-length study behind docs/results.md (the study of 2026-12-07, on the committed VLM checkpoint v2): on
+ * decoymnist-hard, ColorMNIST, DecoyMNIST and the harder Fashion-MNIST sets (decoyfashion-hard, colorfashion), the
+ * language recipe (counterfactual augmentation from the prompts, `ltl train --recipe language`), its annotation twin,
+ * each dataset's clean reference (the same images with the shortcut drawn independently of the label: the limit),
+ * vanilla, prompt-guided RRR and RRR with the annotation, and the paper's align (embedded-VLM and oracle maps); 30
+ * epochs on the full training split, seeds 1-5 by default (--seeds).
  *
  *   node --import tsx scripts/results-study.ts [--jobs 2] [--seeds 1,2,3,4,5] [--only dataset,...] [--rows row,...]
  *     [--skip dataset/row,...] [--docs DIR] [--dry-run]
  *
- * (--rows: only those rows, e.g. rrr-prompt,eg-annotation; a dataset's first row, vanilla, always runs first: its run
- * makes the dataset's prompt maps; when --rows does not name it, that run only makes the maps: its other seeds do not
- * run and docs/results keeps its published runs. --skip: not these rows of these datasets, e.g.
- * colormnist/cdep-annotation, whose colour prior costs ~8x a spatial run and would hold a core for hours)
+ * (--rows: only those rows; a dataset's first row, vanilla, always runs first: its run makes the dataset's prompt maps;
+ * when --rows does not name it, that run only makes the maps: its other seeds do not run and docs/results keeps its
+ * published runs. --skip: not these rows of these datasets.)
  *
  * Every run is an `ltl train` run folder under runs/study/ (rerunning skips finished runs and resumes killed ones);
- * finished runs' result.json are copied to docs/results/<dataset>/<method>/seed-<n>/result.json, from which
+ * finished runs' result.json are copied to docs/results/<dataset>/<row>/seed-<n>/result.json, from which
  * scripts/results-table.ts makes the tables. Nothing here reads a test number:
- *  - every run measures the same prompts on validation ('a digit', on the Fashion sets 'clothing'; on the colour sets
- *    also the attribute 'colour') and
- *    selects its epoch with --select val-rr (val acc x (1 - excluded share of input-gradient energy));
- *  - a method with a lambda scan runs every lambda (and every variant of its settings, e.g. the prompt masks by mass)
- *    with seed 1 first; the pair whose run scores best on validation (val-rr score of its selected epoch, measured with
- *    the default masks and the graded attribute matrix for every run, so the candidates share one scale; ties: the
- *    smaller lambda, then the plain settings) is used for the other seeds; docs/results keeps that pair's seeds only.
+ *  - every run but the clean reference is given the dataset's language (the prompt that names the object, and the
+ *    negative or attribute prompt that names what must not matter: what `ltl diagnose` finds) and selects its epoch
+ *    with --select val-cf: accuracy on the validation images varied where the prompts say nothing may matter (fixed
+ *    draws, the same images for every run of a dataset). The clean reference has no shortcut to see and selects by
+ *    validation accuracy;
+ *  - a row with a scan runs every candidate (lambda x variant, e.g. the augmentation's share, 0 being "no
+ *    constraint") with seed 1 first; the candidate whose run has the best counterfactual validation accuracy at its
+ *    selected epoch is used for the other seeds (ties: the smaller lambda, then the plain settings); docs/results
+ *    keeps that candidate's seeds only, and docs/results/lambda-choices.json records the scan.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { rightReasonsScore } from '../lib/train/trainer';
 import { createHash } from 'node:crypto';
 import { readRunDiverged, readRunResult, runFiles } from '../lib/train/run-folder';
 
@@ -47,105 +47,64 @@ interface Method {
   then: number;
   /** All its seeds at `then`, before the other rows' later seeds (the row that answers the study's question). */
   allSeedsFirst?: boolean;
+  /** false: the run is not given the dataset's prompts (the clean reference). */
+  language?: boolean;
+  /** How its epoch is selected (default val-cf). */
+  select?: 'val-cf' | 'val-acc';
 }
 
 interface DatasetPlan {
   dataset: string;
   /** Lower runs first (then method order, then seed). */
   priority: number;
-  /** Prompts every run measures on validation (the right-reasons score). */
+  /** The prompts every run is given (the counterfactual validation measure; what the language rows vary). */
   measure: string[];
   methods: Method[];
 }
 
 interface Variant { name: string; args: string[] }
 
-const DIGIT = ['--prompt', 'a digit'];
-/** The harder benchmark's prompt: where the evidence of a Fashion-MNIST item is. */
-const CLOTHING = ['--prompt', 'clothing'];
+/** The language each dataset's runs are given: what names the object, and what names the shortcut. */
+const LANGUAGE: Record<string, string[]> = {
+  'decoymnist-hard': ['--prompt', 'a digit', '--negative-prompt', 'a frame'],
+  decoymnist: ['--prompt', 'a digit', '--negative-prompt', 'a square'],
+  colormnist: ['--prompt', 'a digit', '--attribute-prompt', 'colour of a digit'],
+  'decoyfashion-hard': ['--prompt', 'clothing', '--negative-prompt', 'a frame'],
+  colorfashion: ['--prompt', 'clothing', '--attribute-prompt', 'colour of clothing'],
+};
 /** Prompt masks by mass (lib/train/prompt-constraint.ts massRegion): the region that holds 99 % of the map's mass. */
-const MASS_MASKS: Variant[] = [
-  { name: 'mass-0.99-dilate-1', args: ['--prompt-mass', '0.99', '--prompt-dilate', '1'] },
-  { name: 'mass-0.99-dilate-2', args: ['--prompt-mass', '0.99', '--prompt-dilate', '2'] },
-];
+const MASS_MASKS: Variant = { name: 'mass-0.99-dilate-2', args: ['--prompt-mass', '0.99', '--prompt-dilate', '2'] };
 const RRR = ['--method', 'rrr', '--attention-epoch', '0'];
 
-/**
- * The paper's other annotation baselines (Expected Gradients, CDEP; fused engine for both when it can run them) and
- * their language twins: the same term built from the prompts' masks instead of the annotation. The twins take the
- * prompt-mask settings validation chose for the dataset's rrr-prompt row (`promptArgs`), so only lambda is scanned.
- * They run after every rrr/align/vanilla row (first 50): the study answers issue 11's question first.
- */
-function baselineRows(annotationMode: 'spatial' | 'colour', promptArgs: string[]): Method[] {
-  const row = (name: string, method: 'eg' | 'cdep', args: string[], lambdas: number[], first: number): Method =>
-    ({ name, args: ['--method', method, '--attention-epoch', '0', ...args], lambdas, first, then: first + 1 });
-  const prompt = ['--rrr-mode', 'prompt', '--maps', 'embedded', ...promptArgs];
-  // lambda ranges around each method's default of the time (lib/train/options.ts: EG 1e5, EG prompt 1e3, CDEP 1; since
-  // then EG 1e4 and CDEP 100, what these scans chose), widened where
-  // the first seed-1 scans said so on validation alone: EG annotation picked its lowest lambda (1e4) on all three
-  // datasets, so 1e3 joins; CDEP at 0.1-10 left the validation excluded share where vanilla's is (37-42 % against
-  // 37.8 % on decoymnist-hard: the penalty did not bite), so 100 and 1000 join (CDEP's own scripts scan 500-5000)
+/** The rows of one dataset; `colour`: the shortcut is a colour (attribute prompt, colour modes). */
+function rows(colour: boolean, mnist: boolean): Method[] {
   return [
-    row('eg-annotation', 'eg', ['--rrr-mode', annotationMode], [1e3, 1e4, 1e5, 1e6], 50),
-    row('eg-prompt', 'eg', prompt, [1e3, 1e4, 1e5], 50.1),
-    row('cdep-annotation', 'cdep', ['--rrr-mode', annotationMode], [0.1, 1, 10, 100, 1000], 50.2),
-    row('cdep-prompt', 'cdep', prompt, [0.1, 1, 10, 100, 1000], 50.3),
+    { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 3, allSeedsFirst: true },
+    // the limit: the same net and budget on the same images whose shortcut predicts nothing
+    { name: 'clean', args: ['--method', 'vanilla', '--shortcut-labels', 'random'], language: false, select: 'val-acc', first: 0.1, then: 3, allSeedsFirst: true },
+    // the recipe; validation chooses how much of each batch is varied, "no constraint" (share 0) included
+    {
+      name: 'language', args: ['--recipe', 'language'], first: 0.2, then: 0.5, allSeedsFirst: true,
+      variants: [{ name: 'share-0.5', args: ['--augment-share', '0.5'] }, { name: 'share-0', args: ['--augment-share', '0'] }],
+    },
+    // its annotation twin: the annotated shortcut region (dilated 1 px), or a hand-coded random recolouring
+    { name: 'language-annotation', args: ['--method', 'vanilla', '--augment', 'annotation', '--attention-epoch', '0'], first: 1, then: 2, allSeedsFirst: true },
+    {
+      name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], first: 4, then: 6,
+      ...(colour ? { lambdas: [10, 100], variants: [{ name: 'free-axis', args: ['--attribute-form', 'free-axis'] }] } : { lambdas: [3, 10], variants: [MASS_MASKS] }),
+    },
+    { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', colour ? 'colour' : 'spatial'], lambdas: [10, 100], first: 5, then: 7 },
+    { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 8, then: 9 },
+    ...(mnist ? [{ name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 8.5, then: 9.5 }] : []),
   ];
 }
 
 const PLANS: DatasetPlan[] = [
-  {
-    dataset: 'decoymnist-hard', priority: 0, measure: DIGIT, methods: [
-      { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
-      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [3, 10], variants: MASS_MASKS, first: 1, then: 2, allSeedsFirst: true },
-      { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100], first: 3, then: 6 },
-      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
-      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
-      // ablation: the same constraint with pixel-exact digit masks for the prompt's map (how much the VLM's maps cost),
-      // at the lambda the embedded maps' validation chose
-      { name: 'rrr-prompt-oracle-maps', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'oracle'], lambdas: [3], seeds: 1, first: 2.55, then: 8.5 },
-      ...baselineRows('spatial', ['--prompt-mass', '0.99', '--prompt-dilate', '2']),
-    ],
-  },
-  {
-    dataset: 'colormnist', priority: 0, measure: [...DIGIT, '--attribute-prompt', 'colour of a digit'], methods: [
-      { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
-      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [10, 100], variants: [{ name: 'free-axis', args: ['--attribute-form', 'free-axis'] }], first: 1, then: 2 },
-      { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'colour'], lambdas: [10, 100], first: 3, then: 6 },
-      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
-      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
-      ...baselineRows('colour', ['--attribute-form', 'free-axis']),
-    ],
-  },
-  {
-    dataset: 'decoymnist', priority: 0.5, measure: DIGIT, methods: [
-      { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
-      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded'], lambdas: [1, 10], first: 1, then: 2 },
-      { name: 'rrr-annotation', args: [...RRR, '--rrr-mode', 'spatial'], lambdas: [10, 100], first: 3, then: 6 },
-      { name: 'align-oracle', args: ['--method', 'align', '--maps', 'oracle'], first: 4.5, then: 9 },
-      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
-      ...baselineRows('spatial', []),
-    ],
-  },
-  // The harder benchmark (Fashion-MNIST items under the same two shortcuts), language only: vanilla, the paper's align
-  // and prompt-guided RRR, every map from the clothing prompt of the broad checkpoint. Prompt-guided RRR takes the
-  // lambda and the prompt-mask setting validation chose for its MNIST twin (docs/results/lambda-choices.json:
-  // decoymnist-hard lambda 3 with the 99 %-mass mask dilated by 2; ColorMNIST lambda 10 with the free-axis attribute
-  // matrix): no scan of its own, to keep the benchmark at 9 runs a dataset.
-  {
-    dataset: 'decoyfashion-hard', priority: 1, measure: CLOTHING, methods: [
-      { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
-      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded', ...MASS_MASKS[1].args], lambdas: [3], first: 1, then: 2 },
-      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
-    ],
-  },
-  {
-    dataset: 'colorfashion', priority: 1, measure: [...CLOTHING, '--attribute-prompt', 'colour of clothing'], methods: [
-      { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 4 },
-      { name: 'rrr-prompt', args: [...RRR, '--rrr-mode', 'prompt', '--maps', 'embedded', '--attribute-form', 'free-axis'], lambdas: [10], first: 1, then: 2 },
-      { name: 'align-embedded', args: ['--method', 'align', '--maps', 'embedded'], first: 2.6, then: 7 },
-    ],
-  },
+  { dataset: 'decoymnist-hard', priority: 0, measure: LANGUAGE['decoymnist-hard'], methods: rows(false, true) },
+  { dataset: 'colormnist', priority: 0, measure: LANGUAGE.colormnist, methods: rows(true, true) },
+  { dataset: 'decoymnist', priority: 0, measure: LANGUAGE.decoymnist, methods: rows(false, true) },
+  { dataset: 'decoyfashion-hard', priority: 0, measure: LANGUAGE['decoyfashion-hard'], methods: rows(false, false) },
+  { dataset: 'colorfashion', priority: 0, measure: LANGUAGE.colorfashion, methods: rows(true, false) },
 ];
 
 const ROOT = path.resolve(__dirname, '..');
@@ -158,7 +117,7 @@ function argValue(name: string, dflt: string): string {
 /** Where finished runs' result.json go (a study run from a frozen checkout of the code can publish into another). */
 const DOCS = path.resolve(argValue('--docs', path.join(ROOT, 'docs', 'results')));
 const JOBS = Number(argValue('--jobs', '2'));
-const SEEDS = argValue('--seeds', '1,2,3').split(',').map(Number);
+const SEEDS = argValue('--seeds', '1,2,3,4,5').split(',').map(Number);
 const ONLY = process.argv.includes('--only') ? argValue('--only', '').split(',') : null;
 const ROWS = process.argv.includes('--rows') ? argValue('--rows', '').split(',') : null;
 const SKIP = process.argv.includes('--skip') ? argValue('--skip', '').split(',') : [];
@@ -169,15 +128,16 @@ interface Run { plan: DatasetPlan; method: Method; lambda: number | null; varian
 const runDir = (p: DatasetPlan, m: Method, lambda: number | null, seed: number, variant: Variant | null = null) =>
   path.join(RUNS, p.dataset, m.name, (variant ? `${variant.name}-` : '') + (lambda === null ? 'default' : `lambda-${lambda}`), `seed-${seed}`);
 
-/** The validation score the study compares lambdas by: the trainer's val-rr score of the selected epoch. */
-function valRr(r: any): number {
-  return rightReasonsScore({ valAcc: r.valAccSelected, valExcludedShare: r.valExcludedShareSelected });
+/** The validation score the study compares candidates by: counterfactual validation accuracy at the selected epoch. */
+function valCf(r: any): number {
+  return typeof r.valCfAccSelected === 'number' ? r.valCfAccSelected : -1;
 }
 
 function train(run: Run): Promise<void> {
-  const args = ['bin/ltl.js', 'train', '--dataset', run.plan.dataset, ...run.method.args, ...(run.variant?.args ?? []), ...run.plan.measure,
+  const args = ['bin/ltl.js', 'train', '--dataset', run.plan.dataset, ...run.method.args, ...(run.variant?.args ?? []),
+    ...(run.method.language === false ? [] : run.plan.measure),
     ...(run.lambda === null ? [] : ['--lambda', String(run.lambda)]),
-    '--select', 'val-rr', '--epochs', '30', '--seed', String(run.seed), '--out', run.dir, '--no-progress'];
+    '--select', run.method.select ?? 'val-cf', '--epochs', '30', '--seed', String(run.seed), '--out', run.dir, '--no-progress'];
   if (DRY) { console.log(`node ${args.join(' ')}`); return Promise.resolve(); }
   if (readRunResult(run.dir)) return Promise.resolve();
   // a diverged run is a result; resuming it would repeat the same divergence (same seed, same numbers): delete its
@@ -206,7 +166,7 @@ function train(run: Run): Promise<void> {
       const r = readRunResult(run.dir);
       const d = r ? undefined : readRunDiverged(run.dir);
       console.log(`${code === 0 && r ? 'done ' : d ? `DIVERGED in epoch ${d.divergedInEpoch + 1}` : `FAILED (exit ${code})`} ${path.relative(RUNS, run.dir)} in ${((Date.now() - t0) / 1000).toFixed(0)} s` +
-        (r ? `: val ${(100 * r.valAccSelected).toFixed(2)} excluded ${r.valExcludedShareSelected === null ? 'n/a' : (100 * r.valExcludedShareSelected).toFixed(2)} % (test ${(100 * r.testAccSelected).toFixed(2)})` : ''));
+        (r ? `: val ${(100 * r.valAccSelected).toFixed(2)} val-cf ${typeof r.valCfAccSelected === 'number' ? (100 * r.valCfAccSelected).toFixed(2) : 'n/a'} % (test ${(100 * r.testAccSelected).toFixed(2)})` : ''));
       resolve();
     });
   });
@@ -310,13 +270,13 @@ async function main(): Promise<void> {
             // then the plain settings before a variant
             const scored = scan.map((x, order) => ({ x, order, r: readRunResult(x.dir) })).filter((s) => s.r);
             if (!scored.length) return;
-            scored.sort((a, b) => valRr(b.r) - valRr(a.r) || (a.x.lambda ?? 0) - (b.x.lambda ?? 0) || a.order - b.order);
+            scored.sort((a, b) => valCf(b.r) - valCf(a.r) || (a.x.lambda ?? 0) - (b.x.lambda ?? 0) || a.order - b.order);
             const chosen = scored[0].x;
             choices[`${plan.dataset}/${m.name}`] = {
               lambda: chosen.lambda, ...(m.variants ? { variant: chosen.variant?.name ?? null } : {}),
-              by: 'val-rr score of the selected epoch, seed ' + SEEDS[0],
+              by: 'counterfactual validation accuracy (val-cf) of the selected epoch, seed ' + SEEDS[0],
               scan: scored.map((s) => ({ lambda: s.x.lambda, ...(m.variants ? { variant: s.x.variant?.name ?? null } : {}),
-                valAccSelected: s.r.valAccSelected, valExcludedShareSelected: s.r.valExcludedShareSelected, valRr: valRr(s.r) })),
+                valAccSelected: s.r.valAccSelected, valCfAccSelected: s.r.valCfAccSelected ?? null, valExcludedShareSelected: s.r.valExcludedShareSelected })),
             };
             writeChoices();
             const runOf = (seed: number): Run => ({ plan, method: m, lambda: chosen.lambda, variant: chosen.variant, seed, dir: runDir(plan, m, chosen.lambda, seed, chosen.variant) });
