@@ -26,6 +26,9 @@ test('ltl vlm train writes a checkpoint that ltl vlm eval reads (tiny run)', () 
     assert.ok(ev[k] >= 0 && ev[k] <= 1, `${k} = ${ev[k]}`);
   }
   assert.equal(ev.prompts[0].prompt, 'a number');
+  // Without the broad sets, the synonym report has the DecoyMNIST concepts only.
+  assert.deepEqual(ev.synonyms.concepts.map((c: { concept: string }) => c.concept), ['digit', 'square']);
+  assert.equal(ev.synonyms.images, 20);
 });
 
 test('ltl vlm train --corpus broad trains on MNIST and Fashion-MNIST scenes; ltl vlm eval reports the broad gates and how prompts were read', () => {
@@ -39,8 +42,18 @@ test('ltl vlm train --corpus broad trains on MNIST and Fashion-MNIST scenes; ltl
   const ev = JSON.parse(e.stdout.trim().split('\n').pop()!);
   for (const k of ['fashionZeroShotAccuracy', 'framePromptFrameMass', 'garmentPromptObjectMass']) assert.ok(ev[k] >= 0 && ev[k] <= 1, `${k} = ${ev[k]}`);
   assert.deepEqual(Object.keys(ev.broad.gates).sort(), ['fashionZeroShotAccuracy', 'framePromptFrameMass', 'garmentPromptObjectMass', 'hardDigitPromptDigitMass', 'hardDigitPromptFrameMass']);
+  // The synonym report: every listed synonym of the four concepts, on the first 10 images of each set.
+  assert.deepEqual(ev.synonyms.concepts.map((c: { concept: string }) => c.concept), ['digit', 'clothing', 'frame', 'square']);
+  assert.equal(ev.synonyms.measured, 38);
+  for (const c of ev.synonyms.concepts) {
+    assert.equal(c.images, 10);
+    for (const s of c.synonyms) assert.ok(s.mass >= 0 && s.mass <= 1 && typeof s.within === 'boolean' && Math.abs(c.mass - s.mass - s.gap) < 1e-12, JSON.stringify(s));
+  }
+  const skip = ltl(['vlm', 'eval', '--checkpoint', out, '--limit', '3', '--split', 'val', '--no-broad', '--no-synonyms', '--json']);
+  assert.equal(skip.status, 0, skip.stderr);
+  assert.equal(JSON.parse(skip.stdout.trim().split('\n').pop()!).synonyms, undefined);
   // One line per prompt with words the model reads as others.
-  assert.match(e.stderr, /prompt "a figure": read "figure" as "digit" \(WordNet synonym\)/);
+  assert.match(e.stderr, /prompt "a figure": read "figure" as "digit" 75 % \+ "number" 25 % \(WordNet synonyms\)/);
   const bad = ltl(['vlm', 'train', '--seed', '3', '--corpus', 'everything', '--out', out, '--steps', '1']);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--corpus must be one of digits, broad/);

@@ -4,8 +4,9 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { UserError } from '../lib/util/errors';
 import {
-  MAX_HYPERNYM_DEPTH, PAD_ID, UNK_ID, Vocabulary, WordNet, checkPromptWords, corpusVocabulary, mapUnknownWord, tokenize, unknownWords,
+  MAX_HYPERNYM_DEPTH, PAD_ID, UNK_ID, Vocabulary, WordNet, checkPromptWords, corpusVocabulary, describeMapping, mapUnknownWord, placeWords, tokenize, unknownWords,
 } from '../lib/vlm/embedded';
+import { TextEncoder } from '../lib/vlm/embedded/text-encoder';
 
 test('tokenize lowercases, splits on non-letters and spells out lone digits', () => {
   assert.deepEqual(tokenize('A Red, handwritten SEVEN!'), ['a', 'red', 'handwritten', 'seven']);
@@ -40,18 +41,18 @@ test('a vocabulary must start with PAD and UNK and have no duplicates', () => {
 const garments = Vocabulary.fromTexts(['a the digit number shoe boot clothing clothes dress garment bag coat trousers red blue square']);
 
 test('open vocabulary: unknown words map to known ones by WordNet synonyms, then hypernyms', () => {
-  const cases: [string, string, 'synonym' | 'hypernym'][] = [
+  const cases: [string, string, 'synonym' | 'hypernym' | 'kind'][] = [
     ['figure', 'digit', 'synonym'], // {digit, figure}: one of the elements of a system of numeration
     ['numeral', 'number', 'synonym'],
     ['crimson', 'red', 'synonym'], // adjective synset {crimson, red, reddish, ...}
     ['apparel', 'clothes', 'synonym'], // {apparel, wearing apparel, dress, clothes}: clothes' first sense, dress's second
     ['sneaker', 'shoe', 'hypernym'], // sneaker -> shoe
     ['sneakers', 'shoe', 'hypernym'], // plural by WordNet's noun suffix rules
-    ['footwear', 'clothing', 'hypernym'],
+    ['footwear', 'boot', 'kind'], // its kinds the vocabulary knows, boot and shoe, before its hypernym clothing
     ['jacket', 'coat', 'hypernym'],
     ['handbag', 'bag', 'synonym'],
     ['jeans', 'trousers', 'hypernym'],
-    ['integer', 'number', 'hypernym'],
+    ['integer', 'digit', 'kind'], // {digit, figure} is a kind of integer
     ['navy', 'blue', 'hypernym'],
   ];
   for (const [word, to, via] of cases) {
@@ -71,6 +72,66 @@ test('open vocabulary: unknown words map to known ones by WordNet synonyms, then
   // Ids of a mapped word are its target's; closed encoding (training) keeps UNK.
   assert.deepEqual(garments.ids('a sneaker'), [garments.id('a'), garments.id('shoe')]);
   assert.deepEqual(garments.ids('a sneaker', false), [garments.id('a'), UNK_ID]);
+});
+
+test('an unknown word is read as a blend of all the known words at the first step that has any, weighted by sense ranks', () => {
+  const shapes = Vocabulary.fromTexts(['a the square box frame border margin rim outline edge corner clothes dress']);
+  // Synonyms of several senses: {apparel, wearing apparel, dress, clothes} is sense 1 of clothes, sense 2 of dress.
+  assert.deepEqual(shapes.mapping('apparel'), {
+    word: 'apparel', to: 'clothes', via: 'synonym', depth: 0, blend: [{ word: 'clothes', weight: 0.75 }, { word: 'dress', weight: 0.25 }],
+  });
+  // No known synonym: the kinds of its senses (rectangle: {square} is square's first sense; box's sense is not).
+  assert.deepEqual(shapes.mapping('rectangle'), { word: 'rectangle', to: 'square', via: 'kind', depth: 0 });
+  // Kinds two steps down count half as much per step (quadrilateral -> parallelogram -> rectangle -> square is three).
+  assert.equal(shapes.mapping('quadrilateral')!.to, 'square');
+  // "boundary": no synonym through a first sense ({boundary, edge, bound} is a rarer sense of both), so its kinds.
+  const b = shapes.mapping('boundary')!;
+  assert.equal(b.via, 'kind');
+  assert.deepEqual(b.blend!.map((x) => x.word).sort(), ['border', 'edge', 'margin', 'outline', 'rim']);
+  assert.ok(Math.abs(b.blend!.reduce((a, x) => a + x.weight, 0) - 1) < 1e-12);
+  // With the corpus's place words excluded (the grammar says "near the top edge", never "an edge"), boundary reads as its kinds.
+  const placed = Vocabulary.fromTexts(['a the square box frame border margin rim outline edge corner clothes dress'], new Set(['edge', 'corner']));
+  const pb = placed.mapping('boundary')!;
+  assert.equal(pb.via, 'kind');
+  assert.deepEqual(pb.blend!.map((x) => x.word).sort(), ['border', 'margin', 'outline', 'rim']);
+  assert.ok(pb.blend!.every((x, i, a) => i === 0 || a[i - 1].weight >= x.weight), 'heaviest first');
+  assert.ok(!pb.blend!.some((x) => x.word === 'edge'));
+  // "periphery" climbs to {boundary, edge, bound}: edge is a place word, so the hypernym's kinds rim, margin, border.
+  const pp = placed.mapping('periphery')!;
+  assert.equal(pp.via, 'kind');
+  assert.equal(pp.depth, 1);
+  assert.ok(pp.blend!.every((x) => ['rim', 'margin', 'border'].includes(x.word)), JSON.stringify(pp));
+  // A plural of a place word is not read as it either.
+  assert.notEqual(placed.mapping('edges')?.to, 'edge');
+  assert.equal(shapes.mapping('edges')!.to, 'edge');
+  // How the reading is reported.
+  assert.equal(describeMapping(shapes.mapping('rectangle')!), '"rectangle" as "square" (WordNet kind of it)');
+  assert.equal(describeMapping(shapes.mapping('apparel')!), '"apparel" as "clothes" 75 % + "dress" 25 % (WordNet synonyms)');
+  assert.match(describeMapping(pp), /^"periphery" as "(rim|margin|border)" \d+ % \+ .* \(WordNet kinds of its hypernym, 1 up\)$/);
+});
+
+test('the place words of the corpus are the words of its position phrases that never name a thing', () => {
+  const p = placeWords();
+  for (const w of ['edge', 'corner', 'top', 'left', 'middle']) assert.ok(p.has(w), w);
+  for (const w of ['border', 'frame', 'square', 'digit', 'the', 'near', 'background']) assert.ok(!p.has(w), w);
+  // The corpus vocabulary carries them: "verge" (an edge in WordNet) is not read as "edge".
+  assert.notEqual(corpusVocabulary({ frameProbability: 0.3 }).mapping('verge')?.to, 'edge');
+});
+
+test('a blended word enters the bag of words as the weighted mean of its known words', () => {
+  const shapes = Vocabulary.fromTexts(['a the square box frame border margin rim outline clothes dress']);
+  const V = shapes.size, maxLen = 4;
+  const [row] = [TextEncoder.bagRows(shapes, ['an apparel'], maxLen)];
+  // "an" is unknown (UNK, a function word is never looked up), "apparel" = 0.75 clothes + 0.25 dress; each word has 1/2.
+  const want = new Float32Array(V);
+  want[UNK_ID] = 0.5;
+  want[shapes.id('clothes')] = 0.375;
+  want[shapes.id('dress')] = 0.125;
+  assert.deepEqual([...row], [...want]);
+  // Known words and words read as one word keep the plain bag of their ids.
+  const texts = ['a square', 'a rectangle', 'a xylophone', ''];
+  assert.deepEqual([...TextEncoder.bagRows(shapes, texts, maxLen)], [...TextEncoder.bagOfWords(shapes.encodeBatch(texts, maxLen), texts.length, maxLen, V)]);
+  assert.deepEqual(shapes.blends('a square rectangle apparel'), [null, null, null, [{ id: shapes.id('clothes'), weight: 0.75 }, { id: shapes.id('dress'), weight: 0.25 }]]);
 });
 
 test('the mapping is deterministic and the same from a fresh reader', () => {

@@ -5,6 +5,8 @@ import { initBackend } from '../backend';
 import { loadDataset, loadFashionMnist, loadMnist, SPLITS, type SplitName } from '../data';
 import { CORPORA, CORPUS_STEPS, DEFAULT_CORPUS, DEFAULT_TRAIN_OPTIONS, checkPromptWords, defaultCheckpointDir, isBroadCorpus, loadCheckpoint, saveCheckpoint, trainVlm, type CheckpointMeta, type TrainOptions } from '../vlm/embedded';
 import { BROAD_GATES, COMPARE_PROMPTS, evaluateBroad, evaluateVlm, plainSplit, selectMapDefaults } from '../evaluate/vlm-gates';
+import { evaluateSynonyms, type SynonymReport } from '../evaluate/vlm-synonym-report';
+import { SYNONYM_TOLERANCE } from '../evaluate/vlm-synonyms';
 import { writeSealedJson } from '../util/sealed';
 import { UserError } from '../util/errors';
 import { prepareOutDir } from '../util/outputs';
@@ -92,7 +94,9 @@ export function register(program: Command): void {
     .option('--prompts <list>', 'comma-separated prompts to report digit / decoy mass for')
     .option('--allow-unknown-prompt', 'evaluate prompts even when they have no word the model knows')
     .option('--record', 'store the figures in the checkpoint\'s meta.json (evaluation.<split>)')
-    .option('--no-broad', 'skip the broad gates (Fashion-MNIST zero-shot, frames on DecoyMNIST-hard, "clothing" on Fashion-MNIST with the frame)')
+    .option('--no-broad', 'skip the broad gates (Fashion-MNIST zero-shot, frames on DecoyMNIST-hard, "clothing" on Fashion-MNIST with the frame); the synonym report then covers the DecoyMNIST concepts only')
+    .option('--no-synonyms', 'skip the synonym report (map mass of held-out synonyms of digit, clothing, frame, square next to the word itself)')
+    .option('--synonym-limit <n>', 'images per concept for the synonym report (the first N of each split; at most --limit)', '1000')
     .option('--mnist-dir <dir>', MNIST_DIR_HELP)
     .option('--fashion-dir <dir>', 'folder of the Fashion-MNIST IDX files')
     .option('--json', 'print one JSON object as the last stdout line')
@@ -112,20 +116,24 @@ export function register(program: Command): void {
       const e = evaluateVlm(vlmLoaded, split, { limit, temperature, background, prompts });
       // The broad gates are test-image figures: on test, or on another split when asked for (val: training rule images).
       let broad: ReturnType<typeof evaluateBroad> | undefined;
-      if (o.broad !== false) {
+      const decoyHard = o.broad !== false ? loadDataset('decoymnist-hard', { dir: o.mnistDir })[o.split as SplitName] : undefined;
+      const fashionFrame = o.broad !== false ? loadDataset('decoyfashion-hard', { dir: o.fashionDir })[o.split as SplitName] : undefined;
+      if (decoyHard && fashionFrame) {
         const fashion = loadFashionMnist(o.fashionDir);
-        broad = evaluateBroad(vlmLoaded, {
-          decoyHard: loadDataset('decoymnist-hard', { dir: o.mnistDir })[o.split as SplitName],
-          fashion: plainSplit(o.split === 'test' ? fashion.test : fashion.train),
-          fashionFrame: loadDataset('decoyfashion-hard', { dir: o.fashionDir })[o.split as SplitName],
-        }, { limit, temperature, background });
+        broad = evaluateBroad(vlmLoaded, { decoyHard, fashion: plainSplit(o.split === 'test' ? fashion.test : fashion.train), fashionFrame }, { limit, temperature, background });
+      }
+      // Synonyms of the taught concepts on the same images and masks as the concepts' gates (the first N).
+      let synonyms: SynonymReport | undefined;
+      if (o.synonyms !== false) {
+        const synonymLimit = Math.min(intOption(o.synonymLimit, '--synonym-limit', 1)!, limit ?? Infinity);
+        synonyms = evaluateSynonyms(vlmLoaded, { decoymnist: split, 'decoymnist-hard': decoyHard, 'decoyfashion-hard': fashionFrame }, { limit: synonymLimit, temperature, background });
       }
       if (o.record) {
         const meta: CheckpointMeta = { ...vlmLoaded.meta, evaluation: { ...(vlmLoaded.meta.evaluation ?? {}), [o.split]: { dataset: 'decoymnist', ...e, ...(broad ? { broad } : {}) } } };
         writeSealedJson(path.join(dir, 'meta.json'), meta);
       }
       vlmLoaded.model.dispose();
-      const result = { checkpoint: path.resolve(dir), dataset: 'decoymnist', ...e, ...(broad ? { broad, fashionZeroShotAccuracy: broad.fashionZeroShotAccuracy, framePromptFrameMass: broad.framePromptFrameMass, garmentPromptObjectMass: broad.garmentPromptObjectMass } : {}) };
+      const result = { checkpoint: path.resolve(dir), dataset: 'decoymnist', ...e, ...(broad ? { broad, fashionZeroShotAccuracy: broad.fashionZeroShotAccuracy, framePromptFrameMass: broad.framePromptFrameMass, garmentPromptObjectMass: broad.garmentPromptObjectMass } : {}), ...(synonyms ? { synonyms } : {}) };
       if (o.json) return printJson(result);
       console.log(`embedded VLM ${dir} on decoymnist ${o.split}, ${e.images} images; temperature ${e.temperature}, background: ${e.background.join(', ')}`);
       printTable([
@@ -145,6 +153,13 @@ export function register(program: Command): void {
           { metric: 'decoymnist-hard "a frame" / "the border": mass on frame', value: `${pct(broad.framePromptFrameMass)} / ${pct(broad.borderPromptFrameMass)}`, gate: `>= ${100 * g.framePromptFrameMass} %`, pass: broad.gates.framePromptFrameMass },
           { metric: 'decoyfashion-hard "clothing": mass on item', value: pct(broad.garmentPromptObjectMass), gate: `>= ${100 * g.garmentPromptObjectMass} %`, pass: broad.gates.garmentPromptObjectMass },
         ]);
+      }
+      if (synonyms) {
+        console.log(`held-out synonyms (lib/evaluate/vlm-synonyms.ts), ${o.split} split, first ${synonyms.images} images per concept: ${synonyms.within} of ${synonyms.measured} within ${100 * SYNONYM_TOLERANCE} points of their concept's word`);
+        printTable(synonyms.concepts.flatMap((c) => [
+          { concept: c.concept, prompt: c.prompt, region: `${c.region === 'object' ? 'object' : c.concept} on ${c.dataset}`, mass: pct(c.mass), gap: '', within: '', 'read as': '' },
+          ...c.synonyms.map((s) => ({ concept: '', prompt: s.prompt, region: '', mass: pct(s.mass), gap: `${(100 * s.gap).toFixed(1)}`, within: s.within, 'read as': s.reading })),
+        ]));
       }
       if (e.prompts) printTable(e.prompts.map((p) => ({ prompt: p.prompt, 'digit mass': pct(p.digitMass), 'decoy mass': pct(p.decoyMass) })));
     });

@@ -9,3 +9,5 @@ export * from './cams';
 export * from './saliency';
 export * from './shortcut-stats';
 export * from './vlm-gates';
+export * from './vlm-synonyms';
+export * from './vlm-synonym-report';

@@ -10,6 +10,7 @@ import { sha256 } from '../../util/hash';
 import { packageRoot } from '../../util/package-root';
 import { VlmModel, type VlmConfig } from './model';
 import { Vocabulary } from './tokenizer';
+import { placeWords } from './corpus';
 
 /**
  * Checkpoint of the embedded VLM: a folder with
@@ -144,7 +145,7 @@ export function loadCheckpoint(dir: string = defaultCheckpointDir()): LoadedVlm 
     throw new UserError(`VLM checkpoint file ${path.join(dir, 'model.json')} has format ${modelJson.format} v${modelJson.version}; expected ${CHECKPOINT_FORMAT} v${CHECKPOINT_VERSION}`);
   }
   const words = readJson<string[]>(path.join(dir, 'vocab.json'));
-  const vocab = new Vocabulary(words);
+  const vocab = new Vocabulary(words, placeWords());
   if (vocab.size !== modelJson.config.text.vocabSize) {
     throw new UserError(`VLM checkpoint ${dir}: vocab.json has ${vocab.size} words but the model expects ${modelJson.config.text.vocabSize}`);
   }

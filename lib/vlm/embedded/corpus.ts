@@ -281,13 +281,25 @@ export function grammarTexts(broad = false): string[] {
   return texts;
 }
 
+/**
+ * Words the grammar uses only to say where a thing is ("in the top left corner", "near the top edge"), never
+ * to name one: the VLM never learned them as a region, so WordNet reading does not read an unknown noun as
+ * one of them ("verge" is an edge in WordNet, but "edge" is a place word here). Derived from the grammar.
+ */
+export function placeWords(): Set<string> {
+  const place = new Set(Object.values(POSITION).flatMap((ps) => ps.flatMap(tokenize)));
+  const naming = grammarTexts(true).filter((t) => !Object.values(POSITION).some((ps) => ps.includes(t)));
+  for (const t of [...naming, ...CONNECT]) for (const w of tokenize(t)) place.delete(w);
+  return place;
+}
+
 /** Whether scene options ask for the broad corpus (Fashion-MNIST items or frames). */
 export function isBroadCorpus(opts: SceneOptions = {}): boolean {
   return (opts.fashionShare ?? 0) > 0 || (opts.frameProbability ?? 0) > 0;
 }
 
 export function corpusVocabulary(opts: SceneOptions = {}): Vocabulary {
-  return Vocabulary.fromTexts(grammarTexts(isBroadCorpus(opts)));
+  return Vocabulary.fromTexts(grammarTexts(isBroadCorpus(opts)), placeWords());
 }
 
 export interface SceneOptions {

@@ -7,6 +7,7 @@ import { resizeBilinearRaw } from '../../maps/postprocess';
 import { requestIndices } from '../../maps/generators/common';
 import { defaultCheckpointDir, loadCheckpoint, type LoadedVlm, type MapDefaults } from './checkpoint';
 import type { VlmModel } from './model';
+import { describeMapping } from './lexicon';
 import { TextEncoder } from './text-encoder';
 import type { PromptReading, Vocabulary } from './tokenizer';
 
@@ -87,7 +88,7 @@ export function describeReading(role: string, text: string, r: PromptReading): s
   if (!r.mapped.length && !r.unknown.length) return '';
   const parts: string[] = [];
   if (r.mapped.length) {
-    parts.push(`read ${r.mapped.map((m) => `${JSON.stringify(m.word)} as ${JSON.stringify(m.to)} (WordNet ${m.via === 'synonym' ? 'synonym' : `hypernym, ${m.depth} up`})`).join(', ')}`);
+    parts.push(`read ${r.mapped.map(describeMapping).join(', ')}`);
   }
   if (r.unknown.length) parts.push(`the embedded VLM does not know ${r.unknown.map((w) => JSON.stringify(w)).join(', ')} (read as <unk>)`);
   return `${role} ${JSON.stringify(text)}: ${parts.join('; ')}`;

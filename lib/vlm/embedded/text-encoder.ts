@@ -51,10 +51,33 @@ export class TextEncoder {
     return bag;
   }
 
+  /**
+   * Bag-of-words rows [n, V] of texts: each word's share 1/len goes to its id, or, for a word WordNet reads as
+   * a blend of known words, is split over their ids by the blend's weights (so the word's embedding is the
+   * weighted mean of theirs). Rows of texts without blended words are exactly `bagOfWords` of their ids:
+   * prompts of known words read the same, bit for bit, whatever the word-reading rule.
+   */
+  static bagRows(vocab: Vocabulary, texts: readonly string[], maxLen: number): Float32Array {
+    const V = vocab.size;
+    const ids = vocab.encodeBatch(texts, maxLen);
+    const bag = TextEncoder.bagOfWords(ids, texts.length, maxLen, V);
+    texts.forEach((t, i) => {
+      const blends = vocab.blends(t).slice(0, maxLen);
+      if (!blends.some((b) => b)) return;
+      const row = bag.subarray(i * V, (i + 1) * V);
+      row.fill(0);
+      const len = blends.length;
+      blends.forEach((b, j) => {
+        if (b) for (const { id, weight } of b) row[id] += weight / len;
+        else row[ids[i * maxLen + j]] += 1 / len;
+      });
+    });
+    return bag;
+  }
+
   /** Bag-of-words matrix of texts, ready for `embed`. */
   static bagOfTexts(vocab: Vocabulary, texts: readonly string[], maxLen: number): tf.Tensor2D {
-    const ids = vocab.encodeBatch(texts, maxLen);
-    return tf.tensor2d(TextEncoder.bagOfWords(ids, texts.length, maxLen, vocab.size), [texts.length, vocab.size]);
+    return tf.tensor2d(TextEncoder.bagRows(vocab, texts, maxLen), [texts.length, vocab.size]);
   }
 
   /** Text embeddings [n, D] (not normalised) from bag-of-words rows [n, V]. */

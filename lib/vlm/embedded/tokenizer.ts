@@ -39,7 +39,11 @@ export class Vocabulary {
   private readonly index: Map<string, number>;
   private readonly mappings = new Map<string, WordMapping | null>();
 
-  constructor(words: readonly string[]) {
+  /**
+   * `placeWords`: known words an unknown word is never read as (the corpus's words for where a thing is,
+   * lib/vlm/embedded/corpus.ts placeWords); they still read as themselves.
+   */
+  constructor(words: readonly string[], private readonly placeWords: ReadonlySet<string> = new Set()) {
     if (words[PAD_ID] !== PAD_TOKEN || words[UNK_ID] !== UNK_TOKEN) {
       throw new UserError(`vocabulary must start with ${PAD_TOKEN} and ${UNK_TOKEN}`);
     }
@@ -49,10 +53,10 @@ export class Vocabulary {
   }
 
   /** Builds a vocabulary from every word of the given texts, sorted (so it does not depend on text order). */
-  static fromTexts(texts: Iterable<string>): Vocabulary {
+  static fromTexts(texts: Iterable<string>, placeWords?: ReadonlySet<string>): Vocabulary {
     const set = new Set<string>();
     for (const t of texts) for (const w of tokenize(t)) set.add(w);
-    return new Vocabulary([PAD_TOKEN, UNK_TOKEN, ...[...set].sort()]);
+    return new Vocabulary([PAD_TOKEN, UNK_TOKEN, ...[...set].sort()], placeWords);
   }
 
   get size(): number {
@@ -72,7 +76,7 @@ export class Vocabulary {
     if (this.index.has(word)) return undefined;
     let m = this.mappings.get(word);
     if (m === undefined) {
-      m = mapUnknownWord(word, (w) => this.index.has(w) && w !== PAD_TOKEN && w !== UNK_TOKEN) ?? null;
+      m = mapUnknownWord(word, (w) => this.index.has(w) && w !== PAD_TOKEN && w !== UNK_TOKEN && !this.placeWords.has(w)) ?? null;
       this.mappings.set(word, m);
     }
     return m ?? undefined;
@@ -103,6 +107,19 @@ export class Vocabulary {
       if (id !== UNK_ID || !open) return id;
       const m = this.mapping(w);
       return m ? this.id(m.to) : UNK_ID;
+    });
+  }
+
+  /**
+   * The known words (ids and weights summing to 1) each word of a prompt stands for, where WordNet reads a word
+   * as a blend of several; null where a word is read as one id (a known word, one mapped word, or UNK), which
+   * is what `ids` gives. A prompt of known words is all null.
+   */
+  blends(text: string): ({ id: number; weight: number }[] | null)[] {
+    return tokenize(text).map((w) => {
+      if (this.index.has(w)) return null;
+      const b = this.mapping(w)?.blend;
+      return b ? b.map(({ word, weight }) => ({ id: this.id(word), weight })) : null;
     });
   }
 

@@ -1,0 +1,47 @@
+/**
+ * Held-out synonyms and paraphrases of the concepts the embedded VLM was taught (issue 27, item 2), for
+ * `ltl vlm eval`'s synonym report: each one's map mass on its concept's region, next to the concept's own word.
+ *
+ * How the list was made: written by hand from the meaning of each concept (a thesaurus-style reading of
+ * "digit", "clothing", "frame" and "square" as the test images show them), committed BEFORE any of them
+ * was measured, and never edited to suit a measurement (no word was dropped or added after measuring).
+ * Every entry has at least one word the corpus never uses (test/vlm-synonyms.test.ts checks this against
+ * the grammar's vocabulary), so the list is held out from the corpus; phrases made only of corpus words
+ * ("a numeral", "apparel", "a border", "a box") are the corpus's own synonyms and are left out. Plurals of
+ * corpus words ("digits", "garments") are kept on purpose: they are words the corpus never writes.
+ * The list is a test: no rule of the text side may name one of its words.
+ */
+
+/** Which test images a concept is measured on, and which of their masks is the concept's region. */
+export interface SynonymConcept {
+  /** The concept's own word, as its gate prompts it. */
+  concept: string;
+  prompt: string;
+  /** The dataset whose images and masks the concept's gate uses (test split unless asked otherwise). */
+  dataset: 'decoymnist' | 'decoymnist-hard' | 'decoyfashion-hard';
+  /** 'object': the digit / item mask dilated by 2 px (the gates' digit mass); 'decoy': the shortcut mask (patch or frame). */
+  region: 'object' | 'decoy';
+  synonyms: readonly string[];
+}
+
+export const SYNONYM_CONCEPTS: readonly SynonymConcept[] = [
+  {
+    concept: 'digit', prompt: 'a digit', dataset: 'decoymnist', region: 'object',
+    synonyms: ['a figure', 'a cipher', 'an integer', 'a numeric character', 'a glyph', 'a symbol', 'a hand-drawn numeral', 'a scrawled figure', 'digits', 'a numeric symbol'],
+  },
+  {
+    concept: 'clothing', prompt: 'clothing', dataset: 'decoyfashion-hard', region: 'object',
+    synonyms: ['attire', 'garb', 'an outfit', 'garments', 'raiment', 'a costume', 'togs', 'wardrobe', 'an article of clothing', 'a piece of attire'],
+  },
+  {
+    concept: 'frame', prompt: 'a frame', dataset: 'decoymnist-hard', region: 'decoy',
+    synonyms: ['a boundary', 'a perimeter', 'the periphery', 'an edging', 'a surround', 'a bezel', 'a fringe', 'borders', 'a boundary around the image', 'a picture frame'],
+  },
+  {
+    concept: 'square', prompt: 'a square', dataset: 'decoymnist', region: 'decoy',
+    synonyms: ['a rectangle', 'a tile', 'a quadrilateral', 'a quadrangle', 'a cube', 'a square shape', 'a small rectangle', 'a pixel block'],
+  },
+];
+
+/** A synonym counts as good when its mass is at most this far below its concept word's (fraction: 5 points). */
+export const SYNONYM_TOLERANCE = 0.05;
