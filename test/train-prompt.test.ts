@@ -357,3 +357,11 @@ test('a constraint with a per-pixel and an attribute term: both matrices, valida
   const ev = symmetricEigen3(free.penalty.global!).values;
   assert.ok(Math.abs(ev[0] - 1) < 1e-5 && Math.abs(ev[1] - 1) < 1e-5 && Math.abs(ev[2]) < 1e-5, `a projection: ${ev}`);
 });
+
+test('map cache key: a prompt with words the VLM was not taught keys on how they are read; known-word prompts do not', async () => {
+  const { untaughtReading } = await import('../lib/train/split-maps');
+  const vocab = loadCheckpoint().vocab;
+  assert.equal(untaughtReading(vocab, ['a digit', 'background']), undefined, 'known words: no reading in the key');
+  const r = untaughtReading(vocab, ['attire', 'background']) as Array<{ mapped: Array<{ word: string }> }>;
+  assert.ok(r && r[0].mapped.some((m) => m.word === 'attire'), 'the mapping of an untaught word is part of the key');
+});

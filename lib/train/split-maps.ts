@@ -99,6 +99,13 @@ export function generatorIdentity(gen: MapGenerator): { id: Record<string, unkno
   return { id: {}, background: [] };
 }
 
+/** How a vocabulary reads the words of some texts that it does not know (mapped words and their blends, unknown words);
+ * undefined when it knows them all. */
+export function untaughtReading(vocab: { read(text: string): { mapped: unknown[]; unknown: string[] } }, texts: readonly string[]): unknown[] | undefined {
+  const parts = texts.map((t) => vocab.read(t)).map((r) => ({ mapped: r.mapped, unknown: r.unknown }));
+  return parts.some((p) => p.mapped.length || p.unknown.length) ? parts : undefined;
+}
+
 /** The cache key of one prompt's maps of one split (hex SHA-256 of its canonical spec). */
 export function mapCacheKey(spec: { datasetChecksum: string; split: string; generator: string; generatorId: Record<string, unknown>; prompt: string; background: string[] }): string {
   return sha256(Buffer.from(canonicalJson({ v: CACHE_VERSION, ...spec })));
@@ -138,7 +145,10 @@ export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, spli
       return { maps, provenance: { ...base, generator: gen.name, background: [], generatorId, cacheKey: null, file: null, mapsSha256: digest(maps) } };
     }
     const { id, background } = generatorIdentity(gen);
-    const keySpec = { datasetChecksum: ds.checksum, split: split.split, generator: gen.name, generatorId: id, prompt: req.prompt, background };
+    // words the VLM was not taught are read through WordNet, and that reading may change with the code: it is part of
+    // the key when there are such words (prompts of known words keep their keys, so their caches stay valid)
+    const reading = gen.name === 'embedded' ? untaughtReading((gen as any).load().vocab, [req.prompt, ...background]) : undefined;
+    const keySpec = { datasetChecksum: ds.checksum, split: split.split, generator: gen.name, generatorId: id, prompt: req.prompt, background, ...(reading ? { reading } : {}) };
     const cacheKey = mapCacheKey(keySpec);
     const file = path.join(req.cacheDir ?? defaultPromptCacheDir(), 'maps', `${ds.name}-${split.split}-${gen.name}-${cacheKey.slice(0, 16)}.maps.safetensors`);
     const open = () => new CachedMapSource(gen, {
