@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
 import { RESULTS_BEGIN, RESULTS_END, findResultFiles, renderResultsTable, replaceBetweenMarkers, resultRows, readRunFile, settingsLabel, updateResultsMarkdown } from '../lib/report/results-table';
 import { resolveConfig, type TrainConfig } from '../lib/train/config';
 import { UserError } from '../lib/util/errors';
@@ -36,8 +37,8 @@ test('results table: one row per setting over seeds, mean ± std in %, written b
   assert.deepEqual(rows.map((r) => [r.dataset, r.method, r.seeds.length]), [['colormnist', 'vanilla', 1], ['decoymnist-hard', 'vanilla', 2], ['decoymnist-hard', 'rrr', 1]]);
   const table = renderResultsTable(rows);
   // vanilla on decoymnist-hard: seeds 1 and 2 (the engine does not split a row); mean ± sample std
-  assert.match(table, /\| decoymnist-hard \| vanilla \| --epochs 3 \| val-acc \| 2 \(1, 2\) \| 98\.00 ± 1\.41 \| 30\.00 ± 7\.07 \| 25\.00 ± 7\.07 \| - \|/);
-  assert.match(table, /\| decoymnist-hard \| rrr \| .*--prompt "a digit".* \| val-rr \| 1 \(1\) \| 90\.00 \| 80\.00 \| 75\.00 \| 10\.00 \|/);
+  assert.match(table, /\| decoymnist-hard \| vanilla \| --epochs 3 \| val-acc \| - \| 2 \(1, 2\) \| 98\.00 ± 1\.41 \| - \| 30\.00 ± 7\.07 \| 25\.00 ± 7\.07 \| - \|/);
+  assert.match(table, /\| decoymnist-hard \| rrr \| .*--prompt "a digit".* \| val-rr \| - \| 1 \(1\) \| 90\.00 \| - \| 80\.00 \| 75\.00 \| 10\.00 \|/);
   assert.ok(!/--seed|--engine/.test(table));
 
   const md = path.join(root, 'docs', 'results.md');
@@ -75,7 +76,7 @@ test('results table: a diverged seed counts in its row (selected epoch among tho
   assert.equal(findResultFiles(results).length, 3);
   const [row] = resultRows(findResultFiles(results).map(readRunFile));
   assert.deepEqual([row.seeds, row.diverged, row.testSelected, row.testFinal], [[1, 2, 3], [3], [0.2, 0.4, 0.6], [0.1, 0.3]]);
-  assert.match(renderResultsTable([row]), /\| 3 \(1, 2, 3\); diverged: 3 \| 80\.00 ± 10\.00 \| 40\.00 ± 20\.00 \| 20\.00 ± 14\.14 \(2 finished\) \|/);
+  assert.match(renderResultsTable([row]), /\| 3 \(1, 2, 3\); diverged: 3 \| 80\.00 ± 10\.00 \| - \| 40\.00 ± 20\.00 \| 20\.00 ± 14\.14 \(2 finished\) \|/);
   // a seed that diverged before its first epoch: counted, no accuracy
   diverged(path.join(results, 'r', 'seed-4'), 4, null);
   const [row4] = resultRows(findResultFiles(results).map(readRunFile));
@@ -83,7 +84,7 @@ test('results table: a diverged seed counts in its row (selected epoch among tho
   // every seed diverged: the final-epoch cell says so
   const only = tmp();
   diverged(path.join(only, 'seed-3'), 3, { val: 0.7, test: 0.6 });
-  assert.match(renderResultsTable(resultRows(findResultFiles(only).map(readRunFile))), /\| 1 \(3\); diverged: 3 \| 70\.00 \| 60\.00 \| diverged \|/);
+  assert.match(renderResultsTable(resultRows(findResultFiles(only).map(readRunFile))), /\| 1 \(3\); diverged: 3 \| 70\.00 \| - \| 60\.00 \| diverged \|/);
 });
 
 test('results table: a run made before an option existed (its config lacks the key) shares the row of runs at that option\'s default', () => {
@@ -107,4 +108,32 @@ test('settings label: only what differs from the method\'s defaults on that data
   assert.equal(settingsLabel(resolveConfig({ dataset: 'colormnist', method: 'rrr', lambda: 1, attentionEpoch: 0 })), '--attention-epoch 0 --lambda 1');
   assert.equal(settingsLabel(resolveConfig({ dataset: 'decoymnist-hard', method: 'rrr', prompt: 'a digit', negativePrompts: ['a square', 'a frame'] })),
     '--lambda 10 --maps embedded --negative-prompt "a square" --negative-prompt "a frame" --prompt "a digit" --rrr-mode prompt');
+});
+
+test('the language goals table: goal = the reference row\'s mean minus the margin, reached or by how much not; val-cf and VLM columns', async () => {
+  const { languageGoalRows, updateLanguageGoalsMarkdown, GOALS_BEGIN, GOALS_END } = await import('../lib/experiments/language-goals');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-goals-'));
+  const put = (dataset: string, row: string, seed: number, test: number, extra: Record<string, unknown> = {}) => {
+    const config = resolveConfig({ dataset, method: 'vanilla', prompt: 'a digit', seed });
+    fs.mkdirSync(path.join(dir, dataset, row, `seed-${seed}`), { recursive: true });
+    fs.writeFileSync(path.join(dir, dataset, row, `seed-${seed}`, 'result.json'), JSON.stringify({ config, selectBy: 'val-cf', selectedEpoch: 3, valAccSelected: 0.9, testAccSelected: test, testAccFinal: 0, epochs: [], ...extra }));
+  };
+  put('decoymnist-hard', 'clean', 1, 0.97); put('decoymnist-hard', 'clean', 2, 0.99);
+  put('decoymnist-hard', 'language', 1, 0.975, { valCfAccSelected: 0.96, prompts: { provenance: [{ generator: 'embedded', generatorId: { checkpoint: '6dc795f5abc' } }] } });
+  put('colormnist', 'clean', 1, 0.98); put('colormnist', 'language', 1, 0.9);
+  put('decoymnist', 'vanilla', 1, 0.97);
+  const rows = languageGoalRows(dir);
+  const hard = rows.find((r) => r.dataset.startsWith('decoymnist-hard'))!;
+  assert.equal(hard.goal, '>= 97.0 (clean 98.0 - 1)');
+  assert.equal(hard.reached, 'yes');
+  const colour = rows.find((r) => r.dataset === 'ColorMNIST')!;
+  assert.equal(colour.reached, 'no (-6.0 points short)');
+  assert.equal(rows.find((r) => r.dataset.startsWith('DecoyMNIST'))!.reached, 'not yet', 'no language row yet');
+  assert.equal(rows.find((r) => r.dataset.startsWith('colorfashion'))!.goal, 'clean - 5', 'no clean row yet');
+  const md = path.join(dir, 'results.md');
+  fs.writeFileSync(md, `a\n${GOALS_BEGIN}\nold\n${GOALS_END}\nb\n`);
+  assert.equal(updateLanguageGoalsMarkdown(dir, md), true);
+  assert.match(fs.readFileSync(md, 'utf8'), /\| decoymnist-hard \(frame decoy\) \| not run \| 97\.5 \(1 seed\) \| not run \| 98\.0 ± 1\.4 \(2 seeds\) \| >= 97\.0 \(clean 98\.0 - 1\) \| yes \|/);
+  const table = renderResultsTable(resultRows(findResultFiles(path.join(dir, 'decoymnist-hard', 'language')).map(readRunFile)));
+  assert.match(table, /\| decoymnist-hard \| vanilla \(language\) \| .* \| val-cf \| 6dc795f5 \| 1 \(1\) \| 90\.00 \| 96\.00 \| 97\.50 \|/);
 });

@@ -55,8 +55,8 @@ test('loading says clearly what is missing or corrupt', () => {
   assert.throws(() => loadCheckpoint(d5), (e: unknown) => e instanceof UserError && /is in the old format \(weights\.bin.*vlm-checkpoint-to-safetensors/.test(e.message));
 });
 
-test('the identity is defined on content: the committed checkpoint (v2) has the identity its meta records; the MNIST study recorded v1', () => {
-  // Recorded in the provenance of the committed results (docs/results/*/result.json) and in map cache keys.
+test('the identity is defined on content: the committed checkpoint (v2) has the identity its meta records; the earlier MNIST study recorded v1, this round\'s study v2', () => {
+  // Recorded in the provenance of the committed results (docs/results*/*/result.json) and in map cache keys.
   const vlm = loadCheckpoint(defaultCheckpointDir());
   assert.equal(vlm.meta.identity, '6dc795f58daaa4a79a70c5a777045de3953ff2164af11b54b953c1229ee56f62');
   assert.equal(vlmCheckpointHash(vlm), vlm.meta.identity);
@@ -64,26 +64,33 @@ test('the identity is defined on content: the committed checkpoint (v2) has the 
   const t = readTensorFile(path.join(defaultCheckpointDir(), 'weights.safetensors'));
   assert.equal(t.metadata.data_sha256, '0ad0788e948c4371d07b421cb9c9b8113aa4ec1bd4c0be7ce0c63b69ec58acf8');
   assert.equal([...t.tensors.values()].reduce((a, x) => a + x.data.byteLength, 0), 711112);
-  // every embedded map of the committed MNIST study came from the digit checkpoint v1 (docs/embedded-vlm.md), whose
-  // identity (kept from its weights.bin days) its result files record
+  // every embedded map of the earlier MNIST study (docs/results-v1) came from the digit checkpoint v1
+  // (docs/embedded-vlm.md), whose identity (kept from its weights.bin days) its result files record; every map of this
+  // round's study (docs/results) from the committed checkpoint
   const v1 = '6a512dedc80f28cc8fae75a1810d41d2562965a5b2e1ed5053b125f7d5bd7735';
-  const results = path.join(packageRoot(), 'docs', 'results');
-  let checked = 0;
-  for (const dataset of ['decoymnist-hard', 'decoymnist', 'colormnist']) {
-    for (const row of fs.readdirSync(path.join(results, dataset))) {
-      for (const seed of fs.readdirSync(path.join(results, dataset, row))) {
-        const f = path.join(results, dataset, row, seed, 'result.json');
-        if (!fs.existsSync(f)) continue;
-        const r = JSON.parse(fs.readFileSync(f, 'utf8'));
-        for (const p of r.prompts?.provenance ?? []) {
-          if (p.generator !== 'embedded') continue;
-          assert.equal(p.generatorId.checkpoint, v1, f);
-          checked++;
+  const provenances = (results: string, datasets: readonly string[]) => {
+    const out: Array<{ file: string; checkpoint: unknown }> = [];
+    for (const dataset of datasets) {
+      if (!fs.existsSync(path.join(results, dataset))) continue;
+      for (const row of fs.readdirSync(path.join(results, dataset))) {
+        if (!fs.statSync(path.join(results, dataset, row)).isDirectory()) continue;
+        for (const seed of fs.readdirSync(path.join(results, dataset, row))) {
+          for (const name of ['result.json', 'diverged.json']) {
+            const f = path.join(results, dataset, row, seed, name);
+            if (!fs.existsSync(f)) continue;
+            const r = JSON.parse(fs.readFileSync(f, 'utf8'));
+            for (const p of r.prompts?.provenance ?? []) if (p.generator === 'embedded') out.push({ file: f, checkpoint: p.generatorId.checkpoint });
+          }
         }
       }
     }
-  }
-  assert.ok(checked > 100, `${checked} embedded map provenances`);
+    return out;
+  };
+  const earlier = provenances(path.join(packageRoot(), 'docs', 'results-v1'), ['decoymnist-hard', 'decoymnist', 'colormnist']);
+  for (const p of earlier) assert.equal(p.checkpoint, v1, p.file);
+  assert.ok(earlier.length > 100, `${earlier.length} embedded map provenances`);
+  const now = provenances(path.join(packageRoot(), 'docs', 'results'), ['decoymnist-hard', 'decoymnist', 'colormnist', 'decoyfashion-hard', 'colorfashion']);
+  for (const p of now) assert.equal(p.checkpoint, '6dc795f58daaa4a79a70c5a777045de3953ff2164af11b54b953c1229ee56f62', p.file);
 });
 
 test('a PyTorch or NumPy user reads the VLM weights with safetensors', { skip: pythonSkip }, () => {

@@ -6,7 +6,8 @@ import { committedStudyRuns, studyCell } from './study-comparison';
 /**
  * The harder benchmark of the committed study: Fashion-MNIST items under the two shortcuts of the digit sets (the
  * frame decoy, decoyfashion-hard; the colour rule, colorfashion), trained with language only: every map comes from
- * the embedded VLM's "clothing" (broad checkpoint), no annotation. Test accuracy at the validation-selected epoch,
+ * the embedded VLM's "clothing" (broad checkpoint) and the prompt naming the shortcut, no annotation (but in the
+ * annotation twin's row). Test accuracy at the validation-selected epoch,
  * mean ± sample std over the committed seeds (scripts/results-study.ts --only decoyfashion-hard,colorfashion).
  */
 export const HARDER_BENCHMARK_DATASETS = [
@@ -18,6 +19,9 @@ export const HARDER_BENCHMARK_ROWS = [
   { method: 'Vanilla (no penalty)', studyRow: 'vanilla' },
   { method: 'Learning to Look (paper: CAM + KL to the prompt map)', studyRow: 'align-embedded' },
   { method: 'RRR with prompt masks (ours)', studyRow: 'rrr-prompt' },
+  { method: 'Counterfactual augmentation from prompts (ours: the language recipe)', studyRow: 'language' },
+  { method: 'Counterfactual augmentation, annotated (its twin)', studyRow: 'language-annotation' },
+  { method: 'Clean reference (no shortcut to learn)', studyRow: 'clean' },
 ] as const;
 
 /** Rows for notebook 05 and docs/results.md; every cell "not run" where the folder has no runs. */

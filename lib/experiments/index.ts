@@ -8,6 +8,7 @@ export * from './cache';
 export * from './published-results';
 export * from './study-comparison';
 export * from './harder-benchmark';
+export * from './language-goals';
 export * from './prompt-study';
 export * from './stored-maps';
 export * from './runs';

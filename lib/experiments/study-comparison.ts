@@ -28,6 +28,9 @@ export const STUDY_COMPARISON: readonly StudyComparisonRow[] = [
   { method: 'RRR with prompt masks (ours)', studyRow: 'rrr-prompt', annotation: 'no (prompt)' },
   { method: 'Expected Gradients with prompt masks (ours)', studyRow: 'eg-prompt', annotation: 'no (prompt)' },
   { method: 'CDEP with prompt masks (ours)', studyRow: 'cdep-prompt', annotation: 'no (prompt)' },
+  { method: 'Counterfactual augmentation from prompts (ours: the language recipe)', studyRow: 'language', annotation: 'no (prompt)' },
+  { method: 'Counterfactual augmentation, annotated (its twin)', studyRow: 'language-annotation', annotation: 'yes' },
+  { method: 'Clean reference (no shortcut to learn)', studyRow: 'clean', annotation: '—' },
 ];
 
 /** The committed study's run files by "<dataset>/<row>" (docs/results/<dataset>/<row>/seed-<n>/<run file> only); an

@@ -16,7 +16,7 @@ export function committedResultsDir(): string {
  */
 export function committedResultRows(root = committedResultsDir()): Record<string, string>[] {
   return titledResultRows(resultRows(findResultFiles(root).map(readRunFile)), {
-    dataset: 'dataset', method: 'method', settings: 'settings', selectBy: 'selected by', seeds: 'seeds', valSelected: 'val acc %',
+    dataset: 'dataset', method: 'method', settings: 'settings', selectBy: 'selected by', vlm: 'VLM', seeds: 'seeds', valSelected: 'val acc %', valCfSelected: 'val-cf acc %',
     testSelected: 'test acc % (val-selected epoch)', testFinal: 'test acc % (final epoch)', excludedSelected: 'val excluded share % (selected)',
   });
 }

@@ -18,6 +18,9 @@ import { markdownTable } from './table';
  */
 export const RESULTS_BEGIN = '<!-- results-table:begin (made by scripts/results-table.ts from docs/results/**/result.json; do not edit) -->';
 export const RESULTS_END = '<!-- results-table:end -->';
+/** The earlier study's table (docs/results-v1: MNIST rows on the embedded VLM v1, every row selected by val-rr). */
+export const RESULTS_V1_BEGIN = '<!-- results-table-v1:begin (made by scripts/results-table.ts from docs/results-v1/**/result.json; do not edit) -->';
+export const RESULTS_V1_END = '<!-- results-table-v1:end -->';
 
 /** The fields of a trainer result.json the table reads. */
 export interface RunFile {
@@ -31,6 +34,9 @@ export interface RunFile {
   /** Null for a run that diverged (it has no final epoch). */
   testAccFinal: number | null;
   valExcludedShareSelected?: number | null;
+  valCfAccSelected?: number | null;
+  /** The prompt constraint's record: its maps' provenance names the VLM checkpoint (result.json `prompts`). */
+  prompts?: { provenance?: Array<{ generatorId?: Record<string, unknown> }> } | null;
   epochs: unknown[];
   /** Set for a diverged run (diverged.json): the trainer's message. */
   diverged?: string;
@@ -47,6 +53,9 @@ export interface ResultRow {
   testSelected: number[];
   testFinal: number[];
   excludedSelected: number[];
+  valCfSelected: number[];
+  /** The embedded VLM checkpoints (identity, first 8 hex digits) its runs' maps came from. */
+  vlms: string[];
   /** Seeds that diverged (they are in `seeds` too). */
   diverged: number[];
   files: string[];
@@ -126,7 +135,7 @@ export function resultRows(runs: readonly RunFile[]): ResultRow[] {
   const groups = groupBy(runs, (r) => canonicalJson(Object.fromEntries(Object.entries(withDefaults(r.config)).filter(([k]) => !NOT_SETTINGS.has(k)))));
   const rows = [...groups.values()].map((members) => {
     const first = members[0];
-    const g: ResultRow = { dataset: first.config.dataset, method: methodLabel(first), settings: settingsLabel(first.config), selectBy: first.selectBy, seeds: [], valSelected: [], testSelected: [], testFinal: [], excludedSelected: [], diverged: [], files: [] };
+    const g: ResultRow = { dataset: first.config.dataset, method: methodLabel(first), settings: settingsLabel(first.config), selectBy: first.selectBy, seeds: [], valSelected: [], testSelected: [], testFinal: [], excludedSelected: [], valCfSelected: [], vlms: [], diverged: [], files: [] };
     for (const r of members) {
       if (g.seeds.includes(r.config.seed)) throw new UserError(`two result files of the same setting and seed ${r.config.seed}: ${g.files[g.seeds.indexOf(r.config.seed)]} and ${r.file}`);
       g.seeds.push(r.config.seed);
@@ -135,6 +144,11 @@ export function resultRows(runs: readonly RunFile[]): ResultRow[] {
       if (r.testAccSelected !== null) g.testSelected.push(r.testAccSelected);
       if (r.testAccFinal !== null) g.testFinal.push(r.testAccFinal);
       if (typeof r.valExcludedShareSelected === 'number') g.excludedSelected.push(r.valExcludedShareSelected);
+      if (typeof r.valCfAccSelected === 'number') g.valCfSelected.push(r.valCfAccSelected);
+      for (const p of r.prompts?.provenance ?? []) {
+        const id = p.generatorId?.checkpoint;
+        if (typeof id === 'string' && !g.vlms.includes(id.slice(0, 8))) g.vlms.push(id.slice(0, 8));
+      }
       g.files.push(r.file);
     }
     return g;
@@ -149,8 +163,12 @@ export interface ResultCells {
   method: string;
   settings: string;
   selectBy: string;
+  /** The VLM checkpoints of its maps ('-': no embedded maps). */
+  vlm: string;
   seeds: string;
   valSelected: string;
+  /** '-' unless every seed recorded it. */
+  valCfSelected: string;
   testSelected: string;
   testFinal: string;
   /** '-' unless every seed recorded it. */
@@ -163,9 +181,9 @@ export function resultCells(r: ResultRow): ResultCells {
   // diverged seeds: named in the seeds cell; the final-epoch cell says over how many finished seeds it is
   const finished = r.seeds.length - r.diverged.length;
   return {
-    dataset: r.dataset, method: r.method, settings: r.settings || '(defaults)', selectBy: r.selectBy,
+    dataset: r.dataset, method: r.method, settings: r.settings || '(defaults)', selectBy: r.selectBy, vlm: r.vlms.length ? [...r.vlms].sort().join(', ') : '-',
     seeds: `${r.seeds.length} (${sorted(r.seeds)})` + (r.diverged.length ? `; diverged: ${sorted(r.diverged)}` : ''),
-    valSelected: pct(r.valSelected), testSelected: pct(r.testSelected),
+    valSelected: pct(r.valSelected), valCfSelected: r.valCfSelected.length === r.seeds.length ? pct(r.valCfSelected) : '-', testSelected: pct(r.testSelected),
     testFinal: r.diverged.length ? (finished ? `${pct(r.testFinal)} (${finished} finished)` : 'diverged') : pct(r.testFinal),
     excludedSelected: r.excludedSelected.length === r.seeds.length ? pct(r.excludedSelected) : '-',
   };
@@ -173,8 +191,8 @@ export function resultCells(r: ResultRow): ResultCells {
 
 /** Column titles of docs/results.md's table, in order. */
 const MARKDOWN_TITLES: Record<keyof ResultCells, string> = {
-  dataset: 'dataset', method: 'method', settings: 'settings', selectBy: 'selected by', seeds: 'seeds', valSelected: 'val acc (selected)',
-  testSelected: 'test acc (val-selected epoch)', testFinal: 'test acc (final epoch)', excludedSelected: 'val excluded share (selected)',
+  dataset: 'dataset', method: 'method', settings: 'settings', selectBy: 'selected by', vlm: 'VLM', seeds: 'seeds', valSelected: 'val acc (selected)',
+  valCfSelected: 'val-cf acc (selected)', testSelected: 'test acc (val-selected epoch)', testFinal: 'test acc (final epoch)', excludedSelected: 'val excluded share (selected)',
 };
 
 /** Table rows with the given column titles (in the titles' order). */
@@ -210,13 +228,14 @@ export function updateOptionalSection(mdFile: string, begin: string, end: string
   return true;
 }
 
-/** Reads every result under `resultsDir` and rewrites the table between the markers of `mdFile`. Returns the rows. */
-export function updateResultsMarkdown(resultsDir: string, mdFile: string): ResultRow[] {
+/** Reads every result under `resultsDir` and rewrites the table between the markers of `mdFile` (the main table's, or
+ * another pair, e.g. the earlier study's). Returns the rows. */
+export function updateResultsMarkdown(resultsDir: string, mdFile: string, markers: { begin: string; end: string } = { begin: RESULTS_BEGIN, end: RESULTS_END }): ResultRow[] {
   const rows = resultRows(findResultFiles(resultsDir).map(readRunFile));
   const rel = (f: string) => path.relative(path.dirname(mdFile), f).split(path.sep).join('/');
   const table = renderResultsTable(rows) + '\n\nFrom ' + (rows.length ? rows.reduce((a, r) => a + r.files.length, 0) + ' run file(s) under `' + rel(resultsDir) + '/`.' : '`' + rel(resultsDir) + '/` (empty).');
   const text = fs.readFileSync(mdFile, 'utf8');
-  const next = replaceBetweenMarkers(text, table);
+  const next = replaceBetweenMarkers(text, table, markers.begin, markers.end);
   if (next !== text) fs.writeFileSync(mdFile, next);
   return rows;
 }
