@@ -161,8 +161,17 @@ test('counterfactual validation reads validation images only, with fixed draws; 
   const other = { ...ds, train: smallDataset('decoymnist', { train: 40, val: 1, test: 1 }).train };
   const b = buildCounterfactuals({ ...c, seed: 9 } as TrainConfig, other, prompts, { nTrain: 40, nVal: 30, size: 32, valX, trainX: prepareImages(other.train, 40, 32), batch: 32 });
   assert.deepEqual(a.val, b.val, 'neither the training images nor the run seed change the counterfactual validation images');
-  assert.deepEqual(a.val, counterfactualSplit({ size: 32, regions: Uint8Array.from(prompts.valCounterfactual!, (w) => (w > 0 ? 1 : 0)) }, valX, 30));
+  const regions = Uint8Array.from(prompts.valCounterfactual!, (w) => (w > 0 ? 1 : 0));
+  assert.deepEqual(a.val, counterfactualSplit({ size: 32, regions }, valX, 30));
   assert.notDeepEqual(a.val, valX, 'the frames were redrawn');
+  // a background swap: every pixel that changed is free in the image, and equals a validation image's pixel there that is free in that image too
+  const hw = 1024;
+  for (let k = 0; k < 30; k++) for (let p = 0; p < hw; p++) {
+    const i = (k * hw + p) * 3;
+    if (a.val![i] === valX[i] && a.val![i + 1] === valX[i + 1] && a.val![i + 2] === valX[i + 2]) continue;
+    assert.equal(regions[k * hw + p], 1, `image ${k} pixel ${p}: only free pixels change`);
+    assert.ok([...Array(30).keys()].some((j) => j !== k && regions[j * hw + p] === 1 && valX[(j * hw + p) * 3] === a.val![i]), `image ${k} pixel ${p}: from a validation image whose pixel is free`);
+  }
   assert.equal(a.train, undefined, '--augment none: no training augmentation');
 });
 

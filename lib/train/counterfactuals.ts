@@ -37,8 +37,8 @@ export interface CounterfactualInfo {
   trainFreeShare: number | null;
   /** How training images are recoloured: the VLM's named colours, a hand-coded random colour, or not at all. */
   colours: 'named' | 'random' | null;
-  /** Counterfactual validation: its seed and what it varies; null when not measured. */
-  valCf: { seed: string; freeShare: number | null; colours: boolean } | null;
+  /** Counterfactual validation: its seed and what it varies (regions as a background swap); null when not measured. */
+  valCf: { seed: string; freeShare: number | null; redraw: 'background swap' | null; colours: boolean } | null;
 }
 
 type CfConfig = Pick<TrainConfig, 'augment' | 'augmentShare' | 'attributePrompt' | 'select'>;
@@ -74,7 +74,7 @@ export function buildCounterfactuals(
   const measurable = !!prompts && (!prompts.train || !!valRegions) && (c.attributePrompt === null || !!valSpan);
   if (measurable && (valRegions || valSpan)) {
     val = counterfactualSplit({ size: d.size, regions: valRegions, colours: valSpan ? namedColours(valSpan) : undefined }, d.valX, d.nVal);
-    valInfo = { seed: VAL_CF_SEED, freeShare: valRegions ? meanOf(valRegions) : null, colours: !!valSpan };
+    valInfo = { seed: VAL_CF_SEED, freeShare: valRegions ? meanOf(valRegions) : null, redraw: valRegions ? 'background swap' : null, colours: !!valSpan };
   }
   if (c.select === 'val-cf' && !val) {
     throw new UserError('--select val-cf needs validation maps of the prompts (a map file holds training maps only)');
