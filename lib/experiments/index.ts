@@ -12,3 +12,4 @@ export * from './prompt-study';
 export * from './stored-maps';
 export * from './runs';
 export * from './multi-seed';
+export * from './diagnosis-story';
