@@ -5,13 +5,14 @@ import { diagnosisExamplesPng, diagnosisRows } from '../report/diagnosis-figure'
 import { writeFileAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { prepareOutFile } from '../util/outputs';
-import { printJson, printTable } from './output';
+import { printJson } from './output';
+import { textTable } from '../report/table';
 import { intOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
 
 export function register(program: Command): void {
   program
     .command('diagnose')
-    .description('which prompt a trained net reads: for each candidate prompt, how often its prediction changes when what the prompt names is redrawn (against a random region of equal area), and its input-gradient energy there (against the region\'s area); ranked, with a verdict')
+    .description('which prompt a trained net reads: for each candidate prompt, how often its prediction changes when what the prompt names is redrawn from another image (against the same redraw from an image of the same class, and a random region of equal area), and its input-gradient energy there (against the region\'s area); ranked, with a verdict (docs/diagnose.md)')
     .option('--run <dir>', 'a run folder (ltl train --out): its validation-selected weights, on the data it was trained on')
     .option('--model <file>', 'a bare checkpoint file (selected.safetensors) instead of --run; needs --dataset')
     .option('--dataset <name>', `with --model: ${DATASET_HELP()}`)
@@ -49,7 +50,8 @@ export function register(program: Command): void {
       if (o.figure !== undefined) writeFileAtomic(o.figure, await diagnosisExamplesPng(d));
       if (o.json) return printJson(diagnosisJson(d));
       console.log(`${d.net} on ${d.images} ${d.split} images of ${d.dataset} (accuracy ${(100 * d.accuracy).toFixed(2)} %)`);
-      printTable(diagnosisRows(d));
+      // percentages with one decimal, the lift with two
+      console.log(textTable(diagnosisRows(d).map((r) => ({ ...r, lift: typeof r.lift === 'number' ? r.lift.toFixed(2) : '-' })), { digits: 1 }));
       console.log(`verdict: ${d.verdict}`);
       if (o.figure !== undefined) console.log(`examples: ${o.figure}`);
     });
