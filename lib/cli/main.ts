@@ -5,6 +5,7 @@ import { register as registerTrain } from './train';
 import { register as registerMaps } from './maps';
 import { register as registerVlm } from './vlm';
 import { register as registerSweep } from './sweep';
+import { register as registerDiagnose } from './diagnose';
 
 /** Builds the `ltl` command tree; each command lives in its own module. */
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerMaps(program);
   registerVlm(program);
   registerSweep(program);
+  registerDiagnose(program);
   return program;
 }
 

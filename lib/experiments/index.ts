@@ -13,3 +13,4 @@ export * from './prompt-study';
 export * from './stored-maps';
 export * from './runs';
 export * from './multi-seed';
+export * from './diagnosis-story';

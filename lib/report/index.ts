@@ -11,3 +11,4 @@ export * from './shortcut-heatmaps';
 export { encodePng, writePng, decodePng } from '../util/png';
 export * from './environment';
 export * from './committed-results';
+export * from './diagnosis-figure';

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { SPLITS, type SplitName } from '../data';
+import { diagnoseCheckpoint, diagnoseRun, diagnosisJson, DIAGNOSIS_DEFAULTS, type Diagnosis } from '../diagnose';
+import { diagnosisExamplesPng, diagnosisRows } from '../report/diagnosis-figure';
+import { writeFileAtomic } from '../util/atomic';
+import { UserError } from '../util/errors';
+import { prepareOutFile } from '../util/outputs';
+import { printJson } from './output';
+import { textTable } from '../report/table';
+import { intOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
+
+export function register(program: Command): void {
+  program
+    .command('diagnose')
+    .description('which prompt a trained net reads: for each candidate prompt, how often its prediction changes when what the prompt names is redrawn from another image (against the same redraw from an image of the same class, and a random region of equal area), and its input-gradient energy there (against the region\'s area); ranked, with a verdict (docs/diagnose.md)')
+    .option('--run <dir>', 'a run folder (ltl train --out): its validation-selected weights, on the data it was trained on')
+    .option('--model <file>', 'a bare checkpoint file (selected.safetensors) instead of --run; needs --dataset')
+    .option('--dataset <name>', `with --model: ${DATASET_HELP()}`)
+    .option('--data-seed <n>', 'with --model: seed of the validation split and decoy positions (default 37)')
+    .option('--prompts <text...>', 'region prompts, e.g. "a digit" "a frame" "a square" (maps from --maps)')
+    .option('--attribute-prompts <text...>', 'attribute prompts, e.g. "colour" (input directions and colours from the embedded VLM)')
+    .option('--split <split>', 'the split measured: val | train | test (the test split only when named)', DIAGNOSIS_DEFAULTS.split)
+    .option('--limit <n>', 'only the first N images of the split (default all)')
+    .option('--maps <source>', 'map source of the region prompts: embedded | clipseg', DIAGNOSIS_DEFAULTS.maps)
+    .option('--seed <n>', 'seed of the donors, chance regions and colours', String(DIAGNOSIS_DEFAULTS.seed))
+    .option('--examples <n>', 'example images per prompt (for --figure)', String(DIAGNOSIS_DEFAULTS.examples))
+    .option('--figure <file.png>', 'write the example images (image, prompt map, gradient energy, counterfactual) as one PNG')
+    .option('--mnist-dir <dir>', MNIST_DIR_HELP)
+    .option('--json', 'print one JSON object as the last stdout line')
+    .action(async (o) => {
+      if ((o.run === undefined) === (o.model === undefined)) throw new UserError('give either --run DIR (a run folder) or --model FILE (a checkpoint) with --dataset');
+      if (o.run !== undefined && (o.dataset !== undefined || o.dataSeed !== undefined)) {
+        throw new UserError('--dataset and --data-seed go with --model: a run folder is diagnosed on the data its config names');
+      }
+      if (o.model !== undefined && o.dataset === undefined) throw new UserError('--model needs --dataset (the data to diagnose the net on)');
+      if (!SPLITS.includes(o.split)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, not '${o.split}'`);
+      const limit = intOption(o.limit, '--limit', 2);
+      const seed = intOption(o.seed, '--seed')!;
+      const examples = intOption(o.examples, '--examples')!;
+      const dataSeed = intOption(o.dataSeed, '--data-seed');
+      if (o.figure !== undefined) prepareOutFile(o.figure, '--figure');
+      const opts = {
+        prompts: o.prompts ?? [], attributePrompts: o.attributePrompts ?? [], split: o.split as SplitName, limit, maps: o.maps,
+        seed, examples: o.figure !== undefined ? examples : 0, mnistDir: o.mnistDir,
+        log: (m: string) => process.stderr.write(`ltl diagnose: ${m}\n`),
+      };
+      const d: Diagnosis = o.run !== undefined
+        ? await diagnoseRun(o.run, opts)
+        : await diagnoseCheckpoint(o.model, { ...opts, dataset: o.dataset, dataSeed });
+      if (o.figure !== undefined) writeFileAtomic(o.figure, await diagnosisExamplesPng(d));
+      if (o.json) return printJson(diagnosisJson(d));
+      console.log(`${d.net} on ${d.images} ${d.split} images of ${d.dataset} (accuracy ${(100 * d.accuracy).toFixed(2)} %)`);
+      // percentages with one decimal, the lift with two
+      console.log(textTable(diagnosisRows(d).map((r) => ({ ...r, lift: typeof r.lift === 'number' ? r.lift.toFixed(2) : '-' })), { digits: 1 }));
+      console.log(`verdict: ${d.verdict}`);
+      if (o.figure !== undefined) console.log(`examples: ${o.figure}`);
+    });
+}

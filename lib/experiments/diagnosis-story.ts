@@ -1,0 +1,35 @@
+import type { ShortcutDataset } from '../data/types';
+import type { TrainConfig } from '../train/config';
+import { applyRecipe } from '../train/recipes';
+import { diagnoseRun, type DiagnoseOptions } from '../diagnose';
+import type { Diagnosis } from '../diagnose/types';
+import type { Profile } from './profiles';
+import { profileConfig, type FinishedRun, type RunSpec } from './runs';
+
+/**
+ * Notebook 06's story: train vanilla, diagnose it with language (lib/diagnose), fix the shortcut with the prompt that
+ * names it (the language recipe: counterfactual augmentation of what the prompts name), diagnose again.
+ */
+
+/** The candidate prompts of each kind of shortcut: the object, the frame decoy, a shape that is not there; and on a
+ * colour dataset the object and the attribute "colour". */
+export const DIAGNOSIS_CANDIDATES = {
+  frame: { prompts: ['a digit', 'a frame', 'a square'] },
+  colour: { prompts: ['a digit'], attributePrompts: ['colour'] },
+} as const;
+
+/** A vanilla run of the profile (no prompts: nothing is measured with them while it trains). */
+export function vanillaSpec(profile: Profile, dataset: string, seed = profile.seeds[0]): RunSpec {
+  return { label: 'vanilla', config: profileConfig(profile, dataset, 'vanilla', seed, { attentionEpoch: 0 }) };
+}
+
+/** The language recipe (lib/train/recipes.ts) of the profile with the given prompts, e.g. { negativePrompts: ['a frame'] }. */
+export function languageFixSpec(profile: Profile, dataset: string, prompts: Pick<Partial<TrainConfig>, 'prompt' | 'negativePrompts' | 'attributePrompt'>, seed = profile.seeds[0]): RunSpec {
+  const label = `language recipe (${[prompts.prompt, ...(prompts.negativePrompts ?? []).map((p) => `not ${p}`), prompts.attributePrompt].filter(Boolean).join(', ')})`;
+  return { label, config: applyRecipe('language', { ...profileConfig(profile, dataset, 'vanilla', seed), attentionEpoch: 0, ...prompts }) };
+}
+
+/** Diagnoses a finished run on the profile's validation images (the first evalImages of the split). */
+export function diagnoseFinished(run: FinishedRun, ds: ShortcutDataset, profile: Profile, candidates: Pick<DiagnoseOptions, 'prompts' | 'attributePrompts'>): Promise<Diagnosis> {
+  return diagnoseRun(run.dir, { ...candidates, dataset: ds, ...(profile.evalImages !== null ? { limit: profile.evalImages } : {}) });
+}
