@@ -268,3 +268,22 @@ test('the WebAssembly batch step gives the TypeScript reference\'s images bit fo
     }
   }
 });
+
+test('the notebook\'s recipe steps: counterfactual examples keep every pixel outside the region, and name the VLM\'s colours', async () => {
+  const { counterfactualExamples } = await import('../lib/experiments/counterfactual-story');
+  const hard = smallDataset('decoymnist-hard', { train: 8, val: 8, test: 1 });
+  const ex = await counterfactualExamples(hard, { prompt: 'a digit', negativePrompts: ['a frame'] }, 8);
+  const hw = 32 * 32;
+  let redrawn = 0;
+  for (let k = 0; k < 8; k++) for (let p = 0; p < hw; p++) {
+    const i = (k * hw + p) * 3;
+    if (ex.regions![k * hw + p] === 0) assert.deepEqual(ex.varied.subarray(i, i + 3), ex.images.subarray(i, i + 3), 'kept outside the region');
+    else if (ex.varied[i] !== ex.images[i]) redrawn++;
+  }
+  assert.ok(redrawn > 0, 'something was redrawn');
+  assert.equal(ex.colours, undefined);
+  const colour = smallDataset('colormnist', { train: 8, val: 8, test: 1 });
+  const cx = await counterfactualExamples(colour, { attributePrompt: 'colour of a digit' }, 8);
+  assert.ok(cx.colours && cx.colours.counts.reduce((a, b) => a + b, 0) > 0);
+  assert.equal(cx.regions, undefined, 'an attribute alone varies no region');
+});

@@ -9,6 +9,7 @@ export * from './published-results';
 export * from './study-comparison';
 export * from './harder-benchmark';
 export * from './language-goals';
+export * from './counterfactual-story';
 export * from './prompt-study';
 export * from './stored-maps';
 export * from './runs';
