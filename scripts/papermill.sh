@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # npm run papermill -- IN.ipynb OUT.ipynb -p profileName quick [-p name value ...] [papermill options]
 # papermill from the project's .venv, where scripts/papermill-tslab registers the TypeScript parameter
-# translator (so -p works for the tslab notebooks; plain .venv/bin/papermill works as well). Starts the
-# kernel in the input notebook's folder, as JupyterLab does (the notebooks import 'learning-to-look'
-# from there), unless --cwd is given. On a failure, prints the failed cell's error: tslab reports it on
-# the cell's stderr, which papermill's own message leaves out.
+# translator (so -p works for the tslab notebooks; plain .venv/bin/papermill works as well, from any
+# folder). Starts the kernel in the input notebook's folder, as JupyterLab does (a notebook's relative
+# paths are then its folder's), unless --cwd is given. On a failure, prints the failed cell's error:
+# tslab reports it on the cell's stderr, which papermill's own message leaves out; and numbers the
+# cells that ran.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ ! -x "$ROOT/.venv/bin/papermill" ]]; then
@@ -18,20 +19,8 @@ for a in "$@"; do [[ "$a" == *.ipynb ]] && notebooks+=("$a"); done
 if [[ " $* " != *" --cwd "* && " $* " != *" --cwd="* && ${#notebooks[@]} -ge 1 && -f "${notebooks[0]}" ]]; then
   args+=(--cwd "$(cd "$(dirname "${notebooks[0]}")" && pwd)")
 fi
-# tslab 1.0.22 can lose its first messages when a request arrives while its sockets are still binding (zeromq
-# EBUSY) on a loaded machine: the kernel never answers and no cell has run, so it is started once more.
-errlog="$(mktemp)"
-for attempt in 1 2; do
-  "$ROOT/.venv/bin/papermill" "${args[@]}" 2> >(tee "$errlog" >&2)
-  rc=$?
-  wait
-  if [[ $rc -ne 0 && $attempt -eq 1 ]] && grep -q "Kernel didn't respond" "$errlog"; then
-    echo "papermill: the kernel did not answer at start; starting it once more" >&2
-    continue
-  fi
-  break
-done
-rm -f "$errlog"
+"$ROOT/.venv/bin/papermill" "${args[@]}"
+rc=$?
 # papermill's nbclient takes execution counts only from execute_input messages, which tslab does not
 # send: number the cells that ran, in order, so the output notebook shows [1], [2], ...
 if [[ ${#notebooks[@]} -ge 2 && -f "${notebooks[1]}" ]]; then

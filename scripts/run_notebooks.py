@@ -88,21 +88,11 @@ def execute_papermill(path, out_ipynb, kernel, timeout, profile, hooks, kernel_s
     saved = os.dup(2)
     os.dup2(kernel_stderr.fileno(), 2)
     try:
-        for attempt in (1, 2):
-            try:
-                papermill.execute_notebook(
-                    path, out_ipynb, parameters={'profileName': profile}, kernel_name=kernel,
-                    cwd=os.path.dirname(os.path.abspath(path)), progress_bar=False, log_output=False,
-                    execution_timeout=timeout, request_save_on_cell_execute=True, record_timing=True,
-                    on_cell_execute=hooks[0], on_cell_executed=hooks[1])
-                break
-            except RuntimeError as e:
-                # tslab 1.0.22 can lose its first messages when a request arrives while its sockets are still
-                # binding (zeromq EBUSY) on a loaded machine: the kernel never answers and no cell has run, so
-                # starting it once more changes nothing that was computed
-                if attempt == 2 or "didn't respond" not in str(e):
-                    raise
-                log(f'{os.path.basename(path)}: the kernel did not answer at start ({e}); starting it once more')
+        papermill.execute_notebook(
+            path, out_ipynb, parameters={'profileName': profile}, kernel_name=kernel,
+            cwd=os.path.dirname(os.path.abspath(path)), progress_bar=False, log_output=False,
+            execution_timeout=timeout, request_save_on_cell_execute=True, record_timing=True,
+            on_cell_execute=hooks[0], on_cell_executed=hooks[1])
     except (PapermillExecutionError, CellTimeoutError, DeadKernelError) as e:
         error = e
     finally:

@@ -6,6 +6,9 @@
  *    into TypeScript and reads the parameters cell back (--help-notebook);
  *  - `npm run papermill -- notebooks/00-start-here.ipynb OUT -p profileName quick` runs the real
  *    notebook with the parameter (LTL_PROFILE unset, so the parameter alone picks the profile);
+ *  - plain `.venv/bin/papermill` (no wrapper, no --cwd, no Jupyter settings of the project) runs
+ *    notebook 01 with the parameter from a folder outside the repository and from its root: the
+ *    kernel spec, not the caller, makes the library importable;
  *  - a failing cell fails papermill and the wrapper prints the cell's error.
  */
 import { test } from 'node:test';
@@ -93,6 +96,38 @@ test('npm run papermill: notebook 00 with -p profileName quick, from the reposit
   assert.equal(nb.metadata.papermill.parameters.profileName, 'quick');
   const counts = nb.cells.filter((c: { cell_type: string }) => c.cell_type === 'code').map((c: { execution_count: number | null }) => c.execution_count);
   assert.deepEqual(counts, counts.map((_: unknown, i: number) => i + 1), 'the output notebook numbers the cells that ran');
+});
+
+/** The environment of someone running papermill by hand: none of the project's Jupyter settings. */
+function plainEnv(): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env, LTL_CACHE_DIR: path.join(tmp, 'cache'), JUPYTER_RUNTIME_DIR: path.join(tmp, 'runtime') };
+  for (const k of ['LTL_PROFILE', 'JUPYTER_PATH', 'JUPYTER_DATA_DIR', 'JUPYTER_CONFIG_DIR']) delete e[k];
+  return e;
+}
+
+test('plain papermill runs notebook 01 with -p profileName quick from a folder outside the repository and from its root', { skip: noVenv, timeout: 8 * 60_000 }, async () => {
+  const outside = fs.mkdtempSync(path.join(tmp, 'outside-'));
+  const notebook = path.join(ROOT, 'notebooks', '01-datasets-and-shortcuts.ipynb');
+  const runs = [
+    { cwd: outside, args: [notebook, 'out.ipynb'], out: path.join(outside, 'out.ipynb') },
+    { cwd: ROOT, args: ['notebooks/01-datasets-and-shortcuts.ipynb', path.join(tmp, '01-from-root.ipynb')], out: path.join(tmp, '01-from-root.ipynb') },
+  ];
+  await withNotebookRunLock(() => {
+    for (const run of runs) {
+      const t0 = Date.now();
+      const r = spawnSync(path.join(ROOT, '.venv', 'bin', 'papermill'), [...run.args, '-p', 'profileName', 'quick'], { cwd: run.cwd, encoding: 'utf8', env: plainEnv(), timeout: 3 * 60_000 });
+      process.stderr.write(`[papermill-test] notebook 01 from ${run.cwd === ROOT ? 'the repository root' : 'outside'}: ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+      assert.equal(r.status, 0, `from ${run.cwd}: ${r.stderr.slice(-3000)}`);
+      const nb = JSON.parse(fs.readFileSync(run.out, 'utf8'));
+      assert.equal(nb.metadata.papermill.parameters.profileName, 'quick');
+      const outputs = nb.cells.flatMap((c: { outputs?: { output_type: string; name?: string; text?: string | string[] }[] }) => c.outputs ?? []);
+      assert.ok(!outputs.some((o: { output_type: string }) => o.output_type === 'error'), 'no error output');
+      const stderr = outputs.filter((o: { name?: string }) => o.name === 'stderr').map((o: { text?: string | string[] }) => [].concat((o.text ?? []) as never).join('')).join('');
+      assert.doesNotMatch(stderr, /Cannot find module/);
+      const code = nb.cells.filter((c: { cell_type: string }) => c.cell_type === 'code');
+      assert.ok(code.every((c: { metadata: { papermill?: { status?: string } } }) => c.metadata.papermill?.status === 'completed'), 'every cell completed');
+    }
+  });
 });
 
 test('papermill: a failing cell fails the run and the wrapper prints its error', { skip: noVenv, timeout: 2 * 60_000 }, () => {
