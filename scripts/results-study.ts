@@ -82,10 +82,15 @@ function rows(colour: boolean, mnist: boolean): Method[] {
     { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 3, allSeedsFirst: true },
     // the limit: the same net and budget on the same images whose shortcut predicts nothing
     { name: 'clean', args: ['--method', 'vanilla', '--shortcut-labels', 'random'], language: false, select: 'val-acc', first: 0.1, then: 3, allSeedsFirst: true },
-    // the recipe; validation chooses how much of each batch is varied, "no constraint" (share 0) included
+    // the recipe; validation chooses how much of each batch is varied ("no constraint", share 0, included) and how a
+    // region is redrawn (the recipe's background swap, or every free pixel from the other image)
     {
       name: 'language', args: ['--recipe', 'language'], first: 0.2, then: 0.5, allSeedsFirst: true,
-      variants: [{ name: 'share-0.5', args: ['--augment-share', '0.5'] }, { name: 'share-0', args: ['--augment-share', '0'] }],
+      variants: [
+        { name: 'share-0.5', args: ['--augment-share', '0.5'] },
+        { name: 'redraw-image', args: ['--augment-redraw', 'image'] },
+        { name: 'share-0', args: ['--augment-share', '0'] },
+      ],
     },
     // its annotation twin: the annotated shortcut region (dilated 1 px), or a hand-coded random recolouring
     { name: 'language-annotation', args: ['--method', 'vanilla', '--augment', 'annotation', '--attention-epoch', '0'], first: 1, then: 2, allSeedsFirst: true },

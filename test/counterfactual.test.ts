@@ -188,6 +188,7 @@ test('the language recipe expands to vanilla steps on counterfactual images chos
   assert.equal(c.augment, 'prompt');
   assert.equal(c.select, 'val-cf');
   assert.equal(c.promptMass, 0.99);
+  assert.equal(c.augmentRedraw, 'background');
   assert.equal(c.maps, 'embedded', 'a prompt brings the embedded VLM');
   assert.equal(resolveConfig(applyRecipe('language', { dataset: 'decoymnist-hard', prompt: 'a digit', augmentShare: 0.5 })).augmentShare, 0.5);
   assert.match(recipeFlags(LANGUAGE_RECIPE), /--method vanilla --augment prompt .*--select val-cf/);
@@ -238,7 +239,7 @@ test('training with augmentation: same seed, same numbers; a resume gives an uni
   // the batch itself, keyed on the batch
   const images = prepareImages(ds.train, 64, 32);
   const regions = new Uint8Array(64 * 1024).fill(1);
-  const t = { plan: { size: 32, regions }, share: 1, batcher: new CounterfactualBatcher(images, 64, 32, regions, 32) };
+  const t = { plan: { size: 32, regions }, share: 1, swap: false, batcher: new CounterfactualBatcher(images, 64, 32, regions, 32) };
   const rows = Int32Array.from({ length: 32 }, (_, i) => 2 * i);
   const a = new Float32Array(32 * 3072), b = new Float32Array(32 * 3072);
   counterfactualBatch(t, rows, 32, 4, '0:0', a);
@@ -254,15 +255,16 @@ test('the WebAssembly batch step gives the TypeScript reference\'s images bit fo
   const regions = Uint8Array.from({ length: N * S * S }, () => (rng0.next() < 0.6 ? 1 : 0));
   for (let p = 0; p < S * S; p++) regions[5 * S * S + p] = 0; // an image with an empty region
   const colours = namedColours({ values: ['x', 'y'], colours: [[[1, 0, 0], [3 / 7, 1 / 7, 0]], [[0, 5 / 7, 1], [1 / 7, 1 / 7, 1 / 7]]] });
-  for (const [name, regs, cols, share] of [['both', regions, colours, 0.7], ['regions', regions, undefined, 1], ['colours', undefined, colours, 1], ['none', undefined, undefined, 1]] as const) {
+  for (const [name, regs, cols, share, swap] of [['both', regions, colours, 0.7, false], ['regions', regions, undefined, 1, false], ['swap', regions, colours, 1, true],
+    ['colours', undefined, colours, 1, false], ['none', undefined, undefined, 1, false]] as const) {
     const batcher = new CounterfactualBatcher(split, N, S, regs, n);
     for (let it = 0; it < 20; it++) {
       const rows = Int32Array.from({ length: n }, (_, k) => (k * 37 + it * 11) % N);
       const out = new Float32Array(n * row), ref = new Float32Array(n * row);
-      batcher.batch(rows, n, share, cols, createRng(`b${it}`), out);
+      batcher.batch(rows, n, share, cols, createRng(`b${it}`), out, swap);
       gatherRows(split, row, rows, ref);
       const r = createRng(`b${it}`);
-      applyCounterfactual({ size: S, regions: regs, colours: cols }, ref, rows, n, batchDonors(split, rows, n, r), share, r);
+      applyCounterfactual({ size: S, regions: regs, colours: cols }, ref, rows, n, batchDonors(split, rows, n, r), share, r, swap);
       assert.ok(out.every((v, i) => Object.is(v, ref[i])), `${name}, batch ${it}: bit for bit`);
       if (name === 'none') assert.deepEqual(out, ref);
     }

@@ -77,7 +77,7 @@ test('defaults resolve as before: paper defaults, vanilla, align, rrr, rrr promp
     maps: 'oracle', postprocess: 'paper', mapThreshold: 0.5, rrrMode: 'spatial',
     // added since: promptMass (prompt masks by mass) and egReferences (--method eg)
     prompt: null, negativePrompts: [], attributePrompt: null, promptThreshold: 0.5, promptMass: null, promptDilate: 2, negativeDilate: 1, attributeForm: 'moment',
-    augment: 'none', augmentShare: 1,
+    augment: 'none', augmentShare: 1, augmentRedraw: 'image',
     lambda: 160, egReferences: 1, attentionEpoch: 11, phase1: 'ce', epochs: 30, seed: 37,
     optimizer: 'sgd', lr: 1e-3, momentum: 0.98, weightDecay: 1e-4, lrStep: 7, lrGamma: 0.1, batch: 32,
     limit: null, evalLimit: null, select: 'val-acc', scoreBeta: 0.3, engine: 'auto',

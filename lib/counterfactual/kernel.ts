@@ -50,8 +50,9 @@ export class CounterfactualBatcher {
   /**
    * The batch of split rows `rows` into `out` [n, size, size, 3], each image varied with probability `share`. The
    * draws come from `rng` in applyCounterfactual's order (the donors, then per image: varied or not, its colour).
+   * `swap`: a region is redrawn only where the donor's region is free too (applyCounterfactual's `swap`).
    */
-  batch(rows: ArrayLike<number>, n: number, share: number, colours: ColourSource | undefined, rng: Rng, out: Float32Array): void {
+  batch(rows: ArrayLike<number>, n: number, share: number, colours: ColourSource | undefined, rng: Rng, out: Float32Array, swap = false): void {
     if (n > this.maxBatch) throw new Error(`a counterfactual batch holds at most ${this.maxBatch} images, got ${n}`);
     const buf = this.e.memory.buffer;
     const donors = batchDonors(new Float32Array(0), rows, n, rng).donorOf;
@@ -64,7 +65,7 @@ export class CounterfactualBatcher {
     const r = new Int32Array(buf, this.at.rows, n);
     for (let k = 0; k < n; k++) r[k] = rows[k];
     new Int32Array(buf, this.at.donors, n).set(donors);
-    const flags = (this.regions ? 1 : 0) | (colours ? 2 : 0);
+    const flags = (this.regions ? 1 : 0) | (colours ? 2 : 0) | (this.regions && swap ? 4 : 0);
     this.e.cf_batch(n, this.hw, this.at.split, this.at.regions, this.at.rows, this.at.donors, this.at.on, this.at.colours, flags, this.at.out);
     out.set(new Float32Array(buf, this.at.out, n * this.row));
   }

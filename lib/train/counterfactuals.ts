@@ -22,7 +22,7 @@ import { CounterfactualBatcher } from '../counterfactual/kernel';
 export interface RunCounterfactuals {
   /** The training augmentation; undefined for --augment none. `batcher` holds the training images and regions and
    * makes each step's batch (lib/counterfactual/kernel.ts). */
-  train?: { plan: CounterfactualPlan; share: number; batcher: CounterfactualBatcher };
+  train?: { plan: CounterfactualPlan; share: number; swap: boolean; batcher: CounterfactualBatcher };
   /** Counterfactual validation images [nVal, S, S, 3]; undefined when the prompts cannot say what to vary on
    * validation images (a map file holds training maps only; an attribute prompt without its span). */
   val?: Float32Array;
@@ -33,6 +33,7 @@ export interface RunCounterfactuals {
 export interface CounterfactualInfo {
   augment: TrainConfig['augment'];
   share: number;
+  redraw: TrainConfig['augmentRedraw'];
   /** Share of training pixels that may be redrawn (mean over images; null without regions). */
   trainFreeShare: number | null;
   /** How training images are recoloured: the VLM's named colours, a hand-coded random colour, or not at all. */
@@ -41,7 +42,7 @@ export interface CounterfactualInfo {
   valCf: { seed: string; freeShare: number | null; redraw: 'background swap' | null; colours: boolean } | null;
 }
 
-type CfConfig = Pick<TrainConfig, 'augment' | 'augmentShare' | 'attributePrompt' | 'select'>;
+type CfConfig = Pick<TrainConfig, 'augment' | 'augmentShare' | 'augmentRedraw' | 'attributePrompt' | 'select'>;
 
 export function buildCounterfactuals(
   c: CfConfig, ds: Pick<ShortcutDataset, 'name' | 'train'>, prompts: PromptConstraint | undefined,
@@ -81,11 +82,11 @@ export function buildCounterfactuals(
   }
   const batcher = train ? new CounterfactualBatcher(d.trainX, d.nTrain, d.size, train.plan.regions, d.batch) : undefined;
   const info: CounterfactualInfo | null = train || valInfo ? {
-    augment: c.augment, share: c.augmentShare,
+    augment: c.augment, share: c.augmentShare, redraw: c.augmentRedraw,
     trainFreeShare: train?.plan.regions ? meanOf(train.plan.regions.subarray(0, d.nTrain * hw)) : null,
     colours, valCf: valInfo,
   } : null;
-  return { train: train && batcher ? { ...train, batcher } : undefined, val, info };
+  return { train: train && batcher ? { ...train, swap: c.augmentRedraw === 'background', batcher } : undefined, val, info };
 }
 
 /**
@@ -93,7 +94,7 @@ export function buildCounterfactuals(
  * run's share; draws from the run's seed and the batch's key, so a resumed run draws as an uninterrupted one.
  */
 export function counterfactualBatch(train: NonNullable<RunCounterfactuals['train']>, rows: ArrayLike<number>, n: number, seed: number, key: string, out: Float32Array): void {
-  train.batcher.batch(rows, n, train.share, train.plan.colours, createRng(`${seed}:augment:${key}`), out);
+  train.batcher.batch(rows, n, train.share, train.plan.colours, createRng(`${seed}:augment:${key}`), out, train.swap);
 }
 
 /** 1 where a weight is > 0 (a pixel the prompts say nothing may come from). */

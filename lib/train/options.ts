@@ -169,6 +169,10 @@ const TRAIN_OPTION_SPECS = {
     },
   }),
   augmentShare: num({ arg: 'p', default: 1, min: 0, atMost: 1, help: 'share of training images varied in each step (--augment)' }),
+  augmentRedraw: choice(['image', 'background'] as const, {
+    arg: 'r', default: 'image', help: 'how --augment redraws a region from another image of the batch',
+    about: { image: "every free pixel takes the other image's (pieces of its object included)", background: 'only where the other image is free too: a background swap' },
+  }),
   lambda: num({ arg: 'l', default: 160, min: 0, help: 'lambda0: weight of the attention or RRR term' }),
   egReferences: int({
     arg: 'n', default: 1, min: 1,

@@ -19,11 +19,13 @@ static inline float max3(float r, float g, float b) { return __builtin_wasm_max_
 
 #define FLAG_REGIONS 1
 #define FLAG_COLOURS 2
+#define FLAG_SWAP 4
 
 /**
  * n images: image k is row rows[k] of `split` (row = hw * 3 floats); when on[k], its pixels p with
- * regions[rows[k] * hw + p] != 0 are replaced by row donors[k]'s (FLAG_REGIONS), then it is recoloured with
- * colours[3k..3k+2] (FLAG_COLOURS). Results go to out [n, hw, 3].
+ * regions[rows[k] * hw + p] != 0 are replaced by row donors[k]'s (FLAG_REGIONS; with FLAG_SWAP only where the donor's
+ * own region is free there too: a background swap), then it is recoloured with colours[3k..3k+2] (FLAG_COLOURS).
+ * Results go to out [n, hw, 3].
  */
 __attribute__((export_name("cf_batch")))
 void cf_batch(int n, int hw, const float *split, const uint8_t *regions, const int32_t *rows, const int32_t *donors,
@@ -36,9 +38,11 @@ void cf_batch(int n, int hw, const float *split, const uint8_t *regions, const i
     if (!on[k]) continue;
     if (flags & FLAG_REGIONS) {
       const uint8_t *fr = regions + (uint32_t)rows[k] * (uint32_t)hw;
+      const uint8_t *dr = regions + (uint32_t)donors[k] * (uint32_t)hw;
+      const int swap = flags & FLAG_SWAP;
       const float *d = split + (uint32_t)donors[k] * (uint32_t)row;
       for (int p = 0; p < hw; p++) {
-        if (!fr[p]) continue;
+        if (!fr[p] || (swap && !dr[p])) continue;
         dst[3 * p] = d[3 * p];
         dst[3 * p + 1] = d[3 * p + 1];
         dst[3 * p + 2] = d[3 * p + 2];
