@@ -15,7 +15,9 @@
  *   - --profile: per-phase time of the fused kernel and per-kernel time of one tfjs step (tf.profile).
  * With --json the last stdout line is one JSON object.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '../lib/data/bases/mnist';
@@ -38,6 +40,7 @@ import { FusedEngine } from '../lib/engines/fused/engine';
 import { FusedLeNetGap, flattenParams, profileFusedPhases, type FusedAttention } from '../lib/engines/fused/kernel';
 import { initBackend } from '../lib/backend';
 import { createGenerator } from '../lib/maps/registry';
+import { EmbeddedGenerator, promptMaps } from '../lib/vlm/embedded/generator';
 import { runTorchBench } from './torch';
 
 interface Opts {
@@ -254,23 +257,91 @@ function runTorch(d: Data, decoy: DecoyData | undefined, o: Opts): { result?: Re
   });
 }
 
-async function measureMaps(d: Data, n: number): Promise<{ perSecond: number | null; reason?: string }> {
-  let gen;
+/** The embedded-VLM map rates (maps per second of wall time), one per way maps are made; null with a reason when unavailable. */
+interface MapsMeasure {
+  /** New images, one prompt, default generator (encoder workers on the wasm backend): `mapsPerSecond`. */
+  perSecond: number | null;
+  /** New images, one prompt, encoder on the calling thread only (workers: 0). */
+  inThread?: number;
+  /** The plain path (promptMaps: one tfjs pass per batch, no engine), as maps were made before the engine. */
+  plain?: number;
+  /** New images, MAP_PROMPTS prompts in one generatePrompts pass, maps (images x prompts) per second. */
+  prompts?: number;
+  /** A new prompt on images whose patch embeddings are in memory (the generator's memory tier). */
+  encodedMemory?: number;
+  /** A new prompt on images whose patch embeddings are in the on-disk patch cache (files in the OS page cache). */
+  encodedDisk?: number;
+  workers?: number;
+  images?: number;
+  reason?: string;
+}
+
+/** Prompts of the several-prompt row (ColorMNIST's objects and rule). */
+const MAP_PROMPTS = ['a digit', 'a square', 'red'];
+const MAP_BACKGROUND = ['background', 'black'];
+
+/**
+ * Times the embedded generator on k ColorMNIST images, each row on images whose embeddings no cache holds
+ * unless the row is about the cache. Every generator is warmed first on other images (a full batch: wasm
+ * memory growth, kernel set-up, the workers' start), so the rows are steady-state rates.
+ */
+async function measureMaps(d: Data, n: number): Promise<MapsMeasure> {
+  let gen: EmbeddedGenerator;
   try {
-    gen = await createGenerator('embedded');
+    gen = (await createGenerator('embedded')) as EmbeddedGenerator;
+    gen.load();
   } catch (e) {
     return { perSecond: null, reason: (e as Error).message };
   }
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-bench-patches-'));
+  const made: EmbeddedGenerator[] = [gen];
   try {
     const k = Math.min(n, d.count);
-    await gen.generate({ split: d.split, indices: Array.from({ length: Math.min(k, 32) }, (_, i) => i), prompt: 'a digit', background: ['background', 'black'] });
-    const t0 = performance.now();
-    await gen.generate({ split: d.split, indices: Array.from({ length: k }, (_, i) => i), prompt: 'a digit', background: ['background', 'black'] });
-    return { perSecond: k / ((performance.now() - t0) / 1000) };
+    const timed = Array.from({ length: k }, (_, i) => i);
+    // warm-up images: after the timed ones when the data has them (else the same ones, the caches then emptied)
+    const w = Math.min(256, d.count);
+    const warm = Array.from({ length: w }, (_, i) => (d.count - w + i) % d.count);
+    const req = (indices: number[]) => ({ split: d.split, indices });
+    const rate = async (f: () => Promise<unknown> | unknown, maps: number) => {
+      const t0 = performance.now();
+      await f();
+      return maps / ((performance.now() - t0) / 1000);
+    };
+    const ready = async (g: EmbeddedGenerator) => {
+      await g.startWorkers();
+      await g.generatePrompts(req(warm), [{ prompt: 'a shape', background: MAP_BACKGROUND }]);
+      g.engine.cache.clearMemory();
+    };
+    await ready(gen);
+    const byWorkers = gen.engine.stats.encodedByWorkers;
+    const perSecond = await rate(() => gen.generate({ ...req(timed), prompt: 'a digit', background: MAP_BACKGROUND }), k);
+    // the row's label names the workers only when they encoded every timed image
+    const workers = gen.engine.stats.encodedByWorkers - byWorkers === k ? gen.engine.workers : 0;
+    // the same images' embeddings are now in memory: a new prompt costs its projection only
+    const encodedMemory = await rate(() => gen.generate({ ...req(timed), prompt: 'a square', background: MAP_BACKGROUND }), k);
+    gen.engine.cache.clearMemory();
+    const prompts = await rate(() => gen.generatePrompts(req(timed), MAP_PROMPTS.map((p) => ({ prompt: p, background: MAP_BACKGROUND }))), k * MAP_PROMPTS.length);
+    gen.engine.cache.clearMemory();
+
+    const one = new EmbeddedGenerator({ workers: 0 });
+    made.push(one);
+    await ready(one);
+    const inThread = await rate(() => one.generate({ ...req(timed), prompt: 'a digit', background: MAP_BACKGROUND }), k);
+    const { model, vocab } = one.load();
+    const temperature = one.defaults.temperature;
+    const plain = await rate(() => promptMaps(model, vocab, d.split, timed, { prompt: 'a digit', background: MAP_BACKGROUND, temperature }), k);
+
+    const disk = new EmbeddedGenerator({ patchCacheDir: tmp, patchMemoryBytes: 0 });
+    made.push(disk);
+    await ready(disk);
+    await disk.generate({ ...req(timed), prompt: 'a digit', background: MAP_BACKGROUND }); // fills the disk cache
+    const encodedDisk = await rate(() => disk.generate({ ...req(timed), prompt: 'a square', background: MAP_BACKGROUND }), k);
+    return { perSecond, inThread, plain, prompts, encodedMemory, encodedDisk, workers, images: k };
   } catch (e) {
     return { perSecond: null, reason: `embedded generator failed: ${(e as Error).message}` };
   } finally {
-    gen.dispose?.();
+    for (const g of made) g.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
@@ -305,7 +376,7 @@ async function main(): Promise<void> {
     .option('--images <n>', 'training images timed per step kind, after warm-up', int('--images', 1), 6400)
     .option('--warmup <n>', 'training images before timing', int('--warmup', 0), 640)
     .option('--eval-images <n>', 'images timed for evaluation', int('--eval-images', 1), 10000)
-    .option('--maps <n>', 'images timed for embedded-VLM maps', int('--maps', 1), 256)
+    .option('--maps <n>', 'images timed per embedded-VLM map row', int('--maps', 1), 2048)
     .option('--batch <n>', 'batch size', int('--batch', 1), 32)
     .option('--lambda <x>', 'KL weight of the align steps', nonNegative('--lambda'), 160)
     .option('--rrr-lambda <x>', 'penalty weight of the RRR and prompt steps', nonNegative('--rrr-lambda'), 10)
@@ -382,7 +453,17 @@ async function main(): Promise<void> {
   const line = (name: string, f: Rate, t?: Rate, p?: Rate) => rows.push([name, r2(f), ...(tfjsM ? [r2(t)] : []), ...(torch ? [r2(p), p ? ratio(f, p) : 'n/a'] : [])]);
   for (const m of timed) line(m.label, main[m.key]!, tfjsM?.[m.key], torch?.[m.key]);
   line('eval', main.eval, tfjsM?.eval, torch?.eval);
-  rows.push(['embedded maps/s', maps.perSecond === null ? 'n/a' : fmt(maps.perSecond)]);
+  if (maps.perSecond === null) {
+    rows.push(['embedded maps/s', 'n/a']);
+  } else {
+    const w = maps.workers ? `${maps.workers} encoder workers` : 'encoder on the main thread';
+    rows.push([`embedded maps/s, new images (${w})`, fmt(maps.perSecond)]);
+    rows.push(['embedded maps/s, new images, 1 thread', fmt(maps.inThread)]);
+    rows.push(['embedded maps/s, new images, plain promptMaps', fmt(maps.plain)]);
+    rows.push([`embedded maps/s, ${MAP_PROMPTS.length} prompts in one pass`, fmt(maps.prompts)]);
+    rows.push(['embedded maps/s, new prompt, encoded (memory)', fmt(maps.encodedMemory)]);
+    rows.push(['embedded maps/s, new prompt, encoded (disk)', fmt(maps.encodedDisk)]);
+  }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const tfjsOnlyNote = selected.some(isTfjsOnly) ? `; CDEP / EG: tfjs ${backendInfo!.name} (${backendInfo!.threads} thr), ${o.tfjsOnlyImages} images after ${o.tfjsOnlyWarmup}, lambda ${CDEP_DEFAULT_LAMBDA} / ${EG_DEFAULT_LAMBDA}` : '';
   const fusedOnlyNote = selected.some(isFusedOnly) ? `; fused CDEP / EG: lambda ${CDEP_DEFAULT_LAMBDA} / ${EG_DEFAULT_LAMBDA}, ${o.images} images` : '';
@@ -418,6 +499,11 @@ async function main(): Promise<void> {
       ...perMethod((r) => r.wall, main),
       cpuTime: perMethod((r) => r.cpu, main),
       mapsPerSecond: maps.perSecond, ...(maps.reason ? { mapsReason: maps.reason } : {}),
+      ...(maps.perSecond !== null ? {
+        mapsInThreadPerSecond: maps.inThread, mapsPlainPerSecond: maps.plain, mapsPromptsPerSecond: maps.prompts,
+        mapsEncodedMemoryPerSecond: maps.encodedMemory, mapsEncodedDiskPerSecond: maps.encodedDisk,
+        mapsWorkers: maps.workers, mapsImages: maps.images, mapsPrompts: MAP_PROMPTS.length,
+      } : {}),
       ...(o.engine === 'fused' ? { backend: 'fused-wasm-simd', engine: 'fused', threads: 1 } : { backend: backendInfo!.name, engine: 'tfjs', threads: backendInfo!.threads }),
       batch: o.batch, trainImages: o.images, warmupImages: o.warmup, rounds: o.rounds, methods: o.methods, lambda: o.lambda, rrrLambda: o.rrrLambda,
       ...(tfjsM ? { tfjs: tfjsM } : {}),
