@@ -9,7 +9,11 @@
  *     (bench/torch_bench.py) and shows n/a for CDEP (no twin of its decomposition);
  *   - the same CDEP and EG steps on the fused kernel (their rows beside the tfjs ones; PyTorch's column repeats EG's
  *     twin);
- *   - evaluation images/s; embedded-VLM maps/s (when lib/vlm/embedded provides the generator);
+ *   - evaluation images/s;
+ *   - embedded-VLM maps/s (measureMaps; when data/vlm holds a checkpoint), one row per way maps are made, each on
+ *     --maps ColorMNIST images after a warm-up on others: new images with the default generator (encoder worker
+ *     threads; JSON mapsPerSecond), new images on one thread, the plain promptMaps path, 3 prompts in one pass,
+ *     and a new prompt on images already encoded (patch embeddings in memory, or in the on-disk patch cache);
  *   - --tfjs: the generic tfjs engine on the selected backend (LTL_BACKEND), for before/after;
  *   - --torch: PyTorch (one thread) on the same images, targets and initial weights; prints the ratios;
  *   - --profile: per-phase time of the fused kernel and per-kernel time of one tfjs step (tf.profile).

@@ -129,7 +129,8 @@ export interface EmbeddedGeneratorOptions {
   warn?: (msg: string) => void;
   /**
    * Worker threads that encode images, each with its own wasm backend (default: env LTL_MAP_WORKERS, else
-   * one per core; 0: the calling thread only). Only on the wasm backend; the maps are the same either way.
+   * LTL_THREADS, else one per core; a default of 1 means the calling thread; 0: the calling thread only).
+   * Only on the wasm backend; the maps are the same either way.
    */
   workers?: number;
   /**
@@ -186,7 +187,9 @@ export class EmbeddedGenerator implements MapGenerator {
   /** The map engine (encoder workers, patch cache) behind generate and generatePrompts. */
   get engine(): MapEngine {
     if (!this.engine_) {
-      const workers = countSetting(this.opts.workers, 'workers', 'LTL_MAP_WORKERS', os.availableParallelism() > 1 ? os.availableParallelism() : 0);
+      // One worker per core, unless LTL_THREADS gives this process fewer cores (ltl sweep --workers does).
+      const cores = countSetting(undefined, 'threads', 'LTL_THREADS', os.availableParallelism()) || os.availableParallelism();
+      const workers = countSetting(this.opts.workers, 'workers', 'LTL_MAP_WORKERS', cores > 1 ? cores : 0);
       const memoryBytes = this.opts.patchMemoryBytes !== undefined
         ? countSetting(this.opts.patchMemoryBytes, 'patch memory', '', 0)
         : countSetting(undefined, 'patch memory', 'LTL_VLM_PATCH_MEMORY_MB', 512) * 2 ** 20;

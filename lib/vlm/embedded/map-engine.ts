@@ -44,6 +44,11 @@ function wasmSimd(): boolean | null {
   }
 }
 
+/** Grid maps [n, gh, gw] upsampled to [n, 2 gh, 2 gw] as promptMaps does (upsampleBilinear). */
+function upsampleGrid(grid: Float32Array, n: number, gh: number, gw: number): Float32Array {
+  return resizeBilinearRaw(grid, n, gh, gw, 1, 2 * gh, 2 * gw);
+}
+
 /** Blocks fetched ahead of the one being projected, so that the workers never wait for the main thread. */
 const LOOKAHEAD = 2;
 
@@ -134,9 +139,12 @@ export class MapEngine {
         const x = tf.tensor4d(patches, [k, gh, gw, D]);
         try {
           texts.forEach(([fg, bg], p) => {
-            const m = tf.tidy(() => this.model.gridMaps(x, fg, bg, temperature));
-            grids[p].set(m.dataSync() as Float32Array, s * gh * gw);
+            // model.gridMaps without its last slice: the map is column 0 of the softmax
+            const m = this.model.gridSoftmax(x, fg, bg, temperature);
+            const all = m.dataSync() as Float32Array;
+            const K = m.shape[1], g = grids[p], at = s * gh * gw;
             m.dispose();
+            for (let i = 0, j = 0; i < k * gh * gw; i++, j += K) g[at + i] = all[j];
           });
         } finally {
           x.dispose();
@@ -146,7 +154,7 @@ export class MapEngine {
     } finally {
       for (const pair of texts) for (const t of pair) t.dispose();
     }
-    return grids.map((g) => ({ count: n, height: H, width: W, data: resizeBilinearRaw(g, n, gh, gw, 1, H, W) }));
+    return grids.map((g) => ({ count: n, height: H, width: W, data: upsampleGrid(g, n, gh, gw) }));
   }
 
   /** Stops the workers (restarted on demand) and forgets the memory tier of the patch cache. */

@@ -151,11 +151,22 @@ export class VlmModel {
    */
   gridMaps(patches: tf.Tensor4D, fg: tf.Tensor2D, bg: tf.Tensor2D, temperature: number): tf.Tensor3D {
     return tf.tidy(() => {
+      const [n, gh, gw] = patches.shape;
+      const p = this.gridSoftmax(patches, fg, bg, temperature);
+      return tf.reshape(tf.slice(p, [0, 0], [-1, 1]), [n, gh, gw]) as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * The whole softmax of gridMaps, [n * G * G, 1 + background prompts], patch-major: column 0 is the map.
+   * For callers that read the map's column themselves (a strided read in JS is cheaper than tfjs's slice).
+   */
+  gridSoftmax(patches: tf.Tensor4D, fg: tf.Tensor2D, bg: tf.Tensor2D, temperature: number): tf.Tensor2D {
+    return tf.tidy(() => {
       const [n, gh, gw, D] = patches.shape;
       const prompts = tf.concat([fg, bg], 0);
       const sims = tf.matMul(tf.reshape(patches, [n * gh * gw, D]) as tf.Tensor2D, prompts, false, true);
-      const p = tf.softmax(tf.div(tf.mul(sims, this.scale(this.logMapScale)), temperature));
-      return tf.reshape(tf.slice(p, [0, 0], [-1, 1]), [n, gh, gw]) as tf.Tensor3D;
+      return tf.softmax(tf.div(tf.mul(sims, this.scale(this.logMapScale)), temperature)) as tf.Tensor2D;
     });
   }
 
