@@ -53,7 +53,7 @@ export function patchFloats(model: VlmModel, height: number, width: number): num
  * in one forward pass. The prompt-independent (and expensive) part of a map.
  */
 export function encodeBlock(model: VlmModel, b: ImageBlock): Float32Array {
-  const p = tf.tidy(() => model.encodeImages(blockTensor(b)).patches);
+  const p = tf.tidy(() => model.encodePatches(blockTensor(b)));
   try {
     return p.dataSync() as Float32Array;
   } finally {

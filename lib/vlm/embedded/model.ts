@@ -88,6 +88,14 @@ export class VlmModel {
     });
   }
 
+  /**
+   * The patches of encodeImages alone (the same kernels on the same values, so the same floats), without the
+   * image embedding that maps do not use.
+   */
+  encodePatches(raw: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => l2norm(this.image.patches(ImageEncoder.normalise(raw))) as tf.Tensor4D);
+  }
+
   /** Normalised text embeddings [n, D] of bag-of-words rows. */
   encodeTexts(bag: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => l2norm(this.text.embed(bag)) as tf.Tensor2D);
