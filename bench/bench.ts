@@ -275,6 +275,11 @@ interface MapsMeasure {
   encodedMemory?: number;
   /** A new prompt on images whose patch embeddings are in the on-disk patch cache (files in the OS page cache). */
   encodedDisk?: number;
+  /**
+   * The same rows per second of the process's CPU time (all its threads: the workers' too), steadier than wall
+   * time while other jobs run; for the worker rows it is the work per map, not the speed.
+   */
+  cpu?: Record<'perSecond' | 'inThread' | 'plain' | 'prompts' | 'encodedMemory' | 'encodedDisk', number>;
   workers?: number;
   images?: number;
   reason?: string;
@@ -306,9 +311,13 @@ async function measureMaps(d: Data, n: number): Promise<MapsMeasure> {
     const w = Math.min(256, d.count);
     const warm = Array.from({ length: w }, (_, i) => (d.count - w + i) % d.count);
     const req = (indices: number[]) => ({ split: d.split, indices });
-    const rate = async (f: () => Promise<unknown> | unknown, maps: number) => {
+    const cpu: Partial<Record<keyof NonNullable<MapsMeasure['cpu']>, number>> = {};
+    const rate = async (row: keyof NonNullable<MapsMeasure['cpu']>, f: () => Promise<unknown> | unknown, maps: number) => {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await f();
+      const c = process.cpuUsage(c0);
+      cpu[row] = maps / ((c.user + c.system) / 1e6);
       return maps / ((performance.now() - t0) / 1000);
     };
     const ready = async (g: EmbeddedGenerator) => {
@@ -318,29 +327,29 @@ async function measureMaps(d: Data, n: number): Promise<MapsMeasure> {
     };
     await ready(gen);
     const byWorkers = gen.engine.stats.encodedByWorkers;
-    const perSecond = await rate(() => gen.generate({ ...req(timed), prompt: 'a digit', background: MAP_BACKGROUND }), k);
+    const perSecond = await rate('perSecond', () => gen.generate({ ...req(timed), prompt: 'a digit', background: MAP_BACKGROUND }), k);
     // the row's label names the workers only when they encoded every timed image
     const workers = gen.engine.stats.encodedByWorkers - byWorkers === k ? gen.engine.workers : 0;
     // the same images' embeddings are now in memory: a new prompt costs its projection only
-    const encodedMemory = await rate(() => gen.generate({ ...req(timed), prompt: 'a square', background: MAP_BACKGROUND }), k);
+    const encodedMemory = await rate('encodedMemory', () => gen.generate({ ...req(timed), prompt: 'a square', background: MAP_BACKGROUND }), k);
     gen.engine.cache.clearMemory();
-    const prompts = await rate(() => gen.generatePrompts(req(timed), MAP_PROMPTS.map((p) => ({ prompt: p, background: MAP_BACKGROUND }))), k * MAP_PROMPTS.length);
+    const prompts = await rate('prompts', () => gen.generatePrompts(req(timed), MAP_PROMPTS.map((p) => ({ prompt: p, background: MAP_BACKGROUND }))), k * MAP_PROMPTS.length);
     gen.engine.cache.clearMemory();
 
     const one = new EmbeddedGenerator({ workers: 0 });
     made.push(one);
     await ready(one);
-    const inThread = await rate(() => one.generate({ ...req(timed), prompt: 'a digit', background: MAP_BACKGROUND }), k);
+    const inThread = await rate('inThread', () => one.generate({ ...req(timed), prompt: 'a digit', background: MAP_BACKGROUND }), k);
     const { model, vocab } = one.load();
     const temperature = one.defaults.temperature;
-    const plain = await rate(() => promptMaps(model, vocab, d.split, timed, { prompt: 'a digit', background: MAP_BACKGROUND, temperature }), k);
+    const plain = await rate('plain', () => promptMaps(model, vocab, d.split, timed, { prompt: 'a digit', background: MAP_BACKGROUND, temperature }), k);
 
     const disk = new EmbeddedGenerator({ patchCacheDir: tmp, patchMemoryBytes: 0 });
     made.push(disk);
     await ready(disk);
     await disk.generate({ ...req(timed), prompt: 'a digit', background: MAP_BACKGROUND }); // fills the disk cache
-    const encodedDisk = await rate(() => disk.generate({ ...req(timed), prompt: 'a square', background: MAP_BACKGROUND }), k);
-    return { perSecond, inThread, plain, prompts, encodedMemory, encodedDisk, workers, images: k };
+    const encodedDisk = await rate('encodedDisk', () => disk.generate({ ...req(timed), prompt: 'a square', background: MAP_BACKGROUND }), k);
+    return { perSecond, inThread, plain, prompts, encodedMemory, encodedDisk, cpu: cpu as NonNullable<MapsMeasure['cpu']>, workers, images: k };
   } catch (e) {
     return { perSecond: null, reason: `embedded generator failed: ${(e as Error).message}` };
   } finally {
@@ -461,12 +470,13 @@ async function main(): Promise<void> {
     rows.push(['embedded maps/s', 'n/a']);
   } else {
     const w = maps.workers ? `${maps.workers} encoder workers` : 'encoder on the main thread';
-    rows.push([`embedded maps/s, new images (${w})`, fmt(maps.perSecond)]);
-    rows.push(['embedded maps/s, new images, 1 thread', fmt(maps.inThread)]);
-    rows.push(['embedded maps/s, new images, plain promptMaps', fmt(maps.plain)]);
-    rows.push([`embedded maps/s, ${MAP_PROMPTS.length} prompts in one pass`, fmt(maps.prompts)]);
-    rows.push(['embedded maps/s, new prompt, encoded (memory)', fmt(maps.encodedMemory)]);
-    rows.push(['embedded maps/s, new prompt, encoded (disk)', fmt(maps.encodedDisk)]);
+    const m = (wall: number | undefined, c: number | undefined) => `${fmt(wall)} | ${fmt(c)}`;
+    rows.push([`embedded maps/s, new images (${w})`, m(maps.perSecond, maps.cpu?.perSecond)]);
+    rows.push(['embedded maps/s, new images, 1 thread', m(maps.inThread, maps.cpu?.inThread)]);
+    rows.push(['embedded maps/s, new images, plain promptMaps', m(maps.plain, maps.cpu?.plain)]);
+    rows.push([`embedded maps/s, ${MAP_PROMPTS.length} prompts in one pass`, m(maps.prompts, maps.cpu?.prompts)]);
+    rows.push(['embedded maps/s, new prompt, encoded (memory)', m(maps.encodedMemory, maps.cpu?.encodedMemory)]);
+    rows.push(['embedded maps/s, new prompt, encoded (disk)', m(maps.encodedDisk, maps.cpu?.encodedDisk)]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const tfjsOnlyNote = selected.some(isTfjsOnly) ? `; CDEP / EG: tfjs ${backendInfo!.name} (${backendInfo!.threads} thr), ${o.tfjsOnlyImages} images after ${o.tfjsOnlyWarmup}, lambda ${CDEP_DEFAULT_LAMBDA} / ${EG_DEFAULT_LAMBDA}` : '';
@@ -506,7 +516,7 @@ async function main(): Promise<void> {
       ...(maps.perSecond !== null ? {
         mapsInThreadPerSecond: maps.inThread, mapsPlainPerSecond: maps.plain, mapsPromptsPerSecond: maps.prompts,
         mapsEncodedMemoryPerSecond: maps.encodedMemory, mapsEncodedDiskPerSecond: maps.encodedDisk,
-        mapsWorkers: maps.workers, mapsImages: maps.images, mapsPrompts: MAP_PROMPTS.length,
+        mapsCpuTime: maps.cpu, mapsWorkers: maps.workers, mapsImages: maps.images, mapsPrompts: MAP_PROMPTS.length,
       } : {}),
       ...(o.engine === 'fused' ? { backend: 'fused-wasm-simd', engine: 'fused', threads: 1 } : { backend: backendInfo!.name, engine: 'tfjs', threads: backendInfo!.threads }),
       batch: o.batch, trainImages: o.images, warmupImages: o.warmup, rounds: o.rounds, methods: o.methods, lambda: o.lambda, rrrLambda: o.rrrLambda,
