@@ -57,8 +57,8 @@ const LOOKAHEAD = 2;
  * prompt's share of a per-patch softmax over patch-text similarities; the image encoder, which costs ~99 %
  * of it, does not depend on the prompt. So: images go in blocks of `batchSize`; each block is encoded once
  * (or its embeddings come from the patch cache), on worker threads when there are any; then every prompt's
- * grid maps are model.gridMaps of the block's embeddings, exactly as promptMaps computes them, and are
- * upsampled as promptMaps does. The maps are promptMaps' maps bit for bit (test/vlm-map-engine.test.ts):
+ * grid maps are model.gridMaps of the block's embeddings (read as column 0 of model.gridSoftmax, the same
+ * kernels without gridMaps' final slice), and are upsampled as promptMaps does. The maps are promptMaps' maps bit for bit (test/vlm-map-engine.test.ts):
  * an image's patch embeddings, and each patch's map value, do not depend on the batch they are computed in.
  */
 export class MapEngine {
