@@ -129,6 +129,9 @@ export class MapEngine {
     ] as const));
     try {
       for (let b = 0; b < blocks.length; b++) {
+        // A turn of the event loop per block: the workers' messages (their start, their results) are
+        // macrotasks, which a chain of resolved promises (blocks encoded on this thread) would never let run.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         for (let a = b; a < Math.min(blocks.length, b + 1 + LOOKAHEAD); a++) if (!pending[a]) launch(a);
         const { s, k, key } = blocks[b];
         const { fresh } = pending[b]!;
