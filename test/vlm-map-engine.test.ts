@@ -76,6 +76,21 @@ test('worker-encoded maps are the plain path\'s, bit for bit (decoymnist-hard, c
   assert.equal(here.engine.stats.encodedByWorkers, 0);
 });
 
+test('a request starts the workers and uses them once they are up, without anyone waiting for them (as splitMaps calls it)', async () => {
+  // CachedMapSource asks for 128 images at a time; the first blocks are encoded on this thread while the
+  // workers start. Their 'ready' message must get through even though nothing here awaits a timer.
+  const g = gen({ workers: 2, patchMemoryBytes: 0 });
+  const source = new CachedMapSource(g, { split: hard, dataset: 'decoymnist-hard', datasetChecksum: 'x', prompt: 'a digit', background: g.defaults.background, batchSize: 128 });
+  const t0 = Date.now();
+  let from = 0;
+  while (g.engine.stats.encodedByWorkers === 0 && Date.now() - t0 < 180_000 && from + 128 <= hard.count) {
+    await source.get(range(128, from));
+    from += 128;
+  }
+  assert.ok(g.engine.stats.encodedByWorkers > 0, `after ${from} images on this thread, the workers never took a block`);
+  assert.deepEqual(quantizeMaps((await source.get(range(from))).data), quantizeMaps(plain(g, hard, range(from), 'a digit').data));
+});
+
 test('several prompts in one pass give each prompt\'s own maps; the memory tier serves a new prompt without the encoder', async () => {
   const g = gen({ workers: 0 });
   const idx = range(200, 1000);
