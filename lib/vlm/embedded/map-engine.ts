@@ -123,10 +123,10 @@ export class MapEngine {
       patches.catch(() => undefined); // awaited below, in order; this keeps a failure ahead of the one awaited from being unhandled
       pending[b] = { fresh: !hit, patches };
     };
-    const texts = tf.tidy(() => prompts.map((p) => [
+    const texts: Array<[tf.Tensor2D, tf.Tensor2D]> = tf.tidy(() => prompts.map((p): [tf.Tensor2D, tf.Tensor2D] => [
       this.model.encodeTexts(TextEncoder.bagOfTexts(this.vocab, [p.prompt], this.model.config.maxLen)),
       this.model.encodeTexts(TextEncoder.bagOfTexts(this.vocab, p.background, this.model.config.maxLen)),
-    ] as const));
+    ]));
     try {
       for (let b = 0; b < blocks.length; b++) {
         // A turn of the event loop per block: the workers' messages (their start, their results) are
