@@ -12,13 +12,19 @@
  *   - vanilla steps on counterfactual batches (lib/counterfactual: each batch gathered, every image's region off the
  *     digit redrawn from another image of the batch and the image recoloured, as `ltl train --augment prompt` makes
  *     them), beside the plain vanilla step: the augmentation's cost, as the ratio of the two;
- *   - evaluation images/s; embedded-VLM maps/s (when lib/vlm/embedded provides the generator);
+ *   - evaluation images/s;
+ *   - embedded-VLM maps/s (measureMaps; when data/vlm holds a checkpoint), one row per way maps are made, each on
+ *     --maps ColorMNIST images after a warm-up on others: new images with the default generator (encoder worker
+ *     threads; JSON mapsPerSecond), new images on one thread, the plain promptMaps path, 3 prompts in one pass,
+ *     and a new prompt on images already encoded (patch embeddings in memory, or in the on-disk patch cache);
  *   - --tfjs: the generic tfjs engine on the selected backend (LTL_BACKEND), for before/after;
  *   - --torch: PyTorch (one thread) on the same images, targets and initial weights; prints the ratios;
  *   - --profile: per-phase time of the fused kernel and per-kernel time of one tfjs step (tf.profile).
  * With --json the last stdout line is one JSON object.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import * as tf from '@tensorflow/tfjs';
 import { loadMnist } from '../lib/data/bases/mnist';
@@ -41,6 +47,7 @@ import { FusedEngine } from '../lib/engines/fused/engine';
 import { FusedLeNetGap, flattenParams, profileFusedPhases, type FusedAttention } from '../lib/engines/fused/kernel';
 import { initBackend } from '../lib/backend';
 import { createGenerator } from '../lib/maps/registry';
+import { EmbeddedGenerator, promptMaps } from '../lib/vlm/embedded/generator';
 import { runTorchBench } from './torch';
 import { CounterfactualBatcher } from '../lib/counterfactual/kernel';
 import { randomColours } from '../lib/counterfactual';
@@ -288,23 +295,100 @@ function runTorch(d: Data, decoy: DecoyData | undefined, o: Opts): { result?: Re
   });
 }
 
-async function measureMaps(d: Data, n: number): Promise<{ perSecond: number | null; reason?: string }> {
-  let gen;
+/** The embedded-VLM map rates (maps per second of wall time), one per way maps are made; null with a reason when unavailable. */
+interface MapsMeasure {
+  /** New images, one prompt, default generator (encoder workers on the wasm backend): `mapsPerSecond`. */
+  perSecond: number | null;
+  /** New images, one prompt, encoder on the calling thread only (workers: 0). */
+  inThread?: number;
+  /** The plain path (promptMaps: one tfjs pass per batch, no engine), as maps were made before the engine. */
+  plain?: number;
+  /** New images, MAP_PROMPTS prompts in one generatePrompts pass, maps (images x prompts) per second. */
+  prompts?: number;
+  /** A new prompt on images whose patch embeddings are in memory (the generator's memory tier). */
+  encodedMemory?: number;
+  /** A new prompt on images whose patch embeddings are in the on-disk patch cache (files in the OS page cache). */
+  encodedDisk?: number;
+  /**
+   * The same rows per second of the process's CPU time (all its threads: the workers' too), steadier than wall
+   * time while other jobs run; for the worker rows it is the work per map, not the speed.
+   */
+  cpu?: Record<'perSecond' | 'inThread' | 'plain' | 'prompts' | 'encodedMemory' | 'encodedDisk', number>;
+  workers?: number;
+  images?: number;
+  reason?: string;
+}
+
+/** Prompts of the several-prompt row (ColorMNIST's objects and rule). */
+const MAP_PROMPTS = ['a digit', 'a square', 'red'];
+const MAP_BACKGROUND = ['background', 'black'];
+
+/**
+ * Times the embedded generator on k ColorMNIST images, each row on images whose embeddings no cache holds
+ * unless the row is about the cache. Every generator is warmed first on other images (a full batch: wasm
+ * memory growth, kernel set-up, the workers' start), so the rows are steady-state rates.
+ */
+async function measureMaps(d: Data, n: number): Promise<MapsMeasure> {
+  let gen: EmbeddedGenerator;
   try {
-    gen = await createGenerator('embedded');
+    gen = (await createGenerator('embedded')) as EmbeddedGenerator;
+    gen.load();
   } catch (e) {
     return { perSecond: null, reason: (e as Error).message };
   }
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-bench-patches-'));
+  const made: EmbeddedGenerator[] = [gen];
   try {
     const k = Math.min(n, d.count);
-    await gen.generate({ split: d.split, indices: Array.from({ length: Math.min(k, 32) }, (_, i) => i), prompt: 'a digit', background: ['background', 'black'] });
-    const t0 = performance.now();
-    await gen.generate({ split: d.split, indices: Array.from({ length: k }, (_, i) => i), prompt: 'a digit', background: ['background', 'black'] });
-    return { perSecond: k / ((performance.now() - t0) / 1000) };
+    const timed = Array.from({ length: k }, (_, i) => i);
+    // warm-up images: after the timed ones when the data has them (else the same ones, the caches then emptied)
+    const w = Math.min(256, d.count);
+    const warm = Array.from({ length: w }, (_, i) => (d.count - w + i) % d.count);
+    const req = (indices: number[]) => ({ split: d.split, indices });
+    const cpu: Partial<Record<keyof NonNullable<MapsMeasure['cpu']>, number>> = {};
+    const rate = async (row: keyof NonNullable<MapsMeasure['cpu']>, f: () => Promise<unknown> | unknown, maps: number) => {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await f();
+      const c = process.cpuUsage(c0);
+      cpu[row] = maps / ((c.user + c.system) / 1e6);
+      return maps / ((performance.now() - t0) / 1000);
+    };
+    const ready = async (g: EmbeddedGenerator) => {
+      await g.startWorkers();
+      await g.generatePrompts(req(warm), [{ prompt: 'a shape', background: MAP_BACKGROUND }]);
+      g.engine.cache.clearMemory();
+    };
+    await ready(gen);
+    const byWorkers = gen.engine.stats.encodedByWorkers;
+    const perSecond = await rate('perSecond', () => gen.generate({ ...req(timed), prompt: 'a digit', background: MAP_BACKGROUND }), k);
+    // the row's label names the workers only when they encoded every timed image
+    const workers = gen.engine.stats.encodedByWorkers - byWorkers === k ? gen.engine.workers : 0;
+    // the same images' embeddings are now in memory: a new prompt costs its projection only
+    const encodedMemory = await rate('encodedMemory', () => gen.generate({ ...req(timed), prompt: 'a square', background: MAP_BACKGROUND }), k);
+    gen.engine.cache.clearMemory();
+    const prompts = await rate('prompts', () => gen.generatePrompts(req(timed), MAP_PROMPTS.map((p) => ({ prompt: p, background: MAP_BACKGROUND }))), k * MAP_PROMPTS.length);
+    gen.engine.cache.clearMemory();
+
+    const one = new EmbeddedGenerator({ workers: 0 });
+    made.push(one);
+    await ready(one);
+    const inThread = await rate('inThread', () => one.generate({ ...req(timed), prompt: 'a digit', background: MAP_BACKGROUND }), k);
+    const { model, vocab } = one.load();
+    const temperature = one.defaults.temperature;
+    const plain = await rate('plain', () => promptMaps(model, vocab, d.split, timed, { prompt: 'a digit', background: MAP_BACKGROUND, temperature }), k);
+
+    const disk = new EmbeddedGenerator({ patchCacheDir: tmp, patchMemoryBytes: 0 });
+    made.push(disk);
+    await ready(disk);
+    await disk.generate({ ...req(timed), prompt: 'a digit', background: MAP_BACKGROUND }); // fills the disk cache
+    const encodedDisk = await rate('encodedDisk', () => disk.generate({ ...req(timed), prompt: 'a square', background: MAP_BACKGROUND }), k);
+    return { perSecond, inThread, plain, prompts, encodedMemory, encodedDisk, cpu: cpu as NonNullable<MapsMeasure['cpu']>, workers, images: k };
   } catch (e) {
     return { perSecond: null, reason: `embedded generator failed: ${(e as Error).message}` };
   } finally {
-    gen.dispose?.();
+    for (const g of made) g.dispose();
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
@@ -339,7 +423,7 @@ async function main(): Promise<void> {
     .option('--images <n>', 'training images timed per step kind, after warm-up', int('--images', 1), 6400)
     .option('--warmup <n>', 'training images before timing', int('--warmup', 0), 640)
     .option('--eval-images <n>', 'images timed for evaluation', int('--eval-images', 1), 10000)
-    .option('--maps <n>', 'images timed for embedded-VLM maps', int('--maps', 1), 256)
+    .option('--maps <n>', 'images timed per embedded-VLM map row', int('--maps', 1), 2048)
     .option('--batch <n>', 'batch size', int('--batch', 1), 32)
     .option('--lambda <x>', 'KL weight of the align steps', nonNegative('--lambda'), 160)
     .option('--rrr-lambda <x>', 'penalty weight of the RRR and prompt steps', nonNegative('--rrr-lambda'), 10)
@@ -419,7 +503,18 @@ async function main(): Promise<void> {
   // the augmentation's cost: a counterfactual step's rate over a plain vanilla step's (the goal: >= 0.9)
   const cfRatio = main.counterfactual && main.vanilla ? { wall: main.counterfactual.wall / main.vanilla.wall, cpu: main.counterfactual.cpu / main.vanilla.cpu } : undefined;
   if (cfRatio) rows.push(['counterfactual / vanilla step', `${cfRatio.wall.toFixed(2)} | ${cfRatio.cpu.toFixed(2)}`]);
-  rows.push(['embedded maps/s', maps.perSecond === null ? 'n/a' : fmt(maps.perSecond)]);
+  if (maps.perSecond === null) {
+    rows.push(['embedded maps/s', 'n/a']);
+  } else {
+    const w = maps.workers ? `${maps.workers} encoder workers` : 'encoder on the main thread';
+    const m = (wall: number | undefined, c: number | undefined) => `${fmt(wall)} | ${fmt(c)}`;
+    rows.push([`embedded maps/s, new images (${w})`, m(maps.perSecond, maps.cpu?.perSecond)]);
+    rows.push(['embedded maps/s, new images, 1 thread', m(maps.inThread, maps.cpu?.inThread)]);
+    rows.push(['embedded maps/s, new images, plain promptMaps', m(maps.plain, maps.cpu?.plain)]);
+    rows.push([`embedded maps/s, ${MAP_PROMPTS.length} prompts in one pass`, m(maps.prompts, maps.cpu?.prompts)]);
+    rows.push(['embedded maps/s, new prompt, encoded (memory)', m(maps.encodedMemory, maps.cpu?.encodedMemory)]);
+    rows.push(['embedded maps/s, new prompt, encoded (disk)', m(maps.encodedDisk, maps.cpu?.encodedDisk)]);
+  }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const tfjsOnlyNote = selected.some(isTfjsOnly) ? `; CDEP / EG: tfjs ${backendInfo!.name} (${backendInfo!.threads} thr), ${o.tfjsOnlyImages} images after ${o.tfjsOnlyWarmup}, lambda ${CDEP_DEFAULT_LAMBDA} / ${EG_DEFAULT_LAMBDA}` : '';
   const fusedOnlyNote = selected.some(isFusedOnly) ? `; fused CDEP / EG: lambda ${CDEP_DEFAULT_LAMBDA} / ${EG_DEFAULT_LAMBDA}, ${o.images} images` : '';
@@ -456,6 +551,11 @@ async function main(): Promise<void> {
       cpuTime: perMethod((r) => r.cpu, main),
       ...(cfRatio ? { counterfactualOverVanilla: cfRatio.wall, counterfactualOverVanillaCpuTime: cfRatio.cpu } : {}),
       mapsPerSecond: maps.perSecond, ...(maps.reason ? { mapsReason: maps.reason } : {}),
+      ...(maps.perSecond !== null ? {
+        mapsInThreadPerSecond: maps.inThread, mapsPlainPerSecond: maps.plain, mapsPromptsPerSecond: maps.prompts,
+        mapsEncodedMemoryPerSecond: maps.encodedMemory, mapsEncodedDiskPerSecond: maps.encodedDisk,
+        mapsCpuTime: maps.cpu, mapsWorkers: maps.workers, mapsImages: maps.images, mapsPrompts: MAP_PROMPTS.length,
+      } : {}),
       ...(o.engine === 'fused' ? { backend: 'fused-wasm-simd', engine: 'fused', threads: 1 } : { backend: backendInfo!.name, engine: 'tfjs', threads: backendInfo!.threads }),
       batch: o.batch, trainImages: o.images, warmupImages: o.warmup, rounds: o.rounds, methods: o.methods, lambda: o.lambda, rrrLambda: o.rrrLambda,
       ...(tfjsM ? { tfjs: tfjsM } : {}),

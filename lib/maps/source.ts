@@ -134,6 +134,60 @@ export class CachedMapSource {
     return { count: idx.length, height: this.height, width: this.width, data };
   }
 
+  /**
+   * Makes the missing maps of several sources of the same images (one generator, one split; typically one
+   * source per prompt) in one pass when the generator has generatePrompts: each image is then encoded once
+   * for all prompts instead of once per prompt. The maps are those get() would make, source by source; a
+   * generator without generatePrompts fills each source in turn. Afterwards get() and flush() of each
+   * source find the maps in memory.
+   */
+  static async fill(sources: CachedMapSource[], indices?: Int32Array | number[], onProgress?: (done: number, total: number) => void): Promise<void> {
+    if (!sources.length) return;
+    const { generator, split } = sources[0];
+    if (sources.some((s) => s.generator !== generator || s.split !== split)) throw new Error('CachedMapSource.fill needs sources of one generator and one split');
+    if (!generator.generatePrompts) {
+      for (const s of sources) await s.get(indices);
+      return;
+    }
+    const idx = requestIndices({ split, indices });
+    const missing: number[] = [];
+    const seen = new Uint8Array(split.count);
+    for (const i of idx) {
+      if (!seen[i] && sources.some((s) => !s.have[i])) missing.push(i);
+      seen[i] = 1;
+    }
+    const hw = sources[0].height * sources[0].width;
+    const bs = Math.max(1, sources[0].opts.batchSize ?? 256);
+    // Maps of the sources that lack an image somewhere in a chunk (a source that has them all is not asked).
+    for (let s = 0; s < missing.length; s += bs) {
+      const chunk = missing.slice(s, s + bs);
+      const asked = sources.filter((src) => chunk.some((i) => !src.have[i]));
+      const t0 = performance.now();
+      const batches = await generator.generatePrompts({ split, indices: chunk, seed: asked[0].opts.seed }, asked.map((src) => ({ prompt: src.opts.prompt, background: src.opts.background })));
+      const seconds = (performance.now() - t0) / 1000;
+      asked.forEach((src, p) => {
+        const batch = batches[p];
+        if (!batch || batch.count !== chunk.length || batch.height !== src.height || batch.width !== src.width) {
+          throw new UserError(`generator '${generator.name}' returned maps of the wrong shape for prompt ${JSON.stringify(src.opts.prompt)} (expected ${chunk.length} maps of ${src.height}x${src.width})`);
+        }
+        const q = quantizeMaps(batch.data);
+        let made = 0;
+        chunk.forEach((i, k) => {
+          if (src.have[i]) return;
+          src.bytes.set(q.subarray(k * hw, (k + 1) * hw), i * hw);
+          src.have[i] = 1;
+          made++;
+        });
+        src.stats_.generated += made;
+        src.stats_.cached += made;
+        // the pass's time, shared among the prompts it served
+        src.stats_.generateSeconds += seconds / asked.length;
+        src.dirty = true;
+      });
+      onProgress?.(Math.min(s + bs, missing.length), missing.length);
+    }
+  }
+
   /** Whether the map of this index is cached. */
   has(index: number): boolean {
     return this.have[index] === 1;

@@ -28,12 +28,25 @@ export interface MapBatch {
   readonly data: Float32Array;
 }
 
+/** One prompt of a several-prompt request (MapGenerator.generatePrompts). */
+export interface PromptRequest {
+  prompt: string;
+  /** As MapRequest.background (default: the generator's). */
+  background?: string[];
+}
+
 export interface MapGenerator {
   /** 'embedded' | 'clipseg' | 'oracle' | 'uniform' | 'random' | a user's own. */
   readonly name: string;
   /** Whether the prompt changes the output (false for oracle/uniform/random). */
   readonly usesPrompt: boolean;
   generate(req: MapRequest): Promise<MapBatch>;
+  /**
+   * Optional, for generators whose cost is mostly the images' and not the prompt's ('embedded'): maps of
+   * several prompts of the same images in one pass, one MapBatch per prompt, each exactly what generate()
+   * gives for that prompt.
+   */
+  generatePrompts?(req: Omit<MapRequest, 'prompt' | 'background'>, prompts: PromptRequest[]): Promise<MapBatch[]>;
   /** Releases models or sessions held by the generator. */
   dispose?(): void;
 }

@@ -1,13 +1,17 @@
+import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { activeBackend, initBackend } from '../../backend';
 import type { ImageSplit } from '../../data/types';
 import { UserError } from '../../util/errors';
-import type { MapBatch, MapGenerator, MapRequest } from '../../maps/types';
+import type { MapBatch, MapGenerator, MapRequest, PromptRequest } from '../../maps/types';
 import { resizeBilinearRaw } from '../../maps/postprocess';
 import { requestIndices } from '../../maps/generators/common';
 import { defaultCheckpointDir, loadCheckpoint, type LoadedVlm, type MapDefaults } from './checkpoint';
+import { blockTensor, gatherBlock } from './image-block';
+import { MapEngine } from './map-engine';
 import type { VlmModel } from './model';
 import { describeMapping } from './lexicon';
+import { PatchCache } from './patch-cache';
 import { TextEncoder } from './text-encoder';
 import type { PromptReading, Vocabulary } from './tokenizer';
 
@@ -25,16 +29,7 @@ export function upsampleBilinear(grid: Float32Array, n: number, gh: number, gw: 
 
 /** Selected images of a split as a float RGB tensor [n, H, W, 3] (grey images repeated on 3 channels). */
 export function splitImages(split: ImageSplit, idx: ArrayLike<number>): tf.Tensor4D {
-  const { height: H, width: W, channels: C } = split;
-  const n = idx.length;
-  const out = new Float32Array(n * H * W * 3);
-  for (let k = 0; k < n; k++) {
-    const src = idx[k] * H * W * C;
-    for (let p = 0; p < H * W; p++) {
-      for (let c = 0; c < 3; c++) out[(k * H * W + p) * 3 + c] = split.images[src + p * C + (C === 3 ? c : 0)];
-    }
-  }
-  return tf.tensor4d(out, [n, H, W, 3]);
+  return blockTensor(gatherBlock(split, idx));
 }
 
 export interface PromptMapOptions {
@@ -47,7 +42,8 @@ export interface PromptMapOptions {
 }
 
 /**
- * Dense maps of a prompt: per patch, softmax over [prompt, ...background prompts] of the model's scaled
+ * Dense maps of a prompt, the plain way (one tfjs pass per batch on this thread; the reference the
+ * generator's faster path, map-engine.ts, is tested against): per patch, softmax over [prompt, ...background prompts] of the model's scaled
  * patch-text cosine similarities (divided by the temperature), the prompt's share; 14x14 grid upsampled
  * bilinearly to the image size. Values in [0, 1].
  */
@@ -132,7 +128,38 @@ export interface EmbeddedGeneratorOptions {
   allowUnknownPrompt?: boolean;
   /** Receives warnings about unknown prompt words (default: process.emitWarning); each prompt is warned about once. */
   warn?: (msg: string) => void;
+  /**
+   * Worker threads that encode images, each with its own wasm backend (default: env LTL_MAP_WORKERS, else
+   * LTL_THREADS, else one per core; a default of 1 means the calling thread; 0: the calling thread only).
+   * Only on the wasm backend; the maps are the same either way.
+   */
+  workers?: number;
+  /**
+   * Bytes of patch embeddings kept in memory, so that more prompts on the same images skip the encoder
+   * (default: env LTL_VLM_PATCH_MEMORY_MB in MiB, else 512 MiB, ~10,000 28x28 images; 0: none).
+   */
+  patchMemoryBytes?: number;
+  /**
+   * Folder of the on-disk patch cache (default: env LTL_VLM_PATCH_CACHE_DIR; unset: none). 50 KB per 28x28
+   * image: 2.5 GB for a 50,400-image training split. See patch-cache.ts.
+   */
+  patchCacheDir?: string;
 }
+
+/** A non-negative integer: the option if given, else the environment variable, else the fallback. */
+function countSetting(value: number | undefined, what: string, env: string, fallback: number): number {
+  if (value !== undefined) {
+    if (!(Number.isInteger(value) && value >= 0)) throw new UserError(`the embedded generator's ${what} must be an integer >= 0, not ${value}`);
+    return value;
+  }
+  const text = process.env[env];
+  if (text === undefined || text === '') return fallback;
+  const v = Number(text);
+  if (!(Number.isInteger(v) && v >= 0)) throw new UserError(`${env} must be an integer >= 0, not '${text}'`);
+  return v;
+}
+
+
 
 /**
  * MapGenerator 'embedded': the project's own small image-text model. Loads the checkpoint lazily on the
@@ -142,6 +169,7 @@ export class EmbeddedGenerator implements MapGenerator {
   readonly name = 'embedded';
   readonly usesPrompt = true;
   private loaded?: LoadedVlm;
+  private engine_?: MapEngine;
   private readonly checked = new Set<string>();
 
   constructor(private readonly opts: EmbeddedGeneratorOptions = {}) {}
@@ -157,26 +185,68 @@ export class EmbeddedGenerator implements MapGenerator {
     return { background: d?.background ?? FALLBACK_BACKGROUND, temperature: this.opts.temperature ?? d?.temperature ?? 1 };
   }
 
+  /** The map engine (encoder workers, patch cache) behind generate and generatePrompts. */
+  get engine(): MapEngine {
+    if (!this.engine_) {
+      // One worker per core, unless LTL_THREADS gives this process fewer cores (ltl sweep --workers does).
+      const cores = countSetting(undefined, 'threads', 'LTL_THREADS', os.availableParallelism()) || os.availableParallelism();
+      const workers = countSetting(this.opts.workers, 'workers', 'LTL_MAP_WORKERS', cores > 1 ? cores : 0);
+      const memoryBytes = this.opts.patchMemoryBytes !== undefined
+        ? countSetting(this.opts.patchMemoryBytes, 'patch memory', '', 0)
+        : countSetting(undefined, 'patch memory', 'LTL_VLM_PATCH_MEMORY_MB', 512) * 2 ** 20;
+      const { model, vocab, meta } = this.load();
+      const warn = this.opts.warn ?? emitWarning;
+      this.engine_ = new MapEngine(model, vocab, {
+        batchSize: this.opts.batchSize ?? 256,
+        workers,
+        checkpoint: meta.identity,
+        cache: new PatchCache({ memoryBytes, dir: this.opts.patchCacheDir ?? (process.env.LTL_VLM_PATCH_CACHE_DIR || undefined), warn }),
+        warn,
+      });
+    }
+    return this.engine_;
+  }
+
+  /**
+   * Chooses the backend if no one has, loads the model and starts the encoder workers, resolving whether
+   * they run (false: images are encoded on the calling thread). Requests start the workers on their own;
+   * this is for timing steady-state rates and for tests.
+   */
+  async startWorkers(): Promise<boolean> {
+    if (!activeBackend()) await initBackend();
+    return this.engine.startWorkers();
+  }
+
   async generate(req: MapRequest): Promise<MapBatch> {
+    const [maps] = await this.generatePrompts(req, [{ prompt: req.prompt, background: req.background }]);
+    return maps;
+  }
+
+  /**
+   * Maps of several prompts of the same images in one pass: the images are encoded once (the expensive
+   * part) and each prompt costs only its projection. Each result is what generate() gives for that prompt.
+   */
+  async generatePrompts(req: Omit<MapRequest, 'prompt' | 'background'>, prompts: PromptRequest[]): Promise<MapBatch[]> {
     // Callers that never chose a backend (a notebook, a CLI command) get the project's default (wasm),
     // not tfjs's pure-JS fallback, which is ~10x slower.
     if (!activeBackend()) await initBackend();
-    const { model, vocab } = this.load();
+    const { vocab } = this.load();
     const idx = requestIndices(req);
     const d = this.defaults;
-    const background = req.background?.length ? req.background : d.background;
-    const key = JSON.stringify([req.prompt, background]);
-    if (!this.checked.has(key)) {
-      checkPromptWords(vocab, req.prompt, background, { allowUnknown: this.opts.allowUnknownPrompt, warn: this.opts.warn ?? emitWarning });
-      this.checked.add(key);
+    const resolved = prompts.map((p) => ({ prompt: p.prompt, background: p.background?.length ? p.background : d.background }));
+    for (const p of resolved) {
+      const key = JSON.stringify([p.prompt, p.background]);
+      if (!this.checked.has(key)) {
+        checkPromptWords(vocab, p.prompt, p.background, { allowUnknown: this.opts.allowUnknownPrompt, warn: this.opts.warn ?? emitWarning });
+        this.checked.add(key);
+      }
     }
-    return promptMaps(model, vocab, req.split, idx, {
-      prompt: req.prompt, background,
-      temperature: d.temperature, batchSize: this.opts.batchSize, onProgress: req.onProgress,
-    });
+    return this.engine.maps(req.split, idx, resolved, d.temperature, req.onProgress);
   }
 
   dispose(): void {
+    this.engine_?.dispose();
+    this.engine_ = undefined;
     this.loaded?.model.dispose();
     this.loaded = undefined;
   }

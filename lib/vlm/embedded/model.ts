@@ -88,6 +88,14 @@ export class VlmModel {
     });
   }
 
+  /**
+   * The patches of encodeImages alone (the same kernels on the same values, so the same floats), without the
+   * image embedding that maps do not use.
+   */
+  encodePatches(raw: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => l2norm(this.image.patches(ImageEncoder.normalise(raw))) as tf.Tensor4D);
+  }
+
   /** Normalised text embeddings [n, D] of bag-of-words rows. */
   encodeTexts(bag: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => l2norm(this.text.embed(bag)) as tf.Tensor2D);
@@ -151,11 +159,22 @@ export class VlmModel {
    */
   gridMaps(patches: tf.Tensor4D, fg: tf.Tensor2D, bg: tf.Tensor2D, temperature: number): tf.Tensor3D {
     return tf.tidy(() => {
+      const [n, gh, gw] = patches.shape;
+      const p = this.gridSoftmax(patches, fg, bg, temperature);
+      return tf.reshape(tf.slice(p, [0, 0], [-1, 1]), [n, gh, gw]) as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * The whole softmax of gridMaps, [n * G * G, 1 + background prompts], patch-major: column 0 is the map.
+   * For callers that read the map's column themselves (a strided read in JS is cheaper than tfjs's slice).
+   */
+  gridSoftmax(patches: tf.Tensor4D, fg: tf.Tensor2D, bg: tf.Tensor2D, temperature: number): tf.Tensor2D {
+    return tf.tidy(() => {
       const [n, gh, gw, D] = patches.shape;
       const prompts = tf.concat([fg, bg], 0);
       const sims = tf.matMul(tf.reshape(patches, [n * gh * gw, D]) as tf.Tensor2D, prompts, false, true);
-      const p = tf.softmax(tf.div(tf.mul(sims, this.scale(this.logMapScale)), temperature));
-      return tf.reshape(tf.slice(p, [0, 0], [-1, 1]), [n, gh, gw]) as tf.Tensor3D;
+      return tf.softmax(tf.div(tf.mul(sims, this.scale(this.logMapScale)), temperature)) as tf.Tensor2D;
     });
   }
 
