@@ -50,7 +50,8 @@ import { createGenerator } from '../lib/maps/registry';
 import { EmbeddedGenerator, promptMaps } from '../lib/vlm/embedded/generator';
 import { runTorchBench } from './torch';
 import { CounterfactualBatcher } from '../lib/counterfactual/kernel';
-import { randomColours } from '../lib/counterfactual';
+import { namedColours } from '../lib/counterfactual';
+import { spanCandidates } from '../lib/vlm/embedded/attribute-span';
 
 interface Opts {
   engine: 'fused' | 'tfjs';
@@ -188,22 +189,23 @@ function timeTraining(engine: TrainEngine, d: TrainData, B: number, warmup: numb
 /**
  * As timeTraining for vanilla, but each batch is made as `ltl train --augment prompt` makes it: the rows gathered
  * from the split, every image's region off the digit (the prompt constraint's weights of a perfect "a digit" map)
- * redrawn from another image of the batch, and the image recoloured (hand-coded random colours: the colour source
- * changes no work done); the gathering is counted, which the plain vanilla step does not pay.
+ * redrawn from another image of the batch, and the image recoloured with a colour drawn as the recipe draws them (the
+ * colour grid the VLM's span is read from, as one word); the gathering is counted, which the plain vanilla step does
+ * not pay.
  */
 function timeCounterfactual(engine: TrainEngine, d: Data, B: number, warmup: number, images: number, step: StepOptions): Rate {
-  const row = 32 * 32 * 3;
   const regions = Uint8Array.from(d.promptMasks, (w) => (w > 0 ? 1 : 0));
   const batcher = new CounterfactualBatcher(d.x, d.count, 32, regions, B);
-  const colours = randomColours();
-  const buf = new Float32Array(B * row), rows = new Int32Array(B);
+  // the recipe's kind of colour source: a value word, then one of its colours (here the whole candidate grid as one word)
+  const colours = namedColours({ values: ['colour'], colours: [spanCandidates()] });
+  const rows = new Int32Array(B);
   let pos = 0, key = 0;
   const run = (k: number) => {
     for (let done = 0; done < k; done += B) {
       if (pos + B > d.count) pos = 0;
       for (let i = 0; i < B; i++) rows[i] = pos + i;
-      batcher.batch(rows, B, 1, colours, createRng(`37:augment:${key++}`), buf);
-      engine.trainStep({ size: B, images: buf, labels: d.y.subarray(pos, pos + B) }, step);
+      const images = batcher.batchView(rows, B, 1, colours, createRng(`37:augment:${key++}`));
+      engine.trainStep({ size: B, images, labels: d.y.subarray(pos, pos + B) }, step);
       pos += B;
     }
   };

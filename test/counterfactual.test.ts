@@ -242,8 +242,8 @@ test('training with augmentation: same seed, same numbers; a resume gives an uni
   const t = { plan: { size: 32, regions }, share: 1, swap: false, batcher: new CounterfactualBatcher(images, 64, 32, regions, 32) };
   const rows = Int32Array.from({ length: 32 }, (_, i) => 2 * i);
   const a = new Float32Array(32 * 3072), b = new Float32Array(32 * 3072);
-  counterfactualBatch(t, rows, 32, 4, '0:0', a);
-  counterfactualBatch(t, rows, 32, 4, '0:0', b);
+  a.set(counterfactualBatch(t, rows, 32, 4, '0:0'));
+  b.set(counterfactualBatch(t, rows, 32, 4, '0:0'));
   assert.deepEqual(a, b);
 });
 

@@ -90,11 +90,12 @@ export function buildCounterfactuals(
 }
 
 /**
- * A training batch, varied (RunCounterfactuals.train): the training rows `rows` into `out`, each image varied with the
- * run's share; draws from the run's seed and the batch's key, so a resumed run draws as an uninterrupted one.
+ * A training batch, varied (RunCounterfactuals.train): the training rows `rows`, each image varied with the run's
+ * share; draws from the run's seed and the batch's key, so a resumed run draws as an uninterrupted one. The images are
+ * a view of the batch step's memory, valid until its next batch.
  */
-export function counterfactualBatch(train: NonNullable<RunCounterfactuals['train']>, rows: ArrayLike<number>, n: number, seed: number, key: string, out: Float32Array): void {
-  train.batcher.batch(rows, n, train.share, train.plan.colours, createRng(`${seed}:augment:${key}`), out, train.swap);
+export function counterfactualBatch(train: NonNullable<RunCounterfactuals['train']>, rows: ArrayLike<number>, n: number, seed: number, key: string): Float32Array {
+  return train.batcher.batchView(rows, n, train.share, train.plan.colours, createRng(`${seed}:augment:${key}`), train.swap);
 }
 
 /** 1 where a weight is > 0 (a pixel the prompts say nothing may come from). */

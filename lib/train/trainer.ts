@@ -238,15 +238,14 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
         const n = Math.min(B, nTrain - s);
         const idx = order.subarray(s, s + n);
         // the batch's images, varied where the prompts say nothing may matter when the run augments
-        if (cf.train) counterfactualBatch(cf.train, idx, n, config.seed, `${e}:${s}`, bx);
-        else gatherRows(trainX, rowX, idx, bx);
+        const images = cf.train ? counterfactualBatch(cf.train, idx, n, config.seed, `${e}:${s}`) : gatherRows(trainX, rowX, idx, bx).subarray(0, n * rowX);
         for (let k = 0; k < n; k++) by[k] = trainY[idx[k]];
         if (bt) gatherRows(targets!.data, nGrid, idx, bt);
         if (bm) gatherRows(rrrMasks!, rowM, idx, bm);
         let r;
         try {
           r = engine.trainStep({
-            size: n, images: bx.subarray(0, n * rowX), labels: by.subarray(0, n),
+            size: n, images, labels: by.subarray(0, n),
             targets: bt?.subarray(0, n * nGrid), rrrMask: bm?.subarray(0, n * rowM), drawKey: `${e}:${s}`,
           }, { phase: plan.phase, lambda: plan.lambda, lr: plan.lr });
         } catch (err) {
