@@ -82,13 +82,15 @@ function rows(colour: boolean, mnist: boolean): Method[] {
     { name: 'vanilla', args: ['--method', 'vanilla'], first: 0, then: 3, allSeedsFirst: true },
     // the limit: the same net and budget on the same images whose shortcut predicts nothing
     { name: 'clean', args: ['--method', 'vanilla', '--shortcut-labels', 'random'], language: false, select: 'val-acc', first: 0.1, then: 3, allSeedsFirst: true },
-    // the recipe; validation chooses how much of each batch is varied ("no constraint", share 0, included) and how a
-    // region is redrawn (the recipe's background swap, or every free pixel from the other image)
+    // the recipe; validation chooses how much of each batch is varied ("no constraint", share 0, included), how a
+    // region is redrawn (the recipe's background swap, or every free pixel from the other image), and the schedule
+    // (the recipe's A = 0, or the vanilla and clean rows' A = 11: the learning rate and momentum restart at epoch 11)
     {
       name: 'language', args: ['--recipe', 'language'], first: 0.2, then: 0.5, allSeedsFirst: true,
       variants: [
         { name: 'share-0.5', args: ['--augment-share', '0.5'] },
         { name: 'redraw-image', args: ['--augment-redraw', 'image'] },
+        { name: 'restart-11', args: ['--attention-epoch', '11'] },
         { name: 'share-0', args: ['--augment-share', '0'] },
       ],
     },
