@@ -41,6 +41,7 @@ import { FusedEngine } from '../lib/engines/fused/engine';
 import { FusedLeNetGap, flattenParams, profileFusedPhases, type FusedAttention } from '../lib/engines/fused/kernel';
 import { initBackend } from '../lib/backend';
 import { createGenerator } from '../lib/maps/registry';
+import '../lib/vlm/register';
 import { runTorchBench } from './torch';
 import { CounterfactualBatcher } from '../lib/counterfactual/kernel';
 import { randomColours } from '../lib/counterfactual';

@@ -4,6 +4,7 @@ import { initBackend } from '../lib/backend';
 import { loadDataset, subsetSplit } from '../lib/data';
 import { splitMaps } from '../lib/train/split-maps';
 import { tmpDirs } from './tmp-helpers';
+import '../lib/vlm/register'; // provides the VLM map sources (embedded, clipseg), as the package's entry points do
 
 /**
  * The cache keys of the training maps of prompts already in use (data/cache/maps/<dataset>-<split>-embedded-<key16>): a

@@ -11,6 +11,7 @@ import { writeMapStore } from '../lib/maps/store';
 import { sha256 } from '../lib/util/hash';
 import { smallDataset } from './train-helpers';
 import { tmpDirs } from './tmp-helpers';
+import '../lib/vlm/register'; // provides the VLM map sources (embedded, clipseg), as the package's entry points do
 
 /**
  * The training pipeline gives the same numbers, bit for bit, as the code that made the fixture: one short config of

@@ -3,6 +3,7 @@
  * study, stored training maps, multi-seed runs (lib/experiments/sweep: grid sweeps over `ltl train`, the `sweep`
  * namespace). Figures and tables come from lib/report.
  */
+import '../vlm/register'; // the VLM map sources (embedded, clipseg) the recipes train with
 export * from './profiles';
 export * from './cache';
 export * from './published-results';

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import type { ShortcutDataset } from '../data/types';
 import type { MapBatch, MapGenerator } from '../maps/types';
 import { compose, dilate, resizeBilinear, threshold } from '../maps/postprocess';
-import { defaultPromptCacheDir, isMapSourceName, mapSourceGenerator, splitMaps, type MapProvenance } from './split-maps';
+import { defaultPromptCacheDir, mapSourceGenerator, splitMaps, type MapProvenance } from './split-maps';
+import { getGeneratorInfo, isMapSource } from '../maps/registry';
 import { IDENTITY3, type InputGradPenalty } from '../engines/types';
 import { PAPER_DEFAULTS, type TrainConfig } from './config';
 import { UserError } from '../util/errors';
@@ -187,8 +188,9 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
   let valMissing = false;
   const gens = new Map<string, MapGenerator | undefined>();
   const genFor = async (role: 'positive' | 'negative') => {
-    // oracle differs by role (digit vs shortcut masks); every other source is one generator for all prompts
-    const k = c.maps === 'oracle' ? role : '';
+    // a source whose maps differ by role (the oracle: digit vs shortcut masks) has one generator per role; every other
+    // source is one generator for all prompts
+    const k = isMapSource(c.maps) && getGeneratorInfo(c.maps).perRole ? role : '';
     if (!gens.has(k)) gens.set(k, await mapSourceGenerator(c.maps, role, c.seed, o.log));
     return gens.get(k);
   };
@@ -218,8 +220,8 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
     let global: number[] | null = null;
     let measureGlobal: number[] | null = null;
     if (c.attributePrompt !== null) {
-      const embedded = gens.get('');
-      const vlm = embedded && embedded.name === 'embedded' ? (embedded as any).load() : loadCheckpoint();
+      // the attribute's directions come from the embedded VLM whatever the map source (its committed checkpoint)
+      const vlm = loadCheckpoint();
       const a = await attributeMatrix(vlm, ds, { attribute: c.attributePrompt }, path.join(cacheDir, 'attributes'));
       o.log?.(`attribute prompt ${JSON.stringify(c.attributePrompt)}: ${a.values.length} value prompts (${a.values.map((v) => JSON.stringify(v)).join(', ')})${a.ignoredWords.length ? `; words the VLM does not know, ignored: ${a.ignoredWords.join(', ')}` : ''}; matrix ${a.cached ? 'from the cache' : `from ${a.images} training images`}, Frobenius cosine to OFF_GREY3 ${a.reference.cosine.toFixed(3)}`);
       global = c.attributeForm === 'free-axis' ? freeAxisMatrix(a) : a.matrix;
@@ -229,7 +231,7 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
         span = await attributeSpan(vlm, ds, c.attributePrompt, path.join(cacheDir, 'attributes'));
         o.log?.(`attribute prompt ${JSON.stringify(c.attributePrompt)} spans ${span.colours.reduce((n, g) => n + g.length, 0)} colours the VLM names (${span.values.map((v, i) => `${v}: ${span!.colours[i].length}`).join(', ')}; ${span.unnamed} of the grid named by none)${span.cached ? ', from the cache' : ''}`);
       }
-      if (!embedded || embedded.name !== 'embedded') vlm.model.dispose();
+      vlm.model.dispose();
     }
     const train = combineWeights(parts.train);
     const val = valMissing ? undefined : combineWeights(parts.val);
@@ -299,4 +301,3 @@ export function checkPromptRecord(file: string, info: PromptInfo, resuming: bool
   writeSealedJson(file, info);
 }
 
-export { isMapSourceName };

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../util/atomic';
 import { readSealedJson, writeSealedJson } from '../util/sealed';
 import { sha256 } from '../util/hash';
 import { MapStoreReader } from '../maps/store';
+import { isMapSource } from '../maps/registry';
 import { initialWeights, modelGrid, modelInputSize } from '../models';
 import { DEFAULT_OPTIMIZER, type StepPhase, type TrainEngine } from '../engines/types';
 import { configDiff, resolveConfig, type TrainConfig } from './config';
@@ -120,7 +121,7 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
     if (old) {
       const diff = configDiff(old, config);
       if (diff.length && (hasCheckpoint || hasResult)) {
-        throw new UserError(`--out ${opts.outDir} holds a run with a different configuration (${diff.map((k) => `${k}: ${JSON.stringify((old as any)[k])} there, ${JSON.stringify((config as any)[k])} now`).join('; ')}); use another --out folder or delete this one`);
+        throw new UserError(`--out ${opts.outDir} holds a run with a different configuration (${diff.map((k) => `${k}: ${JSON.stringify((old as Record<string, unknown>)[k])} there, ${JSON.stringify((config as Record<string, unknown>)[k])} now`).join('; ')}); use another --out folder or delete this one`);
       }
       if (diff.length) log(`${opts.outDir} holds a run that never completed an epoch, with another configuration (${diff.join(', ')}): starting afresh`);
     }
@@ -373,7 +374,7 @@ function largestWeight(weights: Record<string, { data: Float32Array }>): number 
 
 /** The map file's own checksum and prompt, when --maps names a file (for the resume message). */
 function mapsFileInputs(maps: string): Pick<RunInputs, 'mapsFile'> {
-  if (['oracle', 'uniform', 'random'].includes(maps) || !fs.existsSync(maps)) return {};
+  if (isMapSource(maps) || !fs.existsSync(maps)) return {};
   const r = MapStoreReader.open(maps, {}, { verify: false });
   try {
     return { mapsFile: { payloadSha256: r.header.payloadSha256, generator: r.header.generator, prompt: r.header.prompt } };
