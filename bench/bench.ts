@@ -48,6 +48,7 @@ import { FusedLeNetGap, flattenParams, profileFusedPhases, type FusedAttention }
 import { initBackend } from '../lib/backend';
 import { createGenerator } from '../lib/maps/registry';
 import { EmbeddedGenerator, promptMaps } from '../lib/vlm/embedded/generator';
+import '../lib/vlm/register';
 import { runTorchBench } from './torch';
 import { CounterfactualBatcher } from '../lib/counterfactual/kernel';
 import { namedColours } from '../lib/counterfactual';

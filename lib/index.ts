@@ -1,4 +1,5 @@
 /** learning-to-look: the public API, one namespace per pipeline stage. */
+import './vlm/register'; // the VLM map sources (embedded, clipseg), loaded when first used
 export * from './data';
 export * from './backend';
 export { UserError } from './util/errors';

@@ -21,6 +21,7 @@ import { createRng } from '../lib/util/rng';
 import { UserError } from '../lib/util/errors';
 import { smallDataset } from './train-helpers';
 import { tmpDirs } from './tmp-helpers';
+import '../lib/vlm/register'; // provides the VLM map sources (embedded, clipseg), as the package's entry points do
 
 const tmp = tmpDirs('ltl-cf-');
 before(async () => { await initBackend('wasm'); });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { PROFILES, profileRows } from '../lib/experiments/profiles';
-import { ablationFigure, ablationRows, ablationSpecs, type AblationRun } from '../lib/experiments/runs';
+import { ablationFigure, ablationRows, ablationSpecs, type AblationRun } from '../lib/experiments';
 import { resolveConfig } from '../lib/train/config';
 
 test('ablation specs: every seed of the profile runs every point (none silently cut to the first)', () => {

@@ -9,6 +9,7 @@ import { loadMapStore } from '../lib/maps/store';
 import type { MapGenerator, MapRequest } from '../lib/maps/types';
 import { UserError } from '../lib/util/errors';
 import { tinySplit } from './maps-helpers';
+import '../lib/vlm/register'; // provides the VLM map sources (embedded, clipseg), as the package's entry points do
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-maps-gen-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -9,7 +9,8 @@ import { positiveWeights, negativeWeights, combineWeights, promptRegions, buildP
 import { createModel } from '../lib/models';
 import { rrrPenalty } from '../lib/losses/rrr';
 import { registerGenerator } from '../lib/maps/registry';
-import { mapCacheKey, splitMaps, generatorIdentity } from '../lib/train/split-maps';
+import { mapCacheKey, splitMaps } from '../lib/train/split-maps';
+import { generatorIdentity } from '../lib/maps/types';
 import { EmbeddedGenerator, loadCheckpoint } from '../lib/vlm/embedded';
 import { attributeMatrix, computeAttributeMatrix, parseAttributePrompt, compareToOffGrey, freeAxisMatrix, symmetricEigen3, vlmCheckpointHash } from '../lib/vlm/embedded/attribute';
 import type { MapBatch, MapRequest } from '../lib/maps/types';
@@ -19,6 +20,7 @@ import { createRng } from '../lib/util/rng';
 import { smallDataset } from './train-helpers';
 import { tmpDirs } from './tmp-helpers';
 import { tinyCheckpoint } from './vlm-helpers';
+import '../lib/vlm/register'; // provides the VLM map sources (embedded, clipseg), as the package's entry points do
 
 const tmp = tmpDirs('ltl-prompt-');
 before(async () => { await initBackend('wasm'); });
@@ -359,7 +361,7 @@ test('a constraint with a per-pixel and an attribute term: both matrices, valida
 });
 
 test('map cache key: a prompt with words the VLM was not taught keys on how they are read; known-word prompts do not', async () => {
-  const { untaughtReading } = await import('../lib/train/split-maps');
+  const { untaughtReading } = await import('../lib/vlm/embedded');
   const vocab = loadCheckpoint().vocab;
   assert.equal(untaughtReading(vocab, ['a digit', 'background']), undefined, 'known words: no reading in the key');
   const r = untaughtReading(vocab, ['attire', 'background']) as Array<{ mapped: Array<{ word: string }> }>;

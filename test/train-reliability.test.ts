@@ -17,6 +17,7 @@ import { UserError } from '../lib/util/errors';
 import { smallDataset, numbersOnly } from './train-helpers';
 import { tmpDirs } from './tmp-helpers';
 import { flipBit, ltl, oneLineError, seededFlips, trainAndKillAfterEpoch } from './fault-helpers';
+import '../lib/vlm/register'; // provides the VLM map sources (embedded, clipseg), as the package's entry points do
 
 /**
  * Fault injection for training runs (issue: "nothing silently wrong"): damaged checkpoints and run

@@ -8,6 +8,7 @@ import { loadDataset } from '../lib/data';
 import { createGenerator } from '../lib/maps/registry';
 import { mapQuality } from '../lib/evaluate/map-quality';
 import { UserError } from '../lib/util/errors';
+import '../lib/vlm/register'; // provides the VLM map sources (embedded, clipseg), as the package's entry points do
 
 /**
  * The CLIPSeg code path end to end (tokenizer, processor, onnxruntime-node session, softmax over

@@ -5,6 +5,7 @@ import { loadDataset } from '../lib/data';
 import { createGenerator, listGenerators } from '../lib/maps/registry';
 import { EmbeddedGenerator, upsampleBilinear } from '../lib/vlm/embedded';
 import { tinyCheckpoint } from './vlm-helpers';
+import '../lib/vlm/register'; // provides the VLM map sources (embedded, clipseg), as the package's entry points do
 
 let dir = '';
 before(async () => {

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { formatCliError } from '../util/errors';
+import '../vlm/register'; // the VLM map sources (embedded, clipseg), loaded when first used
 import { register as registerData } from './data';
 import { register as registerTrain } from './train';
 import { register as registerMaps } from './maps';

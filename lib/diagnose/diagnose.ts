@@ -4,10 +4,10 @@ import { SPLITS } from '../data/types';
 import { loadDataset } from '../data';
 import { activeBackend, initBackend } from '../backend';
 import { prepareImages } from '../train/data';
-import { defaultPromptCacheDir, isMapSourceName, mapSourceGenerator, splitMaps } from '../train/split-maps';
+import { defaultPromptCacheDir, mapSourceGenerator, splitMaps } from '../train/split-maps';
 import type { MaskSettings } from '../train/prompt-constraint';
 import { PAPER_DEFAULTS } from '../train/config';
-import { getGeneratorInfo } from '../maps/registry';
+import { getGeneratorInfo, isMapSource } from '../maps/registry';
 import type { MapGenerator } from '../maps/types';
 import { namedColours } from '../counterfactual/colours';
 import { attributeMatrix } from '../vlm/embedded/attribute';
@@ -182,7 +182,7 @@ export async function promptCandidates(ds: Pick<ShortcutDataset, 'name' | 'check
   const maps = o.maps ?? DIAGNOSIS_DEFAULTS.maps, seed = o.seed ?? DIAGNOSIS_DEFAULTS.seed;
   const cacheDir = o.cacheDir ?? defaultPromptCacheDir();
   if (prompts.length) {
-    if (!isMapSourceName(maps) || !getGeneratorInfo(maps).usesPrompt) {
+    if (!isMapSource(maps) || !getGeneratorInfo(maps).usesPrompt) {
       throw new UserError(`--maps ${maps}: diagnose reads prompts, so its maps must come from a prompt generator (embedded, clipseg)`);
     }
   }

@@ -4,7 +4,8 @@ import { applyRecipe } from '../train/recipes';
 import { diagnoseRun, type DiagnoseOptions } from '../diagnose';
 import type { Diagnosis } from '../diagnose/types';
 import type { Profile } from './profiles';
-import { profileConfig, type FinishedRun, type RunSpec } from './runs';
+import { profileConfig } from './run-specs';
+import type { FinishedRun, RunSpec } from './run-types';
 
 /**
  * Notebook 06's story: train vanilla, diagnose it with language (lib/diagnose), fix the shortcut with the prompt that

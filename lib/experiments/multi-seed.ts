@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { TrainConfig } from '../train/config';
 import { runTraining, type RunOptions, type TrainResult } from '../train/trainer';
 import { meanStd } from '../util/stats';
+import '../vlm/register'; // the VLM map sources (embedded, clipseg) a config may name
 
 export interface SeedSummary {
   seeds: number[];

@@ -35,8 +35,17 @@ export interface PromptRequest {
   background?: string[];
 }
 
+/** What identifies a generator's maps beyond its name: the part of a map cache key and of a run's provenance. */
+export interface MapGeneratorIdentity {
+  /** Its settings and model (e.g. the checkpoint hash and temperature of the embedded VLM, the model id of CLIPSeg, the
+   * seed of random maps); {} when the name says it all. */
+  id: Record<string, unknown>;
+  /** The background prompts the generator resolves when a request names none ([] for generators without them). */
+  background: string[];
+}
+
 export interface MapGenerator {
-  /** 'embedded' | 'clipseg' | 'oracle' | 'uniform' | 'random' | a user's own. */
+  /** Its map source name (lib/maps/registry.ts) or a user's own. */
   readonly name: string;
   /** Whether the prompt changes the output (false for oracle/uniform/random). */
   readonly usesPrompt: boolean;
@@ -49,4 +58,23 @@ export interface MapGenerator {
   generatePrompts?(req: Omit<MapRequest, 'prompt' | 'background'>, prompts: PromptRequest[]): Promise<MapBatch[]>;
   /** Releases models or sessions held by the generator. */
   dispose?(): void;
+  /** What identifies its maps (generatorIdentity gives { id: {}, background: [] } for a generator without it). */
+  identity?(): MapGeneratorIdentity;
+  /**
+   * How the generator reads the words of `texts` it was not taught (mapped words, their blends, unknown words), or
+   * undefined when it knows them all (or reads no words). A map cache key includes it: that reading may change with the
+   * code while the generator's model does not.
+   */
+  untaughtReading?(texts: readonly string[]): unknown[] | undefined;
+  /**
+   * Checks the words of a prompt and its background prompts against what the generator knows, as generate() does: a
+   * prompt it cannot read at all is a UserError (unless the generator was made to allow it), readings go to `warn`.
+   * For maps that are read from a cache instead of made.
+   */
+  checkPrompt?(prompt: string, background: readonly string[], warn?: (msg: string) => void): void;
+}
+
+/** A generator's identity, { id: {}, background: [] } when it declares none. */
+export function generatorIdentity(gen: MapGenerator): MapGeneratorIdentity {
+  return gen.identity?.() ?? { id: {}, background: [] };
 }

@@ -1,13 +1,11 @@
 import { UserError } from '../util/errors';
+import { sourceUsesPrompt } from '../maps/registry';
 import { DEPENDENT_DEFAULTS, PAPER_DEFAULTS, TRAIN_OPTION_LIST, hasSpatialPrompts, optionProblem, type DependentDefault, type TrainConfig } from './options';
 
 // The options themselves (type, defaults, ranges, help) are declared in ./options; this file resolves and checks a config.
 export {
   PAPER_DEFAULTS, RRR_DEFAULT_LAMBDA, RRR_PROMPT_DEFAULT_LAMBDA, METHODS, type TrainConfig, type TrainMethod,
 } from './options';
-
-/** Map sources that make maps from a prompt (a prompt is required with them). */
-const PROMPT_GENERATORS = ['embedded', 'clipseg'];
 
 /**
  * The full config of a partial one: the options given (undefined counts as not given), then the defaults that
@@ -48,10 +46,10 @@ function validatePrompts(c: TrainConfig): void {
   if (c.method === 'rrr' && c.rrrMode === 'prompt' && !spatial && c.attributePrompt === null) {
     throw new UserError('--rrr-mode prompt needs --prompt, --negative-prompt or --attribute-prompt');
   }
-  if (PROMPT_GENERATORS.includes(c.maps) && !spatial) {
+  if (sourceUsesPrompt(c.maps) && !spatial) {
     throw new UserError(`--maps ${c.maps} makes maps from a prompt: give --prompt (e.g. "a digit")`);
   }
-  if (c.method === 'align' && PROMPT_GENERATORS.includes(c.maps) && c.prompt === null) {
+  if (c.method === 'align' && sourceUsesPrompt(c.maps) && c.prompt === null) {
     throw new UserError(`--method align with --maps ${c.maps} needs --prompt: the positive prompt's maps are the targets`);
   }
   if (c.select === 'val-rr' && !spatial && c.attributePrompt === null) {
@@ -71,6 +69,6 @@ function validatePrompts(c: TrainConfig): void {
  */
 export function configDiff(a: TrainConfig, b: TrainConfig): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  const value = (c: TrainConfig, k: string) => JSON.stringify(k in c ? (c as any)[k] : (PAPER_DEFAULTS as any)[k]);
+  const value = (c: TrainConfig, k: string) => JSON.stringify(k in c ? (c as Record<string, unknown>)[k] : (PAPER_DEFAULTS as Record<string, unknown>)[k]);
   return [...keys].filter((k) => value(a, k) !== value(b, k)).sort();
 }

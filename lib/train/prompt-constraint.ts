@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import type { ShortcutDataset } from '../data/types';
 import type { MapBatch, MapGenerator } from '../maps/types';
 import { compose, dilate, resizeBilinear, threshold } from '../maps/postprocess';
-import { defaultPromptCacheDir, isMapSourceName, mapSourceGenerator, splitMaps, type MapProvenance } from './split-maps';
+import { defaultPromptCacheDir, mapSourceGenerator, splitMaps, type MapProvenance } from './split-maps';
+import { getGeneratorInfo, isMapSource } from '../maps/registry';
 import { IDENTITY3, type InputGradPenalty } from '../engines/types';
 import { PAPER_DEFAULTS, type TrainConfig } from './config';
 import { UserError } from '../util/errors';
@@ -187,8 +188,9 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
   let valMissing = false;
   const gens = new Map<string, MapGenerator | undefined>();
   const genFor = async (role: 'positive' | 'negative') => {
-    // oracle differs by role (digit vs shortcut masks); every other source is one generator for all prompts
-    const k = c.maps === 'oracle' ? role : '';
+    // a source whose maps differ by role (the oracle: digit vs shortcut masks) has one generator per role; every other
+    // source is one generator for all prompts
+    const k = isMapSource(c.maps) && getGeneratorInfo(c.maps).perRole ? role : '';
     if (!gens.has(k)) gens.set(k, await mapSourceGenerator(c.maps, role, c.seed, o.log));
     return gens.get(k);
   };
@@ -213,24 +215,8 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
         if (split === 'val') parts.valCf.push(weights(CF_MEASURE_MASKS).weights);
       }
     }
-    let attribute: PromptInfo['attribute'] = null;
-    let span: (AttributeSpan & { cacheKey: string; cached: boolean }) | undefined;
-    let global: number[] | null = null;
-    let measureGlobal: number[] | null = null;
-    if (c.attributePrompt !== null) {
-      const embedded = gens.get('');
-      const vlm = embedded && embedded.name === 'embedded' ? (embedded as any).load() : loadCheckpoint();
-      const a = await attributeMatrix(vlm, ds, { attribute: c.attributePrompt }, path.join(cacheDir, 'attributes'));
-      o.log?.(`attribute prompt ${JSON.stringify(c.attributePrompt)}: ${a.values.length} value prompts (${a.values.map((v) => JSON.stringify(v)).join(', ')})${a.ignoredWords.length ? `; words the VLM does not know, ignored: ${a.ignoredWords.join(', ')}` : ''}; matrix ${a.cached ? 'from the cache' : `from ${a.images} training images`}, Frobenius cosine to OFF_GREY3 ${a.reference.cosine.toFixed(3)}`);
-      global = c.attributeForm === 'free-axis' ? freeAxisMatrix(a) : a.matrix;
-      measureGlobal = a.matrix;
-      attribute = { ...a, form: c.attributeForm, used: global };
-      if (o.span) {
-        span = await attributeSpan(vlm, ds, c.attributePrompt, path.join(cacheDir, 'attributes'));
-        o.log?.(`attribute prompt ${JSON.stringify(c.attributePrompt)} spans ${span.colours.reduce((n, g) => n + g.length, 0)} colours the VLM names (${span.values.map((v, i) => `${v}: ${span!.colours[i].length}`).join(', ')}; ${span.unnamed} of the grid named by none)${span.cached ? ', from the cache' : ''}`);
-      }
-      if (!embedded || embedded.name !== 'embedded') vlm.model.dispose();
-    }
+    const a = c.attributePrompt !== null ? await attributeTerm(c as PromptConfig & { attributePrompt: string }, ds, cacheDir, !!o.span, o.log) : undefined;
+    const attribute = a?.attribute ?? null, global = a?.global ?? null, measureGlobal = a?.measureGlobal ?? null, span = a?.span;
     const train = combineWeights(parts.train);
     const val = valMissing ? undefined : combineWeights(parts.val);
     const valCounterfactual = valMissing ? undefined : combineWeights(parts.valCf);
@@ -253,6 +239,25 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
   } finally {
     for (const g of gens.values()) g?.dispose?.();
   }
+}
+
+/** The attribute prompt's term: its matrix C from the embedded VLM (the form the run asks for, and the graded form the
+ * right-reasons score measures), and what its words span when asked for (counterfactual recolouring). */
+async function attributeTerm(c: PromptConfig & { attributePrompt: string }, ds: ShortcutDataset, cacheDir: string, withSpan: boolean, log?: (msg: string) => void): Promise<{
+  attribute: NonNullable<PromptInfo['attribute']>; global: number[]; measureGlobal: number[]; span?: AttributeSpan & { cacheKey: string; cached: boolean };
+}> {
+  // the attribute's directions come from the embedded VLM whatever the map source (its committed checkpoint)
+  const vlm = loadCheckpoint();
+  const a = await attributeMatrix(vlm, ds, { attribute: c.attributePrompt }, path.join(cacheDir, 'attributes'));
+  log?.(`attribute prompt ${JSON.stringify(c.attributePrompt)}: ${a.values.length} value prompts (${a.values.map((v) => JSON.stringify(v)).join(', ')})${a.ignoredWords.length ? `; words the VLM does not know, ignored: ${a.ignoredWords.join(', ')}` : ''}; matrix ${a.cached ? 'from the cache' : `from ${a.images} training images`}, Frobenius cosine to OFF_GREY3 ${a.reference.cosine.toFixed(3)}`);
+  const global = c.attributeForm === 'free-axis' ? freeAxisMatrix(a) : a.matrix;
+  let span: (AttributeSpan & { cacheKey: string; cached: boolean }) | undefined;
+  if (withSpan) {
+    span = await attributeSpan(vlm, ds, c.attributePrompt, path.join(cacheDir, 'attributes'));
+    log?.(`attribute prompt ${JSON.stringify(c.attributePrompt)} spans ${span.colours.reduce((n, g) => n + g.length, 0)} colours the VLM names (${span.values.map((v, i) => `${v}: ${span!.colours[i].length}`).join(', ')}; ${span.unnamed} of the grid named by none)${span.cached ? ', from the cache' : ''}`);
+  }
+  vlm.model.dispose();
+  return { attribute: { ...a, form: c.attributeForm, used: global }, global, measureGlobal: a.matrix, span };
 }
 
 /** The mask settings of the validation right-reasons score (the defaults of every run). */
@@ -299,4 +304,3 @@ export function checkPromptRecord(file: string, info: PromptInfo, resuming: bool
   writeSealedJson(file, info);
 }
 
-export { isMapSourceName };

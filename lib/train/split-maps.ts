@@ -1,32 +1,29 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ImageSplit, ShortcutDataset } from '../data/types';
-import type { MapBatch, MapGenerator } from '../maps/types';
-import { createGenerator, getGeneratorInfo, listGenerators } from '../maps/registry';
+import { generatorIdentity, type MapBatch, type MapGenerator } from '../maps/types';
+import { MAP_SOURCES, createGenerator, isMapSource, sourceUsesPrompt } from '../maps/registry';
 import { CachedMapSource } from '../maps/source';
 import { MapStoreReader, expectForSplit, quantizeMaps } from '../maps/store';
 import { canonicalJson } from '../util/canonical-json';
 import { sha256 } from '../util/hash';
 import { UserError } from '../util/errors';
 import { packageRoot } from '../util/package-root';
-import { checkPromptWords } from '../vlm/embedded/generator';
 
 /**
- * Maps of the first N images of a split from a named source, for training: the prompt-guided
+ * Maps of the first N images of a split from a map source (lib/maps/registry.ts), for training: the prompt-guided
  * constraints (lib/train/prompt-constraint.ts) and align's targets with VLM maps. Sources:
- *  - a prompt generator ('embedded', 'clipseg'): made on the fly and cached on disk as map-store
+ *  - a source whose maps follow the prompt (the VLMs): made on the fly and cached on disk as map-store
  *    files (lib/maps/store.ts, through CachedMapSource) under data/cache/maps/, keyed on the
- *    dataset checksum, the generator's identity (embedded: its checkpoint hash and the background
- *    prompts and temperature it resolves; clipseg: model id and dtype), the split and the prompt;
- *  - 'oracle' (the annotation masks: the digit for a positive prompt, the shortcut patch for a
- *    negative one), 'uniform', 'random': made each time (cheap), not cached;
+ *    dataset checksum, the generator's identity (MapGenerator.identity: e.g. a checkpoint hash, the background
+ *    prompts and temperature it resolves, a model id), the split, the prompt and how the generator reads the
+ *    prompt's untaught words (MapGenerator.untaughtReading);
+ *  - a prompt-free source (annotation masks, controls; their maps may depend on the prompt's role, as the oracle's):
+ *    made each time (cheap), not cached;
  *  - a map FILE from `ltl maps`: training maps of one prompt only (no validation maps).
  * Every result carries provenance, with the SHA-256 of the quantised maps actually used, so a run
  * can tell when its maps changed.
  */
-
-/** Map sources that are not files. */
-export const MAP_SOURCES = ['embedded', 'clipseg', 'oracle', 'uniform', 'random'] as const;
 
 /** Bumped when the key's meaning changes (old cache files are then never hit). */
 const CACHE_VERSION = 1;
@@ -62,7 +59,7 @@ export interface MapProvenance {
 }
 
 export interface SplitMapsRequest {
-  /** 'embedded' | 'clipseg' | 'oracle' | 'uniform' | 'random' | a map file. */
+  /** A map source name (lib/maps/registry.ts) or a map file. */
   maps: string;
   prompt: string;
   role: 'positive' | 'negative';
@@ -76,34 +73,10 @@ export interface SplitMapsRequest {
   generator?: MapGenerator;
 }
 
-/** Whether `maps` names a map source rather than a file. */
-export function isMapSourceName(maps: string): boolean {
-  return (MAP_SOURCES as readonly string[]).includes(maps) || listGenerators().includes(maps);
-}
-
-/** Creates the generator of a map source name (undefined for a file). */
+/** Creates the generator of a map source name for prompts of a role (undefined for a file). */
 export async function mapSourceGenerator(maps: string, role: 'positive' | 'negative', seed: number, warn?: (msg: string) => void): Promise<MapGenerator | undefined> {
-  if (!isMapSourceName(maps)) return undefined;
-  return createGenerator(maps, { seed, target: role === 'negative' ? 'shortcut' : 'digit', ...(warn ? { warn } : {}) });
-}
-
-/** What identifies a prompt generator's maps beyond its name (checkpoint hash, settings it resolves). */
-export function generatorIdentity(gen: MapGenerator): { id: Record<string, unknown>; background: string[] } {
-  const g = gen as any;
-  if (gen.name === 'embedded' && typeof g.load === 'function') {
-    const vlm = g.load();
-    const d = g.defaults as { background: string[]; temperature: number };
-    return { id: { checkpoint: vlm.meta.identity, temperature: d.temperature }, background: [...d.background] };
-  }
-  if (gen.name === 'clipseg') return { id: { modelId: g.modelId, dtype: g.dtype }, background: [] };
-  return { id: {}, background: [] };
-}
-
-/** How a vocabulary reads the words of some texts that it does not know (mapped words and their blends, unknown words);
- * undefined when it knows them all. */
-export function untaughtReading(vocab: { read(text: string): { mapped: unknown[]; unknown: string[] } }, texts: readonly string[]): unknown[] | undefined {
-  const parts = texts.map((t) => vocab.read(t)).map((r) => ({ mapped: r.mapped, unknown: r.unknown }));
-  return parts.some((p) => p.mapped.length || p.unknown.length) ? parts : undefined;
+  if (!isMapSource(maps)) return undefined;
+  return createGenerator(maps, { seed, role, ...(warn ? { warn } : {}) });
 }
 
 /** The cache key of one prompt's maps of one split (hex SHA-256 of its canonical spec). */
@@ -122,13 +95,14 @@ function digest(maps: MapBatch): string {
 export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, split: ImageSplit, count: number): Promise<{ maps: MapBatch; provenance: MapProvenance } | undefined> {
   const indices = Int32Array.from({ length: count }, (_, i) => i);
   const base = { source: req.maps, prompt: req.prompt, role: req.role, split: split.split, count };
-  if (!isMapSourceName(req.maps)) {
+  if (!isMapSource(req.maps)) {
     if (split.split !== 'train') return undefined;
-    if (!fs.existsSync(req.maps)) throw new UserError(`--maps: '${req.maps}' is neither one of ${MAP_SOURCES.join(', ')} nor an existing map file`);
+    if (!fs.existsSync(req.maps)) throw new UserError(`--maps: '${req.maps}' is neither one of ${Object.keys(MAP_SOURCES).join(', ')} nor an existing map file`);
     const r = MapStoreReader.open(req.maps, expectForSplit(ds, 'train', { covers: count }));
     try {
       const h = r.header;
-      if (h.generator !== 'oracle' && h.generator !== 'uniform' && h.generator !== 'random' && h.prompt !== req.prompt) {
+      // a file of prompt-free maps answers any prompt
+      if (!(isMapSource(h.generator) && !sourceUsesPrompt(h.generator)) && h.prompt !== req.prompt) {
         throw new UserError(`map file ${req.maps} was made with prompt ${JSON.stringify(h.prompt)}, not ${JSON.stringify(req.prompt)}`);
       }
       const maps = r.read(indices);
@@ -139,15 +113,15 @@ export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, spli
   }
   const gen = req.generator ?? (await mapSourceGenerator(req.maps, req.role, req.seed, req.log))!;
   try {
-    if (!getGeneratorInfo(gen.name).usesPrompt) {
+    if (!gen.usesPrompt) {
       const maps = await gen.generate({ split, indices, prompt: req.prompt, seed: req.seed });
-      const generatorId = gen.name === 'random' ? { seed: req.seed } : gen.name === 'oracle' ? { target: (gen as any).target } : {};
-      return { maps, provenance: { ...base, generator: gen.name, background: [], generatorId, cacheKey: null, file: null, mapsSha256: digest(maps) } };
+      return { maps, provenance: { ...base, generator: gen.name, background: [], generatorId: generatorIdentity(gen).id, cacheKey: null, file: null, mapsSha256: digest(maps) } };
     }
     const { id, background } = generatorIdentity(gen);
-    // words the VLM was not taught are read through WordNet, and that reading may change with the code: it is part of
-    // the key when there are such words (prompts of known words keep their keys, so their caches stay valid)
-    const reading = gen.name === 'embedded' ? untaughtReading((gen as any).load().vocab, [req.prompt, ...background]) : undefined;
+    // words the generator was not taught are read some way (the embedded VLM: through WordNet), and that reading may
+    // change with the code: it is part of the key when there are such words (prompts of known words keep their keys,
+    // so their caches stay valid)
+    const reading = gen.untaughtReading?.([req.prompt, ...background]);
     const keySpec = { datasetChecksum: ds.checksum, split: split.split, generator: gen.name, generatorId: id, prompt: req.prompt, background, ...(reading ? { reading } : {}) };
     const cacheKey = mapCacheKey(keySpec);
     const file = path.join(req.cacheDir ?? defaultPromptCacheDir(), 'maps', `${ds.name}-${split.split}-${gen.name}-${cacheKey.slice(0, 16)}.maps.safetensors`);
@@ -165,8 +139,8 @@ export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, spli
       fs.rmSync(file, { force: true });
       source = open();
     }
-    // The embedded generator checks the prompt's words when it makes maps; maps all read from the cache are checked here.
-    if (gen.name === 'embedded' && indices.every((i) => source.has(i))) checkPromptWords((gen as any).load().vocab, req.prompt, background, { warn: req.log });
+    // A generator checks the prompt's words when it makes maps; maps all read from the cache are checked here.
+    if (indices.every((i) => source.has(i))) gen.checkPrompt?.(req.prompt, background, req.log);
     const maps = await source.get(indices);
     source.flush();
     return { maps, provenance: { ...base, generator: gen.name, background, generatorId: id, cacheKey, file, mapsSha256: digest(maps) } };

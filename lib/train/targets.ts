@@ -1,13 +1,11 @@
 import * as fs from 'node:fs';
 import type { ImageSplit, ShortcutDataset } from '../data/types';
-import type { MapBatch, MapGenerator } from '../maps/types';
-import { OracleGenerator } from '../maps/generators/oracle';
-import { UniformGenerator } from '../maps/generators/uniform';
-import { RandomGenerator } from '../maps/generators/random';
+import type { MapBatch } from '../maps/types';
+import { MAP_SOURCES, createGenerator, isMapSource, sourceUsesPrompt } from '../maps/registry';
 import { MapStoreReader, expectForSplit } from '../maps/store';
 import { buildPostprocess, type PostprocessName } from '../maps/postprocess';
 import { UserError } from '../util/errors';
-import { isMapSourceName, splitMaps } from './split-maps';
+import { splitMaps } from './split-maps';
 
 /**
  * Target distributions for training: for the first `count` images of a split, one distribution per
@@ -25,41 +23,44 @@ export interface TargetMaps {
 }
 
 export interface TargetSpec {
-  /** 'oracle' | 'uniform' | 'random' | 'embedded' | 'clipseg' | a map file written by `ltl maps` (lib/maps/store.ts). */
+  /** A map source name (lib/maps/registry.ts) or a map file written by `ltl maps` (lib/maps/store.ts). */
   maps: string;
   postprocess: PostprocessName;
   threshold: number;
   /** Seed of random maps. */
   seed: number;
   grid: { height: number; width: number };
-  /** The positive prompt, for map sources that make maps from one ('embedded', 'clipseg'). */
+  /** The positive prompt, for map sources that make maps from one (the VLMs). */
   prompt?: string | null;
   /** Cache root of generated maps (lib/train/split-maps.ts; default data/cache). */
   cacheDir?: string;
 }
 
-function generatorFor(name: string, seed: number): MapGenerator | undefined {
-  if (name === 'oracle') return new OracleGenerator({ target: 'digit' });
-  if (name === 'uniform') return new UniformGenerator();
-  if (name === 'random') return new RandomGenerator({ seed });
-  return undefined;
-}
-
 /** Raw maps (values in [0, 1], image-sized) of the first `count` images of a split. */
 async function rawMaps(spec: TargetSpec, ds: ShortcutDataset, split: ImageSplit, count: number): Promise<MapBatch | undefined> {
-  const gen = generatorFor(spec.maps, spec.seed);
-  const indices = Int32Array.from({ length: count }, (_, i) => i);
-  if (!gen && isMapSourceName(spec.maps)) {
-    // a prompt generator (the embedded VLM, CLIPSeg): maps made on the fly, cached on disk, for every split
+  if (!isMapSource(spec.maps)) return mapFileMaps(spec.maps, ds, split, count);
+  if (sourceUsesPrompt(spec.maps)) {
+    // a prompt generator (a VLM): maps made on the fly, cached on disk, for every split
     if (!spec.prompt) throw new UserError(`--maps ${spec.maps} needs --prompt`);
     return (await splitMaps({ maps: spec.maps, prompt: spec.prompt, role: 'positive', seed: spec.seed, cacheDir: spec.cacheDir }, ds, split, count))!.maps;
   }
-  if (gen) return gen.generate({ split, indices, prompt: '', seed: spec.seed });
-  if (split.split !== 'train') return undefined; // map files hold training maps only
-  if (!fs.existsSync(spec.maps)) throw new UserError(`--maps: '${spec.maps}' is neither oracle, uniform, random nor an existing map file`);
-  const r = MapStoreReader.open(spec.maps, expectForSplit(ds, 'train', { covers: count }));
+  // annotation masks and controls: cheap, made each time
+  const gen = await createGenerator(spec.maps, { seed: spec.seed, role: 'positive' });
   try {
-    return r.read(indices);
+    return await gen.generate({ split, indices: Int32Array.from({ length: count }, (_, i) => i), prompt: '', seed: spec.seed });
+  } finally {
+    gen.dispose?.();
+  }
+}
+
+/** The maps of a map file (training maps only: undefined for another split). */
+function mapFileMaps(file: string, ds: ShortcutDataset, split: ImageSplit, count: number): MapBatch | undefined {
+  if (split.split !== 'train') return undefined;
+  const promptFree = Object.keys(MAP_SOURCES).filter((s) => !sourceUsesPrompt(s));
+  if (!fs.existsSync(file)) throw new UserError(`--maps: '${file}' is neither ${promptFree.join(', ')} nor an existing map file`);
+  const r = MapStoreReader.open(file, expectForSplit(ds, 'train', { covers: count }));
+  try {
+    return r.read(Int32Array.from({ length: count }, (_, i) => i));
   } finally {
     r.close();
   }

@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { MapBatch, MapGenerator, MapRequest } from '../maps/types';
+import type { MapBatch, MapGenerator, MapGeneratorIdentity, MapRequest } from '../maps/types';
 import { UserError } from '../util/errors';
-import { registerGenerator, type GeneratorOptions } from '../maps/registry';
 import { resizeArea } from '../maps/postprocess';
 import { requestIndices } from '../maps/generators/common';
 
@@ -72,6 +71,11 @@ export class ClipSegGenerator implements MapGenerator {
     this.source = info.source;
     this.batchSize = info.batchSize;
     this.dtype = info.dtype;
+  }
+
+  /** Its maps are those of a model id and weight type. */
+  identity(): MapGeneratorIdentity {
+    return { id: { modelId: this.modelId, dtype: this.dtype }, background: [] };
   }
 
   /** Loads tokenizer, processor and ONNX model (from modelDir, the local cache or the hub). */
@@ -190,7 +194,3 @@ export class ClipSegGenerator implements MapGenerator {
     void m?.dispose?.();
   }
 }
-
-registerGenerator('clipseg', (o: GeneratorOptions) => ClipSegGenerator.load({
-  modelId: o.modelId, modelDir: o.modelDir, allowRemote: o.allowRemote, batchSize: o.batchSize, dtype: o.dtype as string | undefined,
-}), { description: `CLIPSeg via transformers.js (default ${DEFAULT_CLIPSEG_MODEL}; --model-dir for a local folder)`, usesPrompt: true });

@@ -4,4 +4,5 @@ export * from './run-id';
 export * from './shard';
 export * from './lock';
 export * from './runner';
+export * from './trainer-process';
 export * from './report';

@@ -1,15 +1,17 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
-import { readSealedJson, parseOptionallySealedJson, writeSealedJson } from '../../util/sealed';
+import { readSealedJson, writeSealedJson } from '../../util/sealed';
 import { UserError } from '../../util/errors';
-import { configToArgs, expandGrids, type Grid, type RunConfig } from './grid';
+import { expandGrids, type Grid, type RunConfig } from './grid';
 import { canonicalJson, runId } from './run-id';
 import { selectShard, type Shard } from './shard';
 import { readLock, tryAcquireLock, type LockOptions } from './lock';
-import { packageRoot } from '../../util/package-root';
-import { RUN_FILE_NAMES, SWEEP_FILE_NAMES } from '../../train/run-folder';
+import { defaultTrainCommand, failureCause, spawnTrainer } from './trainer-process';
+import { RUN_FILES, readResult, readState, runDir } from './run-files';
+
+// a run folder's files, as the runner always exported them
+export { RUNS_DIR, RUN_FILES, runDir, inspectResult, readResult, readState } from './run-files';
 
 /** One run of a sweep: its stable id and the `ltl train` options it runs with. */
 export interface PlannedRun {
@@ -79,85 +81,9 @@ export interface SweepSummary {
   interrupted: boolean;
 }
 
-export const RUNS_DIR = 'runs';
-/** The files of a run folder a sweep reads and writes (all named in lib/train/run-folder). */
-export const RUN_FILES = { ...SWEEP_FILE_NAMES, result: RUN_FILE_NAMES.result } as const;
-export const STDERR_TAIL_CHARS = 2000;
-
-export function runDir(outDir: string, id: string): string {
-  return path.join(outDir, RUNS_DIR, id);
-}
-
 /** The sweep's runs from its grids: cartesian products, united, each with its stable id. */
 export function planRuns(grids: Grid[]): PlannedRun[] {
   return expandGrids(grids, canonicalJson).map((config) => ({ id: runId(config), config }));
-}
-
-/**
- * A run's result.json: `result` when it is a non-empty JSON object (one carrying a checksum, as
- * `ltl train` writes it, must match it); `error` says why a file that exists is not a result.
- */
-export function inspectResult(dir: string): { result?: Record<string, unknown>; error?: string } {
-  const file = path.join(dir, RUN_FILES.result);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return {};
-  }
-  let v: Record<string, unknown>;
-  try {
-    // A custom trainer's result may carry no checksum; one that carries it must match it.
-    v = parseOptionallySealedJson<Record<string, unknown>>(text, file, 'result');
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
-  if (Object.keys(v).length === 0) return { error: `result ${file} is not a non-empty JSON object` };
-  return { result: v };
-}
-
-/** A finished run's result.json, or undefined (missing, torn, invalid, or failing its checksum). */
-export function readResult(dir: string): Record<string, unknown> | undefined {
-  return inspectResult(dir).result;
-}
-
-/** A run's sweep-state.json (sealed); undefined when missing, a UserError naming the file when damaged. */
-export function readState(dir: string): RunState | undefined {
-  return readSealedJson<RunState>(path.join(dir, RUN_FILES.state), 'sweep state');
-}
-
-/** The line of a trainer's stderr that says why it failed ("ltl: error: ..."), else its last line. */
-export function failureCause(stderr: string): string | undefined {
-  const lines = stderr.split(/\r?\n|\r/).map((l) => l.trim()).filter(Boolean);
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const m = /^ltl: ((?:internal )?error: .*)$/.exec(lines[i]);
-    if (m) return m[1];
-  }
-  return lines[lines.length - 1];
-}
-
-/**
- * The command a run executes: $LTL_SWEEP_TRAIN_CMD (a JSON array, or words split on spaces) if
- * set, else this package's `node bin/ltl.js train`.
- */
-export function defaultTrainCommand(env: NodeJS.ProcessEnv = process.env): string[] {
-  const custom = env.LTL_SWEEP_TRAIN_CMD?.trim();
-  if (custom) {
-    if (custom.startsWith('[')) {
-      let v: unknown;
-      try {
-        v = JSON.parse(custom);
-      } catch {
-        v = undefined;
-      }
-      if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string')) {
-        throw new UserError('LTL_SWEEP_TRAIN_CMD must be a JSON array of strings or a space-separated command');
-      }
-      return v;
-    }
-    return custom.split(/\s+/);
-  }
-  return [process.execPath, path.join(packageRoot(), 'bin', 'ltl.js'), 'train'];
 }
 
 /**
@@ -337,41 +263,4 @@ async function runOne(run: PlannedRun, outDir: string, cmd: string[], env: NodeJ
   } finally {
     lock.release();
   }
-}
-
-interface TrainerExit {
-  code: number | null;
-  signal: string | null;
-  error?: string;
-  stderrTail: string;
-}
-
-/** Runs one trainer child; its stdout and stderr go to runs/<id>/sweep-train.log, the stderr tail is kept for errors. */
-function spawnTrainer(cmd: string[], run: PlannedRun, dir: string, env: NodeJS.ProcessEnv, signal: AbortSignal | undefined, onPid: (pid: number | undefined) => void): Promise<TrainerExit> {
-  const args = [...cmd.slice(1), ...configToArgs(run.config), '--out', dir, '--json'];
-  const log = fs.openSync(path.join(dir, RUN_FILES.log), 'a');
-  fs.writeSync(log, `\n=== ${new Date().toISOString()} ${[cmd[0], ...args].join(' ')}\n`);
-  return new Promise((resolve) => {
-    let tail = '';
-    let settled = false;
-    const child = spawn(cmd[0], args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    onPid(child.pid);
-    const onAbort = () => child.kill('SIGTERM');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) onAbort(); // aborted after the last check: 'abort' will not fire again
-    child.stdout.on('data', (b: Buffer) => fs.writeSync(log, b));
-    child.stderr.on('data', (b: Buffer) => {
-      fs.writeSync(log, b);
-      tail = (tail + b.toString('utf8')).slice(-STDERR_TAIL_CHARS);
-    });
-    const finish = (e: TrainerExit) => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      fs.closeSync(log);
-      resolve(e);
-    };
-    child.on('error', (err) => finish({ code: null, signal: null, error: err.message, stderrTail: tail }));
-    child.on('close', (code, sig) => finish({ code, signal: sig, stderrTail: tail }));
-  });
 }

@@ -1,4 +1,4 @@
-import type { MapBatch, MapGenerator, MapRequest } from '../types';
+import type { MapBatch, MapGenerator, MapGeneratorIdentity, MapRequest } from '../types';
 import { UserError } from '../../util/errors';
 import { emptyBatch, progressTicker, requestIndices } from './common';
 
@@ -24,6 +24,10 @@ export class OracleGenerator implements MapGenerator {
     if (this.target !== 'digit' && this.target !== 'shortcut') {
       throw new UserError(`oracle target must be 'digit' or 'shortcut', not '${String(this.target)}'`);
     }
+  }
+
+  identity(): MapGeneratorIdentity {
+    return { id: { target: this.target }, background: [] };
   }
 
   async generate(req: MapRequest): Promise<MapBatch> {

@@ -1,4 +1,4 @@
-import type { MapBatch, MapGenerator, MapRequest } from '../types';
+import type { MapBatch, MapGenerator, MapGeneratorIdentity, MapRequest } from '../types';
 import { UserError } from '../../util/errors';
 import { createRng } from '../../util/rng';
 import { emptyBatch, progressTicker, requestIndices } from './common';
@@ -28,6 +28,11 @@ export class RandomGenerator implements MapGenerator {
     this.mode = opts.mode ?? 'blobs';
     if (this.mode !== 'blobs' && this.mode !== 'noise') throw new UserError(`random map mode must be 'blobs' or 'noise', not '${String(this.mode)}'`);
     this.seed = opts.seed ?? 0;
+  }
+
+  /** Its seed (a request's own seed overrides it: the maps of such a request are not identified by this). */
+  identity(): MapGeneratorIdentity {
+    return { id: { seed: this.seed }, background: [] };
   }
 
   async generate(req: MapRequest): Promise<MapBatch> {

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { activeBackend, initBackend } from '../../backend';
 import type { ImageSplit } from '../../data/types';
 import { UserError } from '../../util/errors';
-import type { MapBatch, MapGenerator, MapRequest, PromptRequest } from '../../maps/types';
+import type { MapBatch, MapGenerator, MapGeneratorIdentity, MapRequest, PromptRequest } from '../../maps/types';
 import { resizeBilinearRaw } from '../../maps/postprocess';
 import { requestIndices } from '../../maps/generators/common';
 import { defaultCheckpointDir, loadCheckpoint, type LoadedVlm, type MapDefaults } from './checkpoint';
@@ -114,6 +114,13 @@ export function checkPromptWords(
   }
 }
 
+/** How a vocabulary reads the words of some texts that it does not know (mapped words and their blends, unknown words);
+ * undefined when it knows them all. */
+export function untaughtReading(vocab: { read(text: string): { mapped: unknown[]; unknown: string[] } }, texts: readonly string[]): unknown[] | undefined {
+  const parts = texts.map((t) => vocab.read(t)).map((r) => ({ mapped: r.mapped, unknown: r.unknown }));
+  return parts.some((p) => p.mapped.length || p.unknown.length) ? parts : undefined;
+}
+
 /** Warnings of the library go through Node's warning channel unless a caller collects them. */
 const emitWarning = (msg: string): void => process.emitWarning(msg, 'LtlPromptWarning');
 
@@ -215,6 +222,20 @@ export class EmbeddedGenerator implements MapGenerator {
   async startWorkers(): Promise<boolean> {
     if (!activeBackend()) await initBackend();
     return this.engine.startWorkers();
+  }
+
+  /** Its maps are those of a checkpoint (by content hash), a temperature and background prompts. */
+  identity(): MapGeneratorIdentity {
+    const d = this.defaults;
+    return { id: { checkpoint: this.load().meta.identity, temperature: d.temperature }, background: [...d.background] };
+  }
+
+  untaughtReading(texts: readonly string[]): unknown[] | undefined {
+    return untaughtReading(this.load().vocab, texts);
+  }
+
+  checkPrompt(prompt: string, background: readonly string[], warn?: (msg: string) => void): void {
+    checkPromptWords(this.load().vocab, prompt, background, { allowUnknown: this.opts.allowUnknownPrompt, warn });
   }
 
   async generate(req: MapRequest): Promise<MapBatch> {

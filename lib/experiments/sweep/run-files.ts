@@ -1,0 +1,48 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readSealedJson, parseOptionallySealedJson } from '../../util/sealed';
+import { RUN_FILE_NAMES, SWEEP_FILE_NAMES } from '../../train/run-folder';
+import type { RunState } from './runner';
+
+/** Where a sweep keeps its runs, and what it reads back from a run's folder: its result and its sweep state. */
+
+export const RUNS_DIR = 'runs';
+/** The files of a run folder a sweep reads and writes (all named in lib/train/run-folder). */
+export const RUN_FILES = { ...SWEEP_FILE_NAMES, result: RUN_FILE_NAMES.result } as const;
+
+export function runDir(outDir: string, id: string): string {
+  return path.join(outDir, RUNS_DIR, id);
+}
+
+/**
+ * A run's result.json: `result` when it is a non-empty JSON object (one carrying a checksum, as
+ * `ltl train` writes it, must match it); `error` says why a file that exists is not a result.
+ */
+export function inspectResult(dir: string): { result?: Record<string, unknown>; error?: string } {
+  const file = path.join(dir, RUN_FILES.result);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return {};
+  }
+  let v: Record<string, unknown>;
+  try {
+    // A custom trainer's result may carry no checksum; one that carries it must match it.
+    v = parseOptionallySealedJson<Record<string, unknown>>(text, file, 'result');
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+  if (Object.keys(v).length === 0) return { error: `result ${file} is not a non-empty JSON object` };
+  return { result: v };
+}
+
+/** A finished run's result.json, or undefined (missing, torn, invalid, or failing its checksum). */
+export function readResult(dir: string): Record<string, unknown> | undefined {
+  return inspectResult(dir).result;
+}
+
+/** A run's sweep-state.json (sealed); undefined when missing, a UserError naming the file when damaged. */
+export function readState(dir: string): RunState | undefined {
+  return readSealedJson<RunState>(path.join(dir, RUN_FILES.state), 'sweep state');
+}

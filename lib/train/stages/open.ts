@@ -1,0 +1,67 @@
+import * as fs from 'node:fs';
+import type { ShortcutDataset } from '../../data/types';
+import { UserError } from '../../util/errors';
+import { readSealedJson } from '../../util/sealed';
+import { readCheckpoint, type CheckpointMeta } from '../checkpoint';
+import { configDiff, type TrainConfig } from '../config';
+import type { EngineState } from '../../engines/types';
+import type { EpochRecord, TrainResult } from '../result';
+import { checkNoOldCheckpoint, runFiles, RUN_FILE_NAMES, type RunFiles } from '../run-folder';
+
+/** A run's last checkpoint, to resume from. */
+export interface ResumePoint {
+  meta: CheckpointMeta<EpochRecord>;
+  state: EngineState;
+}
+
+/** How a run starts: a finished run's result, or a run folder (if any) and the checkpoint to resume from (if any). */
+export type RunStart = { finished: TrainResult } | { finished?: undefined; files?: RunFiles; resume?: ResumePoint };
+
+/**
+ * Stage 1, resume or start: reads the run folder (when there is one) and decides. A folder with another config is
+ * refused once it holds a checkpoint or a result; a finished run with the same config returns its result (its
+ * checkpoint is not needed, nor read); a checkpoint with the same config is resumed from. Writes nothing: nothing is
+ * written before the data and maps are known to be good.
+ */
+export function openRun(config: TrainConfig, outDir: string | undefined, dataset: ShortcutDataset | undefined, log: (msg: string) => void): RunStart {
+  if (!outDir) return {};
+  const f = runFiles(outDir);
+  const old = withAdvice(() => readSealedJson<TrainConfig>(f.config, 'run config'), `use another --out folder or delete ${outDir}`);
+  const hasCheckpoint = fs.existsSync(f.checkpoint), hasResult = fs.existsSync(f.result);
+  if (!old && (hasCheckpoint || hasResult)) {
+    throw new UserError(`--out ${outDir} holds ${hasCheckpoint ? RUN_FILE_NAMES.checkpoint : RUN_FILE_NAMES.result} but no ${RUN_FILE_NAMES.config}: it cannot be resumed safely; restore config.json, use another --out folder or delete this one`);
+  }
+  if (!old) return { files: f };
+  const diff = configDiff(old, config);
+  if (diff.length && (hasCheckpoint || hasResult)) {
+    const was = old as unknown as Record<string, unknown>, now = config as unknown as Record<string, unknown>;
+    throw new UserError(`--out ${outDir} holds a run with a different configuration (${diff.map((k) => `${k}: ${JSON.stringify(was[k])} there, ${JSON.stringify(now[k])} now`).join('; ')}); use another --out folder or delete this one`);
+  }
+  if (diff.length) {
+    log(`${outDir} holds a run that never completed an epoch, with another configuration (${diff.join(', ')}): starting afresh`);
+    return { files: f };
+  }
+  if (hasResult) {
+    const done = withAdvice(() => readSealedJson<TrainResult>(f.result, 'run result'),
+      hasCheckpoint ? `delete it to rebuild it from ${f.checkpoint}` : `delete ${outDir} to rerun`);
+    if (done && done.epochs?.length === config.epochs) {
+      if (dataset && done.inputs?.datasetChecksum !== dataset.checksum) {
+        throw new UserError(`--out ${outDir} holds a finished run on other data (dataset checksum ${String(done.inputs?.datasetChecksum).slice(0, 12)}... there, ${dataset.checksum.slice(0, 12)}... now); use another --out folder or delete this one`);
+      }
+      log(`run in ${outDir} is already complete (${config.epochs} epochs); returning its result`);
+      return { finished: done };
+    }
+  }
+  checkNoOldCheckpoint(outDir);
+  return { files: f, resume: hasCheckpoint ? readCheckpoint<EpochRecord>(f.checkpoint) : undefined };
+}
+
+/** Runs `read`; a UserError it throws gets `advice` appended (what the user can do about a damaged file). */
+function withAdvice<T>(read: () => T, advice: string): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${e.message}; ${advice}`);
+    throw e;
+  }
+}
