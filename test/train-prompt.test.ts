@@ -367,3 +367,18 @@ test('map cache key: a prompt with words the VLM was not taught keys on how they
   const r = untaughtReading(vocab, ['attire', 'background']) as Array<{ mapped: Array<{ word: string }> }>;
   assert.ok(r && r[0].mapped.some((m) => m.word === 'attire'), 'the mapping of an untaught word is part of the key');
 });
+
+test('a prompt of several phrasings ("a digit|a handwritten digit"): the mean of its phrasings\' maps, each cached on its own', async () => {
+  const { splitMaps, promptPhrasings } = await import('../lib/train/split-maps');
+  assert.deepEqual(promptPhrasings('a digit | a handwritten digit|'), ['a digit', 'a handwritten digit']);
+  assert.deepEqual(promptPhrasings('a digit'), ['a digit']);
+  const ds = smallDataset('decoymnist-hard', { train: 12, val: 4, test: 4 });
+  const cacheDir = tmp();
+  const one = async (prompt: string) => (await splitMaps({ maps: 'embedded', prompt, role: 'positive', seed: 1, cacheDir }, ds, ds.train, 12))!;
+  const a = await one('a digit'), b = await one('a handwritten digit'), both = await one('a digit|a handwritten digit');
+  for (let i = 0; i < both.maps.data.length; i++) assert.ok(Math.abs(both.maps.data[i] - (a.maps.data[i] + b.maps.data[i]) / 2) < 1e-6);
+  assert.deepEqual(both.provenance.phrasings!.map((p) => [p.prompt, p.mapsSha256]), [['a digit', a.provenance.mapsSha256], ['a handwritten digit', b.provenance.mapsSha256]]);
+  assert.equal(both.provenance.cacheKey, null, 'the mean is not cached; its parts are');
+  assert.notEqual(both.provenance.mapsSha256, a.provenance.mapsSha256);
+  assert.equal(a.provenance.phrasings, undefined);
+});

@@ -139,7 +139,7 @@ const TRAIN_OPTION_SPECS = {
   }),
   prompt: text({
     arg: 'text', default: null,
-    help: 'positive prompt, where the evidence is ("a digit"): rrr prompt mode penalises input gradients off its map; align uses its maps as targets; any method records the validation excluded share',
+    help: 'positive prompt, where the evidence is ("a digit"; several phrasings of one concept separated by | are averaged, "a digit|a handwritten digit"): rrr prompt mode penalises input gradients off its map; align uses its maps as targets; --augment prompt varies images off it; any method records the validation measures',
   }),
   negativePrompts: texts({
     arg: 'text', flag: 'negative-prompt',

@@ -56,6 +56,15 @@ export interface MapProvenance {
   file: string | null;
   /** SHA-256 of the uint8 maps used (count x H x W): equal digests mean equal maps. */
   mapsSha256: string;
+  /** A prompt of several phrasings ("a digit|a handwritten digit"): each phrasing's own provenance (their maps are
+   * averaged; the averaged maps are not cached, their parts are). */
+  phrasings?: MapProvenance[];
+}
+
+/** The phrasings of a prompt: its texts between '|' (one concept said several ways, GALS-style); one for a plain prompt. */
+export function promptPhrasings(prompt: string): string[] {
+  const parts = prompt.split('|').map((p) => p.trim()).filter((p) => p.length > 0);
+  return parts.length ? parts : [prompt];
 }
 
 export interface SplitMapsRequest {
@@ -113,6 +122,8 @@ export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, spli
   }
   const gen = req.generator ?? (await mapSourceGenerator(req.maps, req.role, req.seed, req.log))!;
   try {
+    const phrasings = promptPhrasings(req.prompt);
+    if (gen.usesPrompt && phrasings.length > 1) return await averagedMaps({ ...req, generator: gen }, phrasings, ds, split, count, base);
     if (!gen.usesPrompt) {
       const maps = await gen.generate({ split, indices, prompt: req.prompt, seed: req.seed });
       return { maps, provenance: { ...base, generator: gen.name, background: [], generatorId: generatorIdentity(gen).id, cacheKey: null, file: null, mapsSha256: digest(maps) } };
@@ -147,4 +158,21 @@ export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, spli
   } finally {
     if (!req.generator) gen.dispose?.();
   }
+}
+
+/**
+ * A prompt of several phrasings: the mean of its phrasings' maps (each made and cached as a prompt of its own). Why a
+ * mean: one concept said several ways, as GALS averages its prompts' attention; a phrasing the VLM reads poorly is
+ * outvoted where the others agree.
+ */
+async function averagedMaps(req: SplitMapsRequest & { generator: MapGenerator }, phrasings: readonly string[], ds: ShortcutDataset, split: ImageSplit, count: number,
+  base: Pick<MapProvenance, 'source' | 'prompt' | 'role' | 'split' | 'count'>): Promise<{ maps: MapBatch; provenance: MapProvenance }> {
+  const parts: Array<{ maps: MapBatch; provenance: MapProvenance }> = [];
+  for (const prompt of phrasings) parts.push((await splitMaps({ ...req, prompt }, ds, split, count))!);
+  const first = parts[0].maps;
+  const data = new Float32Array(first.data.length);
+  for (const p of parts) for (let i = 0; i < data.length; i++) data[i] += p.maps.data[i] / parts.length;
+  const maps: MapBatch = { ...first, data };
+  const { id, background } = generatorIdentity(req.generator);
+  return { maps, provenance: { ...base, generator: req.generator.name, background, generatorId: id, cacheKey: null, file: null, mapsSha256: digest(maps), phrasings: parts.map((p) => p.provenance) } };
 }
