@@ -189,10 +189,14 @@ test('the language recipe expands to vanilla steps on counterfactual images chos
   assert.equal(c.augment, 'prompt');
   assert.equal(c.select, 'val-cf');
   assert.equal(c.promptMass, 0.99);
-  assert.equal(c.augmentRedraw, 'background');
+  assert.equal(c.augmentRedraw, 'image', 'the object\'s prompt alone: every free pixel from the other image');
+  assert.equal(c.attentionEpoch, 11, 'the vanilla rows\' schedule');
+  assert.equal(resolveConfig(applyRecipe('language', { dataset: 'decoymnist-hard', prompt: 'a digit', negativePrompts: ['a frame'] })).augmentRedraw, 'background');
+  assert.equal(resolveConfig(applyRecipe('language', { dataset: 'colormnist', prompt: 'a digit', attributePrompt: 'colour of a digit' })).augmentRedraw, 'background');
+  assert.equal(resolveConfig(applyRecipe('language', { dataset: 'colormnist', prompt: 'a digit', attributePrompt: 'colour of a digit', augmentRedraw: 'image' })).augmentRedraw, 'image', 'given options win');
   assert.equal(c.maps, 'embedded', 'a prompt brings the embedded VLM');
   assert.equal(resolveConfig(applyRecipe('language', { dataset: 'decoymnist-hard', prompt: 'a digit', augmentShare: 0.5 })).augmentShare, 0.5);
-  assert.match(recipeFlags(LANGUAGE_RECIPE), /--method vanilla --augment prompt .*--select val-cf/);
+  assert.match(recipeFlags(LANGUAGE_RECIPE), /--method vanilla --augment prompt .*--select val-cf; --augment-redraw background with a --negative-prompt/);
   assert.throws(() => applyRecipe('language', { dataset: 'decoymnist-hard' }), /--recipe language varies what the prompts name/);
   assert.throws(() => applyRecipe('nope', {}), /--recipe must be one of language/);
 });

@@ -37,7 +37,7 @@ export function languageGoalRows(root = committedResultsDir()): Array<Record<str
     const lang = tests(runs.get(`${g.dataset}/language`));
     const refMean = 100 * meanStd(ref).mean, langMean = 100 * meanStd(lang).mean;
     const goal = ref.length ? refMean - g.margin : null;
-    const reached = goal === null || !lang.length ? 'not yet' : langMean >= goal ? 'yes' : `no (${(langMean - goal).toFixed(1)} points short)`;
+    const reached = goal === null || !lang.length ? 'not yet' : langMean >= goal ? 'yes' : `no (${(goal - langMean).toFixed(1)} points short)`;
     return {
       dataset: g.title,
       vanilla: studyCell(runs, g.dataset, 'vanilla'),
