@@ -9,7 +9,7 @@ import type { CounterfactualPlan, Donors } from './types';
  * redrawn from its donor, then recoloured); the others are left bit for bit. `rows` are the batch's rows in the
  * split the plan's regions belong to (and the donors' rows too). The draws come from `rng` in a fixed order (one per
  * image for the share, then the colour's), so a seed fixes the result. `swap`: redraw only pixels free in both the
- * image and its donor (a background swap; counterfactual validation).
+ * image and its donor (a background swap: counterfactual validation, and training with --augment-redraw background).
  */
 export function applyCounterfactual(plan: CounterfactualPlan, images: Float32Array, rows: ArrayLike<number>, n: number, donors: Donors, share: number, rng: Rng, swap = false): void {
   const hw = plan.size * plan.size;
