@@ -16,35 +16,78 @@
  * This init binds every socket first and starts reading only when all binds have completed; what a
  * client sends meanwhile waits in zeromq's queues. The rest is tslab's init as it was (same sockets,
  * same handlers, shell and control messages handled concurrently, heartbeats echoed).
+ *
+ * The ports: jupyter_client picks five free ports, frees them and writes them in the connection file;
+ * tslab binds them only after loading TypeScript and warming its converter (seconds, a minute on a
+ * loaded machine), and any program may take a free port meanwhile. tslab then logged EADDRINUSE and
+ * lived on without sockets: a kernel that never answers, which no client restarts since its process
+ * is alive. Here the binds start as soon as node has loaded zeromq, a taken port is waited for a
+ * while, and a port that stays taken ends the kernel with one line naming it (kernel.js): JupyterLab's
+ * restarter then starts it again on new ports, and nbclient and papermill say the kernel died.
  */
 
+/** How long a port taken by another process is waited for before the kernel gives up. */
+const PORT_WAIT_MS = 10_000;
+const PORT_RETRY_MS = 100;
+
 /**
- * A replacement for tslab's ZmqServer.prototype.init. `loadZeromq` returns the zeromq module tslab
- * itself uses (loaded on the first start, as tslab does, so the module loads only in a kernel).
+ * The kernel's five sockets, binding to the ports of its connection file: `bound` settles when every
+ * bind has completed (started at once: five different sockets). A port another process holds is tried
+ * again for PORT_WAIT_MS (jupyter_client picks free ports and frees them for the kernel, so another
+ * program can take one meanwhile: a port probe or a short connection lets go of it soon), then
+ * `bound` fails naming the port. Nothing is read or written here: see bindBeforeServe.
+ * @param {string} configPath the connection file
+ * @param {any} zmq the zeromq module tslab uses
+ * @returns {{ conn: any, sockets: { iopub: any, shell: any, control: any, stdin: any, hb: any }, bound: Promise<void> }}
+ */
+function bindKernelSockets(configPath, zmq) {
+  const fs = require('node:fs');
+  const conn = JSON.parse(fs.readFileSync(configPath, 'utf-8'));
+  const sockets = {
+    iopub: new zmq.Publisher(),
+    shell: new zmq.Router(),
+    control: new zmq.Router(),
+    stdin: new zmq.Router(),
+    hb: new zmq.Reply(),
+  };
+  const bound = Promise.all(Object.entries(sockets).map(([name, socket]) => bindPort(socket, name, conn))).then(() => {});
+  return { conn, sockets, bound };
+}
+
+/** @param {any} socket @param {string} name @param {any} conn */
+async function bindPort(socket, name, conn) {
+  const port = conn[`${name}_port`];
+  const address = `${conn.transport}://${conn.ip}:${port}`;
+  const giveUp = Date.now() + PORT_WAIT_MS;
+  for (;;) {
+    try {
+      return await socket.bind(address);
+    } catch (e) {
+      if (!e || e.code !== 'EADDRINUSE' || Date.now() >= giveUp) {
+        const why = e && e.code === 'EADDRINUSE' ? `is held by another process for ${PORT_WAIT_MS / 1000} s` : `cannot be bound: ${e && e.message}`;
+        throw Object.assign(new Error(`the ${name} port ${port} (${address}) ${why}`), { code: e && e.code });
+      }
+      await new Promise((resolve) => setTimeout(resolve, PORT_RETRY_MS));
+    }
+  }
+}
+
+/**
+ * A replacement for tslab's ZmqServer.prototype.init. `early` is the kernel's sockets as
+ * bindKernelSockets returns them, binding since the kernel's first moments (kernel.js starts the
+ * binds before tslab loads TypeScript, so the ports jupyter_client chose are free for other programs
+ * only for the moment node takes to start); without it, init binds them itself with `loadZeromq`'s
+ * module. Reading starts when every bind has completed; what a client sent meanwhile waits in
+ * zeromq's queues.
  * @param {() => any} loadZeromq
+ * @param {ReturnType<typeof bindKernelSockets>} [early]
  * @returns {(this: any) => Promise<void>}
  */
-function bindBeforeServe(loadZeromq) {
+function bindBeforeServe(loadZeromq, early) {
   return async function init() {
-    const fs = require('node:fs');
-    const conn = JSON.parse(fs.readFileSync(this.configPath, 'utf-8'));
-    this.connInfo = conn;
-    const zmq = loadZeromq();
-    this.iopub = new zmq.Publisher();
-    this.shell = new zmq.Router();
-    this.control = new zmq.Router();
-    this.stdin = new zmq.Router();
-    this.hb = new zmq.Reply();
-    const address = (port) => `${conn.transport}://${conn.ip}:${port}`;
-    // Five different sockets: their binds may run at the same time; none is read or written until
-    // every one has completed.
-    await Promise.all([
-      this.iopub.bind(address(conn.iopub_port)),
-      this.shell.bind(address(conn.shell_port)),
-      this.control.bind(address(conn.control_port)),
-      this.stdin.bind(address(conn.stdin_port)),
-      this.hb.bind(address(conn.hb_port)),
-    ]);
+    const { conn, sockets, bound } = early ?? bindKernelSockets(this.configPath, loadZeromq());
+    Object.assign(this, { connInfo: conn, ...sockets });
+    await bound;
     serve('shell', this.shell, (msgs) => this.handleShellMessage(this.shell, ...msgs));
     serve('control', this.control, (msgs) => this.handleShellMessage(this.control, ...msgs));
     // The heartbeat echoes each ping; a REP socket takes the next ping only after the reply is sent.
@@ -65,4 +108,4 @@ function serve(name, socket, onMessage) {
   })().catch((e) => console.error(`tslab kernel: the ${name} socket stopped reading:`, e));
 }
 
-module.exports = { bindBeforeServe };
+module.exports = { bindBeforeServe, bindKernelSockets, PORT_WAIT_MS };

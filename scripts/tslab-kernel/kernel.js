@@ -9,8 +9,8 @@
  * `--check` loads and checks tslab and exits (setup runs it, so a wrong tslab fails the set-up).
  */
 const path = require('node:path');
-const { loadPinnedTslab } = require('./pinned-tslab');
-const { bindBeforeServe } = require('./bind-before-serve');
+const { checkPinnedTslab, loadPinnedTslab } = require('./pinned-tslab');
+const { bindBeforeServe, bindKernelSockets } = require('./bind-before-serve');
 const { resolveProjectPackage } = require('./project-package');
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -24,8 +24,19 @@ function main(argv) {
     process.exit(2);
   }
   let tslab;
+  let early;
   try {
-    tslab = loadPinnedTslab(PROJECT_ROOT);
+    const checked = checkPinnedTslab(PROJECT_ROOT);
+    if (!check) {
+      // The ports first, before TypeScript loads (bind-before-serve.js says why); a port that stays
+      // taken ends the kernel with one line, so a client restarts it or says it died.
+      early = bindKernelSockets(configPath, checked.requireFromTslab('zeromq'));
+      early.bound.catch((e) => {
+        process.stderr.write(`tslab kernel: ${e.message}\n`);
+        process.exit(1);
+      });
+    }
+    tslab = loadPinnedTslab(PROJECT_ROOT, checked);
     resolveProjectPackage({ ts: tslab.ts, projectRoot: PROJECT_ROOT, cwd: process.cwd() });
   } catch (e) {
     process.stderr.write(`tslab kernel: ${e.message}\n`);
@@ -35,7 +46,7 @@ function main(argv) {
     process.stdout.write(`tslab kernel: tslab ${require(path.join(tslab.dir, 'package.json')).version} at ${tslab.dir} checked\n`);
     return;
   }
-  tslab.jupyter.ZmqServer.prototype.init = bindBeforeServe(() => tslab.requireFromTslab('zeromq'));
+  tslab.jupyter.ZmqServer.prototype.init = bindBeforeServe(() => tslab.requireFromTslab('zeromq'), early);
   // enableFindLocal: false, so a tslab installed in the working directory's node_modules (tslab would
   // hand the kernel to it) cannot replace the checked one.
   tslab.main.startKernel({ configPath, enableFindLocal: false, jsKernel: false, globalVersion: '' });

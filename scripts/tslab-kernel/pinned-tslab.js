@@ -17,11 +17,12 @@ const FILES = {
 };
 
 /**
- * Loads tslab from the project's node_modules after checking its version and files.
+ * Checks the project's tslab (version and files) without loading it: its folder and a require()
+ * rooted in it (the kernel loads zeromq through it before anything else, see bind-before-serve.js).
  * @param {string} projectRoot
- * @returns {{ dir: string, main: any, jupyter: any, ts: any, requireFromTslab: NodeRequire }}
+ * @returns {{ dir: string, requireFromTslab: NodeRequire }}
  */
-function loadPinnedTslab(projectRoot) {
+function checkPinnedTslab(projectRoot) {
   let pkgJson;
   try {
     pkgJson = require.resolve('tslab/package.json', { paths: [projectRoot] });
@@ -38,7 +39,17 @@ function loadPinnedTslab(projectRoot) {
       `(package.json pins it) whose start-up scripts/tslab-kernel fixes: run npm ci, or check the fix against this tslab ` +
       `and update scripts/tslab-kernel/pinned-tslab.js`);
   }
-  const requireFromTslab = require('node:module').createRequire(path.join(dir, 'dist', 'main.js'));
+  return { dir, requireFromTslab: require('node:module').createRequire(path.join(dir, 'dist', 'main.js')) };
+}
+
+/**
+ * Loads tslab from the project's node_modules after checking its version and files.
+ * @param {string} projectRoot
+ * @param {{ dir: string, requireFromTslab: NodeRequire }} [checked] checkPinnedTslab's answer, when already asked
+ * @returns {{ dir: string, main: any, jupyter: any, ts: any, requireFromTslab: NodeRequire }}
+ */
+function loadPinnedTslab(projectRoot, checked = checkPinnedTslab(projectRoot)) {
+  const { dir, requireFromTslab } = checked;
   return {
     dir,
     // TypeScript first: project-package.js patches it before tslab's converter uses it.
@@ -49,4 +60,4 @@ function loadPinnedTslab(projectRoot) {
   };
 }
 
-module.exports = { loadPinnedTslab, VERSION, FILES };
+module.exports = { checkPinnedTslab, loadPinnedTslab, VERSION, FILES };
