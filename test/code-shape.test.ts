@@ -36,3 +36,26 @@ test(`no file of lib/experiments is longer than ${MAX_EXPERIMENTS_FILE_LINES} li
     .filter(({ n }) => n > MAX_EXPERIMENTS_FILE_LINES).map(({ f, n }) => `${path.relative(LIB, f)} (${n} lines)`);
   assert.deepEqual(long, []);
 });
+
+// Map source names are known to lib/maps (MAP_SOURCES, the only list of them) and to the CLI's option table
+// (lib/train/options.ts: defaults and rules a user reads in --help); elsewhere code names a source as MAP_SOURCE.x.
+// 'random' is left out of the search: the word also names random shortcut labels and random recolourings.
+test('map source names are string literals only in lib/maps and the option table', async () => {
+  const { MAP_SOURCES } = await import('../lib/maps/registry');
+  const names = new Set(Object.keys(MAP_SOURCES).filter((n) => n !== 'random'));
+  const allowed = (rel: string) => rel.startsWith(`maps${path.sep}`) || rel === path.join('train', 'options.ts');
+  const found: string[] = [];
+  for (const file of tsFiles(LIB)) {
+    const rel = path.relative(LIB, file);
+    if (allowed(rel)) continue;
+    const src = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+    const visit = (n: ts.Node): void => {
+      if ((ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n)) && names.has(n.text)) {
+        found.push(`${rel}:${src.getLineAndCharacterOfPosition(n.getStart(src)).line + 1} ${n.getText(src)}`);
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(src);
+  }
+  assert.deepEqual(found, []);
+});

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { loadDataset, SPLITS, type SplitName } from '../data';
-import { createGenerator, listGenerators, getGeneratorInfo } from '../maps/registry';
+import { createGenerator, listGenerators, getGeneratorInfo, MAP_SOURCE } from '../maps/registry';
 import { CachedMapSource } from '../maps/source';
 import { mapQuality } from '../evaluate/map-quality';
 import { quantizeMaps } from '../maps/store';
@@ -64,7 +64,7 @@ export function register(program: Command): void {
         const source = new CachedMapSource(generator, {
           split, dataset: ds.name, datasetChecksum: ds.checksum, prompt: o.prompt, background, seed,
           batchSize: batchSize ?? 256,
-          extra: { limit: n, ...(o.modelDir ? { modelDir: path.resolve(o.modelDir) } : {}), ...(o.modelId ? { modelId: o.modelId } : {}), ...(o.generator === 'random' ? { mode: o.mode ?? 'blobs' } : {}), ...(o.generator === 'oracle' ? { target: o.target } : {}) },
+          extra: { limit: n, ...(o.modelDir ? { modelDir: path.resolve(o.modelDir) } : {}), ...(o.modelId ? { modelId: o.modelId } : {}), ...(o.generator === MAP_SOURCE.random ? { mode: o.mode ?? 'blobs' } : {}), ...(o.generator === MAP_SOURCE.oracle ? { target: o.target } : {}) },
         });
         const bar = new SingleBar({ format: `maps ${o.generator} [{bar}] {value}/{total} {eta_formatted}`, stream: process.stderr, hideCursor: false }, Presets.shades_classic);
         if (process.stderr.isTTY) bar.start(n, 0);

@@ -7,7 +7,7 @@ import { prepareImages } from '../train/data';
 import { defaultPromptCacheDir, mapSourceGenerator, splitMaps } from '../train/split-maps';
 import type { MaskSettings } from '../train/prompt-constraint';
 import { PAPER_DEFAULTS } from '../train/config';
-import { getGeneratorInfo, isMapSource } from '../maps/registry';
+import { getGeneratorInfo, isMapSource, MAP_SOURCE } from '../maps/registry';
 import type { MapGenerator } from '../maps/types';
 import { namedColours } from '../counterfactual/colours';
 import { attributeMatrix } from '../vlm/embedded/attribute';
@@ -58,7 +58,7 @@ export interface DiagnoseOptions {
   log?: (msg: string) => void;
 }
 
-export const DIAGNOSIS_DEFAULTS = { split: 'val' as SplitName, maps: 'embedded', seed: 1, examples: 3 } as const;
+export const DIAGNOSIS_DEFAULTS = { split: 'val' as SplitName, maps: MAP_SOURCE.embedded, seed: 1, examples: 3 } as const;
 
 /** The images a diagnosis measures: the first `count` of a split on the model's input grid. */
 export interface DiagnosisImages {
@@ -189,6 +189,8 @@ export async function promptCandidates(ds: Pick<ShortcutDataset, 'name' | 'check
   const out: Candidate[] = [];
   let generator: MapGenerator | undefined;
   let vlm: LoadedVlm | undefined;
+  // the embedded generator's own VLM when it made the region maps (one model in memory), else a VLM loaded here
+  let ownVlm = false;
   try {
     if (prompts.length) generator = await mapSourceGenerator(maps, 'positive', seed, o.log);
     for (const prompt of prompts) {
@@ -197,7 +199,9 @@ export async function promptCandidates(ds: Pick<ShortcutDataset, 'name' | 'check
       out.push({ kind: 'region', prompt, maps: got.maps });
     }
     if (attributes.length) {
-      vlm = generator?.name === 'embedded' ? (generator as unknown as { load(): LoadedVlm }).load() : loadCheckpoint();
+      const { EmbeddedGenerator } = await import('../vlm/embedded/generator');
+      ownVlm = !(generator instanceof EmbeddedGenerator);
+      vlm = generator instanceof EmbeddedGenerator ? generator.load() : loadCheckpoint();
       // only the training split is read here (the attribute's directions and colour span), whatever split is measured
       const train = { name: ds.name, checksum: ds.checksum, train: ds.train };
       for (const attribute of attributes) {
@@ -208,7 +212,7 @@ export async function promptCandidates(ds: Pick<ShortcutDataset, 'name' | 'check
       }
     }
   } finally {
-    if (vlm && generator?.name !== 'embedded') vlm.model.dispose();
+    if (vlm && ownVlm) vlm.model.dispose();
     generator?.dispose?.();
   }
   return out;

@@ -1,7 +1,7 @@
 import type { ShortcutDataset } from '../data/types';
 import { loadDataset } from '../data';
 import { dataCacheDir } from '../report/paths';
-import { createGenerator } from '../maps/registry';
+import { createGenerator, MAP_SOURCE } from '../maps/registry';
 import { mapQuality } from '../evaluate/map-quality';
 import { gradientShares, inputGradients, runWeightsEpoch, shortcutShare, shortcutShareLabel } from '../evaluate/saliency';
 import { MEASURE_MASKS, promptRegions } from '../train/prompt-constraint';
@@ -43,7 +43,7 @@ export async function ablationPromptRows(profile: Profile, datasets: Record<stri
     if (c.prompt) add(c.prompt, 'positive');
     for (const p of c.negativePrompts ?? []) add(p, 'negative');
   }
-  const gen = await createGenerator('embedded');
+  const gen = await createGenerator(MAP_SOURCE.embedded);
   try {
     const rows: Record<string, string | number>[] = [];
     for (const u of uses) {

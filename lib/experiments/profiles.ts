@@ -1,5 +1,6 @@
 import { UserError } from '../util/errors';
 import { initBackend, type BackendInfo } from '../backend';
+import { MAP_SOURCE, type MapSourceName } from '../maps/registry';
 
 /**
  * How long the notebooks run. One parameters cell per notebook names a profile; the environment
@@ -48,9 +49,12 @@ export interface Profile {
     /** The default lambda (RRR_PROMPT_DEFAULT_LAMBDA) and the others swept (0: the constraint measured, not applied). */
     readonly lambda: number;
     readonly lambdas: readonly number[];
-    readonly mapSources: readonly string[];
+    readonly mapSources: readonly MapSourceName[];
   };
 }
+
+/** The map sources the ablation compares: the VLM's maps, the annotation's and two controls. */
+const ABLATION_MAP_SOURCES = [MAP_SOURCE.embedded, MAP_SOURCE.oracle, MAP_SOURCE.uniform, MAP_SOURCE.random] as const;
 
 export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
   quick: {
@@ -63,7 +67,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     gridColumns: 8, statsImages: 1000, promptImages: 64,
     ablation: {
       dataset: 'decoymnist-hard', colourDataset: 'colormnist', trainImages: 1000, evalImages: 300, epochs: 2, seeds: [37],
-      lambda: 10, lambdas: [0, 100], mapSources: ['embedded', 'oracle', 'uniform', 'random'],
+      lambda: 10, lambdas: [0, 100], mapSources: ABLATION_MAP_SOURCES,
     },
   },
   standard: {
@@ -75,7 +79,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     gridColumns: 10, statsImages: 10000, promptImages: 500,
     ablation: {
       dataset: 'decoymnist-hard', colourDataset: 'colormnist', trainImages: 6000, evalImages: 2000, epochs: 4, seeds: [37],
-      lambda: 10, lambdas: [0, 1, 100], mapSources: ['embedded', 'oracle', 'uniform', 'random'],
+      lambda: 10, lambdas: [0, 1, 100], mapSources: ABLATION_MAP_SOURCES,
     },
   },
   paper: {
@@ -87,7 +91,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     gridColumns: 10, statsImages: 50400, promptImages: 2000,
     ablation: {
       dataset: 'decoymnist-hard', colourDataset: 'colormnist', trainImages: 20000, evalImages: null, epochs: 15, seeds: [37, 38, 39],
-      lambda: 10, lambdas: [0, 1, 3, 30, 100, 1000], mapSources: ['embedded', 'oracle', 'uniform', 'random'],
+      lambda: 10, lambdas: [0, 1, 3, 30, 100, 1000], mapSources: ABLATION_MAP_SOURCES,
     },
   },
 };

@@ -1,5 +1,6 @@
 import type { TrainConfig } from '../train';
 import { getShortcut, resolveDataset } from '../data/registry';
+import { MAP_SOURCE } from '../maps/registry';
 import type { Profile } from './profiles';
 import type { AblationSpec, RunSpec } from './run-types';
 
@@ -69,9 +70,9 @@ export function methodRunSpecs(profile: Profile, dataset: string, seed = profile
   const colour = isColourShortcut(dataset);
   return [
     { label: METHOD_LABELS.vanilla, config: profileConfig(profile, dataset, 'vanilla', seed, m) },
-    { label: METHOD_LABELS.align, config: profileConfig(profile, dataset, 'align', seed, { ...m, maps: 'embedded' }) },
+    { label: METHOD_LABELS.align, config: profileConfig(profile, dataset, 'align', seed, { ...m, maps: MAP_SOURCE.embedded }) },
     { label: METHOD_LABELS.annotation, config: profileConfig(profile, dataset, 'rrr', seed, { ...m, rrrMode: colour ? 'colour' : 'spatial', lambda: annotationLambda(dataset) }) },
-    { label: METHOD_LABELS.prompt, config: profileConfig(profile, dataset, 'rrr', seed, { ...m, rrrMode: 'prompt', maps: 'embedded' }) },
+    { label: METHOD_LABELS.prompt, config: profileConfig(profile, dataset, 'rrr', seed, { ...m, rrrMode: 'prompt', maps: MAP_SOURCE.embedded }) },
   ];
 }
 
@@ -84,7 +85,7 @@ export function methodSpecs(profile: Profile, datasets: readonly string[] = prof
 export function ablationDefault(profile: Profile, dataset = profile.ablation.dataset, seed = profile.ablation.seeds[0]): Partial<TrainConfig> {
   const a = profile.ablation;
   return {
-    dataset, method: 'rrr', rrrMode: 'prompt', maps: 'embedded', prompt: DIGIT_PROMPT, lambda: a.lambda, attentionEpoch: 0,
+    dataset, method: 'rrr', rrrMode: 'prompt', maps: MAP_SOURCE.embedded, prompt: DIGIT_PROMPT, lambda: a.lambda, attentionEpoch: 0,
     seed, epochs: a.epochs, limit: a.trainImages, evalLimit: a.evalImages, select: 'val-rr',
   };
 }
@@ -128,6 +129,6 @@ function ablationSeedSpecs(profile: Profile, seed: number): AblationSpec[] {
   };
   for (const p of ABLATION_PROMPTS) add(p.factor, p.value, p.config, p.factor === 'attribute prompt' ? a.colourDataset : a.dataset);
   for (const l of [...new Set([...a.lambdas, a.lambda])].sort((x, y) => x - y)) add('lambda', String(l) + (l === a.lambda ? ' (default)' : ''), { lambda: l });
-  for (const s of a.mapSources) add('map source', s + (s === 'embedded' ? ' (default)' : ''), { maps: s });
+  for (const s of a.mapSources) add('map source', s + (s === MAP_SOURCE.embedded ? ' (default)' : ''), { maps: s });
   return specs;
 }

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { ShortcutDataset } from '../data/types';
 import type { MapGenerator } from '../maps/types';
 import { CachedMapSource } from '../maps/source';
+import { MAP_SOURCE } from '../maps/registry';
 import { MapStoreReader, expectForSplit } from '../maps/store';
 import { encodePng } from '../util/png';
 import { cacheDir } from '../report/paths';
@@ -39,7 +40,7 @@ export async function trainingMapsFile(
 ): Promise<{ file: string; images: number; generateSeconds: number; mapsPerSecond: number }> {
   const n = Math.min(images, ds.train.count);
   // Keyed on what decides the maps only: a ranked prompt carries its score too, and must not make a second store.
-  const spec = { gen: gen.name, vlm: gen.name === 'embedded' ? vlmFingerprint() : '', ds: ds.checksum, p: { prompt: p.prompt, background: [...p.background] }, n };
+  const spec = { gen: gen.name, vlm: gen.name === MAP_SOURCE.embedded ? vlmFingerprint() : '', ds: ds.checksum, p: { prompt: p.prompt, background: [...p.background] }, n };
   const file = path.join(cacheDir('maps'), `${ds.name}-${gen.name}-${cacheKey(spec)}.maps.safetensors`);
   const made = await cachedJson('map-store', { ...spec, file }, async () => {
     if (fs.existsSync(file)) fs.rmSync(file); // a stale file without its record: make it again

@@ -68,6 +68,12 @@ export const MAP_SOURCES = {
 /** The name of a map source the project ships. */
 export type MapSourceName = keyof typeof MAP_SOURCES;
 
+/**
+ * The shipped sources' names as values (`MAP_SOURCE.embedded`), for code outside lib/maps that names one: a typo is a
+ * type error, and MAP_SOURCES stays the only list of them.
+ */
+export const MAP_SOURCE = Object.fromEntries(Object.keys(MAP_SOURCES).map((k) => [k, k])) as { readonly [K in MapSourceName]: K };
+
 /** Who provides the sources that lib/maps declares but does not make. */
 const PROVIDER = 'lib/vlm/register.ts';
 

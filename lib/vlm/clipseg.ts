@@ -4,6 +4,7 @@ import type { MapBatch, MapGenerator, MapGeneratorIdentity, MapRequest } from '.
 import { UserError } from '../util/errors';
 import { resizeArea } from '../maps/postprocess';
 import { requestIndices } from '../maps/generators/common';
+import { MAP_SOURCE } from '../maps/registry';
 
 /**
  * CLIPSeg (Lüddecke & Ecker 2022), a text-prompted segmenter, through transformers.js
@@ -60,7 +61,7 @@ function loadTransformers(): any {
 }
 
 export class ClipSegGenerator implements MapGenerator {
-  readonly name = 'clipseg';
+  readonly name = MAP_SOURCE.clipseg;
   readonly usesPrompt = true;
   readonly modelId: string;
   readonly source: string;

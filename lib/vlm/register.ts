@@ -1,4 +1,4 @@
-import { registerGenerator, type GeneratorOptions, type MapSourceName } from '../maps/registry';
+import { registerGenerator, MAP_SOURCE, type GeneratorOptions } from '../maps/registry';
 
 /**
  * Provides the map sources that are vision-language models (declared in lib/maps/registry.ts, MAP_SOURCES). Imported for
@@ -6,7 +6,7 @@ import { registerGenerator, type GeneratorOptions, type MapSourceName } from '..
  * when its generator is created, not here: a command that makes no maps loads neither the embedded VLM nor
  * transformers.js.
  */
-registerGenerator('embedded' satisfies MapSourceName, async (o: GeneratorOptions) => {
+registerGenerator(MAP_SOURCE.embedded, async (o: GeneratorOptions) => {
   const { EmbeddedGenerator } = await import('./embedded/generator');
   return new EmbeddedGenerator({
     checkpoint: o.modelDir, batchSize: o.batchSize,
@@ -18,7 +18,7 @@ registerGenerator('embedded' satisfies MapSourceName, async (o: GeneratorOptions
   });
 });
 
-registerGenerator('clipseg' satisfies MapSourceName, async (o: GeneratorOptions) => {
+registerGenerator(MAP_SOURCE.clipseg, async (o: GeneratorOptions) => {
   const { ClipSegGenerator } = await import('./clipseg');
   return ClipSegGenerator.load({
     modelId: o.modelId, modelDir: o.modelDir, allowRemote: o.allowRemote, batchSize: o.batchSize, dtype: o.dtype as string | undefined,

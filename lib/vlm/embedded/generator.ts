@@ -6,6 +6,7 @@ import { UserError } from '../../util/errors';
 import type { MapBatch, MapGenerator, MapGeneratorIdentity, MapRequest, PromptRequest } from '../../maps/types';
 import { resizeBilinearRaw } from '../../maps/postprocess';
 import { requestIndices } from '../../maps/generators/common';
+import { MAP_SOURCE } from '../../maps/registry';
 import { defaultCheckpointDir, loadCheckpoint, type LoadedVlm, type MapDefaults } from './checkpoint';
 import { blockTensor, gatherBlock } from './image-block';
 import { MapEngine } from './map-engine';
@@ -173,7 +174,7 @@ function countSetting(value: number | undefined, what: string, env: string, fall
  * first request (so constructing it is free and a missing checkpoint is reported when used).
  */
 export class EmbeddedGenerator implements MapGenerator {
-  readonly name = 'embedded';
+  readonly name = MAP_SOURCE.embedded;
   readonly usesPrompt = true;
   private loaded?: LoadedVlm;
   private engine_?: MapEngine;
