@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Rebuilds the fused LeNet-GAP training engine (lib/engines/fused/wasm/lenet_gap.c, which #includes cdep.c ->
-# .wasm). The .wasm files are committed so that installing and CI need no clang: run this only after editing the C
-# source.
+# Rebuilds the project's WebAssembly: the fused LeNet-GAP training engine (lib/engines/fused/wasm/lenet_gap.c, which
+# #includes cdep.c) and counterfactual augmentation's batch step (lib/counterfactual/wasm/counterfactual.c). The .wasm
+# files are committed so that installing and CI need no clang: run this only after editing a C source.
 # Needs clang-14 and lld-14 (Debian: apt-get install -y clang-14 lld-14).
 set -euo pipefail
 cd "$(dirname "$0")/.."

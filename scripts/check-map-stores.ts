@@ -12,12 +12,15 @@ import * as path from 'node:path';
 import { initBackend } from '../lib/backend';
 import { loadDataset } from '../lib/data';
 import { MapStoreReader, quantizeMaps } from '../lib/maps/store';
+import { MAP_SOURCE } from '../lib/maps/registry';
 import { EmbeddedGenerator } from '../lib/vlm/embedded/generator';
 
 async function main(): Promise<void> {
   const [dir, limitText] = process.argv.slice(2);
   if (!dir) throw new Error('usage: check-map-stores.ts DIR [maps per file]');
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir} is not a folder of map stores`);
   const limit = limitText ? Number(limitText) : Infinity;
+  if (limitText && !(Number.isInteger(limit) && limit >= 1)) throw new Error(`maps per file must be an integer >= 1, not '${limitText}'`);
   await initBackend();
   const g = new EmbeddedGenerator({ warn: (m) => console.log(`warning: ${m}`) });
   const { meta } = g.load();
@@ -33,7 +36,7 @@ async function main(): Promise<void> {
       const stored = r.readAllBytes().subarray(0, n * hw);
       r.close();
       const id = (h.extra as { generatorId?: { checkpoint?: string; temperature?: number } } | undefined)?.generatorId;
-      if (h.generator !== 'embedded' || id?.checkpoint !== meta.identity || id?.temperature !== g.defaults.temperature) {
+      if (h.generator !== MAP_SOURCE.embedded || id?.checkpoint !== meta.identity || id?.temperature !== g.defaults.temperature) {
         console.log(`${f}: skipped (another generator, checkpoint or temperature)`);
         continue;
       }
@@ -57,4 +60,7 @@ async function main(): Promise<void> {
   process.exitCode = differing === 0 ? 0 : 1;
 }
 
-void main();
+main().catch((e: Error) => {
+  console.error(`check-map-stores: ${e.message}`);
+  process.exit(2);
+});

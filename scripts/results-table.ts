@@ -19,8 +19,8 @@ import { updateComparisonMarkdown } from '../lib/experiments/study-comparison';
 import { updateHarderBenchmarkMarkdown } from '../lib/experiments/harder-benchmark';
 import { UserError } from '../lib/util/errors';
 
-/** The generated tables of the file (the results table; the paper's comparison and the harder benchmark where the
- * file has their markers). */
+/** The generated tables of the file: the results table, and where the file has their markers the paper's comparison,
+ * the harder benchmark, the language recipe's goals and the earlier study's table. */
 function update(resultsDir: string, md: string, v1Dir: string) {
   const rows = updateResultsMarkdown(resultsDir, md);
   updateComparisonMarkdown(resultsDir, md);

@@ -288,6 +288,18 @@ test('the notebook\'s recipe steps: counterfactual examples keep every pixel out
     else if (ex.varied[i] !== ex.images[i]) redrawn++;
   }
   assert.ok(redrawn > 0, 'something was redrawn');
+  // what the recipe trains on: with a negative prompt, the background swap (the TypeScript reference, drawn as a batch
+  // of these 8 images is drawn); every free pixel from the donor would differ
+  const rows = Int32Array.from({ length: 8 }, (_, i) => i);
+  const asTrained = (swap: boolean) => {
+    const ref = ex.images.slice();
+    const r = createRng('1:augment:example');
+    applyCounterfactual({ size: 32, regions: ex.regions }, ref, rows, 8, batchDonors(ex.images, rows, 8, r), 1, r, swap);
+    return ref;
+  };
+  const swapped = asTrained(true), everyFree = asTrained(false);
+  assert.ok(ex.varied.every((v, i) => Object.is(v, swapped[i])), 'the recipe\'s background swap, bit for bit');
+  assert.ok(!everyFree.every((v, i) => Object.is(v, ex.varied[i])), 'not the redraw of every free pixel');
   assert.equal(ex.colours, undefined);
   const colour = smallDataset('colormnist', { train: 8, val: 8, test: 1 });
   const cx = await counterfactualExamples(colour, { attributePrompt: 'colour of a digit' }, 8);

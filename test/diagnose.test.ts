@@ -241,6 +241,7 @@ test('ltl diagnose: a trained run folder gives one JSON record; bad run folders 
   assert.match(oneLineError(ltl(['diagnose', '--model', path.join(empty, 'missing.safetensors'), '--dataset', 'decoymnist-hard', '--prompts', 'a digit']), assert), /does not exist/);
   assert.match(oneLineError(ltl(['diagnose', '--model', path.join(dir, 'selected.safetensors'), '--prompts', 'a digit']), assert), /--model needs --dataset/);
   assert.match(oneLineError(ltl(['diagnose', '--prompts', 'a digit']), assert), /either --run DIR .* or --model FILE/);
+  assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--prompts', 'a digit', '--examples', '0', '--figure', path.join(empty, 'f.png')]), assert), /--examples must be an integer >= 1/);
   assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--dataset', 'colormnist', '--prompts', 'a digit']), assert), /--dataset and --data-seed go with --model/);
 });
 

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as os from 'node:os';
 import { RESULTS_BEGIN, RESULTS_END, findResultFiles, renderResultsTable, replaceBetweenMarkers, resultRows, readRunFile, settingsLabel, updateResultsMarkdown } from '../lib/report/results-table';
 import { resolveConfig, type TrainConfig } from '../lib/train/config';
 import { UserError } from '../lib/util/errors';
@@ -112,7 +111,7 @@ test('settings label: only what differs from the method\'s defaults on that data
 
 test('the language goals table: goal = the reference row\'s mean minus the margin, reached or by how much not; val-cf and VLM columns', async () => {
   const { languageGoalRows, updateLanguageGoalsMarkdown, GOALS_BEGIN, GOALS_END } = await import('../lib/experiments/language-goals');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-goals-'));
+  const dir = tmp();
   const put = (dataset: string, row: string, seed: number, test: number, extra: Record<string, unknown> = {}) => {
     const config = resolveConfig({ dataset, method: 'vanilla', prompt: 'a digit', seed });
     fs.mkdirSync(path.join(dir, dataset, row, `seed-${seed}`), { recursive: true });

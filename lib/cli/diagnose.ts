@@ -36,7 +36,7 @@ export function register(program: Command): void {
       if (!SPLITS.includes(o.split)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, not '${o.split}'`);
       const limit = intOption(o.limit, '--limit', 2);
       const seed = intOption(o.seed, '--seed')!;
-      const examples = intOption(o.examples, '--examples')!;
+      const examples = intOption(o.examples, '--examples', 1)!;
       const dataSeed = intOption(o.dataSeed, '--data-seed');
       if (o.figure !== undefined) prepareOutFile(o.figure, '--figure');
       const opts = {
@@ -47,12 +47,20 @@ export function register(program: Command): void {
       const d: Diagnosis = o.run !== undefined
         ? await diagnoseRun(o.run, opts)
         : await diagnoseCheckpoint(o.model, { ...opts, dataset: o.dataset, dataSeed });
-      if (o.figure !== undefined) writeFileAtomic(o.figure, await diagnosisExamplesPng(d));
-      if (o.json) return printJson(diagnosisJson(d));
+      // no example to draw (no candidate varies any of these images): the diagnosis is still printed, then one error
+      const noFigure = o.figure !== undefined && !d.examples.length
+        ? new UserError(`--figure: no example image to draw (no candidate prompt varies any of these images); ${o.figure} not written`) : undefined;
+      if (o.figure !== undefined && !noFigure) writeFileAtomic(o.figure, await diagnosisExamplesPng(d));
+      if (o.json) {
+        printJson(diagnosisJson(d));
+        if (noFigure) throw noFigure;
+        return;
+      }
       console.log(`${d.net} on ${d.images} ${d.split} images of ${d.dataset} (accuracy ${(100 * d.accuracy).toFixed(2)} %)`);
       // percentages with one decimal, the lift with two
       console.log(textTable(diagnosisRows(d).map((r) => ({ ...r, lift: typeof r.lift === 'number' ? r.lift.toFixed(2) : '-' })), { digits: 1 }));
       console.log(`verdict: ${d.verdict}`);
+      if (noFigure) throw noFigure;
       if (o.figure !== undefined) console.log(`examples: ${o.figure}`);
     });
 }

@@ -4,16 +4,15 @@ import { resolveConfig } from '../train/config';
 import { applyRecipe } from '../train/recipes';
 import { buildPromptConstraint } from '../train/prompt-constraint';
 import { prepareImages } from '../train/data';
-import { applyCounterfactual, batchDonors, namedColours, type CounterfactualPlan } from '../counterfactual';
-import { showImageGrid, type GridImage, type GridTile } from '../report/image-grid';
+import { buildCounterfactuals, counterfactualBatch } from '../train/counterfactuals';
+import { netInputImage, showImageGrid, type GridImage, type GridTile } from '../report/image-grid';
 import { showTable } from '../report/table';
-import { createRng } from '../util/rng';
 
 /**
  * The language recipe's steps on a few training images, for the notebook that tells the story: the prompts' maps, the
  * region where nothing may matter, the colours the VLM names for an attribute, and the counterfactual images a step
  * trains on. The same functions `ltl train --recipe language` runs (lib/train/prompt-constraint.ts,
- * lib/counterfactual), on the first `count` training images, with one batch's draws.
+ * lib/train/counterfactuals.ts: the recipe's redraw, swap included), on the first `count` training images as one batch.
  */
 export type RecipePrompts = Pick<Partial<TrainConfig>, 'prompt' | 'negativePrompts' | 'attributePrompt'>;
 
@@ -35,38 +34,31 @@ export interface CounterfactualExamples {
 export async function counterfactualExamples(ds: ShortcutDataset, prompts: RecipePrompts, count = 8, seed = 1): Promise<CounterfactualExamples> {
   const config = resolveConfig(applyRecipe('language', { dataset: ds.name, ...prompts, seed }));
   const size = 32;
-  const c = await buildPromptConstraint(config, ds, count, Math.min(count, ds.val.count), size, { span: true });
+  const nVal = Math.min(count, ds.val.count);
+  const c = await buildPromptConstraint(config, ds, count, nVal, size, { span: true });
   const images = prepareImages(ds.train, count, size);
-  const regions = c.train ? Uint8Array.from(c.train, (w) => (w > 0 ? 1 : 0)) : undefined;
-  const plan: CounterfactualPlan = { size, regions, colours: c.span ? namedColours(c.span) : undefined };
-  const varied = images.slice();
+  const cf = buildCounterfactuals(config, ds, c, { nTrain: count, nVal, size, valX: prepareImages(ds.val, nVal, size), trainX: images, batch: count });
   const rows = Int32Array.from({ length: count }, (_, i) => i);
-  const rng = createRng(`${seed}:augment:example`);
-  applyCounterfactual(plan, varied, rows, count, batchDonors(images, rows, count, rng), 1, rng);
+  // the batch step's memory is reused by its next batch: a copy
+  const varied = counterfactualBatch(cf.train!, rows, count, seed, 'example').slice();
+  const regions = cf.train!.plan.regions;
   return {
     dataset: ds.name, prompts, count, size, images, varied, regions,
     ...(c.span ? { colours: { values: c.span.values, counts: c.span.colours.map((g) => g.length), swatches: c.span.colours } } : {}),
   };
 }
 
-/** An image of the net's input scale ([-1, 1], [S, S, 3]) as a grid image. */
-function inputImage(x: Float32Array, k: number, size: number): GridImage {
-  const n = size * size * 3;
-  const pixels = Uint8Array.from(x.subarray(k * n, (k + 1) * n), (v) => Math.round(Math.min(1, Math.max(0, (v + 1) / 2)) * 255));
-  return { pixels, width: size, height: size, channels: 3 };
-}
-
 /** Rows: the images, the region where nothing may matter (white: redrawn), the counterfactual images. */
 export async function showCounterfactuals(ex: CounterfactualExamples, caption?: string): Promise<void> {
   const ks = Array.from({ length: ex.count }, (_, k) => k);
-  const rows: GridTile[][] = [ks.map((k) => ({ image: inputImage(ex.images, k, ex.size) }))];
+  const rows: GridTile[][] = [ks.map((k) => ({ image: netInputImage(ex.images, ex.size, k) }))];
   const labels = ['image'];
   if (ex.regions) {
     const hw = ex.size * ex.size;
     rows.push(ks.map((k) => ({ map: { data: ex.regions!.subarray(k * hw, (k + 1) * hw), width: ex.size, height: ex.size } })));
     labels.push('may be redrawn');
   }
-  rows.push(ks.map((k) => ({ image: inputImage(ex.varied, k, ex.size) })));
+  rows.push(ks.map((k) => ({ image: netInputImage(ex.varied, ex.size, k) })));
   labels.push('counterfactual');
   await showImageGrid(rows, { scale: 3, rowLabels: labels, normalize: false, caption: caption ?? `${ex.dataset}: what a step of the language recipe trains on` });
 }

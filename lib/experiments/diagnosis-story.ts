@@ -27,7 +27,9 @@ export function vanillaSpec(profile: Profile, dataset: string, seed = profile.se
 /** The language recipe (lib/train/recipes.ts) of the profile with the given prompts, e.g. { negativePrompts: ['a frame'] }. */
 export function languageFixSpec(profile: Profile, dataset: string, prompts: Pick<Partial<TrainConfig>, 'prompt' | 'negativePrompts' | 'attributePrompt'>, seed = profile.seeds[0]): RunSpec {
   const label = `language recipe (${[prompts.prompt, ...(prompts.negativePrompts ?? []).map((p) => `not ${p}`), prompts.attributePrompt].filter(Boolean).join(', ')})`;
-  return { label, config: applyRecipe('language', { ...profileConfig(profile, dataset, 'vanilla', seed), attentionEpoch: 0, ...prompts }) };
+  // the recipe's own schedule (A = 11): the profile's attention epoch is the paper's alignment recipe's, not this one's
+  const { attentionEpoch: _profiles, ...base } = profileConfig(profile, dataset, 'vanilla', seed);
+  return { label, config: applyRecipe('language', { ...base, ...prompts }) };
 }
 
 /** Diagnoses a finished run on the profile's validation images (the first evalImages of the split). */

@@ -1,6 +1,6 @@
 import type { Diagnosis, DiagnosisExample, DiagnosisJson } from '../diagnose/types';
 import { barFigure, showFigure, type Figure } from './plotly';
-import { imageGridPng, showImageGrid, type GridImage, type GridTile } from './image-grid';
+import { imageGridPng, netInputImage, showImageGrid, type GridTile } from './image-grid';
 import { showTable, type Row } from './table';
 import { showMarkdown } from './display';
 
@@ -41,22 +41,15 @@ export function diagnosisFigure(d: DiagnosisJson, title?: string): Figure {
   return fig;
 }
 
-/** An input-grid image [S, S, 3] in [-1, 1] as a grid image. */
-function gridImage(x: Float32Array, size: number): GridImage {
-  const px = new Uint8Array(x.length);
-  for (let i = 0; i < x.length; i++) px[i] = Math.max(0, Math.min(255, Math.round(((x[i] + 1) / 2) * 255)));
-  return { pixels: px, width: size, height: size, channels: 3 };
-}
-
 /** One row per example: image | prompt's map over it | gradient energy | counterfactual; labels say the predictions. */
 function exampleRows(ex: readonly DiagnosisExample[], classes?: readonly string[]): { rows: GridTile[][]; labels: string[] } {
   const name = (y: number) => (classes ? `${y} ${classes[y] ?? ''}`.trim().slice(0, 10) : String(y));
   return {
     rows: ex.map((e) => [
-      { image: gridImage(e.image, e.size) },
-      { image: gridImage(e.image, e.size), map: e.map },
+      { image: netInputImage(e.image, e.size) },
+      { image: netInputImage(e.image, e.size), map: e.map },
       { map: { data: e.energy, width: e.size, height: e.size } },
-      { image: gridImage(e.counterfactual, e.size) },
+      { image: netInputImage(e.counterfactual, e.size) },
     ]),
     labels: ex.map((e) => `#${e.index} y=${name(e.label)}: ${name(e.before)} -> ${name(e.after)}${e.before !== e.after ? ' *' : ''}`),
   };

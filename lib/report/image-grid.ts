@@ -41,6 +41,13 @@ export function splitImage(split: ImageSplit, i: number): GridImage {
   return { pixels: split.images.subarray(i * n, (i + 1) * n), width: split.width, height: split.height, channels: split.channels };
 }
 
+/** Image k of a batch of net inputs ([n, S, S, 3] in [-1, 1], as prepareImages makes them) as a grid image. */
+export function netInputImage(x: Float32Array, size: number, k = 0): GridImage {
+  const n = size * size * 3;
+  const pixels = Uint8Array.from(x.subarray(k * n, (k + 1) * n), (v) => Math.round(Math.min(1, Math.max(0, (v + 1) / 2)) * 255));
+  return { pixels, width: size, height: size, channels: 3 };
+}
+
 /** Map i of a batch. */
 export function batchMap(batch: MapBatch, i: number): GridMap {
   const n = batch.height * batch.width;
@@ -121,7 +128,7 @@ export async function imageGridPng(rows: readonly (readonly GridTile[])[], opts:
   const cellH = Math.max(1, ...rendered.flat().map((t) => t.height)) * scale;
   const cols = Math.max(1, ...rows.map((r) => r.length));
   const font = opts.rowLabels || opts.colLabels ? await labelFont() : undefined;
-  const left = opts.rowLabels ? Math.max(...opts.rowLabels.map((l) => measureText(font, l))) + 8 : 0;
+  const left = opts.rowLabels ? Math.max(0, ...opts.rowLabels.map((l) => measureText(font, l))) + 8 : 0;
   const top = opts.colLabels ? 16 : 0;
   const W = left + cols * (cellW + gap) + gap;
   const H = top + rows.length * (cellH + gap) + gap;

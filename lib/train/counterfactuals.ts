@@ -5,12 +5,12 @@ import { prepareRrrMasks } from './data';
 import { dilateMask } from '../maps/morphology';
 import { UserError } from '../util/errors';
 import { createRng } from '../util/rng';
-import { counterfactualSplit, namedColours, randomColours, VAL_CF_SEED, type CounterfactualPlan } from '../counterfactual';
-import { CounterfactualBatcher } from '../counterfactual/kernel';
+import { CounterfactualBatcher, counterfactualSplit, namedColours, randomColours, VAL_CF_SEED, type CounterfactualPlan } from '../counterfactual';
 
 /**
  * The run's counterfactuals (lib/counterfactual): what its training images are varied by (--augment) and the
- * counterfactual validation images (--select val-cf, and the val-cf accuracy every run with prompts records).
+ * counterfactual validation images (--select val-cf, and the val-cf accuracy a run with prompts records: with an
+ * attribute prompt, only when it augments by the prompts or selects by val-cf, since only then are the VLM's colours read).
  *  - 'prompt': the language twin. Regions: where the prompt constraint puts weight (off the positive prompt's region,
  *    on negative prompts' regions; the training mask settings). Colours: those the VLM names with the attribute
  *    prompt's words (lib/vlm/embedded/attribute-span.ts).

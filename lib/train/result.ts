@@ -26,7 +26,9 @@ export interface EpochRecord {
    * global) so it lies in [0, 1]; null when the run names no prompt. */
   valExcludedShare?: number | null;
   /** Accuracy on the counterfactual validation images (the validation images varied where the prompts say nothing may
-   * matter; lib/train/counterfactuals.ts); null when the run names no prompt (absent in runs made before it existed). */
+   * matter; lib/train/counterfactuals.ts); null when the run names no prompt, and when it gives an attribute prompt
+   * but neither augments by the prompts nor selects by val-cf (the VLM's colours are read only then); absent in runs
+   * made before it existed. */
   valCfAcc?: number | null;
   testAcc: number;
   /** Training seconds of this epoch (no evaluation). */

@@ -32,16 +32,16 @@ static inline v128_t pixel_max(v128_t a, v128_t b, v128_t c) {
   return wasm_f32x4_max(wasm_f32x4_max(r, g), bl);
 }
 
+/** Per pixel of the image being made, its largest channel (copy_redraw_top writes it, recolour reads it). */
+#define MAX_PIXELS 4096
+static float stroke[MAX_PIXELS];
+
 /**
  * One image into dst in one pass, four pixels a step: src's pixels, with redrawRegion's copy where the mask allows
  * (lib/counterfactual/region.ts: pixel p takes the donor's RGB where free[p] and donorFree[p]; pass free twice for no
  * swap; no donor: a plain copy), and the largest channel of the result over the image (the recolour's top; -1 for
  * none above it) with each pixel's largest channel in `stroke` (wantTop; else -1 and `stroke` untouched).
  */
-/** Per pixel of the image being made, its largest channel (copy_redraw_top writes it, recolour reads it). */
-#define MAX_PIXELS 4096
-static float stroke[MAX_PIXELS];
-
 static float copy_redraw_top(float *dst, const float *src, const float *donor, const uint8_t *free, const uint8_t *donorFree, int hw, int wantTop) {
   const v128_t zero = wasm_i32x4_splat(0);
   v128_t top4 = wasm_f32x4_splat(-1.0f);

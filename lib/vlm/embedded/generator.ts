@@ -167,8 +167,6 @@ function countSetting(value: number | undefined, what: string, env: string, fall
   return v;
 }
 
-
-
 /**
  * MapGenerator 'embedded': the project's own small image-text model. Loads the checkpoint lazily on the
  * first request (so constructing it is free and a missing checkpoint is reported when used).
