@@ -10,6 +10,13 @@
  * ("a numeral", "apparel", "a border", "a box") are the corpus's own synonyms and are left out. Plurals of
  * corpus words ("digits", "garments") are kept on purpose: they are words the corpus never writes.
  * The list is a test: no rule of the text side may name one of its words.
+ *
+ * A second list (`secondList`), written the same way on 2026-12-07 and committed before any of its entries was
+ * measured: after the first list had been measured, its misses seen and a rule designed with them in view, the first
+ * list no longer measures a rule written after it. The second list is what such a rule is measured on. It shares no
+ * entry with the first; before committing, entries made of corpus words only ("a number", "clothes", "a rim", "a
+ * block") were dropped by the same structural rule, and "a frame around the digit" because it names a second concept
+ * (the digit) as well; nothing was dropped or added after measuring.
  */
 
 /** Which test images a concept is measured on, and which of their masks is the concept's region. */
@@ -22,24 +29,30 @@ export interface SynonymConcept {
   /** 'object': the digit / item mask dilated by 2 px (the gates' digit mass); 'decoy': the shortcut mask (patch or frame). */
   region: 'object' | 'decoy';
   synonyms: readonly string[];
+  /** The second held-out list (see the file comment). */
+  secondList: readonly string[];
 }
 
 export const SYNONYM_CONCEPTS: readonly SynonymConcept[] = [
   {
     concept: 'digit', prompt: 'a digit', dataset: 'decoymnist', region: 'object',
     synonyms: ['a figure', 'a cipher', 'an integer', 'a numeric character', 'a glyph', 'a symbol', 'a hand-drawn numeral', 'a scrawled figure', 'digits', 'a numeric symbol'],
+    secondList: ['an arabic numeral', 'a numerical digit', 'a single-digit number', 'a penned number', 'numerals', 'a numeral sign', 'a counting number'],
   },
   {
     concept: 'clothing', prompt: 'clothing', dataset: 'decoyfashion-hard', region: 'object',
     synonyms: ['attire', 'garb', 'an outfit', 'garments', 'raiment', 'a costume', 'togs', 'wardrobe', 'an article of clothing', 'a piece of attire'],
+    secondList: ['apparel items', 'vesture', 'habiliment', 'duds', 'an ensemble', 'wear'],
   },
   {
     concept: 'frame', prompt: 'a frame', dataset: 'decoymnist-hard', region: 'decoy',
     synonyms: ['a boundary', 'a perimeter', 'the periphery', 'an edging', 'a surround', 'a bezel', 'a fringe', 'borders', 'a boundary around the image', 'a picture frame'],
+    secondList: ['an enclosure', 'a framing', 'a casing', 'a border strip', 'an edge band', 'a boundary line', 'frames', 'a mount'],
   },
   {
     concept: 'square', prompt: 'a square', dataset: 'decoymnist', region: 'decoy',
     synonyms: ['a rectangle', 'a tile', 'a quadrilateral', 'a quadrangle', 'a cube', 'a square shape', 'a small rectangle', 'a pixel block'],
+    secondList: ['a quad', 'a checker', 'a parallelogram', 'a rhombus', 'a plaque', 'a box shape', 'a cell'],
   },
 ];
 
