@@ -13,8 +13,8 @@ test('the synonym list is held out from the corpus: every entry has a word the g
   const seen = new Set<string>();
   for (const c of SYNONYM_CONCEPTS) {
     assert.ok(tokenize(c.prompt).every((w) => vocab.has(w)), `${c.prompt} is the concept's own (known) word`);
-    assert.ok(c.synonyms.length >= 5, c.concept);
-    for (const s of c.synonyms) {
+    assert.ok(c.synonyms.length >= 5 && c.secondList.length >= 5, c.concept);
+    for (const s of [...c.synonyms, ...c.secondList]) {
       assert.ok(tokenize(s).some((w) => !vocab.has(w)), `${JSON.stringify(s)} is made of corpus words only`);
       assert.ok(!seen.has(s), `${s} listed twice`);
       seen.add(s);
@@ -30,11 +30,15 @@ test('the synonym report measures each concept word and its synonyms on the gate
     const r = evaluateSynonyms(vlm, { decoymnist, 'decoymnist-hard': hard, 'decoyfashion-hard': fashionFrame }, { limit: 5 });
     assert.deepEqual(r.concepts.map((c) => c.concept), SYNONYM_CONCEPTS.map((c) => c.concept));
     assert.equal(r.tolerance, SYNONYM_TOLERANCE);
-    assert.equal(r.measured, SYNONYM_CONCEPTS.reduce((a, c) => a + c.synonyms.length, 0));
+    assert.equal(r.measured, SYNONYM_CONCEPTS.reduce((a, c) => a + c.synonyms.length + c.secondList.length, 0));
+    assert.deepEqual(r.lists.map((l) => l.measured), [1, 2].map((k) => SYNONYM_CONCEPTS.reduce((a, c) => a + (k === 1 ? c.synonyms : c.secondList).length, 0)));
+    assert.equal(r.lists[0].within + r.lists[1].within, r.within);
     assert.equal(r.within, r.concepts.flatMap((c) => c.synonyms).filter((s) => s.within).length);
     for (const c of r.concepts) {
       assert.equal(c.images, 5);
-      assert.deepEqual(c.synonyms.map((s) => s.prompt), SYNONYM_CONCEPTS.find((x) => x.concept === c.concept)!.synonyms);
+      const listed = SYNONYM_CONCEPTS.find((x) => x.concept === c.concept)!;
+      assert.deepEqual(c.synonyms.map((s) => s.prompt), [...listed.synonyms, ...listed.secondList]);
+      assert.deepEqual(c.synonyms.map((s) => s.list), [...listed.synonyms.map(() => 1), ...listed.secondList.map(() => 2)]);
       for (const s of c.synonyms) {
         assert.ok(s.mass >= 0 && s.mass <= 1, `${s.prompt}: ${s.mass}`);
         assert.equal(s.gap, c.mass - s.mass);
@@ -51,7 +55,7 @@ test('the synonym report measures each concept word and its synonyms on the gate
     assert.equal(mass('frame'), b.framePromptFrameMass);
     assert.equal(mass('clothing'), b.garmentPromptObjectMass);
     // Without the broad sets, only the DecoyMNIST concepts.
-    const narrow = evaluateSynonyms(vlm, { decoymnist }, { limit: 2, concepts: SYNONYM_CONCEPTS.map((c) => ({ ...c, synonyms: c.synonyms.slice(0, 1) })) });
+    const narrow = evaluateSynonyms(vlm, { decoymnist }, { limit: 2, concepts: SYNONYM_CONCEPTS.map((c) => ({ ...c, synonyms: c.synonyms.slice(0, 1), secondList: [] })) });
     assert.deepEqual(narrow.concepts.map((c) => c.concept), ['digit', 'square']);
     assert.equal(narrow.measured, 2);
   } finally {

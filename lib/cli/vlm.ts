@@ -155,10 +155,10 @@ export function register(program: Command): void {
         ]);
       }
       if (synonyms) {
-        console.log(`held-out synonyms (lib/evaluate/vlm-synonyms.ts), ${o.split} split, first ${synonyms.images} images per concept: ${synonyms.within} of ${synonyms.measured} within ${100 * SYNONYM_TOLERANCE} points of their concept's word`);
+        console.log(`held-out synonyms (lib/evaluate/vlm-synonyms.ts), ${o.split} split, first ${synonyms.images} images per concept: ${synonyms.within} of ${synonyms.measured} within ${100 * SYNONYM_TOLERANCE} points of their concept's word (${synonyms.lists.map((l) => `list ${l.list}: ${l.within} of ${l.measured}`).join(', ')})`);
         printTable(synonyms.concepts.flatMap((c) => [
           { concept: c.concept, prompt: c.prompt, region: `${c.region === 'object' ? 'object' : c.concept} on ${c.dataset}`, mass: pct(c.mass), gap: '', within: '', 'read as': '' },
-          ...c.synonyms.map((s) => ({ concept: '', prompt: s.prompt, region: '', mass: pct(s.mass), gap: `${(100 * s.gap).toFixed(1)}`, within: s.within, 'read as': s.reading })),
+          ...c.synonyms.map((s) => ({ concept: '', prompt: s.prompt, region: `list ${s.list}`, mass: pct(s.mass), gap: `${(100 * s.gap).toFixed(1)}`, within: s.within, 'read as': s.reading })),
         ]));
       }
       if (e.prompts) printTable(e.prompts.map((p) => ({ prompt: p.prompt, 'digit mass': pct(p.digitMass), 'decoy mass': pct(p.decoyMass) })));

@@ -10,6 +10,8 @@ import { SYNONYM_CONCEPTS, SYNONYM_TOLERANCE, type SynonymConcept } from './vlm-
 /** One held-out synonym: its map mass on its concept's region, and how far below the concept word's it is. */
 export interface SynonymMass {
   prompt: string;
+  /** Which held-out list it is on: 1 the first, 2 the second (lib/evaluate/vlm-synonyms.ts says why two). */
+  list: 1 | 2;
   mass: number;
   /** Concept word's mass minus this synonym's (fraction; negative when the synonym does better). */
   gap: number;
@@ -36,9 +38,11 @@ export interface SynonymReport {
   background: string[];
   temperature: number;
   concepts: ConceptSynonyms[];
-  /** Listed synonyms measured, and how many are within the tolerance of their concept word. */
+  /** Listed synonyms measured, and how many are within the tolerance of their concept word (both lists). */
   measured: number;
   within: number;
+  /** The same per list: `lists[0]` the first list, `lists[1]` the second. */
+  lists: { list: 1 | 2; measured: number; within: number }[];
 }
 
 /** How a prompt's unknown words are read: "attire -> clothing 0.60 + dress 0.40; near -> <unk>" ('' when all known). */
@@ -74,13 +78,16 @@ export function evaluateSynonyms(
       return c.region === 'object' ? q.digitMass : q.decoyMass!;
     };
     const own = mass(c.prompt);
-    const synonyms = c.synonyms.map((prompt) => {
+    const listed = [...c.synonyms.map((prompt) => ({ prompt, list: 1 as const })), ...c.secondList.map((prompt) => ({ prompt, list: 2 as const }))];
+    const synonyms = listed.map(({ prompt, list }) => {
       const m = mass(prompt);
-      return { prompt, mass: m, gap: own - m, within: own - m <= SYNONYM_TOLERANCE, reading: describeWordReading(vlm.vocab, prompt) };
+      return { prompt, list, mass: m, gap: own - m, within: own - m <= SYNONYM_TOLERANCE, reading: describeWordReading(vlm.vocab, prompt) };
     });
     concepts.push({ concept: c.concept, prompt: c.prompt, dataset: c.dataset, region: c.region, images: idx.length, mass: own, synonyms });
     images = Math.max(images, idx.length);
   }
   const all = concepts.flatMap((c) => c.synonyms);
-  return { tolerance: SYNONYM_TOLERANCE, images, background, temperature, concepts, measured: all.length, within: all.filter((s) => s.within).length };
+  const count = (xs: SynonymMass[]) => ({ measured: xs.length, within: xs.filter((s) => s.within).length });
+  const lists = ([1, 2] as const).map((list) => ({ list, ...count(all.filter((s) => s.list === list)) }));
+  return { tolerance: SYNONYM_TOLERANCE, images, background, temperature, concepts, ...count(all), lists };
 }
