@@ -16,7 +16,15 @@
  * list no longer measures a rule written after it. The second list is what such a rule is measured on. It shares no
  * entry with the first; before committing, entries made of corpus words only ("a number", "clothes", "a rim", "a
  * block") were dropped by the same structural rule, and "a frame around the digit" because it names a second concept
- * (the digit) as well; nothing was dropped or added after measuring.
+ * (the digit) as well; nothing was dropped or added after measuring. ("vesture" had been on the informal development
+ * list of the first reading, docs/embedded-vlm.md; noticed after measuring, and left in.)
+ *
+ * A third list (`thirdList`), written the same way on 2026-12-07 after both readings had been measured on the first two
+ * lists, and committed before any of its entries was measured: the first two are then development lists for the next
+ * reading, and this one is what it is measured on. It shares no word with the earlier lists' untaught words or with the
+ * earlier development list; before committing, entries of corpus words only, entries whose untaught word an earlier
+ * list has ("a number glyph", "a numeric figure"), a near repeat ("a square marker") and entries that are no synonym
+ * ("a blob", "a hem") were dropped.
  */
 
 /** Which test images a concept is measured on, and which of their masks is the concept's region. */
@@ -31,6 +39,8 @@ export interface SynonymConcept {
   synonyms: readonly string[];
   /** The second held-out list (see the file comment). */
   secondList: readonly string[];
+  /** The third held-out list (see the file comment). */
+  thirdList: readonly string[];
 }
 
 export const SYNONYM_CONCEPTS: readonly SynonymConcept[] = [
@@ -38,21 +48,25 @@ export const SYNONYM_CONCEPTS: readonly SynonymConcept[] = [
     concept: 'digit', prompt: 'a digit', dataset: 'decoymnist', region: 'object',
     synonyms: ['a figure', 'a cipher', 'an integer', 'a numeric character', 'a glyph', 'a symbol', 'a hand-drawn numeral', 'a scrawled figure', 'digits', 'a numeric symbol'],
     secondList: ['an arabic numeral', 'a numerical digit', 'a single-digit number', 'a penned number', 'numerals', 'a numeral sign', 'a counting number'],
+    thirdList: ['a decimal digit', 'a roman numeral', 'a cardinal number', 'a sketched numeral', 'a pencilled digit'],
   },
   {
     concept: 'clothing', prompt: 'clothing', dataset: 'decoyfashion-hard', region: 'object',
     synonyms: ['attire', 'garb', 'an outfit', 'garments', 'raiment', 'a costume', 'togs', 'wardrobe', 'an article of clothing', 'a piece of attire'],
     secondList: ['apparel items', 'vesture', 'habiliment', 'duds', 'an ensemble', 'wear'],
+    thirdList: ['clothing articles', 'menswear', 'womenswear', 'outerwear', 'a getup', 'finery', 'vestments'],
   },
   {
     concept: 'frame', prompt: 'a frame', dataset: 'decoymnist-hard', region: 'decoy',
     synonyms: ['a boundary', 'a perimeter', 'the periphery', 'an edging', 'a surround', 'a bezel', 'a fringe', 'borders', 'a boundary around the image', 'a picture frame'],
     secondList: ['an enclosure', 'a framing', 'a casing', 'a border strip', 'an edge band', 'a boundary line', 'frames', 'a mount'],
+    thirdList: ['a framework', 'a bounding box', 'an outer border', 'a matting', 'a trim', 'a skirting', 'a contour'],
   },
   {
     concept: 'square', prompt: 'a square', dataset: 'decoymnist', region: 'decoy',
     synonyms: ['a rectangle', 'a tile', 'a quadrilateral', 'a quadrangle', 'a cube', 'a square shape', 'a small rectangle', 'a pixel block'],
     secondList: ['a quad', 'a checker', 'a parallelogram', 'a rhombus', 'a plaque', 'a box shape', 'a cell'],
+    thirdList: ['a tessera', 'a pad', 'a swatch', 'a marker', 'a chip', 'a cuboid'],
   },
 ];
 
