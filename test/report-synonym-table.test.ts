@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { readSynonymRecords, renderSynonymTable, updateSynonymTable, SYNONYM_TABLE_BEGIN, SYNONYM_TABLE_END, type SynonymRecord } from '../lib/report/synonym-table';
-import { SYNONYM_CONCEPTS } from '../lib/evaluate/vlm-synonyms';
+import { SYNONYM_CONCEPTS, SYNONYM_LISTS_MEASURED, heldOutEntries } from '../lib/evaluate/vlm-synonyms';
 import { writeSealedJson } from '../lib/util/sealed';
 import { UserError } from '../lib/util/errors';
 
@@ -17,8 +17,8 @@ test('docs/embedded-vlm.md holds the synonym table its committed records make (s
   assert.equal(r.status, 0, r.stdout + r.stderr);
   // The records measure today's lists, both of them.
   for (const rec of readSynonymRecords(recordsDir)) {
-    assert.deepEqual(rec.synonyms.concepts.map((c) => c.synonyms.map((s) => s.prompt)), SYNONYM_CONCEPTS.map((c) => [...c.synonyms, ...c.secondList]));
-    assert.deepEqual(rec.synonyms.lists.map((l) => l.list), [1, 2]);
+    assert.deepEqual(rec.synonyms.concepts.map((c) => c.synonyms.map((s) => [s.prompt, s.list])), SYNONYM_CONCEPTS.map((c) => heldOutEntries(c, SYNONYM_LISTS_MEASURED).map((e) => [e.prompt, e.list])));
+    assert.deepEqual(rec.synonyms.lists.map((l) => l.list), [...SYNONYM_LISTS_MEASURED]);
   }
 });
 

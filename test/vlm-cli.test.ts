@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { SYNONYM_CONCEPTS, SYNONYM_LISTS_MEASURED, heldOutEntries } from '../lib/evaluate/vlm-synonyms';
 
 const root = path.join(__dirname, '..');
 function ltl(args: string[]) {
@@ -42,9 +43,10 @@ test('ltl vlm train --corpus broad trains on MNIST and Fashion-MNIST scenes; ltl
   const ev = JSON.parse(e.stdout.trim().split('\n').pop()!);
   for (const k of ['fashionZeroShotAccuracy', 'framePromptFrameMass', 'garmentPromptObjectMass']) assert.ok(ev[k] >= 0 && ev[k] <= 1, `${k} = ${ev[k]}`);
   assert.deepEqual(Object.keys(ev.broad.gates).sort(), ['fashionZeroShotAccuracy', 'framePromptFrameMass', 'garmentPromptObjectMass', 'hardDigitPromptDigitMass', 'hardDigitPromptFrameMass']);
-  // The synonym report: every listed synonym of the four concepts, on the first 10 images of each set.
+  // The synonym report: every synonym of the four concepts on the lists measured by default, on the first 10 images of each set.
   assert.deepEqual(ev.synonyms.concepts.map((c: { concept: string }) => c.concept), ['digit', 'clothing', 'frame', 'square']);
-  assert.equal(ev.synonyms.measured, 38);
+  assert.equal(ev.synonyms.measured, SYNONYM_CONCEPTS.flatMap((c) => heldOutEntries(c, SYNONYM_LISTS_MEASURED)).length);
+  assert.deepEqual(ev.synonyms.lists.map((l: { list: number }) => l.list), [1, 2]);
   for (const c of ev.synonyms.concepts) {
     assert.equal(c.images, 10);
     for (const s of c.synonyms) assert.ok(s.mass >= 0 && s.mass <= 1 && typeof s.within === 'boolean' && Math.abs(c.mass - s.mass - s.gap) < 1e-12, JSON.stringify(s));
@@ -52,6 +54,13 @@ test('ltl vlm train --corpus broad trains on MNIST and Fashion-MNIST scenes; ltl
   const skip = ltl(['vlm', 'eval', '--checkpoint', out, '--limit', '3', '--split', 'val', '--no-broad', '--no-synonyms', '--json']);
   assert.equal(skip.status, 0, skip.stderr);
   assert.equal(JSON.parse(skip.stdout.trim().split('\n').pop()!).synonyms, undefined);
+  // One list asked for; a list that does not exist is one line.
+  const one = ltl(['vlm', 'eval', '--checkpoint', out, '--limit', '2', '--split', 'val', '--no-broad', '--synonym-lists', '3', '--json']);
+  assert.equal(one.status, 0, one.stderr);
+  assert.deepEqual(JSON.parse(one.stdout.trim().split('\n').pop()!).synonyms.lists.map((l: { list: number }) => l.list), [3]);
+  const four = ltl(['vlm', 'eval', '--checkpoint', out, '--limit', '2', '--split', 'val', '--no-broad', '--synonym-lists', '1,4']);
+  assert.equal(four.status, 1);
+  assert.match(four.stderr.trim(), /^ltl: error: --synonym-lists takes lists of 1, 2, 3, not '4'$/);
   // One line per prompt with words the model reads as others.
   assert.match(e.stderr, /prompt "a figure": read "figure" as "digit" 75 % \+ "number" 25 % \(WordNet synonyms\)/);
   const bad = ltl(['vlm', 'train', '--seed', '3', '--corpus', 'everything', '--out', out, '--steps', '1']);

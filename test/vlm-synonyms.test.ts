@@ -5,7 +5,7 @@ import { loadDataset } from '../lib/data';
 import { CORPUS_BROAD, corpusVocabulary, defaultCheckpointDir, loadCheckpoint, tokenize } from '../lib/vlm/embedded';
 import { evaluateBroad, evaluateVlm, plainSplit } from '../lib/evaluate/vlm-gates';
 import { describeWordReading, evaluateSynonyms } from '../lib/evaluate/vlm-synonym-report';
-import { SYNONYM_CONCEPTS, SYNONYM_TOLERANCE } from '../lib/evaluate/vlm-synonyms';
+import { SYNONYM_CONCEPTS, SYNONYM_TOLERANCE, heldOutEntries } from '../lib/evaluate/vlm-synonyms';
 import { loadFashionMnist } from '../lib/data/bases/fashion-mnist';
 
 test('the synonym list is held out from the corpus: every entry has a word the grammar never uses', () => {
@@ -13,8 +13,8 @@ test('the synonym list is held out from the corpus: every entry has a word the g
   const seen = new Set<string>();
   for (const c of SYNONYM_CONCEPTS) {
     assert.ok(tokenize(c.prompt).every((w) => vocab.has(w)), `${c.prompt} is the concept's own (known) word`);
-    assert.ok(c.synonyms.length >= 5 && c.secondList.length >= 5, c.concept);
-    for (const s of [...c.synonyms, ...c.secondList]) {
+    assert.ok(c.synonyms.length >= 5 && c.secondList.length >= 5 && c.thirdList.length >= 5, c.concept);
+    for (const { prompt: s } of heldOutEntries(c)) {
       assert.ok(tokenize(s).some((w) => !vocab.has(w)), `${JSON.stringify(s)} is made of corpus words only`);
       assert.ok(!seen.has(s), `${s} listed twice`);
       seen.add(s);
@@ -27,18 +27,18 @@ test('the synonym report measures each concept word and its synonyms on the gate
   const vlm = loadCheckpoint(defaultCheckpointDir());
   try {
     const decoymnist = loadDataset('decoymnist').test, hard = loadDataset('decoymnist-hard').test, fashionFrame = loadDataset('decoyfashion-hard').test;
-    const r = evaluateSynonyms(vlm, { decoymnist, 'decoymnist-hard': hard, 'decoyfashion-hard': fashionFrame }, { limit: 5 });
+    const r = evaluateSynonyms(vlm, { decoymnist, 'decoymnist-hard': hard, 'decoyfashion-hard': fashionFrame }, { limit: 5, lists: [1, 2, 3] });
     assert.deepEqual(r.concepts.map((c) => c.concept), SYNONYM_CONCEPTS.map((c) => c.concept));
     assert.equal(r.tolerance, SYNONYM_TOLERANCE);
-    assert.equal(r.measured, SYNONYM_CONCEPTS.reduce((a, c) => a + c.synonyms.length + c.secondList.length, 0));
-    assert.deepEqual(r.lists.map((l) => l.measured), [1, 2].map((k) => SYNONYM_CONCEPTS.reduce((a, c) => a + (k === 1 ? c.synonyms : c.secondList).length, 0)));
-    assert.equal(r.lists[0].within + r.lists[1].within, r.within);
+    const entries = SYNONYM_CONCEPTS.flatMap((c) => heldOutEntries(c));
+    assert.equal(r.measured, entries.length);
+    assert.deepEqual(r.lists.map((l) => [l.list, l.measured]), [1, 2, 3].map((k) => [k, entries.filter((e) => e.list === k).length]));
+    assert.equal(r.lists.reduce((a, l) => a + l.within, 0), r.within);
     assert.equal(r.within, r.concepts.flatMap((c) => c.synonyms).filter((s) => s.within).length);
     for (const c of r.concepts) {
       assert.equal(c.images, 5);
-      const listed = SYNONYM_CONCEPTS.find((x) => x.concept === c.concept)!;
-      assert.deepEqual(c.synonyms.map((s) => s.prompt), [...listed.synonyms, ...listed.secondList]);
-      assert.deepEqual(c.synonyms.map((s) => s.list), [...listed.synonyms.map(() => 1), ...listed.secondList.map(() => 2)]);
+      const listed = heldOutEntries(SYNONYM_CONCEPTS.find((x) => x.concept === c.concept)!);
+      assert.deepEqual(c.synonyms.map((s) => [s.prompt, s.list]), listed.map((e) => [e.prompt, e.list]));
       for (const s of c.synonyms) {
         assert.ok(s.mass >= 0 && s.mass <= 1, `${s.prompt}: ${s.mass}`);
         assert.equal(s.gap, c.mass - s.mass);
@@ -54,8 +54,11 @@ test('the synonym report measures each concept word and its synonyms on the gate
     assert.equal(mass('square'), e.squarePromptPatchMass);
     assert.equal(mass('frame'), b.framePromptFrameMass);
     assert.equal(mass('clothing'), b.garmentPromptObjectMass);
+    // By default the third list waits (lib/evaluate/vlm-synonyms.ts).
+    const byDefault = evaluateSynonyms(vlm, { decoymnist }, { limit: 1 });
+    assert.deepEqual(byDefault.lists.map((l) => l.list), [1, 2]);
     // Without the broad sets, only the DecoyMNIST concepts.
-    const narrow = evaluateSynonyms(vlm, { decoymnist }, { limit: 2, concepts: SYNONYM_CONCEPTS.map((c) => ({ ...c, synonyms: c.synonyms.slice(0, 1), secondList: [] })) });
+    const narrow = evaluateSynonyms(vlm, { decoymnist }, { limit: 2, concepts: SYNONYM_CONCEPTS.map((c) => ({ ...c, synonyms: c.synonyms.slice(0, 1), secondList: [], thirdList: [] })) });
     assert.deepEqual(narrow.concepts.map((c) => c.concept), ['digit', 'square']);
     assert.equal(narrow.measured, 2);
   } finally {

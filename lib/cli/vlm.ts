@@ -6,7 +6,7 @@ import { loadDataset, loadFashionMnist, loadMnist, SPLITS, type SplitName } from
 import { CORPORA, CORPUS_STEPS, DEFAULT_CORPUS, DEFAULT_TRAIN_OPTIONS, checkPromptWords, defaultCheckpointDir, isBroadCorpus, loadCheckpoint, saveCheckpoint, trainVlm, type CheckpointMeta, type TrainOptions } from '../vlm/embedded';
 import { BROAD_GATES, COMPARE_PROMPTS, evaluateBroad, evaluateVlm, plainSplit, selectMapDefaults } from '../evaluate/vlm-gates';
 import { evaluateSynonyms, type SynonymReport } from '../evaluate/vlm-synonym-report';
-import { SYNONYM_TOLERANCE } from '../evaluate/vlm-synonyms';
+import { SYNONYM_LISTS, SYNONYM_LISTS_MEASURED, SYNONYM_TOLERANCE, type SynonymList } from '../evaluate/vlm-synonyms';
 import { writeSealedJson } from '../util/sealed';
 import { UserError } from '../util/errors';
 import { prepareOutDir } from '../util/outputs';
@@ -97,6 +97,7 @@ export function register(program: Command): void {
     .option('--no-broad', 'skip the broad gates (Fashion-MNIST zero-shot, frames on DecoyMNIST-hard, "clothing" on Fashion-MNIST with the frame); the synonym report then covers the DecoyMNIST concepts only')
     .option('--no-synonyms', 'skip the synonym report (map mass of held-out synonyms of digit, clothing, frame, square next to the word itself)')
     .option('--synonym-limit <n>', 'images per concept for the synonym report (the first N of each split; at most --limit)', '1000')
+    .option('--synonym-lists <lists>', `held-out synonym lists to measure, comma-separated, of ${SYNONYM_LISTS.join(', ')} (list 3 waits for the next word reading: lib/evaluate/vlm-synonyms.ts)`, SYNONYM_LISTS_MEASURED.join(','))
     .option('--mnist-dir <dir>', MNIST_DIR_HELP)
     .option('--fashion-dir <dir>', 'folder of the Fashion-MNIST IDX files')
     .option('--json', 'print one JSON object as the last stdout line')
@@ -106,6 +107,12 @@ export function register(program: Command): void {
       const temperature = numOption(o.temperature, '--temperature');
       const background = listOption(o.background);
       const prompts = [...(o.compare ? COMPARE_PROMPTS : []), ...(listOption(o.prompts) ?? [])];
+      const synonymLists = String(o.synonymLists).split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+        const k = Number(x) as SynonymList;
+        if (!SYNONYM_LISTS.includes(k)) throw new UserError(`--synonym-lists takes lists of ${SYNONYM_LISTS.join(', ')}, not '${x}'`);
+        return k;
+      });
+      if (o.synonyms !== false && !synonymLists.length) throw new UserError('--synonym-lists names no list (use --no-synonyms to skip the report)');
       await initBackend();
       const dir = o.checkpoint ?? defaultCheckpointDir();
       const vlmLoaded = loadCheckpoint(dir);
@@ -126,7 +133,7 @@ export function register(program: Command): void {
       let synonyms: SynonymReport | undefined;
       if (o.synonyms !== false) {
         const synonymLimit = Math.min(intOption(o.synonymLimit, '--synonym-limit', 1)!, limit ?? Infinity);
-        synonyms = evaluateSynonyms(vlmLoaded, { decoymnist: split, 'decoymnist-hard': decoyHard, 'decoyfashion-hard': fashionFrame }, { limit: synonymLimit, temperature, background });
+        synonyms = evaluateSynonyms(vlmLoaded, { decoymnist: split, 'decoymnist-hard': decoyHard, 'decoyfashion-hard': fashionFrame }, { limit: synonymLimit, temperature, background, lists: synonymLists });
       }
       if (o.record) {
         const meta: CheckpointMeta = { ...vlmLoaded.meta, evaluation: { ...(vlmLoaded.meta.evaluation ?? {}), [o.split]: { dataset: 'decoymnist', ...e, ...(broad ? { broad } : {}) } } };

@@ -5,13 +5,13 @@ import { FALLBACK_BACKGROUND, promptMaps } from '../vlm/embedded/generator';
 import type { VlmModel } from '../vlm/embedded/model';
 import type { Vocabulary } from '../vlm/embedded/tokenizer';
 import { mapQuality } from './map-quality';
-import { SYNONYM_CONCEPTS, SYNONYM_TOLERANCE, type SynonymConcept } from './vlm-synonyms';
+import { SYNONYM_CONCEPTS, SYNONYM_LISTS_MEASURED, SYNONYM_TOLERANCE, heldOutEntries, type SynonymConcept, type SynonymList } from './vlm-synonyms';
 
 /** One held-out synonym: its map mass on its concept's region, and how far below the concept word's it is. */
 export interface SynonymMass {
   prompt: string;
-  /** Which held-out list it is on: 1 the first, 2 the second (lib/evaluate/vlm-synonyms.ts says why two). */
-  list: 1 | 2;
+  /** Which held-out list it is on (lib/evaluate/vlm-synonyms.ts says why there are several). */
+  list: SynonymList;
   mass: number;
   /** Concept word's mass minus this synonym's (fraction; negative when the synonym does better). */
   gap: number;
@@ -38,11 +38,11 @@ export interface SynonymReport {
   background: string[];
   temperature: number;
   concepts: ConceptSynonyms[];
-  /** Listed synonyms measured, and how many are within the tolerance of their concept word (both lists). */
+  /** Listed synonyms measured, and how many are within the tolerance of their concept word (every list). */
   measured: number;
   within: number;
-  /** The same per list: `lists[0]` the first list, `lists[1]` the second. */
-  lists: { list: 1 | 2; measured: number; within: number }[];
+  /** The same per list, in list order (lists with no entry measured left out). */
+  lists: { list: SynonymList; measured: number; within: number }[];
 }
 
 /** How a prompt's unknown words are read: "attire -> clothing 0.60 + dress 0.40; near -> <unk>" ('' when all known). */
@@ -56,12 +56,13 @@ export function describeWordReading(vocab: Vocabulary, prompt: string): string {
 /**
  * Map mass of each concept's own word and of its held-out synonyms (lib/evaluate/vlm-synonyms.ts) on the
  * concept's region, on the first `limit` images of the split of each concept's dataset (the same images and
- * masks as the concept's gate). Concepts whose dataset is not given are skipped (e.g. `--no-broad`).
+ * masks as the concept's gate). Concepts whose dataset is not given are skipped (e.g. `--no-broad`). `lists`: the
+ * held-out lists measured (default SYNONYM_LISTS_MEASURED).
  */
 export function evaluateSynonyms(
   vlm: { model: VlmModel; vocab: Vocabulary; meta?: { mapDefaults?: MapDefaults } },
   splits: Partial<Record<SynonymConcept['dataset'], ImageSplit>>,
-  o: { limit?: number; background?: string[]; temperature?: number; dilate?: number; concepts?: readonly SynonymConcept[] } = {},
+  o: { limit?: number; background?: string[]; temperature?: number; dilate?: number; concepts?: readonly SynonymConcept[]; lists?: readonly SynonymList[] } = {},
 ): SynonymReport {
   const background = o.background ?? vlm.meta?.mapDefaults?.background ?? FALLBACK_BACKGROUND;
   const temperature = o.temperature ?? vlm.meta?.mapDefaults?.temperature ?? 1;
@@ -78,8 +79,7 @@ export function evaluateSynonyms(
       return c.region === 'object' ? q.digitMass : q.decoyMass!;
     };
     const own = mass(c.prompt);
-    const listed = [...c.synonyms.map((prompt) => ({ prompt, list: 1 as const })), ...c.secondList.map((prompt) => ({ prompt, list: 2 as const }))];
-    const synonyms = listed.map(({ prompt, list }) => {
+    const synonyms = heldOutEntries(c, o.lists ?? SYNONYM_LISTS_MEASURED).map(({ prompt, list }) => {
       const m = mass(prompt);
       return { prompt, list, mass: m, gap: own - m, within: own - m <= SYNONYM_TOLERANCE, reading: describeWordReading(vlm.vocab, prompt) };
     });
@@ -88,6 +88,6 @@ export function evaluateSynonyms(
   }
   const all = concepts.flatMap((c) => c.synonyms);
   const count = (xs: SynonymMass[]) => ({ measured: xs.length, within: xs.filter((s) => s.within).length });
-  const lists = ([1, 2] as const).map((list) => ({ list, ...count(all.filter((s) => s.list === list)) }));
+  const lists = [...new Set(all.map((s) => s.list))].sort().map((list) => ({ list, ...count(all.filter((s) => s.list === list)) }));
   return { tolerance: SYNONYM_TOLERANCE, images, background, temperature, concepts, ...count(all), lists };
 }
