@@ -98,6 +98,15 @@ function digest(maps: MapBatch): string {
 }
 
 /**
+ * A map file given as --maps, opened for the first `count` training images of `ds` (a missing file, or one made for
+ * other images, is one UserError). Map files hold training maps only: callers ask for no other split.
+ */
+export function openTrainMapFile(file: string, ds: ShortcutDataset, count: number): MapStoreReader {
+  if (!fs.existsSync(file)) throw new UserError(`--maps: '${file}' is neither one of ${Object.keys(MAP_SOURCES).join(', ')} nor an existing map file`);
+  return MapStoreReader.open(file, expectForSplit(ds, 'train', { covers: count }));
+}
+
+/**
  * Maps of the first `count` images of `split` for one prompt; undefined when the source has none for
  * this split (a map FILE holds training maps only).
  */
@@ -106,8 +115,7 @@ export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, spli
   const base = { source: req.maps, prompt: req.prompt, role: req.role, split: split.split, count };
   if (!isMapSource(req.maps)) {
     if (split.split !== 'train') return undefined;
-    if (!fs.existsSync(req.maps)) throw new UserError(`--maps: '${req.maps}' is neither one of ${Object.keys(MAP_SOURCES).join(', ')} nor an existing map file`);
-    const r = MapStoreReader.open(req.maps, expectForSplit(ds, 'train', { covers: count }));
+    const r = openTrainMapFile(req.maps, ds, count);
     try {
       const h = r.header;
       // a file of prompt-free maps answers any prompt

@@ -1,11 +1,9 @@
-import * as fs from 'node:fs';
 import type { ImageSplit, ShortcutDataset } from '../data/types';
 import type { MapBatch } from '../maps/types';
-import { MAP_SOURCES, createGenerator, isMapSource, sourceUsesPrompt } from '../maps/registry';
-import { MapStoreReader, expectForSplit } from '../maps/store';
+import { createGenerator, isMapSource, sourceUsesPrompt } from '../maps/registry';
 import { buildPostprocess, type PostprocessName } from '../maps/postprocess';
 import { UserError } from '../util/errors';
-import { splitMaps } from './split-maps';
+import { openTrainMapFile, splitMaps } from './split-maps';
 
 /**
  * Target distributions for training: for the first `count` images of a split, one distribution per
@@ -56,9 +54,7 @@ async function rawMaps(spec: TargetSpec, ds: ShortcutDataset, split: ImageSplit,
 /** The maps of a map file (training maps only: undefined for another split). */
 function mapFileMaps(file: string, ds: ShortcutDataset, split: ImageSplit, count: number): MapBatch | undefined {
   if (split.split !== 'train') return undefined;
-  const promptFree = Object.keys(MAP_SOURCES).filter((s) => !sourceUsesPrompt(s));
-  if (!fs.existsSync(file)) throw new UserError(`--maps: '${file}' is neither ${promptFree.join(', ')} nor an existing map file`);
-  const r = MapStoreReader.open(file, expectForSplit(ds, 'train', { covers: count }));
+  const r = openTrainMapFile(file, ds, count);
   try {
     return r.read(Int32Array.from({ length: count }, (_, i) => i));
   } finally {

@@ -48,9 +48,9 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   const step = buildStep(config, data, maps, penalty, cf);
   const progress = startProgress(config, step.engine, start.resume, opts.outDir, log);
   const recorder = new RunRecorder(config, start.files, opts.outDir, inputs, !!start.resume);
-  recorder.begin(progress, !!start.resume);
+  recorder.begin(progress);
   try {
-    if (maps.prompts) recorder.prompts(maps.prompts.info, !!start.resume);
+    if (maps.prompts) recorder.prompts(maps.prompts.info);
     trainEpochs({ config, data, maps, cf, step, recorder, opts }, progress);
   } catch (err) {
     recorder.failed(err);

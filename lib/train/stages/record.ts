@@ -26,16 +26,17 @@ export interface RunProgress {
 export class RunRecorder {
   private checkpointWritten: boolean;
 
+  /** `resuming`: the run goes on from its folder's checkpoint (what begin() and prompts() do depends on it). */
   constructor(private readonly config: TrainConfig, private readonly files: RunFiles | undefined, private readonly outDir: string | undefined,
-    private readonly inputs: RunInputs, resuming: boolean) {
+    private readonly inputs: RunInputs, private readonly resuming: boolean) {
     this.checkpointWritten = resuming;
   }
 
   /** A fresh run writes its config and an empty epoch log; a resumed one rewrites the log from its checkpoint. */
-  begin(progress: RunProgress, resuming: boolean): void {
+  begin(progress: RunProgress): void {
     const f = this.files;
     if (!f) return;
-    if (resuming) {
+    if (this.resuming) {
       writeFileAtomic(f.epochs, progress.history.map((h) => JSON.stringify(h) + '\n').join(''));
     } else {
       writeSealedJson(f.config, this.config);
@@ -44,8 +45,8 @@ export class RunRecorder {
   }
 
   /** The run folder records its prompt maps' digests: a resume with other maps is an error. */
-  prompts(info: PromptInfo, resuming: boolean): void {
-    if (this.files) checkPromptRecord(this.files.prompts, info, resuming);
+  prompts(info: PromptInfo): void {
+    if (this.files) checkPromptRecord(this.files.prompts, info, this.resuming);
   }
 
   /** After each epoch: the checkpoint, the selected weights when validation picks this epoch, the epoch's log line. */

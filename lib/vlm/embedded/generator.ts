@@ -4,12 +4,11 @@ import { activeBackend, initBackend } from '../../backend';
 import type { ImageSplit } from '../../data/types';
 import { UserError } from '../../util/errors';
 import type { MapBatch, MapGenerator, MapGeneratorIdentity, MapRequest, PromptRequest } from '../../maps/types';
-import { resizeBilinearRaw } from '../../maps/postprocess';
 import { requestIndices } from '../../maps/generators/common';
 import { MAP_SOURCE } from '../../maps/registry';
 import { defaultCheckpointDir, loadCheckpoint, type LoadedVlm, type MapDefaults } from './checkpoint';
 import { blockTensor, gatherBlock } from './image-block';
-import { MapEngine } from './map-engine';
+import { MapEngine, upsampleBilinear } from './map-engine';
 import type { VlmModel } from './model';
 import { describeMapping } from './lexicon';
 import { PatchCache } from './patch-cache';
@@ -18,15 +17,6 @@ import type { PromptReading, Vocabulary } from './tokenizer';
 
 /** Background prompts when neither the request nor the checkpoint names any (the paper's, minus "clean origami"). */
 export const FALLBACK_BACKGROUND = ['background', 'black', 'dark', 'nothing'];
-
-/**
- * Upsamples grid maps [n, gh, gw] to [n, H, W] bilinearly with half-pixel centres (each grid cell's value
- * sits at its cell's centre; edges are clamped), the convention of tf.image.resizeBilinear with
- * halfPixelCenters. A 14x14 grid on 28x28 images: each cell is a 2x2 pixel block.
- */
-export function upsampleBilinear(grid: Float32Array, n: number, gh: number, gw: number, H: number, W: number): Float32Array {
-  return resizeBilinearRaw(grid, n, gh, gw, 1, H, W);
-}
 
 /** Selected images of a split as a float RGB tensor [n, H, W, 3] (grey images repeated on 3 channels). */
 export function splitImages(split: ImageSplit, idx: ArrayLike<number>): tf.Tensor4D {

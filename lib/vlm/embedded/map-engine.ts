@@ -44,9 +44,13 @@ function wasmSimd(): boolean | null {
   }
 }
 
-/** Grid maps [n, gh, gw] upsampled to [n, 2 gh, 2 gw] as promptMaps does (upsampleBilinear). */
-function upsampleGrid(grid: Float32Array, n: number, gh: number, gw: number): Float32Array {
-  return resizeBilinearRaw(grid, n, gh, gw, 1, 2 * gh, 2 * gw);
+/**
+ * Upsamples grid maps [n, gh, gw] to [n, H, W] bilinearly with half-pixel centres (each grid cell's value
+ * sits at its cell's centre; edges are clamped), the convention of tf.image.resizeBilinear with
+ * halfPixelCenters. A 14x14 grid on 28x28 images: each cell is a 2x2 pixel block.
+ */
+export function upsampleBilinear(grid: Float32Array, n: number, gh: number, gw: number, H: number, W: number): Float32Array {
+  return resizeBilinearRaw(grid, n, gh, gw, 1, H, W);
 }
 
 /** Blocks fetched ahead of the one being projected, so that the workers never wait for the main thread. */
@@ -157,7 +161,7 @@ export class MapEngine {
     } finally {
       for (const pair of texts) for (const t of pair) t.dispose();
     }
-    return grids.map((g) => ({ count: n, height: H, width: W, data: upsampleGrid(g, n, gh, gw) }));
+    return grids.map((g) => ({ count: n, height: H, width: W, data: upsampleBilinear(g, n, gh, gw, H, W) }));
   }
 
   /** Stops the workers (restarted on demand) and forgets the memory tier of the patch cache. */
