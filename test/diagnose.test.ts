@@ -304,3 +304,17 @@ test('the attribute counterfactual recolours; its chance twin changes as many pi
     assert.deepEqual(got.map((x) => +x.toFixed(5)), own.map((x) => +x.toFixed(5)), `image ${i} keeps its colour`);
   }
 });
+
+test('the verdict says when the input gradients do not show what the net relies on (lift below 1), and only then', async () => {
+  const { verdictOf } = await import('../lib/diagnose/verdict');
+  const base = {
+    prompt: 'a frame', kind: 'region' as const, flipRate: 0.57, accuracyDrop: 0.53, chanceFlipRate: 0.58, chanceAccuracyDrop: 0.5,
+    sameClassFlipRate: 0.03, sameClassAccuracyDrop: 0, margin: 0.54, chance: 0.44, changed: 100, found: 100, keepsColour: false, warning: null,
+  };
+  const hidden = verdictOf([{ ...base, share: 0.32, lift: 0.72 }]);
+  assert.equal(hidden.top, 'a frame');
+  assert.match(hidden.verdict, /lift 0\.72\); the input gradients do not show it \(lift below 1\): the flip rate, not the gradient share, is the measure to trust here$/);
+  for (const shown of [verdictOf([{ ...base, share: 0.88, lift: 2 }]), verdictOf([{ ...base, share: null, lift: null }])]) {
+    assert.doesNotMatch(shown.verdict, /do not show it/);
+  }
+});
