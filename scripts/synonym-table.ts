@@ -6,10 +6,8 @@
  *
  * --check: exit 1 (and change nothing) when the file is not up to date.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { renderSynonymTable, readSynonymRecords, SYNONYM_TABLE_BEGIN, SYNONYM_TABLE_END, updateSynonymTable } from '../lib/report/synonym-table';
-import { replaceBetweenMarkers } from '../lib/report/results-table';
+import { synonymTableText, updateSynonymTable } from '../lib/report/synonym-table';
 import { UserError } from '../lib/util/errors';
 
 function main(argv: string[]): number {
@@ -18,8 +16,8 @@ function main(argv: string[]): number {
   const dir = arg('--records', path.join(root, 'docs', 'vlm-synonyms'));
   const md = arg('--md', path.join(root, 'docs', 'embedded-vlm.md'));
   if (argv.includes('--check')) {
-    const text = fs.readFileSync(md, 'utf8');
-    const same = replaceBetweenMarkers(text, renderSynonymTable(readSynonymRecords(dir)), SYNONYM_TABLE_BEGIN, SYNONYM_TABLE_END) === text;
+    const { text, next } = synonymTableText(dir, md);
+    const same = next === text;
     console.log(same ? `${md} is up to date` : `${md} is out of date: run node --import tsx scripts/synonym-table.ts`);
     return same ? 0 : 1;
   }

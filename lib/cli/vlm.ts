@@ -107,7 +107,7 @@ export function register(program: Command): void {
       const temperature = numOption(o.temperature, '--temperature');
       const background = listOption(o.background);
       const prompts = [...(o.compare ? COMPARE_PROMPTS : []), ...(listOption(o.prompts) ?? [])];
-      const synonymLists = String(o.synonymLists).split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+      const synonymLists = (listOption(o.synonymLists) ?? []).map((x) => {
         const k = Number(x) as SynonymList;
         if (!SYNONYM_LISTS.includes(k)) throw new UserError(`--synonym-lists takes lists of ${SYNONYM_LISTS.join(', ')}, not '${x}'`);
         return k;

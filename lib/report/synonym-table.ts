@@ -62,10 +62,15 @@ export function renderSynonymTable(records: readonly SynonymRecord[]): string {
   return lines.join('\n');
 }
 
+/** `mdFile`'s text as it is and as it should be, with the table between its markers made from the records in `dir`. */
+export function synonymTableText(dir: string, mdFile: string): { text: string; next: string } {
+  const text = fs.readFileSync(mdFile, 'utf8');
+  return { text, next: replaceBetweenMarkers(text, renderSynonymTable(readSynonymRecords(dir)), SYNONYM_TABLE_BEGIN, SYNONYM_TABLE_END) };
+}
+
 /** Rewrites the table between the markers of `mdFile` from the records in `dir`; whether the file changed. */
 export function updateSynonymTable(dir: string, mdFile: string): boolean {
-  const text = fs.readFileSync(mdFile, 'utf8');
-  const next = replaceBetweenMarkers(text, renderSynonymTable(readSynonymRecords(dir)), SYNONYM_TABLE_BEGIN, SYNONYM_TABLE_END);
+  const { text, next } = synonymTableText(dir, mdFile);
   if (next !== text) fs.writeFileSync(mdFile, next);
   return next !== text;
 }
