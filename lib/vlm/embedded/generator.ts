@@ -69,7 +69,7 @@ export function promptMaps(model: VlmModel, vocab: Vocabulary, split: ImageSplit
 
 /**
  * One line saying how the embedded VLM reads a prompt's words, or '' when it knows them all:
- * `prompt "a sneaker near a xylophone": read "sneaker" as "shoe" (WordNet hypernym, 1 up); the embedded VLM does not know "xylophone" (read as <unk>)`.
+ * `prompt "jeans near a xylophone": read "jeans" as "trousers" (WordNet hypernym, 1 up); the embedded VLM does not know "xylophone" (read as <unk>)`.
  */
 export function describeReading(role: string, text: string, r: PromptReading): string {
   if (!r.mapped.length && !r.unknown.length) return '';
