@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { UserError, formatCliError, systemErrorToUserError } from '../lib/util/errors';
 import { writeFileAtomic } from '../lib/util/atomic';
-import { prepareOutDir, prepareOutFile } from '../lib/util/outputs';
+import { CSV_FILE, PNG_FILE, prepareOutDir, prepareOutFile, type OutputFileKind } from '../lib/util/outputs';
+import { tensor, writeTensorFile } from '../lib/util/tensor-file';
+import { MAP_FILE_KIND, MAP_STORE_FORMAT } from '../lib/maps/store';
 import { tmpDirs } from './tmp-helpers';
 import { canMountTmpfs, canRunAsNobody, leftovers, ltl, oneLineError } from './fault-helpers';
 
@@ -121,6 +123,55 @@ test('4, 6: every command gives one line for an --out that names a file, or a fo
   const dbg = ltl(['train', '--dataset', 'decoymnist', '--out', file], { env: { LTL_DEBUG: '1' } });
   assert.equal(dbg.status, 1);
   assert.match(dbg.stderr, /\n\s+at /);
+});
+
+test('an existing output file is replaced only by one of its own kind: a figure, a CSV or a map file never overwrites a checkpoint or a plan', () => {
+  const dir = tmp();
+  const put = (name: string, bytes: string | Buffer) => { const f = path.join(dir, name); fs.writeFileSync(f, bytes); return f; };
+  const json = put('sweep.json', '{"grid": {}}\n');
+  const png = put('old.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
+  const csv = put('old.csv', 'run,acc\n1,0.5\n');
+  const binary = put('weights.bin', Buffer.from([1, 0, 2, 0, 3]));
+  const cnn = path.join(dir, 'selected.safetensors');
+  writeTensorFile(cnn, [['w', tensor(new Float32Array([1, 2]))]], { format: 'ltl-cnn-checkpoint' });
+  const maps = path.join(dir, 'old.maps.safetensors');
+  writeTensorFile(maps, [['maps', tensor(new Uint8Array([1, 2]))]], { format: MAP_STORE_FORMAT });
+  const refused: Array<[string, OutputFileKind, string]> = [
+    [cnn, PNG_FILE, 'a PNG image'], [json, PNG_FILE, 'a PNG image'],
+    [json, CSV_FILE, 'a CSV table'], [binary, CSV_FILE, 'a CSV table'], [cnn, CSV_FILE, 'a CSV table'],
+    [cnn, MAP_FILE_KIND, 'a map file'], [json, MAP_FILE_KIND, 'a map file'],
+  ];
+  for (const [file, kind, name] of refused) {
+    const before = fs.readFileSync(file);
+    assert.throws(() => prepareOutFile(file, '--x', kind), { message: `--x ${file} exists and is not ${name}: not overwritten (choose another path, or delete it first)` });
+    assert.deepEqual(fs.readFileSync(file), before, `${path.basename(file)} is untouched`);
+  }
+  // The same kind, or no file yet: allowed.
+  prepareOutFile(png, '--figure', PNG_FILE);
+  prepareOutFile(csv, '--csv', CSV_FILE);
+  prepareOutFile(maps, '--out', MAP_FILE_KIND);
+  prepareOutFile(path.join(dir, 'new.png'), '--figure', PNG_FILE);
+  assert.deepEqual(leftovers(dir), []);
+});
+
+test('the CLI keeps what a mistyped output would destroy: maps --out over a checkpoint, vlm train --out over a checkpoint, a partial vlm eval --record', () => {
+  const dir = tmp();
+  const cnn = path.join(dir, 'selected.safetensors');
+  writeTensorFile(cnn, [['w', tensor(new Float32Array([1, 2]))]], { format: 'ltl-cnn-checkpoint' });
+  const before = fs.readFileSync(cnn);
+  assert.match(oneLineError(ltl(['maps', '--dataset', 'decoymnist', '--generator', 'oracle', '--limit', '5', '--out', cnn]), assert), /--out .*selected\.safetensors exists and is not a map file: not overwritten/);
+  assert.deepEqual(fs.readFileSync(cnn), before);
+  // A copy of the committed checkpoint: neither retrained over nor its evaluation record replaced by a partial one.
+  const vlm = path.join(dir, 'vlm');
+  fs.cpSync(path.join(__dirname, '..', 'data', 'vlm'), vlm, { recursive: true });
+  const meta = fs.readFileSync(path.join(vlm, 'meta.json'));
+  const t0 = Date.now();
+  const t = ltl(['vlm', 'train', '--seed', '1', '--steps', '2', '--out', vlm]);
+  assert.match(oneLineError(t, assert), /--out .*vlm already holds a VLM checkpoint \(model\.json, weights\.safetensors, vocab\.json, meta\.json\): not overwritten/);
+  assert.ok(Date.now() - t0 < 60_000 && !t.stderr.includes('vlm train ['), 'refused before training');
+  assert.match(oneLineError(ltl(['vlm', 'eval', '--checkpoint', vlm, '--limit', '5', '--record']), assert), /--record stores the evaluation on the whole test split: drop --limit/);
+  assert.match(oneLineError(ltl(['vlm', 'eval', '--checkpoint', vlm, '--no-broad', '--no-synonyms', '--record']), assert), /--record with --no-broad would drop the broad gates recorded for test/);
+  assert.deepEqual(fs.readFileSync(path.join(vlm, 'meta.json')), meta, 'the record is kept');
 });
 
 test('4: EACCES as an unprivileged user is one line in train, maps, data --export, sweep, sweep-report --csv and vlm train', { skip: !canRunAsNobody() && 'needs root and runuser to run as nobody' }, () => {

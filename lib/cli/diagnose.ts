@@ -4,7 +4,7 @@ import { diagnoseCheckpoint, diagnoseRun, diagnosisJson, DIAGNOSIS_DEFAULTS, typ
 import { diagnosisExamplesPng, diagnosisRows } from '../report/diagnosis-figure';
 import { writeFileAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
-import { prepareOutFile } from '../util/outputs';
+import { PNG_FILE, prepareOutFile } from '../util/outputs';
 import { printJson } from './output';
 import { textTable } from '../report/table';
 import { intOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
@@ -38,7 +38,7 @@ export function register(program: Command): void {
       const seed = intOption(o.seed, '--seed')!;
       const examples = intOption(o.examples, '--examples', 1)!;
       const dataSeed = intOption(o.dataSeed, '--data-seed');
-      if (o.figure !== undefined) prepareOutFile(o.figure, '--figure');
+      if (o.figure !== undefined) prepareOutFile(o.figure, '--figure', PNG_FILE);
       const opts = {
         prompts: o.prompts ?? [], attributePrompts: o.attributePrompts ?? [], split: o.split as SplitName, limit, maps: o.maps,
         seed, examples: o.figure !== undefined ? examples : 0, mnistDir: o.mnistDir,

@@ -6,7 +6,7 @@ import { loadDataset, SPLITS, type SplitName } from '../data';
 import { createGenerator, listGenerators, getGeneratorInfo, MAP_SOURCE } from '../maps/registry';
 import { CachedMapSource } from '../maps/source';
 import { mapQuality } from '../evaluate/map-quality';
-import { quantizeMaps } from '../maps/store';
+import { MAP_FILE_KIND, quantizeMaps } from '../maps/store';
 import { writePng } from '../util/png';
 import { UserError } from '../util/errors';
 import { prepareOutDir, prepareOutFile } from '../util/outputs';
@@ -49,7 +49,7 @@ export function register(program: Command): void {
       const background = listOption(o.background) ?? [];
       if (o.modelDir && !fs.existsSync(o.modelDir)) throw new UserError(`--model-dir ${o.modelDir} does not exist`);
       // Outputs are checked before any map is made.
-      prepareOutFile(o.out, '--out');
+      prepareOutFile(o.out, '--out', MAP_FILE_KIND);
       if (o.exportPng) prepareOutDir(o.exportPng, '--export-png');
 
       const ds = loadDataset(o.dataset, { dir: o.mnistDir, seed: intOption(o.dataSeed, '--data-seed') });

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../util/atomic';
-import { prepareOutDir, prepareOutFile } from '../util/outputs';
+import { CSV_FILE, prepareOutDir, prepareOutFile } from '../util/outputs';
 import { loadGridFile } from '../experiments/sweep/grid';
 import { parseShard, selectShard } from '../experiments/sweep/shard';
 import { planRuns, runSweep, type SweepEvent } from '../experiments/sweep/runner';
@@ -111,7 +111,7 @@ export function register(program: Command): void {
     .option('--csv <file>', 'also write one CSV row per run (all config keys, metrics, error)')
     .option('--json', 'last stdout line: {"runs": [...], "groups": [...]}')
     .action((dir: string, o: { csv?: string; json?: boolean }) => {
-      if (o.csv) prepareOutFile(o.csv, '--csv');
+      if (o.csv) prepareOutFile(o.csv, '--csv', CSV_FILE);
       const sweep = loadSweep(dir);
       if (o.csv) writeFileAtomic(o.csv, sweepCsv(sweep));
       if (o.json) {

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { initBackend } from '../backend';
 import { loadDataset, loadFashionMnist, loadMnist, SPLITS, type SplitName } from '../data';
-import { CORPORA, CORPUS_STEPS, DEFAULT_CORPUS, DEFAULT_TRAIN_OPTIONS, checkPromptWords, defaultCheckpointDir, isBroadCorpus, loadCheckpoint, saveCheckpoint, trainVlm, type CheckpointMeta, type TrainOptions } from '../vlm/embedded';
+import { CHECKPOINT_FILES, CORPORA, CORPUS_STEPS, DEFAULT_CORPUS, DEFAULT_TRAIN_OPTIONS, checkPromptWords, defaultCheckpointDir, isBroadCorpus, loadCheckpoint, saveCheckpoint, trainVlm, type CheckpointMeta, type TrainOptions } from '../vlm/embedded';
 import { BROAD_GATES, COMPARE_PROMPTS, evaluateBroad, evaluateVlm, plainSplit, selectMapDefaults } from '../evaluate/vlm-gates';
 import { evaluateSynonyms, type SynonymReport } from '../evaluate/vlm-synonym-report';
 import { SYNONYM_LISTS, SYNONYM_LISTS_MEASURED, SYNONYM_TOLERANCE, type SynonymList } from '../evaluate/vlm-synonyms';
@@ -43,7 +44,10 @@ export function register(program: Command): void {
         lr: numOption(o.lr, '--lr')!,
       };
       const selectLimit = intOption(o.selectLimit, '--select-limit')!;
-      // The checkpoint folder must be writable before 15 minutes of training, not after.
+      // A folder that holds a checkpoint (data/vlm itself, or one trained before) is never written over, and this is
+      // checked before an hour of training, not after.
+      const held = CHECKPOINT_FILES.filter((f) => fs.existsSync(path.join(o.out, f)));
+      if (held.length) throw new UserError(`--out ${o.out} already holds a VLM checkpoint (${held.join(', ')}): not overwritten (choose another folder, or delete it first)`);
       prepareOutDir(o.out, '--out');
       const backend = await initBackend();
       // Training images only: the test digits and items are never seen.
@@ -116,6 +120,11 @@ export function register(program: Command): void {
       await initBackend();
       const dir = o.checkpoint ?? defaultCheckpointDir();
       const vlmLoaded = loadCheckpoint(dir);
+      // The record is the checkpoint's evaluation of reference (README and docs quote it): a partial run must not replace it.
+      if (o.record && limit !== undefined) throw new UserError(`--record stores the evaluation on the whole ${o.split} split: drop --limit (the record of ${dir} is kept)`);
+      if (o.record && o.broad === false && (vlmLoaded.meta.evaluation?.[o.split] as { broad?: unknown } | undefined)?.broad) {
+        throw new UserError(`--record with --no-broad would drop the broad gates recorded for ${o.split} in ${dir}: drop --no-broad (the record is kept)`);
+      }
       for (const p of listOption(o.prompts) ?? []) {
         checkPromptWords(vlmLoaded.vocab, p, background ?? [], { allowUnknown: !!o.allowUnknownPrompt, allowFlag: '--allow-unknown-prompt', warn: (m) => process.stderr.write(`ltl vlm eval: warning: ${m}\n`) });
       }

@@ -3,6 +3,7 @@ import type { SplitName } from '../data/types';
 import type { MapBatch } from './types';
 import { UserError } from '../util/errors';
 import { DATA_SHA256, TensorFileReader, jsonMetadata, writeTensorFile, type Tensor } from '../util/tensor-file';
+import { tensorFileKind } from '../util/outputs';
 
 /**
  * Compact map storage: one tensor file (safetensors layout, lib/util/tensor-file) per dataset split
@@ -15,6 +16,8 @@ import { DATA_SHA256, TensorFileReader, jsonMetadata, writeTensorFile, type Tens
  * (magic "LTLMAPS\n", files named *.ltlmaps) is recognised only to say so.
  */
 export const MAP_STORE_FORMAT = 'ltl-maps';
+/** An output path holding a map file may be written over by another map file, and by nothing else (prepareOutFile). */
+export const MAP_FILE_KIND = tensorFileKind(MAP_STORE_FORMAT, 'a map file');
 export const MAP_STORE_VERSION = '3';
 const OLD_MAGIC = 'LTLMAPS\n';
 

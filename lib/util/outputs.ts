@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError, systemErrorReason, systemErrorToUserError } from './errors';
+import { TensorFileReader } from './tensor-file';
 
 /**
  * Checks made before a command spends time computing: that its output folder or file can be
@@ -69,9 +70,70 @@ export function prepareOutDir(dir: string, flag = '--out'): { created: boolean }
   return { created };
 }
 
-/** Makes sure `file` can be written: not a folder, its parent folder exists (created) and is writable. */
-export function prepareOutFile(file: string, flag = '--out'): void {
+/**
+ * What a command writes into an output file, and how to recognise an existing file of that kind. An existing file is
+ * replaced only by one of its own kind (a map file by a map file, a PNG by a PNG): a mistyped path must not turn a
+ * checkpoint, a sweep plan or a run's result into a figure.
+ */
+export interface OutputFileKind {
+  /** What the file is, as a message names it ("a PNG image"). */
+  name: string;
+  /** Whether an existing (regular) file is of this kind; reads only what it needs. */
+  holds(file: string): boolean;
+}
+
+/** The first `n` bytes of a file (fewer if it is shorter). */
+function headOf(file: string, n: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, n, 0));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+export const PNG_FILE: OutputFileKind = { name: 'a PNG image', holds: (file) => headOf(file, 8).equals(PNG_SIGNATURE) };
+
+/** Text that is not JSON (every JSON artifact of ltl starts with '{' or '['), without NUL bytes (binary files). */
+export const CSV_FILE: OutputFileKind = {
+  name: 'a CSV table',
+  holds: (file) => {
+    const head = headOf(file, 4096);
+    return !head.includes(0) && !/^\s*[[{]/.test(head.toString('utf8'));
+  },
+};
+
+/** A tensor file (safetensors layout) whose metadata names `format` (e.g. 'ltl-maps'). */
+export function tensorFileKind(format: string, name: string): OutputFileKind {
+  return {
+    name,
+    holds: (file) => {
+      try {
+        const r = TensorFileReader.open(file);
+        try {
+          return r.metadata.format === format;
+        } finally {
+          r.close();
+        }
+      } catch {
+        return false; // not a tensor file at all, or a damaged one: not recognisably of this kind
+      }
+    },
+  };
+}
+
+/**
+ * Makes sure `file` can be written: not a folder, its parent folder exists (created) and is writable, and, with
+ * `kind`, an existing file there is of that kind (else it is kept and the command stops before computing).
+ */
+export function prepareOutFile(file: string, flag = '--out', kind?: OutputFileKind): void {
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UserError(`${flag} ${file} is a folder, not a file`);
+  if (kind && fs.existsSync(file) && !kind.holds(file)) {
+    throw new UserError(`${flag} ${file} exists and is not ${kind.name}: not overwritten (choose another path, or delete it first)`);
+  }
   const dir = path.dirname(path.resolve(file));
   mkdirs(dir, flag, file);
   probeWritable(dir, flag, file);
