@@ -245,6 +245,20 @@ test('ltl diagnose: a trained run folder gives one JSON record; bad run folders 
   assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--dataset', 'colormnist', '--prompts', 'a digit']), assert), /--dataset and --data-seed go with --model/);
 });
 
+test('ltl diagnose --run: missing selected weights, or weights of another epoch, are one line naming the file, never the last checkpoint instead', { timeout: 300_000 }, async () => {
+  const small = smallDataset('decoymnist-hard', { train: 200, val: 40, test: 20 });
+  const dir = tmp();
+  // A learning rate too small to change a prediction: both epochs tie, and a tie selects the first (not the last).
+  const result = await runTraining({ dataset: 'decoymnist-hard', method: 'vanilla', limit: 200, evalLimit: 40, epochs: 2, lr: 1e-12 }, { outDir: dir, dataset: small });
+  assert.equal(result.selectedEpoch, 0);
+  const selected = path.join(dir, 'selected.safetensors');
+  const args = ['diagnose', '--run', dir, '--prompts', 'a digit', '--limit', '10'];
+  fs.rmSync(selected);
+  assert.match(oneLineError(ltl(args), assert), /selected\.safetensors is missing: the weights of epoch 1, which validation selected, are gone; no resume can rebuild them/);
+  fs.copyFileSync(path.join(dir, 'checkpoint.safetensors'), selected);
+  assert.match(oneLineError(ltl(args), assert), /selected\.safetensors holds the weights of epoch 2, not of epoch 1 that validation selected \(result\.json\)/);
+});
+
 test('the model of a bare checkpoint is read from its weights', () => {
   assert.equal(modelOfWeights(initialWeights('cdep', 1), 'x'), 'cdep');
   assert.equal(modelOfWeights(initialWeights('lenet-gap', 1), 'x'), 'lenet-gap');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { formatMeanStd, groupBy, meanStd } from '../lib/util/stats';
 import { formatCell, htmlTable, markdownTable, textTable } from '../lib/report/table';
-import { groupRuns, groupTableRows, type Sweep, type SweepRun } from '../lib/experiments/sweep/report';
+import { groupRuns, groupTableRows, runTableRows, sweepCsv, type Sweep, type SweepRun } from '../lib/experiments/sweep/report';
 
 test('mean ± sample std (n - 1) over seeds, grouped in first-appearance order', () => {
   assert.deepEqual(meanStd([1, 2, 3]), { mean: 2, std: 1, n: 3 }); // population std would be 0.816
@@ -39,4 +39,14 @@ test('sweep report rows: mean ± std over the done seeds of a setting, the mean 
   ]);
   assert.ok(Math.abs(sweep.groups[0].metrics.testAccSelected!.std! - 0.2 / Math.SQRT2) < 1e-12);
   assert.equal(sweep.groups[1].metrics.testAccSelected!.std, null); // the JSON's std: null for one run
+});
+
+test('sweep report tables print the selected epoch counted from 1, as ltl train does; the CSV keeps result.json\'s 0-based index', () => {
+  const run = (id: string, seed: number, selectedEpoch: number): SweepRun => ({ id, status: 'done', config: { dataset: 'd', method: 'align', seed }, attempts: 1, selectedEpoch });
+  const runs = [run('a1', 1, 6), run('a2', 2, 8)];
+  const sweep: Sweep = { dir: '', runs, groups: groupRuns(runs), varying: ['seed'] };
+  assert.deepEqual(runTableRows(sweep).map((r) => r['selected epoch']), [7, 9]);
+  assert.ok(!('selectedEpoch' in runTableRows(sweep)[0]), 'no column that reads as result.json\'s field');
+  assert.equal(groupTableRows(sweep)[0]['selected epoch'], '8.0 ± 1.4');
+  assert.match(sweepCsv(sweep).split('\n')[1], /,6,/);
 });

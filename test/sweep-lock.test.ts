@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { pidAlive, readLock, staleReason, tryAcquireLock, type LockInfo } from '../lib/experiments/sweep/lock';
+import { pidAlive, readLock, staleReason, tryAcquireLock, type LockInfo } from '../lib/util/lock';
 import { tmpDirs } from './tmp-helpers';
 
 const tmp = tmpDirs('ltl-lock-');

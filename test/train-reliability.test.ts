@@ -1,12 +1,14 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { initBackend } from '../lib/backend';
 import { runTraining, registerEngine, TfjsEngine, TrainingDiverged, TrainingHalted, type TrainConfig, type TrainEngine } from '../lib/train';
 import { MAX_ABS_WEIGHT } from '../lib/train/trainer';
 import { readCheckpoint, writeCheckpoint } from '../lib/train/checkpoint';
-import { readRunDiverged } from '../lib/train/run-folder';
+import { lockRunFolder, readRunDiverged } from '../lib/train/run-folder';
 import { createModel } from '../lib/models';
 import { createAttention } from '../lib/attention';
 import { createLoss } from '../lib/losses';
@@ -114,6 +116,73 @@ test('10 (CLI): a finished run with a damaged checkpoint returns its result.json
   assert.equal(again.status, 0, again.stderr);
   assert.deepEqual(lastJson(again.stdout), lastJson(first.stdout));
   assert.match(again.stderr, /already complete/);
+});
+
+test('10 (CLI): a finished run whose selected.safetensors is damaged, missing or of another epoch is one line naming it, never complete; the copy the line offers restores it', () => {
+  const R = path.join(tmp(), 'R');
+  // One epoch: the selected epoch is the last, so the message may offer the last checkpoint (the same weights).
+  const args = ['train', '--dataset', 'decoymnist', '--method', 'vanilla', '--limit', '200', '--epochs', '1', '--eval-limit', '100', '--no-progress', '--out', R, '--json'];
+  const first = ltl(args);
+  assert.equal(first.status, 0, first.stderr);
+  const selected = path.join(R, 'selected.safetensors'), checkpoint = path.join(R, 'checkpoint.safetensors');
+  const good = fs.readFileSync(selected);
+  assert.deepEqual(good, fs.readFileSync(checkpoint), 'the selected epoch is the last: both files hold the same bytes');
+  const refused = (what: RegExp) => {
+    const r = ltl(args);
+    assert.match(oneLineError(r, assert), what);
+    assert.doesNotMatch(r.stderr, /already complete/);
+  };
+  fs.writeFileSync(selected, 'garbage');
+  refused(/selected\.safetensors is corrupt: .*copy .*checkpoint\.safetensors to .*selected\.safetensors/);
+  fs.writeFileSync(selected, good);
+  flipBit(selected, good.length - 10, 2);
+  refused(/selected\.safetensors is corrupt/);
+  fs.rmSync(selected);
+  refused(/selected\.safetensors is missing: the weights of epoch 1, which validation selected, are gone/);
+  // Intact, but of another epoch than result.json selects.
+  const { meta, state } = readCheckpoint(checkpoint);
+  writeCheckpoint(selected, { ...meta, epoch: 4 }, state);
+  refused(/selected\.safetensors holds the weights of epoch 5, not of epoch 1 that validation selected/);
+  fs.copyFileSync(checkpoint, selected);
+  const again = ltl(args);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /already complete/);
+  assert.deepEqual(lastJson(again.stdout), lastJson(first.stdout));
+});
+
+test('10: with the selected epoch before the last, a missing selected.safetensors says no resume rebuilds it', async () => {
+  const dir = tmp();
+  // A learning rate too small to change a prediction: every epoch scores the same, and a tie selects the earliest.
+  const config: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'vanilla', epochs: 2, lr: 1e-12, seed: 3 };
+  const result = await runTraining(config, { outDir: dir, dataset: ds });
+  assert.equal(result.selectedEpoch, 0);
+  fs.rmSync(path.join(dir, 'selected.safetensors'));
+  await assert.rejects(runTraining(config, { outDir: dir, dataset: ds }),
+    (e: unknown) => e instanceof UserError && /selected\.safetensors is missing: .*no resume can rebuild them/.test(e.message) && !/copy .*checkpoint/.test(e.message));
+});
+
+test('a second trainer into a folder another live process trains is one line naming it; the lock of a killed process is taken over', async () => {
+  const R = path.join(tmp(), 'R');
+  const args = ['train', '--dataset', 'decoymnist', '--method', 'vanilla', '--limit', '200', '--epochs', '1', '--eval-limit', '100', '--no-progress', '--out', R];
+  // A live holder: this test process (the lock a running trainer takes).
+  const held = lockRunFolder(R);
+  try {
+    assert.match(oneLineError(ltl(args), assert), new RegExp(`run folder .*R is in use by process ${process.pid} on `));
+    assert.ok(!fs.existsSync(path.join(R, 'config.json')), 'the refused trainer wrote nothing');
+  } finally {
+    held.release();
+  }
+  // A holder killed with SIGKILL: its lock stays behind, and the next trainer takes it over.
+  const victim = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+  await new Promise((r) => victim.once('spawn', r));
+  fs.writeFileSync(path.join(R, 'train.lock'), JSON.stringify({ pid: victim.pid, childPid: victim.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), heartbeat: Date.now(), token: 'killed' }));
+  victim.kill('SIGKILL');
+  await new Promise((r) => victim.once('close', r));
+  const r = ltl(args);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /took over the lock of .*R \(worker pid \d+ on .* is gone\)/);
+  assert.equal(fs.readFileSync(path.join(R, 'epochs.jsonl'), 'utf8').trim().split('\n').length, 1, 'each epoch once');
+  assert.ok(!fs.existsSync(path.join(R, 'train.lock')), 'released at the end');
 });
 
 test('2: a resume checks the maps by checksum: a map file overwritten with maps of another prompt is refused', async () => {

@@ -47,8 +47,9 @@ function asTensor(v: NamedArray): Tensor {
   return { dtype: 'F32', shape: v.shape, data: v.data };
 }
 
-export function readCheckpoint<H>(file: string): { meta: CheckpointMeta<H>; state: EngineState } {
-  const hint = 'delete it to restart the run from its first epoch';
+/** Reads a checkpoint; a missing or damaged one is a UserError naming it and ending with `hint` (what the user can do:
+ * by default, what a damaged last checkpoint needs). */
+export function readCheckpoint<H>(file: string, hint = 'delete it to restart the run from its first epoch'): { meta: CheckpointMeta<H>; state: EngineState } {
   if (!fs.existsSync(file)) throw new UserError(`checkpoint ${file} does not exist`);
   const f = readTensorFile(file, { what: 'checkpoint', hint });
   const bad = (what: string) => new UserError(`checkpoint ${file} is corrupt: ${what}; ${hint}`);

@@ -52,6 +52,8 @@ export interface TrainResult {
   /** The counterfactual augmentation and validation (null without either). */
   counterfactual?: CounterfactualInfo | null;
   selectBy: TrainConfig['select'];
+  /** The epoch validation selects, as a 0-based index into `epochs` (messages and tables print it counted from 1:
+   * index 6 is "selected epoch 7"). Kept 0-based: committed run files depend on it. */
   selectedEpoch: number;
   valAccSelected: number;
   valScoreSelected: number;
@@ -98,6 +100,7 @@ export interface DivergedRun {
   /** The epoch (0-based) that did not finish. */
   divergedInEpoch: number;
   selectBy: TrainConfig['select'];
+  /** The selected epoch, a 0-based index into `epochs` as in TrainResult (printed counted from 1); null with none. */
   selectedEpoch: number | null;
   valAccSelected: number | null;
   valExcludedShareSelected: number | null;

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { canonicalJson } from '../util/canonical-json';
 import { UserError } from '../util/errors';
+import { readLock, tryAcquireLock, type LockOptions, type RunLock } from '../util/lock';
 import { readSealedJson } from '../util/sealed';
 import { readCheckpoint } from './checkpoint';
 import type { TrainConfig } from './config';
@@ -20,7 +22,7 @@ export const RUN_FILE_NAMES = {
   checkpoint: 'checkpoint.safetensors',
   /** The weights of the epoch that validation selects, written when that epoch is trained (same format). */
   selected: 'selected.safetensors',
-  /** The finished run's TrainResult, sealed: its presence means the run is complete. */
+  /** The finished run's TrainResult, sealed: with intact selected weights (checkSelectedWeights), the run is complete. */
   result: 'result.json',
   /** A run that diverged: its DivergedRun record, sealed (completed epochs, the selection among them, why it stopped). */
   diverged: 'diverged.json',
@@ -28,6 +30,8 @@ export const RUN_FILE_NAMES = {
   prompts: 'prompts.json',
   /** The trainer's console output, where a script keeps it (scripts/results-study.ts). */
   trainLog: 'train.log',
+  /** The trainer that writes the folder now (lib/util/lock; lockRunFolder): a second trainer is refused, not run twice. */
+  lock: 'train.lock',
 } as const;
 
 /**
@@ -89,15 +93,87 @@ export function readRunEpochs(dir: string): EpochRecord[] | undefined {
   return readCheckpoint<EpochRecord>(file).meta.history;
 }
 
+/** What a run records about the epoch validation selected: result.json, or diverged.json (null: no epoch completed). */
+export type SelectionRecord = { selectedEpoch: number | null; epochs: readonly EpochRecord[] };
+
 /**
- * The weights file a run folder's figures use: its validation-selected epoch (selected weights; the
- * last epoch's checkpoint for runs made before those were kept) unless 'final'.
+ * Checks a run folder's selected.safetensors against what the run recorded (`recorded`; none for an unfinished run):
+ * the file must exist, be intact (its own checksums), and hold the recorded selected epoch with the recorded epochs up
+ * to it. result.json keeps no checksum of the file, so those epochs are what binds it to the run. A UserError names
+ * the file and what to do; another file never stands in for it (a wrong model would be reported as the selected one).
+ */
+export function checkSelectedWeights(dir: string, recorded: SelectionRecord | undefined): void {
+  const f = runFiles(dir);
+  const sel = recorded?.selectedEpoch ?? null;
+  const advice = selectedWeightsAdvice(dir, recorded);
+  if (!fs.existsSync(f.selected)) {
+    checkNoOldCheckpoint(dir, 'selected');
+    throw new UserError(`${f.selected} is missing: ${sel === null ? 'the run\'s validation-selected weights are gone' : `the weights of epoch ${sel + 1}, which validation selected, are gone`}; ${advice}`);
+  }
+  const { meta } = readCheckpoint<EpochRecord>(f.selected, advice);
+  if (sel === null) return;
+  if (meta.epoch !== sel) {
+    throw new UserError(`${f.selected} holds the weights of epoch ${meta.epoch + 1}, not of epoch ${sel + 1} that validation selected (${recordName(dir)}); ${advice}`);
+  }
+  if (canonicalJson(meta.history) !== canonicalJson(recorded!.epochs.slice(0, sel + 1))) {
+    throw new UserError(`${f.selected} is not this run's: its epoch records differ from those in ${recordName(dir)}; ${advice}`);
+  }
+}
+
+function recordName(dir: string): string {
+  return fs.existsSync(runFiles(dir).result) ? RUN_FILE_NAMES.result : RUN_FILE_NAMES.diverged;
+}
+
+/** What to do about missing or damaged selected weights. Only a byte-identical copy is offered: the run keeps its last
+ * epoch's checkpoint alone, so a resume cannot retrain an earlier epoch, and the weights of the selected epoch written
+ * by the trainer are that checkpoint's when the selected epoch is the last. */
+function selectedWeightsAdvice(dir: string, recorded: SelectionRecord | undefined): string {
+  const f = runFiles(dir);
+  const sel = recorded?.selectedEpoch ?? null;
+  if (recorded && sel !== null && sel === recorded.epochs.length - 1 && fs.existsSync(f.checkpoint)) {
+    return `the selected epoch is the last one, whose weights ${RUN_FILE_NAMES.checkpoint} also holds: copy ${f.checkpoint} to ${f.selected}`
+      + ' (it is checked when read), or delete the folder and retrain';
+  }
+  return `no resume can rebuild them (the run keeps only its last epoch's checkpoint): delete ${dir} and retrain the run, or restore the file from a copy`;
+}
+
+/**
+ * The weights file a run folder's figures use: its validation-selected epoch's (selected.safetensors, checked against
+ * the run's record: checkSelectedWeights) unless 'final' (the last epoch's checkpoint).
  */
 export function runWeightsFile(dir: string, epoch: 'selected' | 'final' = 'selected'): string {
   const f = runFiles(dir);
-  if (epoch !== 'final' && fs.existsSync(f.selected)) return f.selected;
-  if (epoch !== 'final') checkNoOldCheckpoint(dir, 'selected');
+  if (epoch === 'selected') {
+    const recorded = readRunResult(dir) ?? readRunDiverged(dir);
+    if (!recorded && !fs.existsSync(f.selected) && !fs.existsSync(f.checkpoint)) {
+      checkNoOldCheckpoint(dir, 'selected');
+      checkNoOldCheckpoint(dir);
+      throw new UserError(`no checkpoint in ${dir}: train the run first`);
+    }
+    if (recorded?.selectedEpoch === null) throw new UserError(`${dir} holds a run that diverged before completing an epoch: it has no weights to use`);
+    checkSelectedWeights(dir, recorded);
+    return f.selected;
+  }
   checkNoOldCheckpoint(dir);
   if (!fs.existsSync(f.checkpoint)) throw new UserError(`no checkpoint in ${dir}: train the run first`);
   return f.checkpoint;
+}
+
+/**
+ * Takes the run folder's lock (train.lock) for a trainer, the sweep's lock with its stale-lock takeover: a lock whose
+ * process is gone (killed) is taken over; one whose process lives is a UserError naming it, so two trainers never
+ * write one folder. The lock names this process as its trainer (childPid): the epochs run synchronously and cannot
+ * refresh the heartbeat in between, so on this host liveness, not the heartbeat, keeps it; the caller beats after
+ * each epoch for other hosts, and releases the lock when training ends.
+ */
+export function lockRunFolder(dir: string, opts: LockOptions = {}): RunLock {
+  const file = runFiles(dir).lock;
+  const lock = tryAcquireLock(file, opts);
+  if (!lock) {
+    const holder = readLock(file);
+    const who = holder ? `process ${holder.pid} on ${holder.hostname} (since ${holder.startedAt})` : `another process (${file} is being written or taken over)`;
+    throw new UserError(`run folder ${dir} is in use by ${who}: wait for that training to end, or stop it; a lock left by a killed process is taken over`);
+  }
+  lock.setChildPid(process.pid);
+  return lock;
 }

@@ -13,6 +13,9 @@ import { startProgress } from './stages/progress';
 import { RunRecorder } from './stages/record';
 import { trainEpochs } from './stages/loop';
 import { runResult } from './stages/seal';
+import { lockRunFolder } from './run-folder';
+import type { RunLock } from '../util/lock';
+import { UserError } from '../util/errors';
 
 export type { DivergedRun, EpochRecord, TrainResult, RunInputs } from './result';
 export type { RunOptions } from './run-options';
@@ -32,6 +35,18 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   if (config.method !== 'vanilla' && config.attentionEpoch >= config.epochs) {
     log(`warning: --attention-epoch ${config.attentionEpoch} >= --epochs ${config.epochs}: the ${config.method} loss never applies, this run is vanilla training`);
   }
+  // Held from the first look at the folder to the sealed result: a second trainer would train the same epochs again.
+  const lock = opts.outDir !== undefined ? lockRunFolder(opts.outDir) : undefined;
+  if (lock?.tookOverFrom) log(`took over the lock of ${opts.outDir} (${lock.tookOverFrom})`);
+  try {
+    return await trainLocked(config, opts, log, lock);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** The stages, under the run folder's lock (when there is a folder). */
+async function trainLocked(config: TrainConfig, opts: RunOptions, log: (msg: string) => void, lock: RunLock | undefined): Promise<TrainResult> {
   const start = openRun(config, opts.outDir, opts.dataset, log);
   if (start.finished) return start.finished;
 
@@ -49,9 +64,16 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   const progress = startProgress(config, step.engine, start.resume, opts.outDir, log);
   const recorder = new RunRecorder(config, start.files, opts.outDir, inputs, !!start.resume);
   recorder.begin(progress);
+  // The epochs block the event loop, so the lock's timer cannot beat: each epoch beats it (for other hosts), and a
+  // lock another host took over (this run looked stale) stops this run, so one trainer remains.
+  const onEpoch: RunOptions['onEpoch'] = (rec, epochs) => {
+    lock?.beat();
+    if (lock?.lost) throw new UserError(`the lock of run folder ${opts.outDir} was taken over by another process; this run stopped after epoch ${rec.epoch + 1}`);
+    opts.onEpoch?.(rec, epochs);
+  };
   try {
     if (maps.prompts) recorder.prompts(maps.prompts.info);
-    trainEpochs({ config, data, maps, cf, step, recorder, opts }, progress);
+    trainEpochs({ config, data, maps, cf, step, recorder, opts: { ...opts, onEpoch } }, progress);
   } catch (err) {
     recorder.failed(err);
     throw err;

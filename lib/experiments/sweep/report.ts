@@ -5,7 +5,7 @@ import type { ConfigValue, RunConfig } from './grid';
 import { canonicalJson, settingOf } from './run-id';
 import { RUN_FILES, RUNS_DIR, inspectResult, readState, type RunState } from './runner';
 import { readSealedJson } from '../../util/sealed';
-import { readLock, staleReason } from './lock';
+import { readLock, staleReason } from '../../util/lock';
 import { formatMeanStd, groupBy, meanStd as sampleMeanStd } from '../../util/stats';
 
 /** Result fields the report shows (taken from each run's result.json). */
@@ -24,6 +24,7 @@ export interface SweepRun {
   testAccSelected?: number;
   testAccFinal?: number;
   valAccSelected?: number;
+  /** 0-based, as in result.json (the printed tables add 1). */
   selectedEpoch?: number;
   imagesPerSecond?: number;
   /** The whole result.json (library only; the CLI's JSON leaves it out). */
@@ -148,12 +149,22 @@ export function groupRuns(runs: SweepRun[], over: readonly string[] = ['seed']):
   });
 }
 
+/** A metric as the printed tables show it, under its column: the selected epoch counted from 1, as `ltl train` and
+ * `ltl diagnose` print it (result.json, the JSON and the CSV keep the 0-based index). */
+function tableColumn(m: Metric): { name: string; value: (v: number) => number } {
+  if (m === 'selectedEpoch') return { name: 'selected epoch', value: (v) => v + 1 };
+  return { name: m, value: (v) => v };
+}
+
 /** One row per run: id, status, attempts, the varying config keys, the metrics (for printing). */
 export function runTableRows(sweep: Sweep): Record<string, unknown>[] {
   return sweep.runs.map((r) => {
     const row: Record<string, unknown> = { id: r.id, status: r.running ? 'running' : r.status, attempts: r.attempts };
     for (const k of sweep.varying) row[k] = r.config[k];
-    for (const m of METRICS) row[m] = m === 'imagesPerSecond' && r[m] !== undefined ? Math.round(r[m]!) : r[m];
+    for (const m of METRICS) {
+      const col = tableColumn(m);
+      row[col.name] = r[m] === undefined ? undefined : m === 'imagesPerSecond' ? Math.round(r[m]!) : col.value(r[m]!);
+    }
     return row;
   });
 }
@@ -169,7 +180,8 @@ export function groupTableRows(sweep: Sweep): Record<string, unknown>[] {
     const done = g.ids.map((id) => byId.get(id)!).filter((r) => r.status === 'done');
     for (const m of METRICS) {
       const digits = m === 'imagesPerSecond' ? 0 : m === 'selectedEpoch' ? 1 : 4;
-      row[m] = formatMeanStd(done.map((r) => r[m]).filter((v): v is number => v !== undefined), { digits });
+      const col = tableColumn(m);
+      row[col.name] = formatMeanStd(done.map((r) => r[m]).filter((v): v is number => v !== undefined).map(col.value), { digits });
     }
     return row;
   });

@@ -6,7 +6,7 @@ import { UserError } from '../../util/errors';
 import { expandGrids, type Grid, type RunConfig } from './grid';
 import { canonicalJson, runId } from './run-id';
 import { selectShard, type Shard } from './shard';
-import { readLock, tryAcquireLock, type LockOptions } from './lock';
+import { readLock, tryAcquireLock, type LockOptions } from '../../util/lock';
 import { defaultTrainCommand, failureCause, spawnTrainer } from './trainer-process';
 import { RUN_FILES, readResult, readState, runDir } from './run-files';
 

@@ -6,7 +6,7 @@ import { readCheckpoint, type CheckpointMeta } from '../checkpoint';
 import { configDiff, type TrainConfig } from '../config';
 import type { EngineState } from '../../engines/types';
 import type { EpochRecord, TrainResult } from '../result';
-import { checkNoOldCheckpoint, runFiles, RUN_FILE_NAMES, type RunFiles } from '../run-folder';
+import { checkNoOldCheckpoint, checkSelectedWeights, runFiles, RUN_FILE_NAMES, type RunFiles } from '../run-folder';
 
 /** A run's last checkpoint, to resume from. */
 export interface ResumePoint {
@@ -20,7 +20,7 @@ export type RunStart = { finished: TrainResult } | { finished?: undefined; files
 /**
  * Stage 1, resume or start: reads the run folder (when there is one) and decides. A folder with another config is
  * refused once it holds a checkpoint or a result; a finished run with the same config returns its result (its
- * checkpoint is not needed, nor read); a checkpoint with the same config is resumed from. Writes nothing: nothing is
+ * last checkpoint is not needed, nor read; its selected weights must be intact); a checkpoint with the same config is resumed from. Writes nothing: nothing is
  * written before the data and maps are known to be good.
  */
 export function openRun(config: TrainConfig, outDir: string | undefined, dataset: ShortcutDataset | undefined, log: (msg: string) => void): RunStart {
@@ -48,6 +48,8 @@ export function openRun(config: TrainConfig, outDir: string | undefined, dataset
       if (dataset && done.inputs?.datasetChecksum !== dataset.checksum) {
         throw new UserError(`--out ${outDir} holds a finished run on other data (dataset checksum ${String(done.inputs?.datasetChecksum).slice(0, 12)}... there, ${dataset.checksum.slice(0, 12)}... now); use another --out folder or delete this one`);
       }
+      // Complete only with the selected epoch's weights intact: the result reports that model.
+      checkSelectedWeights(outDir, done);
       log(`run in ${outDir} is already complete (${config.epochs} epochs); returning its result`);
       return { finished: done };
     }

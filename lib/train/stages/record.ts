@@ -54,11 +54,12 @@ export class RunRecorder {
     const f = this.files;
     if (!f) return;
     const meta = { epoch: e, rng: { seed: this.config.seed, nextEpoch: e + 1 }, history: progress.history, trainSeconds: progress.trainSeconds, imagesTrained: progress.imagesTrained, inputs: this.inputs };
+    // The epoch validation selects is the best of a growing prefix, so the final pick was the pick when it was
+    // trained: keeping its weights now is all figures of the selected model need (selected.safetensors). Written
+    // before the checkpoint: a run killed between the two retrains this epoch on resume and writes both again.
+    if (selectEpoch(progress.history, this.config.select) === e) writeCheckpoint(f.selected, meta, state);
     writeCheckpoint(f.checkpoint, meta, state);
     this.checkpointWritten = true;
-    // The epoch validation selects is the best of a growing prefix, so the final pick was the pick when it was
-    // trained: keeping its weights now is all figures of the selected model need (selected.safetensors).
-    if (selectEpoch(progress.history, this.config.select) === e) writeCheckpoint(f.selected, meta, state);
     fs.appendFileSync(f.epochs, JSON.stringify(rec) + '\n');
   }
 
@@ -81,11 +82,12 @@ export class RunRecorder {
     return new TrainingDiverged(message);
   }
 
-  /** A run that failed (not halted) before its first checkpoint: its config, log and prompt record go. */
+  /** A run that failed (not halted) before its first checkpoint: its config, log, prompt record and any selected
+   * weights written just before that checkpoint go. */
   failed(err: unknown): void {
     const f = this.files;
     if (f && !this.checkpointWritten && !(err instanceof TrainingHalted)) {
-      for (const file of [f.config, f.epochs, f.prompts]) fs.rmSync(file, { force: true });
+      for (const file of [f.config, f.epochs, f.prompts, f.selected]) fs.rmSync(file, { force: true });
     }
   }
 

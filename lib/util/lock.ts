@@ -2,12 +2,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { writeJsonAtomic } from '../../util/atomic';
+import { writeJsonAtomic } from './atomic';
+
+/**
+ * Exclusive locks on run folders, with stale-lock takeover: a sweep's worker holds sweep.lock of the run it runs
+ * (lib/experiments/sweep/runner), and the trainer holds its run folder's train.lock while it trains (lib/train/run-folder).
+ */
 
 /** What a run's lock file holds: who runs it, and when that worker last proved it is alive. */
 export interface LockInfo {
   pid: number;
-  /** The trainer child's pid: a child orphaned by a killed worker still counts as running. */
+  /** The trainer's pid (a sweep worker's child; the trainer itself for its own lock): while it lives, the lock is held. */
   childPid?: number;
   hostname: string;
   startedAt: string;
