@@ -332,3 +332,13 @@ test('the verdict says when the input gradients do not show what the net relies 
     assert.doesNotMatch(shown.verdict, /do not show it/);
   }
 });
+
+test('ltl diagnose: --figure must name a .png; --model with a tensor file of another kind says so, with no advice to delete it', () => {
+  const dir = tmp();
+  assert.match(oneLineError(ltl(['diagnose', '--model', path.join(dir, 'x.safetensors'), '--dataset', 'decoymnist', '--prompts', 'a digit', '--figure', path.join(dir, 'fig.jpg')]), assert),
+    /--figure writes a PNG image: name it \*\.png, not 'fig\.jpg'/);
+  const vlmWeights = path.join(__dirname, '..', 'data', 'vlm', 'weights.safetensors');
+  const line = oneLineError(ltl(['diagnose', '--model', vlmWeights, '--dataset', 'decoymnist', '--prompts', 'a digit']), assert);
+  assert.match(line, /--model .*weights\.safetensors is a tensor file of another kind \(format "ltl-embedded-vlm"\), not a CNN checkpoint/);
+  assert.doesNotMatch(line, /delete it|corrupt/);
+});

@@ -165,4 +165,8 @@ test('bad options are one-line user errors', async () => {
   const r3 = await ltl(['sweep-report', path.join(dir, 'nothing')]);
   assert.equal(r3.code, 1);
   assert.match(r3.stderr, /is not a sweep folder/);
+  // a dataset the registry does not know fails the grid, so --dry-run finds it before any run does
+  const r4 = await ltl(['sweep', '--grid', writeGrid(dir, { dataset: ['decoymnist', 'nosuch'], method: ['vanilla'] }), '--out', path.join(dir, 'o'), '--dry-run']);
+  assert.equal(r4.code, 1);
+  assert.match(r4.stderr, /^ltl: error: grid .*: option 'dataset': unknown dataset 'nosuch'/);
 });

@@ -65,14 +65,16 @@ test('grid files: bad input is a UserError naming the file and the option', () =
   };
   expectError('{"dataset": ["decoymnist"], "lamda": [1]}', /unknown train option 'lamda'/);
   expectError('{"dataset": []}', /'dataset' has an empty list/);
-  expectError('{"dataset": "x", "out": "y"}', /'out' is set by the sweep/);
+  expectError('{"dataset": "decoymnist", "out": "y"}', /'out' is set by the sweep/);
   expectError('{"dataset": [{"a": 1}]}', /'dataset' has value/);
   expectError('{"seed": [1, 1]}', /lists a value twice/);
   expectError('{"dataset": ', /not valid JSON/);
   expectError('[1]', /must be a JSON object/);
   // Values are checked as `ltl train` reads them (the declared options' types, choices and ranges).
-  expectError('{"dataset": "x", "method": ["align", "alignn"]}', /option 'method': --method must be one of .*not 'alignn'/);
-  expectError('{"dataset": "x", "epochs": [3, 0]}', /option 'epochs': --epochs must be an integer >= 1, not '0'/);
+  expectError('{"dataset": "decoymnist", "method": ["align", "alignn"]}', /option 'method': --method must be one of .*not 'alignn'/);
+  expectError('{"dataset": "decoymnist", "epochs": [3, 0]}', /option 'epochs': --epochs must be an integer >= 1, not '0'/);
+  // dataset names are looked up in the registry, so a misspelt one fails the grid, not its runs
+  expectError('{"dataset": ["decoymnist", "decoymnsit"]}', /option 'dataset': unknown dataset 'decoymnsit'/);
   assert.throws(() => loadGridFile(path.join(dir, 'missing.json')), /cannot read grid file/);
   fs.writeFileSync(file, '{"dataset": "decoymnist", "method": ["vanilla", "align"], "seed": [1, 2, 3]}');
   assert.equal(planRuns(loadGridFile(file)).length, 6);

@@ -24,7 +24,7 @@ function validValue(o: TrainOption): string | number {
     case 'choice': return o.choices![o.choices!.length - 1];
     case 'int': return o.min! + 1;
     case 'number': return o.min! + 0.5;
-    default: return 'x';
+    default: return o.name === 'dataset' ? 'decoymnist' : 'x'; // a grid's dataset must name a registered one
   }
 }
 

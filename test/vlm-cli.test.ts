@@ -75,3 +75,12 @@ test('ltl vlm eval names a missing checkpoint file clearly', () => {
   assert.equal(e.status, 1);
   assert.match(e.stderr, /ltl: error: VLM checkpoint .* is missing weights\.safetensors, vocab\.json, meta\.json/);
 });
+
+test('ltl vlm eval --checkpoint naming a file says it is a file, not a folder', () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ltl-vlm-cli-')), 'some-file.sh');
+  fs.writeFileSync(file, 'echo\n');
+  const e = ltl(['vlm', 'eval', '--checkpoint', file, '--limit', '5']);
+  assert.equal(e.status, 1);
+  assert.match(e.stderr, /^ltl: error: VLM checkpoint .*some-file\.sh is a file, not a folder/);
+  assert.doesNotMatch(e.stderr, /does not exist/);
+});

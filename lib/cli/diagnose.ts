@@ -7,7 +7,7 @@ import { UserError } from '../util/errors';
 import { PNG_FILE, prepareOutFile } from '../util/outputs';
 import { printJson } from './output';
 import { textTable } from '../report/table';
-import { intOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
+import { intOption, pngFileOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
 
 export function register(program: Command): void {
   program
@@ -38,6 +38,7 @@ export function register(program: Command): void {
       const seed = intOption(o.seed, '--seed')!;
       const examples = intOption(o.examples, '--examples', 1)!;
       const dataSeed = intOption(o.dataSeed, '--data-seed');
+      pngFileOption(o.figure, '--figure');
       if (o.figure !== undefined) prepareOutFile(o.figure, '--figure', PNG_FILE);
       const opts = {
         prompts: o.prompts ?? [], attributePrompts: o.attributePrompts ?? [], split: o.split as SplitName, limit, maps: o.maps,

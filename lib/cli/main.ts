@@ -12,7 +12,6 @@ import { register as registerDiagnose } from './diagnose';
 export function buildProgram(): Command {
   const program = new Command('ltl')
     .description('Learning to look: language-derived attention maps that teach CNNs to ignore shortcuts')
-    .showHelpAfterError()
     .exitOverride();
   registerData(program);
   registerTrain(program);
@@ -20,7 +19,19 @@ export function buildProgram(): Command {
   registerVlm(program);
   registerSweep(program);
   registerDiagnose(program);
+  addUsageHints(program);
   return program;
+}
+
+/**
+ * A usage error (an unknown or incomplete option) is the parser's one `error: ...` line and one hint naming the command
+ * whose help lists its options, not the whole help (150 lines that push the error off the screen). Set on every
+ * command after they are all registered, since the hint names each one (`ltl vlm eval --help`).
+ */
+function addUsageHints(cmd: Command, path: string[] = []): void {
+  const words = ['ltl', ...path];
+  cmd.showHelpAfterError(`(run "${[...words, '--help'].join(' ')}" for its ${cmd.commands.length ? 'commands' : 'options'})`);
+  for (const sub of cmd.commands) addUsageHints(sub, [...path, sub.name()]);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { RUN_OPTIONS, TRAIN_OPTIONS, describe, optionHelp } from '../train/options';
+import * as path from 'node:path';
 import { UserError } from '../util/errors';
 
 /** Help of the flags every dataset-reading command shares (as `ltl train` declares them). */
@@ -11,6 +12,15 @@ export function intOption(v: string | undefined, name: string, min = 0): number 
   const n = Number(v);
   if (!(v.trim() !== '' && Number.isInteger(n) && n >= min)) throw new UserError(`${name} must be an integer >= ${min}, not '${v}'`);
   return n;
+}
+
+/** Checks a flag naming a PNG file to write: its name must end in .png, since the bytes are PNG whatever the name
+ * says (fig.jpg would be a PNG that viewers keyed on the extension refuse). */
+export function pngFileOption(file: string | undefined, name: string): string | undefined {
+  if (file !== undefined && path.extname(file).toLowerCase() !== '.png') {
+    throw new UserError(`${name} writes a PNG image: name it *.png, not '${path.basename(file)}'`);
+  }
+  return file;
 }
 
 /** Parses an optional positive number flag. */

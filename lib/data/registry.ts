@@ -40,7 +40,9 @@ export function resolveDataset(name: string): { base: string; shortcut: string }
   if (d) return d;
   const m = /^([\w-]+)\+([\w-]+)$/.exec(name);
   if (m && baseSets.has(m[1]) && rules.has(m[2])) return { base: m[1], shortcut: m[2] };
-  throw new UserError(`unknown dataset '${name}' (known: ${datasetNames().join(', ')}, or BASE+RULE)`);
+  // name the base sets and rules too: 'mnist+bogus' is fixed by knowing which rules exist
+  const keys = (m: Map<string, unknown>) => [...m.keys()].join(', ');
+  throw new UserError(`unknown dataset '${name}' (known: ${datasetNames().join(', ')}, or BASE+RULE: BASE one of ${keys(baseSets)}; RULE one of ${keys(rules)})`);
 }
 export function datasetNames(): string[] {
   return [...datasets.keys()];

@@ -264,7 +264,7 @@ export async function diagnoseRun(dir: string, o: DiagnoseOptions & { dataset?: 
 /** Diagnoses a bare checkpoint file (selected.safetensors) on a dataset named or given; the model is read from its weights. */
 export async function diagnoseCheckpoint(file: string, o: DiagnoseOptions & { dataset: string | ShortcutDataset; dataSeed?: number; mnistDir?: string; model?: ModelName }): Promise<Diagnosis> {
   if (!activeBackend()) await initBackend();
-  const loaded = loadCheckpointNet(file, o.model);
+  const loaded = loadCheckpointNet(file, o.model, '--model');
   try {
     const ds = typeof o.dataset === 'string' ? loadDataset(o.dataset, { dir: o.mnistDir, seed: o.dataSeed ?? PAPER_DEFAULTS.dataSeed }) : o.dataset;
     const was = loaded.inputs?.datasetChecksum;

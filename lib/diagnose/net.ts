@@ -109,11 +109,12 @@ export interface LoadedNet {
   inputs?: RunInputs;
 }
 
-/** Loads a bare checkpoint file (a damaged or missing file is one UserError naming it). */
-export function loadCheckpointNet(file: string, model?: ModelName): LoadedNet {
+/** Loads a bare checkpoint file (a damaged or missing file is one UserError naming it; `given`: the option that named
+ * the file, when a user did). */
+export function loadCheckpointNet(file: string, model?: ModelName, given?: string): LoadedNet {
   if (!fs.existsSync(file)) throw new UserError(`--model ${file} does not exist`);
   if (fs.statSync(file).isDirectory()) throw new UserError(`--model ${file} is a folder, not a checkpoint file: give its selected.safetensors, or the folder with --run`);
-  const { meta, state } = readCheckpoint<unknown>(file);
+  const { meta, state } = readCheckpoint<unknown>(file, given !== undefined ? { given } : {});
   const name = model ?? modelOfWeights(state.weights, `checkpoint ${file}`);
   if (model && modelOfWeights(state.weights, `checkpoint ${file}`) !== model) throw new UserError(`checkpoint ${file} does not hold ${model} weights`);
   return { net: netFromWeights(name, state.weights), file, epoch: meta.epoch, inputs: meta.inputs as RunInputs | undefined };

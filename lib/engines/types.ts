@@ -164,5 +164,7 @@ export interface EngineRunConfig {
   seed: number;
   /** Method 'eg': reference images per training image. */
   egReferences: number;
+  /** Images per step (the trainer's: at most the training images); engines that keep a whole step in memory check it. */
+  batch?: number;
 }
 

@@ -47,13 +47,24 @@ function asTensor(v: NamedArray): Tensor {
   return { dtype: 'F32', shape: v.shape, data: v.data };
 }
 
-/** Reads a checkpoint; a missing or damaged one is a UserError naming it and ending with `hint` (what the user can do:
- * by default, what a damaged last checkpoint needs). */
-export function readCheckpoint<H>(file: string, hint = 'delete it to restart the run from its first epoch'): { meta: CheckpointMeta<H>; state: EngineState } {
+/**
+ * Reads and checks a checkpoint. By default it is a run's own last checkpoint (the one a resume reads), so a damaged one
+ * is advised away: deleting it restarts the run; `hint` replaces that advice (selected weights need other advice).
+ * `given` names the option a user passed the file with (e.g. '--model'): then the file is theirs, not the run's, and
+ * another kind of tensor file is said to be that, with no advice to delete it.
+ */
+export function readCheckpoint<H>(file: string, opts: { given?: string; hint?: string } = {}): { meta: CheckpointMeta<H>; state: EngineState } {
+  const hint = opts.hint ?? (opts.given === undefined ? 'delete it to restart the run from its first epoch' : undefined);
   if (!fs.existsSync(file)) throw new UserError(`checkpoint ${file} does not exist`);
-  const f = readTensorFile(file, { what: 'checkpoint', hint });
-  const bad = (what: string) => new UserError(`checkpoint ${file} is corrupt: ${what}; ${hint}`);
-  if (f.metadata.format !== CHECKPOINT_FORMAT) throw bad(`it is a tensor file but not a checkpoint (format ${JSON.stringify(f.metadata.format)}, expected ${JSON.stringify(CHECKPOINT_FORMAT)})`);
+  const f = readTensorFile(file, { what: 'checkpoint', ...(hint ? { hint } : {}) });
+  const bad = (what: string) => new UserError(`checkpoint ${file} is corrupt: ${what}${hint ? `; ${hint}` : ''}`);
+  if (f.metadata.format !== CHECKPOINT_FORMAT) {
+    const kind = typeof f.metadata.format === 'string' ? `format ${JSON.stringify(f.metadata.format)}` : 'no format in its metadata';
+    if (opts.given !== undefined) {
+      throw new UserError(`${opts.given} ${file} is a tensor file of another kind (${kind}), not a CNN checkpoint (format ${JSON.stringify(CHECKPOINT_FORMAT)}: a run's selected.safetensors or checkpoint.safetensors)`);
+    }
+    throw bad(`it is a tensor file but not a checkpoint (${kind}, expected ${JSON.stringify(CHECKPOINT_FORMAT)})`);
+  }
   if (f.metadata.version !== CHECKPOINT_VERSION) throw new UserError(`checkpoint ${file} has version ${f.metadata.version}; this ltl reads version ${CHECKPOINT_VERSION}`);
   const m = f.json<CheckpointMeta<H>>('checkpoint');
   if (!m || !Number.isInteger(m.epoch) || !Number.isInteger(m.step) || !Array.isArray(m.history)) throw bad('its metadata lacks the epoch, step or history');

@@ -176,7 +176,7 @@ const TRAIN_OPTION_SPECS = {
   lambda: num({ arg: 'l', default: 160, min: 0, help: 'lambda0: weight of the attention or RRR term' }),
   egReferences: int({
     arg: 'n', default: 1, min: 1,
-    help: 'eg: reference images drawn per image and step (1, as Erion et al. train: the expectation is taken over steps; the fused engine runs up to 1023, --engine auto uses tfjs above)',
+    help: 'eg: reference images drawn per image and step (1, as Erion et al. train: the expectation is taken over steps; the fused engine runs up to 1023, --engine auto uses tfjs above, whose memory bounds batch x references: about 1000 on the wasm backend)',
   }),
   attentionEpoch: int({ arg: 'a', default: 11, min: 0, help: 'A: epoch the combined loss starts' }),
   phase1: choice(['ce', 'attention'] as const, { arg: 'p', default: 'ce', help: 'the loss before epoch A' }),
@@ -184,11 +184,12 @@ const TRAIN_OPTION_SPECS = {
   seed: int({ arg: 'n', default: 37, min: 0, help: 'training seed' }),
   optimizer: choice(['sgd', 'adam'] as const, { arg: 'o', default: 'sgd', help: 'optimizer (as torch.optim)' }),
   lr: num({ arg: 'x', default: 1e-3, min: 0, aboveMin: true, defaultText: '1e-3', help: 'learning rate' }),
-  momentum: num({ arg: 'x', default: 0.98, min: 0, help: 'SGD momentum' }),
+  // momentum 1 or more never forgets a gradient: the step grows without bound and training diverges
+  momentum: num({ arg: 'x', default: 0.98, min: 0, below: 1, help: 'SGD momentum' }),
   weightDecay: num({ arg: 'x', default: 1e-4, min: 0, defaultText: '1e-4', help: 'L2 weight decay' }),
   lrStep: int({ arg: 'n', default: 7, min: 1, help: 'StepLR step in epochs' }),
   lrGamma: num({ arg: 'x', default: 0.1, min: 0, aboveMin: true, help: 'StepLR gamma' }),
-  batch: int({ arg: 'n', default: 32, min: 1, help: 'batch size' }),
+  batch: int({ arg: 'n', default: 32, min: 1, help: 'batch size (more than the training images: one batch of them all)' }),
   limit: int({ arg: 'n', default: null, min: 1, defaultText: 'all', help: 'train on the first N training images' }),
   evalLimit: int({ arg: 'n', default: null, min: 1, defaultText: 'all', help: 'evaluate on the first N validation and test images each epoch' }),
   select: choice(['val-acc', 'val-score', 'val-rr', 'val-cf'] as const, {

@@ -110,7 +110,7 @@ export function checkSelectedWeights(dir: string, recorded: SelectionRecord | un
     checkNoOldCheckpoint(dir, 'selected');
     throw new UserError(`${f.selected} is missing: ${sel === null ? 'the run\'s validation-selected weights are gone' : `the weights of epoch ${sel + 1}, which validation selected, are gone`}; ${advice}`);
   }
-  const { meta } = readCheckpoint<EpochRecord>(f.selected, advice);
+  const { meta } = readCheckpoint<EpochRecord>(f.selected, { hint: advice });
   if (sel === null) return;
   if (meta.epoch !== sel) {
     throw new UserError(`${f.selected} holds the weights of epoch ${meta.epoch + 1}, not of epoch ${sel + 1} that validation selected (${recordName(dir)}); ${advice}`);

@@ -82,10 +82,17 @@ export interface SplitMapsRequest {
   generator?: MapGenerator;
 }
 
-/** Creates the generator of a map source name for prompts of a role (undefined for a file). */
-export async function mapSourceGenerator(maps: string, role: 'positive' | 'negative', seed: number, warn?: (msg: string) => void): Promise<MapGenerator | undefined> {
+/** Creates the generator of a map source name for prompts of a role (undefined for a file). Its warnings (how the VLM
+ * read a prompt's words) go to `log` as 'warning: ...' lines; without a log, to Node's warning channel. */
+export async function mapSourceGenerator(maps: string, role: 'positive' | 'negative', seed: number, log?: (msg: string) => void): Promise<MapGenerator | undefined> {
   if (!isMapSource(maps)) return undefined;
+  const warn = asWarning(log);
   return createGenerator(maps, { seed, role, ...(warn ? { warn } : {}) });
+}
+
+/** A generator's warn callback over a log: its messages as 'warning: ...' lines (undefined without a log). */
+function asWarning(log: ((msg: string) => void) | undefined): ((msg: string) => void) | undefined {
+  return log && ((m) => log(`warning: ${m}`));
 }
 
 /** The cache key of one prompt's maps of one split (hex SHA-256 of its canonical spec). */
@@ -159,7 +166,7 @@ export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, spli
       source = open();
     }
     // A generator checks the prompt's words when it makes maps; maps all read from the cache are checked here.
-    if (indices.every((i) => source.has(i))) gen.checkPrompt?.(req.prompt, background, req.log);
+    if (indices.every((i) => source.has(i))) gen.checkPrompt?.(req.prompt, background, asWarning(req.log));
     const maps = await source.get(indices);
     source.flush();
     return { maps, provenance: { ...base, generator: gen.name, background, generatorId: id, cacheKey, file, mapsSha256: digest(maps) } };

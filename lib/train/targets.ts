@@ -32,6 +32,8 @@ export interface TargetSpec {
   prompt?: string | null;
   /** Cache root of generated maps (lib/train/split-maps.ts; default data/cache). */
   cacheDir?: string;
+  /** Human messages: warnings of the map source (how the VLM read the prompt), a cache file being remade. */
+  log?: (msg: string) => void;
 }
 
 /** Raw maps (values in [0, 1], image-sized) of the first `count` images of a split. */
@@ -40,7 +42,7 @@ async function rawMaps(spec: TargetSpec, ds: ShortcutDataset, split: ImageSplit,
   if (sourceUsesPrompt(spec.maps)) {
     // a prompt generator (a VLM): maps made on the fly, cached on disk, for every split
     if (!spec.prompt) throw new UserError(`--maps ${spec.maps} needs --prompt`);
-    return (await splitMaps({ maps: spec.maps, prompt: spec.prompt, role: 'positive', seed: spec.seed, cacheDir: spec.cacheDir }, ds, split, count))!.maps;
+    return (await splitMaps({ maps: spec.maps, prompt: spec.prompt, role: 'positive', seed: spec.seed, cacheDir: spec.cacheDir, log: spec.log }, ds, split, count))!.maps;
   }
   // annotation masks and controls: cheap, made each time
   const gen = await createGenerator(spec.maps, { seed: spec.seed, role: 'positive' });

@@ -22,6 +22,19 @@ export type { RunOptions } from './run-options';
 export { selectEpoch, rightReasonsScore, selectionSummary } from './selection';
 export { MAX_ABS_WEIGHT, TrainingDiverged, TrainingHalted } from './stops';
 
+/** A log that passes each distinct warning once: the maps of a prompt come from several generators (align's targets of
+ * each split, the prompt constraint), each of which warns about how it read the prompt. */
+function warningsOnce(log: (msg: string) => void): (msg: string) => void {
+  const seen = new Set<string>();
+  return (msg) => {
+    if (msg.startsWith('warning: ')) {
+      if (seen.has(msg)) return;
+      seen.add(msg);
+    }
+    log(msg);
+  };
+}
+
 /**
  * Trains one model with the alignment recipe (or a baseline) and returns the result; with an
  * outDir the run survives interruption: rerunning the same config resumes from the last epoch's
@@ -31,7 +44,7 @@ export { MAX_ABS_WEIGHT, TrainingDiverged, TrainingHalted } from './stops';
  */
 export async function runTraining(partial: Partial<TrainConfig>, opts: RunOptions = {}): Promise<TrainResult> {
   const config = resolveConfig(partial);
-  const log = opts.log ?? (() => {});
+  const log = warningsOnce(opts.log ?? (() => {}));
   if (config.method !== 'vanilla' && config.attentionEpoch >= config.epochs) {
     log(`warning: --attention-epoch ${config.attentionEpoch} >= --epochs ${config.epochs}: the ${config.method} loss never applies, this run is vanilla training`);
   }
@@ -54,13 +67,19 @@ async function trainLocked(config: TrainConfig, opts: RunOptions, log: (msg: str
   const data = prepareData(config, opts.dataset, opts.mnistDir);
   const maps = await prepareMaps(config, data, opts.promptCacheDir, log);
   const penalty = choosePenalty(config, data, maps.prompts);
+  // A batch larger than the training set is one batch of all its images (as --limit above the set's size is all of
+  // it): the step's buffers are sized to the images there are, not to --batch (1e9 would not fit in memory). The config
+  // keeps the value given, so a rerun still resumes and its numbers are the same.
+  const stepBatch = Math.min(config.batch, data.nTrain);
+  if (stepBatch < config.batch) log(`--batch ${config.batch} is more than the ${data.nTrain} training images: each step takes all ${data.nTrain}`);
+  const stepConfig = stepBatch < config.batch ? { ...config, batch: stepBatch } : config;
   // counterfactual augmentation and validation: training and validation images only
   const cf = buildCounterfactuals(config, { name: data.ds.name, train: data.ds.train }, maps.prompts,
-    { nTrain: data.nTrain, nVal: data.nVal, size: data.size, valX: data.valX, trainX: data.trainX, batch: config.batch });
+    { nTrain: data.nTrain, nVal: data.nVal, size: data.size, valX: data.valX, trainX: data.trainX, batch: stepBatch });
   const inputs = runInputs(config, data, maps);
   if (start.resume) checkInputs(start.resume.meta.inputs as TrainResult['inputs'] | undefined, inputs, opts.outDir!);
 
-  const step = buildStep(config, data, maps, penalty, cf);
+  const step = buildStep(stepConfig, data, maps, penalty, cf);
   const progress = startProgress(config, step.engine, start.resume, opts.outDir, log);
   const recorder = new RunRecorder(config, start.files, opts.outDir, inputs, !!start.resume);
   recorder.begin(progress);

@@ -8,6 +8,7 @@ import { oneHotLabels } from '../../attention/base';
 import { cdepPenalty, type CdepRegion } from '../../losses/cdep';
 import { drawReferences, egPenalty } from '../../losses/expected-gradients';
 import { createRng } from '../../util/rng';
+import { UserError } from '../../util/errors';
 
 export interface TfjsEngineOptions {
   model: Model;
@@ -31,6 +32,21 @@ export interface TfjsEngineOptions {
 function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
   const oh = oneHotLabels(labels, logits.shape[1]);
   return tf.neg(tf.div(tf.sum(tf.mul(oh, tf.logSoftmax(logits, 1))), logits.shape[0])) as tf.Scalar;
+}
+
+/**
+ * A step too large for memory as the user's error, or undefined for any other error. The wasm backend's memory stops
+ * at 4 GiB and a failed allocation there surfaces as a RuntimeError 'memory access out of bounds'; a typed array
+ * beyond what JavaScript can allocate is a RangeError. Both scale with what the user chose: the batch and, for EG,
+ * its references (each image's k interpolated copies go through the double backprop together).
+ */
+function outOfMemoryError(e: unknown, batchSize: number, egReferences: number | undefined): UserError | undefined {
+  const wasmOom = e instanceof WebAssembly.RuntimeError && /memory access out of bounds/.test(e.message);
+  const allocation = e instanceof RangeError && /typed array length|allocation failed/i.test(e.message);
+  if (!wasmOom && !allocation) return undefined;
+  const size = egReferences === undefined ? `a batch of ${batchSize} images` : `a batch of ${batchSize} images x ${egReferences} EG references (${batchSize * egReferences} interpolated images)`;
+  const fewer = egReferences === undefined ? 'a smaller --batch' : 'fewer --eg-references or a smaller --batch';
+  return new UserError(`the tfjs engine ran out of memory${wasmOom ? ' (the wasm backend holds at most 4 GiB)' : ''} on ${size}: use ${fewer}`);
 }
 
 /**
@@ -100,6 +116,14 @@ export class TfjsEngine implements TrainEngine {
   }
 
   trainStep(batch: TrainBatch, opts: StepOptions): StepLosses {
+    try {
+      return this.unguardedTrainStep(batch, opts);
+    } catch (e) {
+      throw outOfMemoryError(e, batch.size, this.o.method === 'eg' ? this.o.egReferences ?? 1 : undefined) ?? e;
+    }
+  }
+
+  private unguardedTrainStep(batch: TrainBatch, opts: StepOptions): StepLosses {
     const { model } = this.o;
     const vars = model.params.map((p) => p.variable);
     const s = this.inputSize;

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { UserError } from '../../util/errors';
 import { SWEEP_OPTIONS, argProblem, kebabCase, valueText } from '../../train/options';
+import { resolveDataset } from '../../data/registry';
 
 /** One value of one `ltl train` option in a run's config. */
 export type ConfigValue = string | number | boolean;
@@ -67,7 +68,7 @@ function parseGrid(value: unknown, where: string): Grid {
         throw new UserError(`grid ${where}: option '${key}' has value ${JSON.stringify(x)}; use strings, finite numbers or booleans`);
       }
       // Each value as `ltl train` will read it (`--flag String(x)`), so a bad one fails before any run starts.
-      const problem = typeof x === 'boolean' ? `--${option.flag} takes a value (${valueText(option)}), not ${x}` : argProblem(option, String(x));
+      const problem = typeof x === 'boolean' ? `--${option.flag} takes a value (${valueText(option)}), not ${x}` : argProblem(option, String(x)) ?? registeredProblem(key, String(x));
       if (problem) throw new UserError(`grid ${where}: option '${key}': ${problem}`);
     }
     if (new Set(values.map((x) => JSON.stringify(x))).size !== values.length) {
@@ -76,6 +77,19 @@ function parseGrid(value: unknown, where: string): Grid {
     grid[key] = values as ConfigValue[];
   }
   return grid;
+}
+
+/** Why a value of an option whose values are registered names (a dataset) names none, or undefined: a name is looked up
+ * without loading anything, so a misspelt one fails the grid (and --dry-run) instead of its runs. */
+function registeredProblem(key: string, value: string): string | undefined {
+  if (key !== 'dataset') return undefined;
+  try {
+    resolveDataset(value);
+    return undefined;
+  } catch (e) {
+    if (e instanceof UserError) return e.message;
+    throw e;
+  }
 }
 
 function isConfigValue(x: unknown): x is ConfigValue {

@@ -21,7 +21,7 @@ export interface RunMaps {
 export async function prepareMaps(config: TrainConfig, d: RunData, cacheDir: string | undefined, log: (msg: string) => void): Promise<RunMaps> {
   const out: RunMaps = {};
   if (config.method === 'align') {
-    const spec = { maps: config.maps, postprocess: config.postprocess, threshold: config.mapThreshold, seed: config.seed, grid: d.grid, prompt: config.prompt, cacheDir };
+    const spec = { maps: config.maps, postprocess: config.postprocess, threshold: config.mapThreshold, seed: config.seed, grid: d.grid, prompt: config.prompt, cacheDir, log };
     out.targets = await buildTargets(spec, d.ds, d.ds.train, d.nTrain);
     out.valTargets = await buildTargets(spec, d.ds, d.ds.val, d.nVal);
     if (out.targets!.empty) log(`warning: ${out.targets!.empty} of ${d.nTrain} target maps are empty (their attention term is 0)`);

@@ -119,7 +119,10 @@ function readJson<T>(file: string): T {
 
 /** Reads and checks a checkpoint folder; throws UserError naming what is missing or corrupt. */
 export function loadCheckpoint(dir: string = defaultCheckpointDir()): LoadedVlm {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+    throw new UserError(`VLM checkpoint ${dir} is a file, not a folder (a checkpoint is the folder 'ltl vlm train --out' writes)`);
+  }
+  if (!fs.existsSync(dir)) {
     throw new UserError(`VLM checkpoint folder ${dir} does not exist (train one with 'ltl vlm train --out ${dir}')`);
   }
   const missing = CHECKPOINT_FILES.filter((f) => !fs.existsSync(path.join(dir, f)));
