@@ -140,11 +140,12 @@ test('sweep state: flips in sweep.json, sweep-run.json, sweep-state.json and a s
 test('9: ltl sweep prints why a run failed, not only its exit code', () => {
   const dir = tmp();
   const grid = path.join(dir, 'grid.json');
-  fs.writeFileSync(grid, JSON.stringify({ dataset: 'nosuchset', epochs: 1, limit: 100 }));
+  // a map source the grid cannot check (it checks dataset names) but the run refuses
+  fs.writeFileSync(grid, JSON.stringify({ dataset: 'decoymnist', method: 'align', maps: 'nosuchmaps', epochs: 1, limit: 100 }));
   const r = ltl(['sweep', '--grid', grid, '--out', path.join(dir, 'sw')]);
   assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stdout, /^failed nosuchset\S*: exit code 1: error: unknown dataset 'nosuchset'/m);
-  assert.match(r.stderr, /failed nosuchset\S* [\d.]+ s: exit code 1: error: unknown dataset 'nosuchset'/);
+  assert.match(r.stdout, /^failed decoymnist_align_nosuchmaps\S*: exit code 1: error: --maps: 'nosuchmaps' is neither one of /m);
+  assert.match(r.stderr, /failed decoymnist_align_nosuchmaps\S* [\d.]+ s: exit code 1: error: --maps: 'nosuchmaps' is neither/);
 });
 
 test('9: a run finished by an orphaned trainer is settled by the next sweep: state done, lock removed', async () => {
