@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { UserError, formatCliError, systemErrorToUserError } from '../lib/util/errors';
+import { UserError, formatCliError, namingFile, systemErrorToUserError } from '../lib/util/errors';
 import { writeFileAtomic } from '../lib/util/atomic';
 import { CSV_FILE, PNG_FILE, prepareOutDir, prepareOutFile, type OutputFileKind } from '../lib/util/outputs';
 import { tensor, writeTensorFile } from '../lib/util/tensor-file';
@@ -224,4 +224,32 @@ test('4: a full disk (ENOSPC) mid-run is one line and leaves nothing half-writte
   } finally {
     spawnSync('umount', [mnt]);
   }
+});
+
+test('4: a full disk names the file whatever write hits it (appending to epochs.jsonl, writeFileSync on a name)', { skip: !canMountTmpfs() && 'needs root and a mountable tmpfs' }, () => {
+  const mnt = tmp();
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]).status, 0);
+  try {
+    // With no filler both weight files of epoch 1 fit and the epoch's line in epochs.jsonl does not: Node's
+    // appendFileSync fails in write(2) with no path, which gave "cannot write: no space left on the device".
+    const R = path.join(mnt, 'R');
+    const r = ltl(['train', '--dataset', 'decoymnist', '--method', 'vanilla', '--limit', '200', '--epochs', '1', '--eval-limit', '100', '--no-progress', '--out', R]);
+    assert.match(oneLineError(r, assert), new RegExp(`^ltl: error: cannot write ${R}/[\\w.]+: no space left on the device \\(ENOSPC\\)$`));
+    assert.deepEqual(leftovers(mnt), []);
+    // The helper itself, on a disk now full: the error of a write on a descriptor gets the name it was given.
+    try { fs.writeFileSync(path.join(mnt, 'filler'), Buffer.alloc(64 * 1024)); } catch { /* full */ }
+    const log = path.join(mnt, 'log.jsonl');
+    assert.throws(() => namingFile(log, () => fs.appendFileSync(log, 'x'.repeat(8192))),
+      (e: unknown) => systemErrorToUserError(e)?.message === `cannot write ${log}: no space left on the device (ENOSPC)`);
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
+});
+
+test('4: namingFile leaves an error that has a path, and anything not a system error, as it is', () => {
+  const withPath = errno('ENOSPC', 'open', 'a/tmp-name');
+  assert.throws(() => namingFile('a/b', () => { throw withPath; }), (e: unknown) => e === withPath && withPath.path === 'a/tmp-name');
+  const bug = new TypeError('bug');
+  assert.throws(() => namingFile('a/b', () => { throw bug; }), (e: unknown) => e === bug && !('path' in bug));
+  assert.equal(namingFile('a/b', () => 7), 7);
 });

@@ -55,6 +55,21 @@ export function systemErrorToUserError(e: unknown, context?: string): UserError 
   return new UserError(`${context ? `${context}: ` : ''}${what}: ${SYSTEM_ERRORS[err.code]} (${err.code})`);
 }
 
+/**
+ * Runs `write`, which writes `file`, so that a system error it throws names `file`. Node's writeFileSync and
+ * appendFileSync on a name open it and then fail in write(2) on the descriptor (a full disk: ENOSPC), and that error
+ * carries no path: the message would be "cannot write: no space left on the device" without saying which file.
+ */
+export function namingFile<T>(file: string, write: () => T): T {
+  try {
+    return write();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err && typeof err === 'object' && typeof err.code === 'string' && err.path === undefined) err.path = file;
+    throw e;
+  }
+}
+
 /** "permission denied (EACCES)" for a system error with a known code, else undefined. */
 export function systemErrorReason(e: unknown): string | undefined {
   const code = (e as NodeJS.ErrnoException)?.code;

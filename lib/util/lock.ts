@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeJsonAtomic } from './atomic';
+import { namingFile } from './errors';
 
 /**
  * Exclusive locks on run folders, with stale-lock takeover: a sweep's worker holds sweep.lock of the run it runs
@@ -206,8 +207,9 @@ function createExclusive(file: string): LockInfo | null {
   };
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${info.token}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(info, null, 2) + '\n');
   try {
+    // Inside the try: a full disk fails this write, and the finally removes the temporary file it began.
+    namingFile(file, () => fs.writeFileSync(tmp, JSON.stringify(info, null, 2) + '\n'));
     fs.linkSync(tmp, file);
     return info;
   } catch (e) {

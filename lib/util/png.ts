@@ -1,6 +1,7 @@
 import { Jimp } from 'jimp';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { namingFile } from './errors';
 
 /**
  * Encodes a uint8 image (HWC, 1 or 3 channels) as PNG. Grey images are written as grey PNGs so
@@ -25,7 +26,7 @@ export async function writePng(file: string, pixels: Uint8Array, width: number, 
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const png = await encodePng(pixels, width, height, channels);
   try {
-    fs.writeFileSync(file, png);
+    namingFile(file, () => fs.writeFileSync(file, png));
   } catch (e) {
     try { fs.rmSync(file, { force: true }); } catch { /* e.g. a folder of that name: nothing of ours to remove */ } // no torn PNG left
     throw e;

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type { EngineState } from '../../engines/types';
 import { writeFileAtomic } from '../../util/atomic';
+import { namingFile } from '../../util/errors';
 import { writeSealedJson } from '../../util/sealed';
 import { writeCheckpoint } from '../checkpoint';
 import type { TrainConfig } from '../config';
@@ -60,7 +61,7 @@ export class RunRecorder {
     if (selectEpoch(progress.history, this.config.select) === e) writeCheckpoint(f.selected, meta, state);
     writeCheckpoint(f.checkpoint, meta, state);
     this.checkpointWritten = true;
-    fs.appendFileSync(f.epochs, JSON.stringify(rec) + '\n');
+    namingFile(f.epochs, () => fs.appendFileSync(f.epochs, JSON.stringify(rec) + '\n'));
   }
 
   /** The error for a run that diverged in epoch e (`what` happened; the advice and the kept checkpoint are added); the
