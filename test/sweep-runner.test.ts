@@ -7,6 +7,8 @@ import { loadSweep, meanStd, sweepCsv } from '../lib/experiments/sweep/report';
 import { meanStd as sampleMeanStd } from '../lib/util/stats';
 import type { Grid } from '../lib/experiments/sweep/grid';
 import { tmpDirs } from './tmp-helpers';
+import { writeSealedJson } from '../lib/util/sealed';
+import { writeCheckpoint } from '../lib/train/checkpoint';
 
 const FAKE = [process.execPath, path.join(__dirname, 'fixtures', 'fake-train.js')];
 
@@ -51,6 +53,30 @@ test('a sweep runs every run once; a rerun skips finished runs without starting 
   assert.equal(third.counts.done, 2);
   assert.equal(third.counts['skipped-done'], 4);
   assert.equal(loadSweep(out).runs.length, 6);
+});
+
+test('a run whose result ltl train wrote counts as done only with its selected weights intact, as for ltl train', async () => {
+  const out = tmp();
+  const grid: Grid = { dataset: 'decoymnist', method: 'vanilla', seed: 1, epochs: 1 };
+  assert.equal((await sweep(out, grid)).counts.done, 1);
+  const dir = runDir(out, planRuns([grid])[0].id);
+  // Make the run folder one ltl train (its --out is the run folder) finished: a sealed result with its epochs, and no
+  // selected.safetensors (lost). The fake trainer's unsealed result is judged by itself, as before (the test above).
+  const epochs = [{ epoch: 0, valAcc: 0.9 }];
+  writeSealedJson(path.join(dir, 'result.json'), { ...readResult(dir), epochs, selectedEpoch: 0 });
+  const rerun = await sweep(out, grid);
+  assert.equal(rerun.counts.failed, 1, 'failed, not done, and not started again (the trainer would refuse the folder)');
+  const selected = path.join(dir, 'selected.safetensors');
+  const want = new RegExp(`^${selected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is missing: the weights of epoch 1, which validation selected, are gone; `);
+  assert.match(rerun.outcomes[0].error ?? '', want);
+  assert.equal(readState(dir)!.attempts, 1);
+  const report = loadSweep(out).runs[0];
+  assert.equal(report.status, 'failed');
+  assert.match(report.error ?? '', want);
+  // The run's own selected weights put back: done again.
+  writeCheckpoint(selected, { epoch: 0, rng: { seed: 1, nextEpoch: 1 }, history: epochs, trainSeconds: 1, imagesTrained: 1 }, { weights: {}, slots: {}, step: 1 });
+  assert.equal((await sweep(out, grid)).counts['skipped-done'], 1);
+  assert.equal(loadSweep(out).runs[0].status, 'done');
 });
 
 test('a failing run is recorded with its stderr tail and does not stop the others; attempts count retries', async () => {

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readSealedJson, parseOptionallySealedJson } from '../../util/sealed';
-import { RUN_FILE_NAMES, SWEEP_FILE_NAMES } from '../../train/run-folder';
+import { UserError } from '../../util/errors';
+import { readSealedJson, parseOptionallySealedJson, SEAL_KEY } from '../../util/sealed';
+import { RUN_FILE_NAMES, SWEEP_FILE_NAMES, checkSelectedWeights, type SelectionRecord } from '../../train/run-folder';
 import type { RunState } from './runner';
 
 /** Where a sweep keeps its runs, and what it reads back from a run's folder: its result and its sweep state. */
@@ -17,8 +18,11 @@ export function runDir(outDir: string, id: string): string {
 /**
  * A run's result.json: `result` when it is a non-empty JSON object (one carrying a checksum, as
  * `ltl train` writes it, must match it); `error` says why a file that exists is not a result.
+ * A result `ltl train` wrote (sealed, with its epochs) counts only with the run's selected weights intact, as for
+ * `ltl train` itself (lib/train/stages/open.ts): else `error` is checkSelectedWeights' message and `incomplete` is
+ * set, since no rerun rebuilds those weights (the trainer refuses the folder), so the run is failed, not pending.
  */
-export function inspectResult(dir: string): { result?: Record<string, unknown>; error?: string } {
+export function inspectResult(dir: string): { result?: Record<string, unknown>; error?: string; incomplete?: true } {
   const file = path.join(dir, RUN_FILES.result);
   let text: string;
   try {
@@ -34,6 +38,15 @@ export function inspectResult(dir: string): { result?: Record<string, unknown>; 
     return { error: (e as Error).message };
   }
   if (Object.keys(v).length === 0) return { error: `result ${file} is not a non-empty JSON object` };
+  // The seal is gone from v: a sealed result is one whose text has it (parsed again; the file is small).
+  if (SEAL_KEY in JSON.parse(text) && Array.isArray(v.epochs)) {
+    try {
+      checkSelectedWeights(dir, v as unknown as SelectionRecord);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      return { error: e.message, incomplete: true };
+    }
+  }
   return { result: v };
 }
 

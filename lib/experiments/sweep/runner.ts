@@ -8,7 +8,7 @@ import { canonicalJson, runId } from './run-id';
 import { selectShard, type Shard } from './shard';
 import { readLock, tryAcquireLock, type LockOptions } from '../../util/lock';
 import { defaultTrainCommand, failureCause, spawnTrainer } from './trainer-process';
-import { RUN_FILES, readResult, readState, runDir } from './run-files';
+import { RUN_FILES, inspectResult, readResult, readState, runDir } from './run-files';
 
 // a run folder's files, as the runner always exported them
 export { RUNS_DIR, RUN_FILES, runDir, inspectResult, readResult, readState } from './run-files';
@@ -195,10 +195,13 @@ async function runOne(run: PlannedRun, outDir: string, cmd: string[], env: NodeJ
   const first = stateOrFailure(dir, run.id);
   if (first.failed) return first.failed;
   const before = first.state;
-  if (readResult(dir)) {
+  const found = inspectResult(dir);
+  if (found.result) {
     settleFinished(dir, before, opts);
     return { id: run.id, status: 'skipped-done', attempts: before?.attempts };
   }
+  // A finished run without its selected weights: the trainer would refuse the folder with this same message.
+  if (found.incomplete) return { id: run.id, status: 'failed', attempts: before?.attempts, error: found.error };
   if (opts.retryFailed === false && before?.status === 'failed') {
     return { id: run.id, status: 'skipped-failed', attempts: before.attempts, error: before.error };
   }
