@@ -126,41 +126,6 @@ class CountingGenerator {
 }
 registerGenerator('counting-test', () => new CountingGenerator(), { usesPrompt: true });
 
-// A prompt generator whose prompt "nothing" finds nothing (every map empty) and whose other prompts find nothing on
-// even-numbered images only.
-class EmptyingGenerator {
-  readonly name = 'emptying-test';
-  readonly usesPrompt = true;
-  async generate(req: MapRequest): Promise<MapBatch> {
-    const idx = Array.from(req.indices ?? []);
-    const hw = req.split.height * req.split.width;
-    const data = new Float32Array(idx.length * hw);
-    idx.forEach((i, k) => { if (req.prompt !== 'nothing' && i % 2 === 1) data.fill(0.5, k * hw, k * hw + hw / 2); });
-    return { count: idx.length, height: req.split.height, width: req.split.width, data };
-  }
-}
-registerGenerator('emptying-test', () => new EmptyingGenerator(), { usesPrompt: true });
-
-test('a prompt whose every training map is empty is refused, naming it (it would constrain nothing); some empty maps only warn', async () => {
-  const ds = smallDataset('decoymnist', { train: 40, val: 20, test: 20 });
-  const refused = (e: unknown) => e instanceof UserError
-    && /^prompt "nothing" gives an empty map \(--maps emptying-test\) for every one of the (30|40) training images: the run would constrain nothing; rephrase it/.test(e.message);
-  const base = resolveConfig({ dataset: 'decoymnist', method: 'rrr', maps: 'emptying-test', prompt: 'nothing', seed: 1 });
-  await assert.rejects(buildPromptConstraint(base, ds, 30, 20, 28, { cacheDir: tmp() }), refused);
-  const logs: string[] = [];
-  const some = await buildPromptConstraint({ ...base, prompt: 'a digit' }, ds, 30, 20, 28, { cacheDir: tmp(), log: (m) => logs.push(m) });
-  assert.equal(some.info.emptyPositive.train, 15);
-  assert.ok(logs.some((m) => m === 'warning: 15 of 30 positive maps of "a digit" are empty (no constraint on those images)'));
-  // align: its target maps are the prompt's, refused before any training and leaving no run folder behind.
-  const out = path.join(tmp(), 'run');
-  const align: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'align', maps: 'emptying-test', prompt: 'nothing', epochs: 1, seed: 1, batch: 40, engine: 'tfjs' };
-  await assert.rejects(runTraining(align, { dataset: ds, outDir: out, promptCacheDir: tmp() }), refused);
-  assert.ok(!fs.existsSync(path.join(out, 'config.json')), 'nothing recorded');
-  const warned: string[] = [];
-  await runTraining({ ...align, prompt: 'a digit' }, { dataset: ds, promptCacheDir: tmp(), log: (m: string) => warned.push(m) });
-  assert.ok(warned.some((m) => m === 'warning: 20 of 40 target maps are empty (their attention term is 0)'), warned.join('\n'));
-});
-
 test('map cache key: changes with prompt, dataset checksum, checkpoint and background; same inputs give the same key', async () => {
   const spec = { datasetChecksum: 'abc', split: 'train', generator: 'embedded', generatorId: { checkpoint: 'h1', temperature: 0.2 }, prompt: 'a digit', background: ['black'] };
   const k = mapCacheKey(spec);

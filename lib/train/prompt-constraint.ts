@@ -77,15 +77,6 @@ export function massRegion(share: number): (maps: MapBatch) => MapBatch {
   };
 }
 
-/**
- * The refusal of a run whose prompt gives an empty map for every training image (e.g. --prompt "the"): align's target
- * term and the positive mask are then 0 on every image, so the run constrains nothing while it reads as prompt-guided.
- * Some empty maps among others are only a warning (those images are left unconstrained).
- */
-export function everyMapEmptyError(prompt: string, count: number, maps: string): UserError {
-  return new UserError(`prompt ${JSON.stringify(prompt)} gives an empty map (--maps ${maps}) for every one of the ${count} training images: the run would constrain nothing; rephrase it (e.g. "a digit")`);
-}
-
 /** Per-pixel weights of a positive prompt: 1 - region, and 0 for an image whose region is empty. */
 export function positiveWeights(maps: MapBatch, m: MaskSettings, size: number): { weights: Float32Array; empty: number } {
   const r = promptRegions(maps, m, size);
@@ -218,7 +209,6 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
           ? positiveWeights(got.maps, { threshold: m.threshold, mass: m.mass, radius: m.positiveRadius }, size)
           : { weights: negativeWeights(got.maps, { threshold: m.threshold, mass: m.mass, radius: m.negativeRadius }, size), empty: 0 });
         const w = weights(s);
-        if (t.role === 'positive' && split === 'train' && n > 0 && w.empty === n) throw everyMapEmptyError(t.prompt, n, c.maps);
         parts[split].push(w.weights);
         if (t.role === 'positive') { if (split === 'train') empty.train = w.empty; else empty.val = w.empty; }
         // counterfactual validation redraws with one setting for every run too (CF_MEASURE_MASKS)

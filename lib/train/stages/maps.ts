@@ -1,6 +1,6 @@
 import type { TrainConfig } from '../config';
 import { buildTargets, type TargetMaps } from '../targets';
-import { buildPromptConstraint, everyMapEmptyError, usesPrompts, type PromptConstraint } from '../prompt-constraint';
+import { buildPromptConstraint, usesPrompts, type PromptConstraint } from '../prompt-constraint';
 import { UserError } from '../../util/errors';
 import type { RunData } from './data';
 
@@ -24,9 +24,7 @@ export async function prepareMaps(config: TrainConfig, d: RunData, cacheDir: str
     const spec = { maps: config.maps, postprocess: config.postprocess, threshold: config.mapThreshold, seed: config.seed, grid: d.grid, prompt: config.prompt, cacheDir, log };
     out.targets = await buildTargets(spec, d.ds, d.ds.train, d.nTrain);
     out.valTargets = await buildTargets(spec, d.ds, d.ds.val, d.nVal);
-    const empty = out.targets!.empty;
-    if (config.prompt !== null && d.nTrain > 0 && empty === d.nTrain) throw everyMapEmptyError(config.prompt, d.nTrain, config.maps);
-    if (empty) log(`warning: ${empty} of ${d.nTrain} target maps are empty (their attention term is 0)`);
+    if (out.targets!.empty) log(`warning: ${out.targets!.empty} of ${d.nTrain} target maps are empty (their attention term is 0)`);
   }
   if (usesPrompts(config)) {
     out.prompts = await buildPromptConstraint(config, d.ds, d.nTrain, d.nVal, d.size, { cacheDir, log, span: config.augment === 'prompt' || config.select === 'val-cf' });
