@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
-  attributeAttention, attributeCounterfactual, chanceOffsets, imageColour, regionCounterfactual, diagnose, diagnoseImages, diagnosisDraws, diagnosisJson, diagnosisRegions, gradientEnergy,
+  ATTRIBUTIONS, attributions, attributeAttention, attributeCounterfactual, chanceOffsets, imageColour, regionCounterfactual, diagnose, diagnoseImages, diagnosisDraws, diagnosisJson, diagnosisRegions, gradientEnergy,
   modelOfWeights, netFromModel, netFromWeights, regionAttention, translateRegion, MAX_AREA_SHARE,
   type Candidate, type DiagnosedNet, type DiagnosisImages,
 } from '../lib/diagnose';
@@ -89,6 +89,7 @@ test('a net that ignores a region: redrawing it flips nothing and costs nothing,
   assert.equal(d.top, 'the centre');
   assert.equal(d.prompts[0].prompt, 'the centre');
   assert.match(d.verdict, /relies most on "the centre"/);
+  assert.equal(d.settings.attribution, 'gradient');
   // the examples show the varied images and what the net said before and after
   const ex = d.examples.filter((e) => e.prompt === 'the border');
   assert.equal(ex.length, 2);
@@ -212,6 +213,58 @@ test('the test split is not read unless asked for; regions come from the embedde
   net.dispose();
 });
 
+test('every attribution puts nothing on pixels a net does not read, and all of it on those it reads', () => {
+  const model = centreNet(12, 20);
+  const net = netFromModel(model);
+  const data = randomData(20, 'attributions');
+  data.labels = net.predict(data.images, data.count);
+  const border = maskMaps(data.count, (y, x) => y < 8 || y >= 24 || x < 8 || x >= 24);
+  const centre = maskMaps(data.count, (y, x) => y >= 12 && y < 20 && x >= 12 && x < 20);
+  const flips: number[] = [];
+  for (const attribution of ATTRIBUTIONS) {
+    const d = diagnoseImages(net, data, [
+      { kind: 'region', prompt: 'the border', maps: border },
+      { kind: 'region', prompt: 'the centre', maps: centre },
+    ], { examples: 1, attribution });
+    assert.equal(d.settings.attribution, attribution);
+    const b = d.prompts.find((p) => p.prompt === 'the border')!, c = d.prompts.find((p) => p.prompt === 'the centre')!;
+    assert.equal(b.share, 0, `${attribution}: border share`);
+    assert.ok(Math.abs(c.share! - 1) < 1e-6, `${attribution}: centre share ${c.share}`);
+    // the reliance measure does not depend on the attribution
+    flips.push(c.flipRate);
+    if (attribution !== 'gradient') assert.match(d.verdict, new RegExp(`of its ${attribution} energy`));
+  }
+  assert.ok(flips[0] > 0.5 && flips.every((f) => f === flips[0]), `centre flip rates ${flips}`);
+  model.dispose();
+});
+
+test('integrated gradients: completeness (they sum to logit(x) - logit(black)) on a net linear in its input; the others by definition', () => {
+  const model = centreNet(10, 22);
+  const net = netFromModel(model);
+  const data = randomData(4, 'ig');
+  const pred = net.predict(data.images, data.count);
+  const logits = (x: Float32Array, n: number) => tf.tidy(() => model.forward(tf.tensor4d(x, [n, S, S, 3])).logits.arraySync() as number[][]);
+  const z = logits(data.images, 4), z0 = logits(new Float32Array(4 * ROW).fill(-1), 4);
+  const ig = attributions(net, 'integrated-gradients', data.images, 4, pred);
+  const lg = attributions(net, 'logit-gradient', data.images, 4, pred);
+  const g = attributions(net, 'gradient', data.images, 4), gx = attributions(net, 'gradient-x-input', data.images, 4);
+  for (let i = 0; i < 4; i++) {
+    let sum = 0;
+    for (let k = i * ROW; k < (i + 1) * ROW; k++) {
+      sum += ig[k];
+      // linear net: the path's gradient is constant, so IG = logit gradient x (x - black)
+      assert.ok(Math.abs(ig[k] - lg[k] * (data.images[k] + 1)) < 1e-4, `ig ${ig[k]} vs ${lg[k] * (data.images[k] + 1)}`);
+      assert.ok(Math.abs(gx[k] - g[k] * (data.images[k] + 1)) < 1e-6);
+    }
+    const want = z[i][pred[i]] - z0[i][pred[i]];
+    assert.ok(Math.abs(sum - want) < 1e-3 * Math.max(1, Math.abs(want)), `image ${i}: sum ${sum} vs ${want}`);
+  }
+  // a net without logit gradients cannot give the attributions of the predicted class: one clear line
+  const bare: DiagnosedNet = { model: 'lenet-gap', inputSize: S, predict: net.predict, inputGradients: net.inputGradients, dispose() {} };
+  assert.throws(() => attributions(bare, 'integrated-gradients', data.images, 4, pred), /needs the gradient of one class's logit/);
+  model.dispose();
+});
+
 test('ltl diagnose: a trained run folder gives one JSON record; bad run folders and checkpoints are one clear line', { timeout: 300_000 }, async () => {
   const small = smallDataset('decoymnist-hard', { train: 200, val: 40, test: 20 });
   const dir = tmp();
@@ -228,6 +281,16 @@ test('ltl diagnose: a trained run folder gives one JSON record; bad run folders 
   assert.ok('top' in j && typeof j.verdict === 'string');
   assert.ok(!('examples' in j), 'the example images stay out of the JSON');
   assert.ok(fs.statSync(path.join(dir, 'fig.png')).size > 1000, 'the figure was written');
+  assert.equal(j.settings.attribution, 'gradient');
+  assert.deepEqual(j.settings.regions, { threshold: 0.5, mass: null, radius: 1 });
+  const ig = ltl(['diagnose', '--run', dir, '--prompts', 'a digit', '--limit', '10', '--json', '--attribution', 'integrated-gradients', '--region-threshold', '0.6', '--region-dilate', '0'], { env: { LTL_PROMPT_CACHE_DIR: tmp() } });
+  assert.equal(ig.status, 0, ig.stderr);
+  const k = JSON.parse(ig.stdout.trim().split('\n').pop()!);
+  assert.equal(k.settings.attribution, 'integrated-gradients');
+  assert.deepEqual(k.settings.regions, { threshold: 0.6, mass: null, radius: 0 });
+  assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--prompts', 'a digit', '--attribution', 'saliency']), assert), /--attribution must be one of gradient, logit-gradient, gradient-x-input, integrated-gradients, not 'saliency'/);
+  assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--prompts', 'a digit', '--region-threshold', '1']), assert), /--region-threshold must be a number in \(0, 1\)/);
+  assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--prompts', 'a digit', '--region-dilate', '-1']), assert), /--region-dilate must be an integer >= 0/);
 
   const empty = tmp();
   assert.match(oneLineError(ltl(['diagnose', '--run', path.join(empty, 'nope'), '--prompts', 'a digit']), assert), /--run .*nope does not exist/);

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import { SPLITS, type SplitName } from '../data';
-import { diagnoseCheckpoint, diagnoseRun, diagnosisJson, DIAGNOSIS_DEFAULTS, type Diagnosis } from '../diagnose';
+import {
+  diagnoseCheckpoint, diagnoseRun, diagnosisJson, checkAttribution, ATTRIBUTIONS, ATTRIBUTION_ABOUT, DEFAULT_ATTRIBUTION, DIAGNOSIS_DEFAULTS,
+  DIAGNOSIS_MASKS, type Diagnosis,
+} from '../diagnose';
 import { diagnosisExamplesPng, diagnosisRows } from '../report/diagnosis-figure';
 import { writeFileAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
@@ -22,6 +25,9 @@ export function register(program: Command): void {
     .option('--split <split>', 'the split measured: val | train | test (the test split only when named)', DIAGNOSIS_DEFAULTS.split)
     .option('--limit <n>', 'only the first N images of the split (default all)')
     .option('--maps <source>', 'map source of the region prompts: embedded | clipseg', DIAGNOSIS_DEFAULTS.maps)
+    .option('--attribution <kind>', `what the attention measure (share, lift) reads: ${ATTRIBUTIONS.map((a) => `${a} (${ATTRIBUTION_ABOUT[a]})`).join('; ')}`, DEFAULT_ATTRIBUTION)
+    .option('--region-threshold <t>', 'a region prompt\'s region: where its map is above t, in (0, 1)', String(DIAGNOSIS_MASKS.threshold))
+    .option('--region-dilate <px>', 'a region prompt\'s region: dilated by this many map pixels', String(DIAGNOSIS_MASKS.radius))
     .option('--seed <n>', 'seed of the donors, chance regions and colours', String(DIAGNOSIS_DEFAULTS.seed))
     .option('--examples <n>', 'example images per prompt (for --figure)', String(DIAGNOSIS_DEFAULTS.examples))
     .option('--figure <file.png>', 'write the example images (image, prompt map, gradient energy, counterfactual) as one PNG')
@@ -38,11 +44,15 @@ export function register(program: Command): void {
       const seed = intOption(o.seed, '--seed')!;
       const examples = intOption(o.examples, '--examples', 1)!;
       const dataSeed = intOption(o.dataSeed, '--data-seed');
+      const attribution = checkAttribution(o.attribution);
+      const threshold = Number(o.regionThreshold);
+      if (!(String(o.regionThreshold).trim() !== '' && threshold > 0 && threshold < 1)) throw new UserError(`--region-threshold must be a number in (0, 1), not '${o.regionThreshold}'`);
+      const regions = { threshold, mass: null, radius: intOption(o.regionDilate, '--region-dilate')! };
       pngFileOption(o.figure, '--figure');
       if (o.figure !== undefined) prepareOutFile(o.figure, '--figure', PNG_FILE);
       const opts = {
         prompts: o.prompts ?? [], attributePrompts: o.attributePrompts ?? [], split: o.split as SplitName, limit, maps: o.maps,
-        seed, examples: o.figure !== undefined ? examples : 0, mnistDir: o.mnistDir,
+        seed, examples: o.figure !== undefined ? examples : 0, mnistDir: o.mnistDir, attribution, regions,
         log: (m: string) => process.stderr.write(`ltl diagnose: ${m}\n`),
       };
       const d: Diagnosis = o.run !== undefined

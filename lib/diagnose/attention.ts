@@ -1,8 +1,9 @@
 import type { DiagnosedNet } from './net';
+import { attributions, DEFAULT_ATTRIBUTION, type AttributionName } from './attribution';
 
 /**
  * Where a net's input-gradient energy is, per image: what the attention measure of a diagnosis reads. For image i with
- * input gradient g (lib/diagnose/net.ts) and pixel p:
+ * input gradient g (lib/diagnose/net.ts; or another attribution, lib/diagnose/attribution.ts) and pixel p:
  *  - region share      s_i = sum_{p in R_i} |g_p|^2 / sum_p |g_p|^2,   chance c_i = |R_i| / S^2 (the region's share of
  *    the image: what a gradient spread evenly over the image would put there);
  *  - attribute share   s_i = sum_p g_p^T C g_p / sum_p |g_p|^2 = tr(C G_i) / tr(G_i) with G_i = sum_p g_p g_p^T, and
@@ -22,12 +23,17 @@ export interface GradientEnergy {
 /** Images per gradient call (the gradients are reduced to energies chunk by chunk; a whole split's raw gradients would be 12 KiB per image). */
 const CHUNK = 512;
 
-export function gradientEnergy(net: DiagnosedNet, images: Float32Array, count: number): GradientEnergy {
+/**
+ * The energy of a net's attributions of each image (the input gradient unless `attribution` says otherwise,
+ * lib/diagnose/attribution.ts; `predicted`, the net's class per image, for the attributions of the predicted class).
+ */
+export function gradientEnergy(net: DiagnosedNet, images: Float32Array, count: number, attribution: AttributionName = DEFAULT_ATTRIBUTION, predicted?: ArrayLike<number>): GradientEnergy {
   const S = net.inputSize, hw = S * S, row = hw * 3;
   const energy = new Float32Array(count * hw), moment = new Float64Array(count * 9);
   for (let s = 0; s < count; s += CHUNK) {
     const n = Math.min(CHUNK, count - s);
-    const g = net.inputGradients(images.subarray(s * row, (s + n) * row), n);
+    const classes = predicted ? Array.prototype.slice.call(predicted, s, s + n) as number[] : undefined;
+    const g = attributions(net, attribution, images.subarray(s * row, (s + n) * row), n, classes);
     for (let k = 0; k < n; k++) {
       const i = s + k, m = moment.subarray(i * 9, i * 9 + 9);
       for (let p = 0; p < hw; p++) {

@@ -16,6 +16,7 @@ import { loadCheckpoint, type LoadedVlm } from '../vlm/embedded/checkpoint';
 import type { ModelName } from '../models/types';
 import { UserError } from '../util/errors';
 import { attributeAttention, attributeEnergyMap, gradientEnergy, lift, regionAttention } from './attention';
+import { attributions, DEFAULT_ATTRIBUTION, type AttributionName } from './attribution';
 import { loadCheckpointNet, loadRunNet, type DiagnosedNet, type LoadedNet } from './net';
 import { DIAGNOSIS_MASKS, attributeProblem, diagnosisRegions, regionCoverage, regionProblem } from './regions';
 import {
@@ -52,6 +53,8 @@ export interface DiagnoseOptions {
   examples?: number;
   /** How maps become regions (default DIAGNOSIS_MASKS). */
   regions?: MaskSettings;
+  /** What the attention measure attributes predictions to (default 'gradient'; lib/diagnose/attribution.ts). */
+  attribution?: AttributionName;
   /** Cache root of generated maps and attribute matrices (default data/cache; lib/train/split-maps.ts). */
   cacheDir?: string;
   /** Human messages: warnings, how the VLM read a prompt's words. */
@@ -77,6 +80,7 @@ export interface DiagnoseImagesSettings {
   minMargin?: number;
   examples?: number;
   regions?: MaskSettings;
+  attribution?: AttributionName;
   /** The map source named in the record (null: maps given by the caller). */
   maps?: string | null;
   /** Where the net came from, for the record. */
@@ -94,7 +98,8 @@ export function diagnoseImages(net: DiagnosedNet, data: DiagnosisImages, candida
   const before = net.predict(images, count);
   let correct = 0;
   for (let i = 0; i < count; i++) if (before[i] === labels[i]) correct++;
-  const energy = gradientEnergy(net, images, count);
+  const attribution = s.attribution ?? DEFAULT_ATTRIBUTION;
+  const energy = gradientEnergy(net, images, count, attribution, before);
   const draws = diagnosisDraws(count, S, seed, labels);
   // region prompts keep each image's colour when attribute prompts are candidates too (regionCounterfactual says why)
   const keepColour = candidates.some((c) => c.kind === 'attribute');
@@ -123,20 +128,20 @@ export function diagnoseImages(net: DiagnosedNet, data: DiagnosisImages, candida
       sameClassFlipRate: r.sameClassFlipRate, sameClassAccuracyDrop: r.sameClassAccuracyDrop, margin: r.flipRate - r.sameClassFlipRate,
       share: att.share, chance: att.chance, lift: lift(att), changed: r.changed, found, keepsColour: c.kind === 'region' && keepColour, warning,
     });
-    examples.push(...promptExamples(net, data, c, vary, before, r.after, energy.energy, nExamples));
+    examples.push(...promptExamples(net, data, c, vary, before, r.after, energy.energy, nExamples, attribution));
   }
   const prompts = rankPrompts(measured);
-  const { top, verdict } = verdictOf(prompts, minMargin);
+  const { top, verdict } = verdictOf(prompts, minMargin, attribution);
   return {
     dataset: data.dataset, split: data.split, images: count, accuracy: count ? correct / count : 0, net: s.net ?? 'a net in memory',
     prompts, top, verdict, warnings: prompts.flatMap((p) => (p.warning ? [p.warning] : [])),
-    settings: { regions: { ...regionSettings }, seed, minMargin, ranking: RANKING, maps: s.maps ?? null },
+    settings: { regions: { ...regionSettings }, attribution, seed, minMargin, ranking: RANKING, maps: s.maps ?? null },
     examples,
   };
 }
 
 /** The first `k` images a candidate's counterfactual changes, with what the figure shows of them. */
-function promptExamples(net: DiagnosedNet, data: DiagnosisImages, c: Candidate, vary: Counterfactual, before: Int32Array, after: Int32Array, energy: Float32Array, k: number): DiagnosisExample[] {
+function promptExamples(net: DiagnosedNet, data: DiagnosisImages, c: Candidate, vary: Counterfactual, before: Int32Array, after: Int32Array, energy: Float32Array, k: number, attribution: AttributionName): DiagnosisExample[] {
   const S = net.inputSize, hw = S * S, row = hw * 3;
   const picked: Array<{ i: number; cf: Float32Array }> = [];
   for (let i = 0; i < data.count && picked.length < k; i++) {
@@ -148,7 +153,7 @@ function promptExamples(net: DiagnosedNet, data: DiagnosisImages, c: Candidate, 
   if (c.kind === 'attribute') {
     const batch = new Float32Array(picked.length * row);
     picked.forEach(({ i }, j) => batch.set(data.images.subarray(i * row, (i + 1) * row), j * row));
-    grads = net.inputGradients(batch, picked.length);
+    grads = attributions(net, attribution, batch, picked.length, picked.map(({ i }) => before[i]));
   }
   return picked.map(({ i, cf }, j) => {
     const mh = c.kind === 'region' ? c.maps.height * c.maps.width : hw;
@@ -230,7 +235,7 @@ export async function diagnose(net: DiagnosedNet, ds: ShortcutDataset, o: Diagno
   const candidates = await promptCandidates(ds, split, count, o);
   const images = prepareImages(split, count, net.inputSize);
   const d = diagnoseImages(net, { dataset: ds.name, split: splitName, images, labels: split.labels, count }, candidates, {
-    seed: o.seed, minMargin: o.minMargin, examples: o.examples, regions: o.regions, maps: o.prompts?.length ? o.maps ?? DIAGNOSIS_DEFAULTS.maps : null,
+    seed: o.seed, minMargin: o.minMargin, examples: o.examples, regions: o.regions, attribution: o.attribution, maps: o.prompts?.length ? o.maps ?? DIAGNOSIS_DEFAULTS.maps : null,
     net: o.netName,
   });
   for (const w of d.warnings) o.log?.(`warning: ${w}`);

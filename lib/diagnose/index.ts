@@ -5,6 +5,7 @@
 export * from './types';
 export { DIAGNOSIS_MASKS, MIN_FOUND_SHARE, MAX_AREA_SHARE, diagnosisRegions, regionCoverage, regionProblem, attributeProblem, type RegionCoverage } from './regions';
 export { chanceOffsets, translateRegion } from './chance-region';
+export { ATTRIBUTIONS, ATTRIBUTION_ABOUT, DEFAULT_ATTRIBUTION, IG_STEPS, attributions, checkAttribution, isAttribution, type AttributionName } from './attribution';
 export { gradientEnergy, regionAttention, attributeAttention, lift, attributeEnergyMap, type GradientEnergy, type AttentionShare } from './attention';
 export {
   diagnosisDraws, diagnosisColours, imageColour, regionCounterfactual, attributeCounterfactual, measureReliance, counterfactualOf,

@@ -21,8 +21,11 @@ export interface DiagnosedNet {
   readonly inputSize: number;
   /** Argmax predictions of images [n, S, S, 3] in [-1, 1] (ties: the lowest class). */
   predict(images: Float32Array, n: number): Int32Array;
-  /** Input gradients [n, S, S, 3]. */
+  /** Input gradients [n, S, S, 3] (of the summed log-probabilities: the gradient RRR constrains). */
   inputGradients(images: Float32Array, n: number): Float32Array;
+  /** d/dx of one class's logit per image ([n, S, S, 3]; classes[i] for image i): for the attributions of the
+   * predicted class (lib/diagnose/attribution.ts). Optional: a net without it gives only 'gradient' attributions. */
+  logitGradients?(images: Float32Array, n: number, classes: Int32Array): Float32Array;
   dispose(): void;
 }
 
@@ -56,6 +59,23 @@ export function netFromModel(model: Model): DiagnosedNet {
       for (let s = 0; s < n; s += TFJS_BATCH) {
         const b = Math.min(TFJS_BATCH, n - s);
         const g = tf.tidy(() => rrrInputGradient(model, tf.tensor4d(images.subarray(s * row, (s + b) * row), [b, S, S, 3]), false));
+        out.set(g.dataSync() as Float32Array, s * row);
+        g.dispose();
+      }
+      return out;
+    },
+    logitGradients(images, n, classes) {
+      const out = new Float32Array(n * row);
+      for (let s = 0; s < n; s += TFJS_BATCH) {
+        const b = Math.min(TFJS_BATCH, n - s);
+        const g = tf.tidy(() => {
+          const cls = tf.tensor1d(classes.subarray(s, s + b), 'int32');
+          // the one-hot weights are made from the logits' own width, inside the gradient (a constant there)
+          return tf.grad((xx: tf.Tensor) => {
+            const z = model.forward(xx as tf.Tensor4D).logits;
+            return tf.sum(tf.mul(z, tf.oneHot(cls, z.shape[1]).asType('float32'))) as tf.Scalar;
+          })(tf.tensor4d(images.subarray(s * row, (s + b) * row), [b, S, S, 3]));
+        });
         out.set(g.dataSync() as Float32Array, s * row);
         g.dispose();
       }

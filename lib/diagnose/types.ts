@@ -2,6 +2,7 @@ import type { SplitName } from '../data/types';
 import type { MapBatch } from '../maps/types';
 import type { ColourSource } from '../counterfactual/types';
 import type { MaskSettings } from '../train/prompt-constraint';
+import type { AttributionName } from './attribution';
 
 /**
  * Diagnosis of a trained net with language (`ltl diagnose`, lib/diagnose/diagnose.ts): for each candidate prompt, how
@@ -95,6 +96,8 @@ export interface DiagnosisExample {
 export interface DiagnosisSettings {
   /** How a region prompt's map becomes its region (lib/diagnose/regions.ts DIAGNOSIS_MASKS). */
   regions: MaskSettings;
+  /** What the attention measure attributes predictions to (lib/diagnose/attribution.ts). */
+  attribution: AttributionName;
   /** Seed of the donors, the chance offsets and the colours. */
   seed: number;
   /** The smallest margin (flipRate - sameClassFlipRate) a verdict needs. */

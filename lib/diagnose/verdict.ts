@@ -1,4 +1,5 @@
 import type { PromptDiagnosis } from './types';
+import { DEFAULT_ATTRIBUTION, type AttributionName } from './attribution';
 
 /**
  * The ranking and the verdict of a diagnosis. Prompts are ranked by reliance on what they name, margin = flipRate -
@@ -31,7 +32,7 @@ export function rankPrompts(list: readonly PromptDiagnosis[]): PromptDiagnosis[]
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 
 /** The prompt the net relies on most beyond chance (null: none) and one line saying so. `ranked` as rankPrompts orders it. */
-export function verdictOf(ranked: readonly PromptDiagnosis[], minMargin = MIN_MARGIN): { top: string | null; verdict: string } {
+export function verdictOf(ranked: readonly PromptDiagnosis[], minMargin = MIN_MARGIN, attribution: AttributionName = DEFAULT_ATTRIBUTION): { top: string | null; verdict: string } {
   const usable = ranked.filter((p) => p.warning === null);
   if (usable.length === 0) return { top: null, verdict: 'no verdict: every prompt has a warning (see above)' };
   const best = usable[0];
@@ -40,12 +41,12 @@ export function verdictOf(ranked: readonly PromptDiagnosis[], minMargin = MIN_MA
   }
   const where = best.kind === 'attribute' ? 'along its directions' : 'inside its region';
   const att = best.share === null ? 'the net has no input gradient there'
-    : `${pct(best.share)} of its input-gradient energy lies ${where} (chance ${pct(best.chance)}${best.lift !== null ? `, lift ${best.lift.toFixed(2)}` : ''})`;
+    : `${pct(best.share)} of its ${attribution === 'gradient' ? 'input-gradient' : attribution} energy lies ${where} (chance ${pct(best.chance)}${best.lift !== null ? `, lift ${best.lift.toFixed(2)}` : ''})`;
   // A net that pools over the image can read a region through many pixels with small gradients each: the vanilla
   // decoymnist-hard net follows the frame (flip 57 %) with lift 0.72, and no other input attribution tried puts it
   // above 1 (docs/diagnose.md). Say so where the gradients would tell a reader the opposite of the flips.
   const hidden = best.lift !== null && best.lift < 1
-    ? `; the input gradients do not show it (lift below 1): the flip rate, not the gradient share, is the measure to trust here`
+    ? `; ${attribution === 'gradient' ? 'the input gradients do' : `its ${attribution} attributions do`} not show it (lift below 1): the flip rate, not the ${attribution === 'gradient' ? 'gradient' : 'attribution'} share, is the measure to trust here`
     : '';
   const how = best.kind === 'attribute' ? 'resampling it' : 'redrawing it from another image';
   const control = best.kind === 'attribute' ? 'the colour of an image of the same class' : 'an image of the same class';

@@ -13,13 +13,20 @@ import { showMarkdown } from './display';
 
 const pct = (x: number | null) => (x === null ? null : Math.round(1000 * x) / 10);
 
+/** What the attention columns are of: 'gradient' for the default attribution (records made before there was a choice
+ * have none), else the attribution's name. */
+function energyName(d: Pick<DiagnosisJson, 'settings'>): string {
+  const a = d.settings.attribution;
+  return a === undefined || a === 'gradient' ? 'gradient' : a;
+}
+
 /** The numbers of a diagnosis as table rows, in rank order (percentages). */
 export function diagnosisRows(d: DiagnosisJson): Row[] {
   return d.prompts.map((p, k) => ({
     rank: p.warning ? '-' : k + 1, prompt: p.prompt, kind: p.kind,
     'flip %': pct(p.flipRate), 'same-class flip %': pct(p.sameClassFlipRate), 'chance flip %': pct(p.chanceFlipRate),
     'acc drop (points)': pct(p.accuracyDrop),
-    'gradient share %': pct(p.share), 'chance share %': pct(p.chance), lift: p.lift === null ? null : Math.round(100 * p.lift) / 100,
+    [`${energyName(d)} share %`]: pct(p.share), 'chance share %': pct(p.chance), lift: p.lift === null ? null : Math.round(100 * p.lift) / 100,
     warning: p.warning ?? '',
   }));
 }
@@ -32,7 +39,7 @@ export function diagnosisFigure(d: DiagnosisJson, title?: string): Figure {
     { name: 'prediction changes when redrawn (flip %)', y: v((p) => p.flipRate) },
     { name: 'same, redrawn from an image of the same class', y: v((p) => p.sameClassFlipRate) },
     { name: 'same, a random region of equal area', y: v((p) => p.chanceFlipRate) },
-    { name: 'gradient energy there (share %)', y: v((p) => p.share) },
+    { name: `${energyName(d)} energy there (share %)`, y: v((p) => p.share) },
     { name: 'its chance level (area share %)', y: v((p) => p.chance) },
   ], {
     title: title ?? `What the net reads (${d.dataset}, ${d.images} ${d.split} images): ${d.top === null ? 'no prompt beyond chance' : JSON.stringify(d.top)}`,
@@ -55,13 +62,14 @@ function exampleRows(ex: readonly DiagnosisExample[], classes?: readonly string[
   };
 }
 
-const COLUMNS = ['image', 'prompt map', 'gradient', 'counterfactual'];
+/** The example grid's columns: the third is the attribution's energy. */
+const columns = (d: Partial<Pick<DiagnosisJson, 'settings'>>) => ['image', 'prompt map', d.settings ? energyName(d as Pick<DiagnosisJson, 'settings'>) : 'gradient', 'counterfactual'];
 
 /** The examples of one prompt as a PNG (the CLI's --figure), or of every prompt one after the other. */
-export async function diagnosisExamplesPng(d: Pick<Diagnosis, 'examples'>, o: { prompt?: string; scale?: number; classes?: readonly string[] } = {}): Promise<Buffer> {
+export async function diagnosisExamplesPng(d: Pick<Diagnosis, 'examples'> & Partial<Pick<Diagnosis, 'settings'>>, o: { prompt?: string; scale?: number; classes?: readonly string[] } = {}): Promise<Buffer> {
   const ex = d.examples.filter((e) => o.prompt === undefined || e.prompt === o.prompt);
   const { rows, labels } = exampleRows(ex, o.classes);
-  return imageGridPng(rows, { scale: o.scale ?? 3, rowLabels: ex.map((e, k) => `${e.prompt}: ${labels[k]}`), colLabels: COLUMNS });
+  return imageGridPng(rows, { scale: o.scale ?? 3, rowLabels: ex.map((e, k) => `${e.prompt}: ${labels[k]}`), colLabels: columns(d) });
 }
 
 /** Shows a diagnosis in a notebook: the verdict, the table, the bar chart, then each prompt's example images. */
@@ -75,8 +83,8 @@ export async function showDiagnosis(d: Diagnosis, o: { title?: string; classes?:
     if (!ex.length) continue;
     const { rows, labels } = exampleRows(ex, o.classes);
     await showImageGrid(rows, {
-      scale: o.scale ?? 3, rowLabels: labels, colLabels: COLUMNS,
-      caption: `${JSON.stringify(p.prompt)}: the image, ${p.kind === 'attribute' ? 'the gradient energy along its directions' : 'its map'}, the net's input-gradient energy, and the image with it ${p.kind === 'attribute' ? 'recoloured' : 'redrawn from another image'}; prediction before -> after (* changed).`,
+      scale: o.scale ?? 3, rowLabels: labels, colLabels: columns(d),
+      caption: `${JSON.stringify(p.prompt)}: the image, ${p.kind === 'attribute' ? `the ${energyName(d)} energy along its directions` : 'its map'}, the net's ${energyName(d) === 'gradient' ? 'input-gradient' : energyName(d)} energy, and the image with it ${p.kind === 'attribute' ? 'recoloured' : 'redrawn from another image'}; prediction before -> after (* changed).`,
     });
   }
 }
