@@ -152,7 +152,7 @@ const TRAIN_OPTION_SPECS = {
   promptThreshold: num({ arg: 't', default: 0.5, min: 0, below: 1, help: 'prompt masks: map threshold' }),
   promptMass: num({
     arg: 'p', default: null, min: 0, aboveMin: true, atMost: 1,
-    help: "prompt masks by mass: the positive region is the smallest set of map pixels holding this share of the map's mass (instead of the threshold)",
+    help: "prompt masks by mass: the positive region, and each negative prompt's, is the smallest set of map pixels holding this share of the map's mass (instead of the threshold)",
   }),
   promptDilate: int({ arg: 'px', default: 2, min: 0, help: 'prompt masks: dilation radius of the positive region, in map pixels' }),
   negativeDilate: int({ arg: 'px', default: 1, min: 0, help: 'prompt masks: dilation radius of negative regions, in map pixels' }),

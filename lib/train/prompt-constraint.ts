@@ -21,7 +21,8 @@ import { loadCheckpoint } from '../vlm/embedded/checkpoint';
  *  - positive prompt ("a digit": where the evidence is): region = dilate(map > t) on the map's grid,
  *    resized to the model's input grid (any touched pixel counts); w = 1 - region (gradients off the
  *    object are penalised). An image whose map is empty gets w = 0 (the map says nothing about it).
- *  - negative prompt ("a square": where evidence must not come from): w = dilate(map > t), resized alike;
+ *  - negative prompt ("a square": where evidence must not come from): w = dilate(map > t), or dilate(its region by
+ *    mass) with MaskSettings.mass, resized alike;
  *  - several terms: w = max over them;
  *  - attribute prompt ("colour"): C from the embedded VLM (lib/vlm/embedded/attribute.ts).
  * The same construction on the validation split gives the masks of the right-reasons score
@@ -268,8 +269,9 @@ export const MEASURE_MASKS = {
 /**
  * The mask settings of counterfactual validation (--select val-cf), the same for every run so that runs are compared on
  * one set of images: the positive region by mass 0.99 dilated by 2 (a peaked map thresholded at half its maximum leaves
- * out faint strokes, and redrawing the object's own strokes would test the net on broken objects), negative regions
- * as the defaults.
+ * out faint strokes, and redrawing the object's own strokes would test the net on broken objects), negative regions by
+ * mass 0.99 too (mass applies to every spatial prompt, promptRegions via the weights of buildPromptConstraint), dilated
+ * by the default 1.
  */
 export const CF_MEASURE_MASKS = { threshold: PAPER_DEFAULTS.promptThreshold, mass: 0.99, positiveRadius: 2, negativeRadius: PAPER_DEFAULTS.negativeDilate } as const;
 
