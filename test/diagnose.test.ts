@@ -291,6 +291,12 @@ test('ltl diagnose: a trained run folder gives one JSON record; bad run folders 
   assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--prompts', 'a digit', '--attribution', 'saliency']), assert), /--attribution must be one of gradient, logit-gradient, gradient-x-input, integrated-gradients, not 'saliency'/);
   assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--prompts', 'a digit', '--region-threshold', '1']), assert), /--region-threshold must be a number in \(0, 1\)/);
   assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--prompts', 'a digit', '--region-dilate', '-1']), assert), /--region-dilate must be an integer >= 0/);
+  assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--prompts', 'a digit', '--examples', '2']), assert), /--examples goes with --figure/);
+  assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--prompts', 'a digit', '--examples', '51', '--figure', path.join(dir, 'f.png')]), assert), /--examples must be at most 50/);
+  // a diagnosis that fails leaves no folder that --figure made for it
+  const figDir = path.join(tmp(), 'new', 'deeper');
+  assert.match(oneLineError(ltl(['diagnose', '--run', dir, '--prompts', 'qqzz', '--figure', path.join(figDir, 'f.png')], { env: { LTL_PROMPT_CACHE_DIR: tmp() } }), assert), /has no word the embedded VLM knows/);
+  assert.ok(!fs.existsSync(path.dirname(figDir)), 'the folders made for the figure were removed');
 
   const empty = tmp();
   assert.match(oneLineError(ltl(['diagnose', '--run', path.join(empty, 'nope'), '--prompts', 'a digit']), assert), /--run .*nope does not exist/);
@@ -394,6 +400,11 @@ test('the verdict says when the input gradients do not show what the net relies 
   for (const shown of [verdictOf([{ ...base, share: 0.88, lift: 2 }]), verdictOf([{ ...base, share: null, lift: null }])]) {
     assert.doesNotMatch(shown.verdict, /do not show it/);
   }
+  // another attribution is named as such; no energy at all, and a variation that raises accuracy, are said so
+  assert.match(verdictOf([{ ...base, share: 0.32, lift: 0.72 }], undefined, 'integrated-gradients').verdict,
+    /32\.0 % of its integrated-gradients energy lies inside its region .*; its integrated-gradients attributions do not show it/);
+  assert.match(verdictOf([{ ...base, share: null, lift: null }], undefined, 'logit-gradient').verdict, /the net's logit-gradient attributions are zero on every image$/);
+  assert.match(verdictOf([{ ...base, share: 0.88, lift: 2, accuracyDrop: -0.123 }]).verdict, /and raises accuracy by 12\.3 points;/);
 });
 
 test('ltl diagnose: --figure must name a .png; --model with a tensor file of another kind says so, with no advice to delete it', () => {

@@ -14,6 +14,8 @@ import { UserError } from '../util/errors';
  *    IG_STEPS midpoint steps: (x - black) times the mean gradient along the straight path. Its sum over the image is
  *    close to logit(x) - logit(black) (completeness), so a region's share says how much of the logit it accounts for.
  * None of them is the cause of a prediction; the reliance measure (lib/diagnose/reliance.ts) is, and it ranks.
+ * The two that multiply by (x - black) give a black pixel nothing, whatever the net does with it: on images with a
+ * black background (MNIST) they put every region's share on the object by construction.
  */
 export const ATTRIBUTIONS = ['gradient', 'logit-gradient', 'gradient-x-input', 'integrated-gradients'] as const;
 export type AttributionName = (typeof ATTRIBUTIONS)[number];
@@ -26,6 +28,11 @@ export const ATTRIBUTION_ABOUT: Readonly<Record<AttributionName, string>> = {
   'logit-gradient': "d/dx of the predicted class's logit",
   'gradient-x-input': "gradient times the input's distance from black",
   'integrated-gradients': "integrated gradients of the predicted class's logit from a black image",
+};
+
+/** Short names for narrow labels (the example grid's column headers). */
+export const ATTRIBUTION_SHORT: Readonly<Record<AttributionName, string>> = {
+  gradient: 'gradient', 'logit-gradient': 'logit grad', 'gradient-x-input': 'grad x input', 'integrated-gradients': 'integrated grad',
 };
 
 /** Path steps of 'integrated-gradients' (midpoints of IG_STEPS equal intervals). */

@@ -1,4 +1,5 @@
 import type { Diagnosis, DiagnosisExample, DiagnosisJson } from '../diagnose/types';
+import { ATTRIBUTION_SHORT, DEFAULT_ATTRIBUTION } from '../diagnose/attribution';
 import { barFigure, showFigure, type Figure } from './plotly';
 import { imageGridPng, netInputImage, showImageGrid, type GridTile } from './image-grid';
 import { showTable, type Row } from './table';
@@ -62,14 +63,18 @@ function exampleRows(ex: readonly DiagnosisExample[], classes?: readonly string[
   };
 }
 
-/** The example grid's columns: the third is the attribution's energy. */
-const columns = (d: Partial<Pick<DiagnosisJson, 'settings'>>) => ['image', 'prompt map', d.settings ? energyName(d as Pick<DiagnosisJson, 'settings'>) : 'gradient', 'counterfactual'];
+/** The example grid's columns (labels of at most 16 characters, the grid's width at scale 3): the second is the
+ * prompt's map, or for an attribute prompt the attribution's energy along its directions; the third the attribution's energy. */
+function columns(d: Partial<Pick<DiagnosisJson, 'settings'>>, kind?: 'region' | 'attribute'): string[] {
+  const a = d.settings?.attribution ?? DEFAULT_ATTRIBUTION;
+  return ['image', kind === 'attribute' ? 'along directions' : kind === 'region' ? 'prompt map' : 'map / along dirs', ATTRIBUTION_SHORT[a], 'counterfactual'];
+}
 
 /** The examples of one prompt as a PNG (the CLI's --figure), or of every prompt one after the other. */
 export async function diagnosisExamplesPng(d: Pick<Diagnosis, 'examples'> & Partial<Pick<Diagnosis, 'settings'>>, o: { prompt?: string; scale?: number; classes?: readonly string[] } = {}): Promise<Buffer> {
   const ex = d.examples.filter((e) => o.prompt === undefined || e.prompt === o.prompt);
   const { rows, labels } = exampleRows(ex, o.classes);
-  return imageGridPng(rows, { scale: o.scale ?? 3, rowLabels: ex.map((e, k) => `${e.prompt}: ${labels[k]}`), colLabels: columns(d) });
+  return imageGridPng(rows, { scale: o.scale ?? 3, rowLabels: ex.map((e, k) => `${e.prompt}: ${labels[k]}`), colLabels: columns(d, ex.every((e) => e.kind === ex[0]?.kind) ? ex[0]?.kind : undefined) });
 }
 
 /** Shows a diagnosis in a notebook: the verdict, the table, the bar chart, then each prompt's example images. */
@@ -83,7 +88,7 @@ export async function showDiagnosis(d: Diagnosis, o: { title?: string; classes?:
     if (!ex.length) continue;
     const { rows, labels } = exampleRows(ex, o.classes);
     await showImageGrid(rows, {
-      scale: o.scale ?? 3, rowLabels: labels, colLabels: columns(d),
+      scale: o.scale ?? 3, rowLabels: labels, colLabels: columns(d, p.kind),
       caption: `${JSON.stringify(p.prompt)}: the image, ${p.kind === 'attribute' ? `the ${energyName(d)} energy along its directions` : 'its map'}, the net's ${energyName(d) === 'gradient' ? 'input-gradient' : energyName(d)} energy, and the image with it ${p.kind === 'attribute' ? 'recoloured' : 'redrawn from another image'}; prediction before -> after (* changed).`,
     });
   }

@@ -99,17 +99,17 @@ export function parseAttributePrompt(attribute: string, vocab: Vocabulary): { va
   if (attribute.includes(',')) {
     const values = attribute.split(',').map((s) => s.trim()).filter(Boolean);
     const unknown = values.filter((v) => tokenize(v).some((w) => !vocab.has(w)));
-    if (unknown.length) throw new UserError(`--attribute-prompt: the embedded VLM does not know ${unknown.map((u) => JSON.stringify(u)).join(', ')}`);
-    if (values.length < 2) throw new UserError(`--attribute-prompt ${JSON.stringify(attribute)} needs at least two value words`);
+    if (unknown.length) throw new UserError(`attribute prompt ${JSON.stringify(attribute)}: the embedded VLM does not know ${unknown.map((u) => JSON.stringify(u)).join(', ')}`);
+    if (values.length < 2) throw new UserError(`attribute prompt ${JSON.stringify(attribute)} needs at least two value words`);
     return { values, context: '', prompts: values, ignored: [] };
   }
   const words = tokenize(attribute);
   const names = words.filter((w) => ATTRIBUTE_VALUES[ATTRIBUTE_ALIASES[w] ?? w]);
   if (names.length !== 1) {
-    throw new UserError(`--attribute-prompt ${JSON.stringify(attribute)}: name one attribute the embedded VLM knows (${Object.keys(ATTRIBUTE_VALUES).join(', ')}), e.g. "colour of a digit", or give value words as a comma-separated list, e.g. "red,green,blue"`);
+    throw new UserError(`attribute prompt ${JSON.stringify(attribute)}: name one attribute the embedded VLM knows (${Object.keys(ATTRIBUTE_VALUES).join(', ')}), e.g. "colour of a digit", or give value words as a comma-separated list, e.g. "red,green,blue"`);
   }
   const values = ATTRIBUTE_VALUES[ATTRIBUTE_ALIASES[names[0]] ?? names[0]]().filter((v) => tokenize(v).every((w) => vocab.has(w)));
-  if (values.length < 2) throw new UserError(`--attribute-prompt ${JSON.stringify(attribute)}: the VLM knows fewer than two of its value words`);
+  if (values.length < 2) throw new UserError(`attribute prompt ${JSON.stringify(attribute)}: the VLM knows fewer than two of its value words`);
   // the word that ties the attribute to its context ("colour of a digit") is syntax, not context: "red a digit",
   // not "red of a digit", also for a vocabulary that knows "of" (the broad corpus says "a piece of clothing")
   const at = words.indexOf(names[0]);
