@@ -51,11 +51,6 @@ export function checkAttribution(v: string, flag = '--attribution'): Attribution
   return v;
 }
 
-/** Whether an attribution needs the net's predictions (those of the predicted class's logit). */
-export function needsPredictions(kind: AttributionName): boolean {
-  return kind === 'logit-gradient' || kind === 'integrated-gradients';
-}
-
 /**
  * Attributions [n, S, S, 3] of n images [n, S, S, 3] (`predicted`: the net's class per image, for the kinds that
  * attribute the predicted class's logit; the caller has them from its own forward pass).

@@ -24,7 +24,7 @@ export interface DiagnosedNet {
   /** Input gradients [n, S, S, 3] (of the summed log-probabilities: the gradient RRR constrains). */
   inputGradients(images: Float32Array, n: number): Float32Array;
   /** d/dx of one class's logit per image ([n, S, S, 3]; classes[i] for image i): for the attributions of the
-   * predicted class (lib/diagnose/attribution.ts). Optional: a net without it gives only 'gradient' attributions. */
+   * predicted class (lib/diagnose/attribution.ts). Optional: a net without it gives only the attributions made of its input gradients ('gradient', 'gradient-x-input'). */
   logitGradients?(images: Float32Array, n: number, classes: Int32Array): Float32Array;
   dispose(): void;
 }
