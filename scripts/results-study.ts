@@ -106,6 +106,9 @@ function rows(colour: boolean, mnist: boolean, dataset: string): Method[] {
     // redraw (--augment-redraw image, the annotated region holds nothing of the object) at A = 0, the recipe's schedule
     // when the row was defined (docs/results.md says so beside its numbers)
     { name: 'language-annotation', args: ['--method', 'vanilla', '--augment', 'annotation', '--attention-epoch', '0'], first: 1, then: 2, allSeedsFirst: true },
+    // the twin at the recipe's own settings (A = 11; the background swap where the language names what must not
+    // matter), so that it differs from the recipe by the region alone: the annotated one instead of the VLM's
+    { name: 'language-annotation-recipe', args: ['--recipe', 'language', '--augment', 'annotation'], first: 1.5, then: 2.05, allSeedsFirst: true },
     // everything the language gives: each concept in two phrasings, their maps averaged (a row of its own, 3 seeds: its
     // counterfactual validation is measured with its own maps, so it is not one of the recipe's candidates); at the
     // schedule the recipe's scan chose on both spatial sets (A = 11)
