@@ -21,6 +21,7 @@ export const HARDER_BENCHMARK_ROWS = [
   { method: 'RRR with prompt masks (ours)', studyRow: 'rrr-prompt' },
   { method: 'Counterfactual augmentation from prompts (ours: the language recipe)', studyRow: 'language' },
   { method: 'Counterfactual augmentation, annotated (its twin)', studyRow: 'language-annotation' },
+  { method: "Counterfactual augmentation, annotated, at the recipe's settings (A = 11, background swap)", studyRow: 'language-annotation-recipe' },
   { method: 'Clean reference (no shortcut to learn)', studyRow: 'clean' },
 ] as const;
 

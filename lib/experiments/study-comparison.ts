@@ -30,6 +30,7 @@ export const STUDY_COMPARISON: readonly StudyComparisonRow[] = [
   { method: 'CDEP with prompt masks (ours)', studyRow: 'cdep-prompt', annotation: 'no (prompt)' },
   { method: 'Counterfactual augmentation from prompts (ours: the language recipe)', studyRow: 'language', annotation: 'no (prompt)' },
   { method: 'Counterfactual augmentation, annotated (its twin)', studyRow: 'language-annotation', annotation: 'yes' },
+  { method: "Counterfactual augmentation, annotated, at the recipe's settings (A = 11, background swap)", studyRow: 'language-annotation-recipe', annotation: 'yes' },
   { method: 'Clean reference (no shortcut to learn)', studyRow: 'clean', annotation: '—' },
 ];
 
