@@ -60,6 +60,17 @@ function maskMaps(n: number, inside: (y: number, x: number) => boolean) {
   return { count: n, height: S, width: S, data };
 }
 
+/**
+ * Two region candidates for centreNet(12, 20): "the border", the band outside [8, 24)^2, whose region (threshold,
+ * dilation by 1) stays clear of the centre the net reads, and "the centre", [12, 20)^2, exactly what it reads.
+ */
+function borderAndCentre(n: number): Candidate[] {
+  return [
+    { kind: 'region', prompt: 'the border', maps: maskMaps(n, (y, x) => y < 8 || y >= 24 || x < 8 || x >= 24) },
+    { kind: 'region', prompt: 'the centre', maps: maskMaps(n, (y, x) => y >= 12 && y < 20 && x >= 12 && x < 20) },
+  ];
+}
+
 test('a net that ignores a region: redrawing it flips nothing and costs nothing, and no gradient energy is there', () => {
   const model = centreNet(12, 20);
   const net = netFromModel(model);
@@ -67,13 +78,7 @@ test('a net that ignores a region: redrawing it flips nothing and costs nothing,
   // labels that the centre decides (the net's own predictions): an image of the same class carries the same centre
   // information, so the same-class redraw of the centre keeps the prediction
   data.labels = net.predict(data.images, data.count);
-  // the border band outside [8, 24)^2: its region (threshold, dilation by 1) stays clear of the centre the net reads
-  const border = maskMaps(data.count, (y, x) => y < 8 || y >= 24 || x < 8 || x >= 24);
-  const centre = maskMaps(data.count, (y, x) => y >= 12 && y < 20 && x >= 12 && x < 20);
-  const d = diagnoseImages(net, data, [
-    { kind: 'region', prompt: 'the border', maps: border },
-    { kind: 'region', prompt: 'the centre', maps: centre },
-  ], { examples: 2 });
+  const d = diagnoseImages(net, data, borderAndCentre(data.count), { examples: 2 });
   const b = d.prompts.find((p) => p.prompt === 'the border')!, c = d.prompts.find((p) => p.prompt === 'the centre')!;
   assert.equal(b.changed, data.count, 'every image was varied');
   assert.equal(b.flipRate, 0);
@@ -218,14 +223,10 @@ test('every attribution puts nothing on pixels a net does not read, and all of i
   const net = netFromModel(model);
   const data = randomData(20, 'attributions');
   data.labels = net.predict(data.images, data.count);
-  const border = maskMaps(data.count, (y, x) => y < 8 || y >= 24 || x < 8 || x >= 24);
-  const centre = maskMaps(data.count, (y, x) => y >= 12 && y < 20 && x >= 12 && x < 20);
+  const candidates = borderAndCentre(data.count);
   const flips: number[] = [];
   for (const attribution of ATTRIBUTIONS) {
-    const d = diagnoseImages(net, data, [
-      { kind: 'region', prompt: 'the border', maps: border },
-      { kind: 'region', prompt: 'the centre', maps: centre },
-    ], { examples: 1, attribution });
+    const d = diagnoseImages(net, data, candidates, { examples: 1, attribution });
     assert.equal(d.settings.attribution, attribution);
     const b = d.prompts.find((p) => p.prompt === 'the border')!, c = d.prompts.find((p) => p.prompt === 'the centre')!;
     assert.equal(b.share, 0, `${attribution}: border share`);

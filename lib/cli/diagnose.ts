@@ -8,8 +8,6 @@ import { diagnosisExamplesPng, diagnosisRows } from '../report/diagnosis-figure'
 import { writeFileAtomic } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { PNG_FILE, prepareOutFile, removeIfEmpty } from '../util/outputs';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { MaskSettings } from '../train/prompt-constraint';
 import { printJson } from './output';
 import { textTable } from '../report/table';
@@ -55,8 +53,7 @@ export function register(program: Command): void {
       const regions = { threshold, mass: null, radius: intOption(o.regionDilate, '--region-dilate')! };
       pngFileOption(o.figure, '--figure');
       // folders --figure makes are removed again when the diagnosis fails (nothing is left behind but what was asked for)
-      const madeDirs = o.figure !== undefined ? missingFolders(path.dirname(path.resolve(o.figure))) : [];
-      if (o.figure !== undefined) prepareOutFile(o.figure, '--figure', PNG_FILE);
+      const madeDirs = o.figure !== undefined ? prepareOutFile(o.figure, '--figure', PNG_FILE).created : [];
       try {
         await diagnoseCommand(o, { limit, seed, examples, dataSeed, attribution, regions });
       } catch (e) {
@@ -68,13 +65,6 @@ export function register(program: Command): void {
 
 /** The most example images per prompt (--examples): each is a row of four tiles in one PNG. */
 const MAX_EXAMPLES = 50;
-
-/** The folders from `dir` up that do not exist, deepest first. */
-function missingFolders(dir: string): string[] {
-  const out: string[] = [];
-  for (let d = dir; !fs.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) out.push(d);
-  return out;
-}
 
 interface Parsed { limit?: number; seed: number; examples: number; dataSeed?: number; attribution: AttributionName; regions: MaskSettings }
 

@@ -35,6 +35,11 @@ export const ATTRIBUTION_SHORT: Readonly<Record<AttributionName, string>> = {
   gradient: 'gradient', 'logit-gradient': 'logit grad', 'gradient-x-input': 'grad x input', 'integrated-gradients': 'integrated grad',
 };
 
+/** What "X energy" calls an attribution's energy in prose ("input-gradient energy", "integrated-gradients energy"). */
+export function energyNoun(kind: AttributionName): string {
+  return kind === 'gradient' ? 'input-gradient' : kind;
+}
+
 /** Path steps of 'integrated-gradients' (midpoints of IG_STEPS equal intervals). */
 export const IG_STEPS = 16;
 

@@ -1,5 +1,5 @@
 import type { PromptDiagnosis } from './types';
-import { DEFAULT_ATTRIBUTION, type AttributionName } from './attribution';
+import { DEFAULT_ATTRIBUTION, energyNoun, type AttributionName } from './attribution';
 
 /**
  * The ranking and the verdict of a diagnosis. Prompts are ranked by reliance on what they name, margin = flipRate -
@@ -41,7 +41,7 @@ export function verdictOf(ranked: readonly PromptDiagnosis[], minMargin = MIN_MA
   }
   const where = best.kind === 'attribute' ? 'along its directions' : 'inside its region';
   const att = best.share === null ? `the net's ${attribution === 'gradient' ? 'input gradients are' : `${attribution} attributions are`} zero on every image`
-    : `${pct(best.share)} of its ${attribution === 'gradient' ? 'input-gradient' : attribution} energy lies ${where} (chance ${pct(best.chance)}${best.lift !== null ? `, lift ${best.lift.toFixed(2)}` : ''})`;
+    : `${pct(best.share)} of its ${energyNoun(attribution)} energy lies ${where} (chance ${pct(best.chance)}${best.lift !== null ? `, lift ${best.lift.toFixed(2)}` : ''})`;
   // A net that pools over the image can read a region through many pixels with small gradients each: the vanilla
   // decoymnist-hard net follows the frame (flip 57 %) with lift 0.72, and no other input attribution tried puts it
   // above 1 (docs/diagnose.md). Say so where the gradients would tell a reader the opposite of the flips.

@@ -1,5 +1,5 @@
 import type { Diagnosis, DiagnosisExample, DiagnosisJson } from '../diagnose/types';
-import { ATTRIBUTION_SHORT, DEFAULT_ATTRIBUTION } from '../diagnose/attribution';
+import { ATTRIBUTION_SHORT, DEFAULT_ATTRIBUTION, energyNoun, type AttributionName } from '../diagnose/attribution';
 import { barFigure, showFigure, type Figure } from './plotly';
 import { imageGridPng, netInputImage, showImageGrid, type GridTile } from './image-grid';
 import { showTable, type Row } from './table';
@@ -14,11 +14,9 @@ import { showMarkdown } from './display';
 
 const pct = (x: number | null) => (x === null ? null : Math.round(1000 * x) / 10);
 
-/** What the attention columns are of: 'gradient' for the default attribution (records made before there was a choice
- * have none), else the attribution's name. */
-function energyName(d: Pick<DiagnosisJson, 'settings'>): string {
-  const a = d.settings.attribution;
-  return a === undefined || a === 'gradient' ? 'gradient' : a;
+/** What the attention columns are of: the attribution's name ('gradient' for records made before there was a choice). */
+function energyName(d: Pick<DiagnosisJson, 'settings'>): AttributionName {
+  return d.settings.attribution ?? DEFAULT_ATTRIBUTION;
 }
 
 /** The numbers of a diagnosis as table rows, in rank order (percentages). */
@@ -89,7 +87,7 @@ export async function showDiagnosis(d: Diagnosis, o: { title?: string; classes?:
     const { rows, labels } = exampleRows(ex, o.classes);
     await showImageGrid(rows, {
       scale: o.scale ?? 3, rowLabels: labels, colLabels: columns(d, p.kind),
-      caption: `${JSON.stringify(p.prompt)}: the image, ${p.kind === 'attribute' ? `the ${energyName(d)} energy along its directions` : 'its map'}, the net's ${energyName(d) === 'gradient' ? 'input-gradient' : energyName(d)} energy, and the image with it ${p.kind === 'attribute' ? 'recoloured' : 'redrawn from another image'}; prediction before -> after (* changed).`,
+      caption: `${JSON.stringify(p.prompt)}: the image, ${p.kind === 'attribute' ? `the ${energyName(d)} energy along its directions` : 'its map'}, the net's ${energyNoun(energyName(d))} energy, and the image with it ${p.kind === 'attribute' ? 'recoloured' : 'redrawn from another image'}; prediction before -> after (* changed).`,
     });
   }
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { PAPER_DEFAULTS, resolveConfig, type TrainConfig } from '../train/config';
 import { RUN_FILE_NAMES } from '../train/run-folder';
 import { canonicalJson } from '../util/canonical-json';
-import { UserError, namingFile } from '../util/errors';
+import { UserError } from '../util/errors';
 import { writeFileAtomic } from '../util/atomic';
 import { formatMeanStd, groupBy } from '../util/stats';
 import { markdownTable } from './table';
@@ -225,7 +225,7 @@ export function updateOptionalSection(mdFile: string, begin: string, end: string
   const text = fs.readFileSync(mdFile, 'utf8');
   if (!text.includes(begin) && !text.includes(end)) return false;
   const next = replaceBetweenMarkers(text, body(), begin, end);
-  if (next !== text) namingFile(mdFile, () => writeFileAtomic(mdFile, next));
+  if (next !== text) writeFileAtomic(mdFile, next);
   return true;
 }
 
@@ -237,6 +237,6 @@ export function updateResultsMarkdown(resultsDir: string, mdFile: string, marker
   const table = renderResultsTable(rows) + '\n\nFrom ' + (rows.length ? rows.reduce((a, r) => a + r.files.length, 0) + ' run file(s) under `' + rel(resultsDir) + '/`.' : '`' + rel(resultsDir) + '/` (empty).');
   const text = fs.readFileSync(mdFile, 'utf8');
   const next = replaceBetweenMarkers(text, table, markers.begin, markers.end);
-  if (next !== text) namingFile(mdFile, () => writeFileAtomic(mdFile, next));
+  if (next !== text) writeFileAtomic(mdFile, next);
   return rows;
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SynonymReport } from '../evaluate/vlm-synonym-report';
 import { readSealedJson } from '../util/sealed';
-import { UserError, namingFile } from '../util/errors';
+import { UserError } from '../util/errors';
 import { writeFileAtomic } from '../util/atomic';
 import { replaceBetweenMarkers } from './results-table';
 
@@ -72,6 +72,6 @@ export function synonymTableText(dir: string, mdFile: string): { text: string; n
 /** Rewrites the table between the markers of `mdFile` from the records in `dir`; whether the file changed. */
 export function updateSynonymTable(dir: string, mdFile: string): boolean {
   const { text, next } = synonymTableText(dir, mdFile);
-  if (next !== text) namingFile(mdFile, () => writeFileAtomic(mdFile, next));
+  if (next !== text) writeFileAtomic(mdFile, next);
   return next !== text;
 }

@@ -29,6 +29,14 @@ function probeWritable(dir: string, flag: string, shown: string): void {
   fs.rmSync(probe, { force: true });
 }
 
+/** The folders from `dir` up that do not exist yet, deepest first. */
+function missingFolders(dir: string): string[] {
+  const out: string[] = [];
+  const anc = existingAncestor(dir);
+  for (let d = path.resolve(dir); d !== anc && path.dirname(d) !== d; d = path.dirname(d)) out.push(d);
+  return out;
+}
+
 /** The first existing ancestor of `p` (itself included), or undefined. */
 function existingAncestor(p: string): string | undefined {
   let cur = path.resolve(p);
@@ -127,19 +135,22 @@ export function tensorFileKind(format: string, name: string): OutputFileKind {
 
 /**
  * Makes sure `file` can be written: not a folder, its parent folder exists (created) and is writable, and, with
- * `kind`, an existing file there is of that kind (else it is kept and the command stops before computing).
+ * `kind`, an existing file there is of that kind (else it is kept and the command stops before computing). Returns the
+ * folders it created, deepest first (so a command that fails later can remove them again with removeIfEmpty).
  */
-export function prepareOutFile(file: string, flag = '--out', kind?: OutputFileKind): void {
+export function prepareOutFile(file: string, flag = '--out', kind?: OutputFileKind): { created: string[] } {
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UserError(`${flag} ${file} is a folder, not a file`);
   if (kind && fs.existsSync(file) && !kind.holds(file)) {
     throw new UserError(`${flag} ${file} exists and is not ${kind.name}: not overwritten (choose another path, or delete it first)`);
   }
   const dir = path.dirname(path.resolve(file));
+  const created = missingFolders(dir);
   mkdirs(dir, flag, file);
   probeWritable(dir, flag, file);
+  return { created };
 }
 
-/** Removes a folder made by prepareOutDir when a run failed before writing anything worth keeping. */
+/** Removes a folder made by prepareOutDir or prepareOutFile when a run failed before writing anything worth keeping. */
 export function removeIfEmpty(dir: string): void {
   try {
     if (fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);

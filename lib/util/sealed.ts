@@ -87,9 +87,14 @@ export function parseSealedJson<T>(text: string, file: string, what = 'file'): T
  * sealed file into an unchecked one.
  */
 export function parseOptionallySealedJson<T>(text: string, file: string, what = 'file'): T {
+  return parseOptionallySealed<T>(text, file, what).value;
+}
+
+/** parseOptionallySealedJson, also saying whether the file carried a (valid) seal. */
+export function parseOptionallySealed<T>(text: string, file: string, what = 'file'): { value: T; sealed: boolean } {
   const obj = parseJsonObject(text, file, what);
-  if (SEAL_KEY in obj) return checkSeal(obj, file, what) as T;
+  if (SEAL_KEY in obj) return { value: checkSeal(obj, file, what) as T, sealed: true };
   const near = Object.keys(obj).find((k) => k.length === SEAL_KEY.length && [...k].filter((c, i) => c !== SEAL_KEY[i]).length === 1);
   if (near) throw new UserError(`${what} ${file} is corrupt: its checksum key reads ${JSON.stringify(near)}, not ${JSON.stringify(SEAL_KEY)}`);
-  return obj as T;
+  return { value: obj as T, sealed: false };
 }

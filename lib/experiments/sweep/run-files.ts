@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../../util/errors';
-import { readSealedJson, parseOptionallySealedJson, SEAL_KEY } from '../../util/sealed';
+import { readSealedJson, parseOptionallySealed } from '../../util/sealed';
 import { RUN_FILE_NAMES, SWEEP_FILE_NAMES, checkSelectedWeights, type SelectionRecord } from '../../train/run-folder';
 import type { RunState } from './runner';
 
@@ -30,16 +30,15 @@ export function inspectResult(dir: string): { result?: Record<string, unknown>; 
   } catch {
     return {};
   }
-  let v: Record<string, unknown>;
+  let v: Record<string, unknown>, sealed: boolean;
   try {
     // A custom trainer's result may carry no checksum; one that carries it must match it.
-    v = parseOptionallySealedJson<Record<string, unknown>>(text, file, 'result');
+    ({ value: v, sealed } = parseOptionallySealed<Record<string, unknown>>(text, file, 'result'));
   } catch (e) {
     return { error: (e as Error).message };
   }
   if (Object.keys(v).length === 0) return { error: `result ${file} is not a non-empty JSON object` };
-  // The seal is gone from v: a sealed result is one whose text has it (parsed again; the file is small).
-  if (SEAL_KEY in JSON.parse(text) && Array.isArray(v.epochs)) {
+  if (sealed && Array.isArray(v.epochs)) {
     try {
       checkSelectedWeights(dir, v as unknown as SelectionRecord);
     } catch (e) {
