@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../lib/backend';
 import {
-  ATTRIBUTIONS, attributions, attributeAttention, attributeCounterfactual, chanceOffsets, imageColour, regionCounterfactual, diagnose, diagnoseImages, diagnosisDraws, diagnosisJson, diagnosisRegions, gradientEnergy,
+  ATTRIBUTIONS, attributions, attributeAttention, measureAttention, attributeCounterfactual, chanceOffsets, imageColour, regionCounterfactual, diagnose, diagnoseImages, diagnosisDraws, diagnosisJson, diagnosisRegions, gradientEnergy,
   modelOfWeights, netFromModel, netFromWeights, regionAttention, translateRegion, MAX_AREA_SHARE,
   type Candidate, type DiagnosedNet, type DiagnosisImages,
 } from '../lib/diagnose';
@@ -236,6 +236,26 @@ test('every attribution puts nothing on pixels a net does not read, and all of i
     if (attribution !== 'gradient') assert.match(d.verdict, new RegExp(`of its ${attribution} energy`));
   }
   assert.ok(flips[0] > 0.5 && flips.every((f) => f === flips[0]), `centre flip rates ${flips}`);
+  model.dispose();
+});
+
+test('the attention measure alone, for several attributions at once, gives the diagnosis\'s share, chance and lift', () => {
+  const model = centreNet(12, 20);
+  const net = netFromModel(model);
+  const data = randomData(20, 'attention-alone');
+  // a region that cuts through what the net reads, so that the shares are neither 0 nor 1
+  const candidates: Candidate[] = [...borderAndCentre(data.count), { kind: 'region', prompt: 'the left half', maps: maskMaps(data.count, (_y, x) => x < 16) }];
+  const records = measureAttention(net, data, candidates, ATTRIBUTIONS);
+  assert.deepEqual(records.map((r) => `${r.attribution}/${r.prompt}`), ATTRIBUTIONS.flatMap((a) => candidates.map((c) => `${a}/${c.prompt}`)));
+  for (const attribution of ATTRIBUTIONS) {
+    const d = diagnoseImages(net, data, candidates, { examples: 0, attribution });
+    for (const p of d.prompts) {
+      const r = records.find((x) => x.attribution === attribution && x.prompt === p.prompt)!;
+      assert.deepEqual({ share: r.share, chance: r.chance, lift: r.lift }, { share: p.share, chance: p.chance, lift: p.lift }, `${attribution} ${p.prompt}`);
+    }
+    const half = records.find((x) => x.attribution === attribution && x.prompt === 'the left half')!;
+    assert.ok(half.share! > 0.2 && half.share! < 0.8, `${attribution}: left half share ${half.share}`);
+  }
   model.dispose();
 });
 

@@ -18,13 +18,20 @@ test('mean ± sample std (n - 1) over seeds, grouped in first-appearance order',
 
 test('one renderer: text aligns, markdown escapes pipes, html escapes markup, objects as JSON', () => {
   const rows = [{ method: '<a|b>', acc: 0.5, prompts: ['x', 'y'] }, { method: 'c', acc: 12 }];
-  assert.equal(textTable(rows), 'method  acc   prompts\n------  ----  ---------\n<a|b>   0.50  ["x","y"]\nc       12');
+  assert.equal(textTable(rows), 'method  acc    prompts\n------  -----  ---------\n<a|b>   0.50   ["x","y"]\nc       12.00');
   assert.equal(markdownTable(rows, { columns: ['method', 'acc', 'prompts'] }),
-    '| method | acc | prompts |\n|---|---|---|\n| <a\\|b> | 0.50 | ["x","y"] |\n| c | 12 | |');
+    '| method | acc | prompts |\n|---|---|---|\n| <a\\|b> | 0.50 | ["x","y"] |\n| c | 12.00 | |');
   const h = htmlTable(rows, { highlight: { column: 'method', value: 'c' } });
   assert.ok(h.includes('&lt;a|b&gt;') && h.includes('background'));
   assert.equal(formatCell(1 / 3, 4), '0.3333');
   assert.equal(formatCell(null), '');
+});
+
+test('a column with any non-integer number prints all its numbers with the same decimals; a column of counts stays integral', () => {
+  const rows = [{ prompt: 'a frame', images: 2000, flip: 57 }, { prompt: 'a digit', images: 2000, flip: 57.34 }];
+  assert.equal(textTable(rows, { digits: 1 }), 'prompt   images  flip\n-------  ------  ----\na frame  2000    57.0\na digit  2000    57.3');
+  assert.ok(htmlTable(rows, { digits: 1 }).includes('>57.0</td>') && htmlTable(rows, { digits: 1 }).includes('>2000</td>'));
+  assert.match(markdownTable(rows, { digits: 1 }), /\| a frame \| 2000 \| 57\.0 \|/);
 });
 
 test('sweep report rows: mean ± std over the done seeds of a setting, the mean alone for one, nothing for none', () => {

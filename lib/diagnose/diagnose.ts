@@ -16,7 +16,7 @@ import { loadCheckpoint, type LoadedVlm } from '../vlm/embedded/checkpoint';
 import type { ModelName } from '../models/types';
 import { UserError } from '../util/errors';
 import { attributeAttention, attributeEnergyMap, gradientEnergy, lift, regionAttention } from './attention';
-import { attributions, DEFAULT_ATTRIBUTION, type AttributionName } from './attribution';
+import { ATTRIBUTIONS, attributions, DEFAULT_ATTRIBUTION, type AttributionName } from './attribution';
 import { loadCheckpointNet, loadRunNet, type DiagnosedNet, type LoadedNet } from './net';
 import { DIAGNOSIS_MASKS, attributeProblem, diagnosisRegions, regionCoverage, regionProblem } from './regions';
 import {
@@ -140,6 +140,35 @@ export function diagnoseImages(net: DiagnosedNet, data: DiagnosisImages, candida
   };
 }
 
+/** A candidate's attention under one attribution (a row of `measureAttention`). */
+export interface AttentionRecord {
+  attribution: AttributionName;
+  prompt: string;
+  kind: Candidate['kind'];
+  /** Share of the attribution's energy in the prompt's region (or along its directions); null when no image has any. */
+  share: number | null;
+  chance: number;
+  lift: number | null;
+}
+
+/**
+ * The attention measure alone (no counterfactuals), of every candidate under each of `kinds`: the regions and attribute
+ * matrices are made once and every attribution's energy is computed once, so comparing attributions costs one energy
+ * pass each. The same numbers as diagnoseImages' share, chance and lift for the same settings.
+ */
+export function measureAttention(net: DiagnosedNet, data: DiagnosisImages, candidates: readonly Candidate[], kinds: readonly AttributionName[], regions: MaskSettings = DIAGNOSIS_MASKS): AttentionRecord[] {
+  const S = net.inputSize;
+  const before = net.predict(data.images, data.count);
+  const where = candidates.map((c) => (c.kind === 'region' ? diagnosisRegions(c.maps, S, regions) : c.matrix));
+  return kinds.flatMap((attribution) => {
+    const energy = gradientEnergy(net, data.images, data.count, attribution, before);
+    return candidates.map((c, i) => {
+      const att = c.kind === 'region' ? regionAttention(energy, where[i] as Uint8Array) : attributeAttention(energy, where[i] as readonly number[]);
+      return { attribution, prompt: c.prompt, kind: c.kind, share: att.share, chance: att.chance, lift: lift(att) };
+    });
+  });
+}
+
 /** The first `k` images a candidate's counterfactual changes, with what the figure shows of them. */
 function promptExamples(net: DiagnosedNet, data: DiagnosisImages, c: Candidate, vary: Counterfactual, before: Int32Array, after: Int32Array, energy: Float32Array, k: number, attribution: AttributionName): DiagnosisExample[] {
   const S = net.inputSize, hw = S * S, row = hw * 3;
@@ -223,8 +252,9 @@ export async function promptCandidates(ds: Pick<ShortcutDataset, 'name' | 'check
   return out;
 }
 
-/** Diagnoses a net on the first `limit` images of one split of a dataset (only that split is read, and the training split for attribute prompts). */
-export async function diagnose(net: DiagnosedNet, ds: ShortcutDataset, o: DiagnoseOptions & { netName?: string } = {}): Promise<Diagnosis> {
+/** The images and candidates a diagnosis of `net` measures: the first `limit` images of one split of a dataset (only
+ * that split is read, and the training split for attribute prompts), and the prompts' maps or matrices. */
+async function diagnosisInputs(net: DiagnosedNet, ds: ShortcutDataset, o: DiagnoseOptions): Promise<{ data: DiagnosisImages; candidates: Candidate[] }> {
   if (!activeBackend()) await initBackend();
   const splitName = o.split ?? DIAGNOSIS_DEFAULTS.split;
   if (!(SPLITS as readonly string[]).includes(splitName)) throw new UserError(`--split must be one of ${SPLITS.join(', ')}, not '${splitName}'`);
@@ -234,7 +264,13 @@ export async function diagnose(net: DiagnosedNet, ds: ShortcutDataset, o: Diagno
   if (count < 2) throw new UserError(`the ${splitName} split of ${ds.name} has ${split.count} image(s): a diagnosis redraws from other images and needs at least 2`);
   const candidates = await promptCandidates(ds, split, count, o);
   const images = prepareImages(split, count, net.inputSize);
-  const d = diagnoseImages(net, { dataset: ds.name, split: splitName, images, labels: split.labels, count }, candidates, {
+  return { data: { dataset: ds.name, split: splitName, images, labels: split.labels, count }, candidates };
+}
+
+/** Diagnoses a net on the first `limit` images of one split of a dataset (only that split is read, and the training split for attribute prompts). */
+export async function diagnose(net: DiagnosedNet, ds: ShortcutDataset, o: DiagnoseOptions & { netName?: string } = {}): Promise<Diagnosis> {
+  const { data, candidates } = await diagnosisInputs(net, ds, o);
+  const d = diagnoseImages(net, data, candidates, {
     seed: o.seed, minMargin: o.minMargin, examples: o.examples, regions: o.regions, attribution: o.attribution, maps: o.prompts?.length ? o.maps ?? DIAGNOSIS_DEFAULTS.maps : null,
     net: o.netName,
   });
@@ -250,7 +286,24 @@ function netLabel(l: LoadedNet): string {
  * Diagnoses a run folder's net (its validation-selected weights) on the data it was trained on (its config's dataset,
  * data seed and shortcut labels; a dataset given must have the checksum the run recorded).
  */
-export async function diagnoseRun(dir: string, o: DiagnoseOptions & { dataset?: ShortcutDataset; mnistDir?: string } = {}): Promise<Diagnosis> {
+export function diagnoseRun(dir: string, o: DiagnoseOptions & { dataset?: ShortcutDataset; mnistDir?: string } = {}): Promise<Diagnosis> {
+  return withRunNet(dir, o, (net, ds, netName) => diagnose(net, ds, { ...o, netName }));
+}
+
+/**
+ * The attention measure of a run folder's net under each attribution of `attributions` (default all), on the images and
+ * candidates `diagnoseRun` would measure (measureAttention: the maps and regions once for every attribution).
+ */
+export function attentionOfRun(dir: string, o: DiagnoseOptions & { dataset?: ShortcutDataset; mnistDir?: string; attributions?: readonly AttributionName[] } = {}): Promise<AttentionRecord[]> {
+  return withRunNet(dir, o, async (net, ds) => {
+    const { data, candidates } = await diagnosisInputs(net, ds, o);
+    return measureAttention(net, data, candidates, o.attributions ?? ATTRIBUTIONS, o.regions);
+  });
+}
+
+/** Runs `f` on a run folder's validation-selected net and the data it was trained on (its config's dataset, data seed and
+ * shortcut labels; a dataset given must have the checksum the run recorded), then frees the net. */
+async function withRunNet<T>(dir: string, o: { dataset?: ShortcutDataset; mnistDir?: string }, f: (net: DiagnosedNet, ds: ShortcutDataset, netName: string) => Promise<T>): Promise<T> {
   if (!activeBackend()) await initBackend();
   const loaded = loadRunNet(dir);
   try {
@@ -260,7 +313,7 @@ export async function diagnoseRun(dir: string, o: DiagnoseOptions & { dataset?: 
     if (was && was !== ds.checksum) {
       throw new UserError(`the run in ${dir} was trained on data with checksum ${was.slice(0, 12)}..., the dataset ${ds.name} here has ${ds.checksum.slice(0, 12)}... (another data seed, base files or shortcut labels?)`);
     }
-    return await diagnose(loaded.net, ds, { ...o, netName: netLabel(loaded) });
+    return await f(loaded.net, ds, netLabel(loaded));
   } finally {
     loaded.net.dispose();
   }

@@ -14,6 +14,6 @@ export {
 export { MIN_MARGIN, RANKING, rankPrompts, verdictOf } from './verdict';
 export { netFromModel, netFromWeights, modelOfWeights, loadCheckpointNet, loadRunNet, type DiagnosedNet, type LoadedNet } from './net';
 export {
-  diagnose, diagnoseRun, diagnoseCheckpoint, diagnoseImages, diagnosisJson, promptCandidates, DIAGNOSIS_DEFAULTS,
-  type DiagnoseOptions, type DiagnosisImages, type DiagnoseImagesSettings,
+  diagnose, diagnoseRun, diagnoseCheckpoint, diagnoseImages, diagnosisJson, promptCandidates, measureAttention, attentionOfRun, DIAGNOSIS_DEFAULTS,
+  type AttentionRecord, type DiagnoseOptions, type DiagnosisImages, type DiagnoseImagesSettings,
 } from './diagnose';

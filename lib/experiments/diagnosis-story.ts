@@ -1,7 +1,7 @@
 import type { ShortcutDataset } from '../data/types';
 import type { TrainConfig } from '../train/config';
 import { applyRecipe } from '../train/recipes';
-import { ATTRIBUTIONS, diagnoseRun, type DiagnoseOptions } from '../diagnose';
+import { attentionOfRun, diagnoseRun, type DiagnoseOptions } from '../diagnose';
 import type { Row } from '../report/table';
 import type { Diagnosis } from '../diagnose/types';
 import type { Profile } from './profiles';
@@ -35,22 +35,20 @@ export function languageFixSpec(profile: Profile, dataset: string, prompts: Pick
 
 /** Diagnoses a finished run on the profile's validation images (the first evalImages of the split). */
 export function diagnoseFinished(run: FinishedRun, ds: ShortcutDataset, profile: Profile, candidates: Pick<DiagnoseOptions, 'prompts' | 'attributePrompts' | 'attribution'>): Promise<Diagnosis> {
-  return diagnoseRun(run.dir, { ...candidates, dataset: ds, ...(profile.evalImages !== null ? { limit: profile.evalImages } : {}) });
+  return diagnoseRun(run.dir, { ...candidates, dataset: ds, ...evalLimit(profile) });
 }
+
+/** The profile's validation images: its first evalImages (all when it sets none). */
+const evalLimit = (profile: Profile): { limit?: number } => (profile.evalImages !== null ? { limit: profile.evalImages } : {});
 
 /**
  * The attention measure of a finished run under every attribution (`ltl diagnose --attribution`): one row per
- * attribution and prompt, its share, the share's chance level and the lift. The flip rates do not depend on the
- * attribution, so they are left to the diagnosis itself.
+ * attribution and prompt, its share, the share's chance level and the lift (lib/diagnose attentionOfRun: maps and
+ * regions made once for all attributions). The flip rates do not depend on the attribution, so they are left to the
+ * diagnosis itself.
  */
 export async function attributionRows(run: FinishedRun, ds: ShortcutDataset, profile: Profile, candidates: Pick<DiagnoseOptions, 'prompts' | 'attributePrompts'>): Promise<Row[]> {
   const pct = (x: number | null) => (x === null ? null : Math.round(1000 * x) / 10);
-  const rows: Row[] = [];
-  for (const attribution of ATTRIBUTIONS) {
-    const d = await diagnoseFinished(run, ds, profile, { ...candidates, attribution });
-    for (const p of d.prompts) {
-      rows.push({ attribution, prompt: p.prompt, 'share %': pct(p.share), 'chance share %': pct(p.chance), lift: p.lift === null ? null : Math.round(100 * p.lift) / 100 });
-    }
-  }
-  return rows;
+  const records = await attentionOfRun(run.dir, { ...candidates, dataset: ds, ...evalLimit(profile) });
+  return records.map((r) => ({ attribution: r.attribution, prompt: r.prompt, 'share %': pct(r.share), 'chance share %': pct(r.chance), lift: r.lift === null ? null : Math.round(100 * r.lift) / 100 }));
 }

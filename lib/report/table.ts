@@ -23,12 +23,16 @@ export interface TableOptions {
 
 export { formatMeanStd } from '../util/stats';
 
-/** A cell as text: integers as they are, other numbers with `digits` decimals, objects and arrays as JSON. */
-export function formatCell(v: unknown, digits = 2): string {
+/**
+ * A cell as text: integers as they are (unless `fixed`), other numbers with `digits` decimals, objects and arrays as
+ * JSON. The tables pass `fixed` for a column that holds any non-integer number, so that a percentage of exactly 57 reads
+ * "57.0" beside "57.3" rather than "57", while a column of counts stays "10000".
+ */
+export function formatCell(v: unknown, digits = 2, fixed = false): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) return String(v);
-    return Number.isInteger(v) ? String(v) : v.toFixed(digits);
+    return Number.isInteger(v) && !fixed ? String(v) : v.toFixed(digits);
   }
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
@@ -41,17 +45,28 @@ function columnsOf(rows: readonly Row[], columns?: readonly string[]): string[] 
   return seen;
 }
 
+/** Per column, whether it holds a finite non-integer number (then all its numbers get the same decimals). */
+function fixedColumns(rows: readonly Row[], cols: readonly string[]): boolean[] {
+  return cols.map((c) => rows.some((r) => { const v = r[c]; return typeof v === 'number' && Number.isFinite(v) && !Number.isInteger(v); }));
+}
+
+/** The cells of `rows` as text, column by column consistent (formatCell with the column's `fixed`). */
+function formatRows(rows: readonly Row[], cols: readonly string[], digits: number | undefined): string[][] {
+  const fixed = fixedColumns(rows, cols);
+  return rows.map((r) => cols.map((c, i) => formatCell(r[c], digits, fixed[i])));
+}
+
 export function htmlTable(input: TableInput, opts: TableOptions = {}): string {
   const rows = input as readonly Row[];
   const cols = columnsOf(rows, opts.columns);
   const head = cols.map((c) => `<th style="text-align:left;padding:2px 8px">${escapeHtml(c)}</th>`).join('');
+  const text = formatRows(rows, cols, opts.digits);
   const body = rows
-    .map((r) => {
+    .map((r, j) => {
       const hl = opts.highlight && r[opts.highlight.column] === opts.highlight.value ? ' style="background:#fff3c4"' : '';
-      const tds = cols.map((c) => {
-        const v = r[c];
-        const align = typeof v === 'number' ? 'right' : 'left';
-        return `<td style="text-align:${align};padding:2px 8px">${escapeHtml(formatCell(v, opts.digits))}</td>`;
+      const tds = cols.map((c, i) => {
+        const align = typeof r[c] === 'number' ? 'right' : 'left';
+        return `<td style="text-align:${align};padding:2px 8px">${escapeHtml(text[j][i])}</td>`;
       });
       return `<tr${hl}>${tds.join('')}</tr>`;
     })
@@ -64,7 +79,7 @@ export function htmlTable(input: TableInput, opts: TableOptions = {}): string {
 export function textTable(input: TableInput, opts: TableOptions = {}): string {
   const rows = input as readonly Row[];
   const cols = columnsOf(rows, opts.columns);
-  const cells = rows.map((r) => cols.map((c) => formatCell(r[c], opts.digits)));
+  const cells = formatRows(rows, cols, opts.digits);
   const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
   const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
   return [opts.caption ?? '', line(cols), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].filter((l, i) => i > 0 || l).join('\n');
@@ -74,9 +89,9 @@ export function textTable(input: TableInput, opts: TableOptions = {}): string {
 export function markdownTable(input: TableInput, opts: TableOptions = {}): string {
   const rows = input as readonly Row[];
   const cols = columnsOf(rows, opts.columns);
-  const cell = (v: unknown) => formatCell(v, opts.digits).replace(/\|/g, '\\|');
-  const line = (vals: string[]) => `|${vals.map((v) => (v ? ` ${v} ` : ' ')).join('|')}|`;
-  const table = [line(cols.map(cell)), `|${cols.map(() => '---').join('|')}|`, ...rows.map((r) => line(cols.map((c) => cell(r[c]))))];
+  const escape = (v: string) => v.replace(/\|/g, '\\|');
+  const line = (vals: string[]) => `|${vals.map((v) => (v ? ` ${escape(v)} ` : ' ')).join('|')}|`;
+  const table = [line(cols.map((c) => formatCell(c))), `|${cols.map(() => '---').join('|')}|`, ...formatRows(rows, cols, opts.digits).map(line)];
   return (opts.caption ? [opts.caption, '', ...table] : table).join('\n');
 }
 
