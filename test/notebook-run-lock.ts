@@ -5,8 +5,8 @@ import * as path from 'node:path';
 /**
  * The test files that execute all the notebooks (headless reproduce, JupyterLab in a browser) take
  * turns: each run trains models for minutes on the machine's 2 cores, and `npm test` runs two test
- * files at a time, so running both at once would make each take twice as long and break the
- * reproduce test's time budget. A directory lock in the temp folder, taken over when its owner
+ * files at a time, so running both at once would make each take twice as long (and a notebook's
+ * own timeout could then stop it). A directory lock in the temp folder, taken over when its owner
  * process is gone.
  */
 const LOCK = path.join(os.tmpdir(), 'ltl-notebook-run.lock');

@@ -83,7 +83,11 @@ test('papermill --help-notebook lists a notebook\'s parameters', { skip: noVenv 
   assert.match(r.stdout, /profileName: string \(default 'standard'\)/);
 });
 
-test('npm run papermill: notebook 00 with -p profileName quick, from the repository root', { skip: noVenv, timeout: 5 * 60_000 }, async () => {
+// The tests that run notebooks wait for each other (withNotebookRunLock): a test's own timeout covers that wait (the
+// headless reproduce or the JupyterLab run may hold the lock for minutes), and the spawned run's timeout is its budget.
+const LOCK_WAIT = 25 * 60_000;
+
+test('npm run papermill: notebook 00 with -p profileName quick, from the repository root', { skip: noVenv, timeout: LOCK_WAIT + 5 * 60_000 }, async () => {
   const out = path.join(tmp, '00-out.ipynb');
   const r = await withNotebookRunLock(() => spawnSync('bash', ['scripts/papermill.sh', 'notebooks/00-start-here.ipynb', out, '-p', 'profileName', 'quick'], { cwd: ROOT, encoding: 'utf8', env: env(), timeout: 4 * 60_000 }));
   assert.equal(r.status, 0, r.stderr.slice(-4000));
@@ -105,7 +109,7 @@ function plainEnv(): NodeJS.ProcessEnv {
   return e;
 }
 
-test('plain papermill runs notebook 01 with -p profileName quick from a folder outside the repository and from its root', { skip: noVenv, timeout: 8 * 60_000 }, async () => {
+test('plain papermill runs notebook 01 with -p profileName quick from a folder outside the repository and from its root', { skip: noVenv, timeout: LOCK_WAIT + 8 * 60_000 }, async () => {
   const outside = fs.mkdtempSync(path.join(tmp, 'outside-'));
   const notebook = path.join(ROOT, 'notebooks', '01-datasets-and-shortcuts.ipynb');
   const runs = [

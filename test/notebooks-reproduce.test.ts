@@ -70,7 +70,9 @@ test('quick profile: every notebook executes headless into reports', { skip: !ha
       assert.ok(!/<Buffer [0-9a-f]{2} /.test(text), `${name}: no raw bytes printed`);
     }
   }
-  assert.ok(secs < 5 * 60, `quick profile took ${secs.toFixed(0)} s (budget 5 min)`);
+  // How long it took is reported, not asserted (a timed test fails on a loaded machine, not on slow code; speed is
+  // measured by npm run bench); the test's timeout stops a run that hangs.
+  process.stderr.write(`[reproduce-test] quick profile, every notebook: ${secs.toFixed(0)} s\n`);
 });
 
 test('HTML reports render in Chromium: plots, images, no script errors', { skip: (!haveJupyter && 'Debian jupyter missing') || (!chromiumPath() && 'Chromium missing') }, async () => {

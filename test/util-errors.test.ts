@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../lib/util/atomic';
 import { CSV_FILE, PNG_FILE, prepareOutDir, prepareOutFile, type OutputFileKind } from '../lib/util/outputs';
 import { tensor, writeTensorFile } from '../lib/util/tensor-file';
 import { MAP_FILE_KIND, MAP_STORE_FORMAT } from '../lib/maps/store';
+import { exportSplitPngs, loadDataset } from '../lib/data';
 import { tmpDirs } from './tmp-helpers';
 import { canMountTmpfs, canRunAsNobody, leftovers, ltl, oneLineError } from './fault-helpers';
 
@@ -132,13 +133,15 @@ test('an existing output file is replaced only by one of its own kind: a figure,
   const png = put('old.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
   const csv = put('old.csv', 'run,acc\n1,0.5\n');
   const binary = put('weights.bin', Buffer.from([1, 0, 2, 0, 3]));
+  const notes = put('notes.md', '# My notes\n\nSeed 1, lambda 10: see the table.\n');
+  const bareCsv = put('report', 'id,status,attempts,dataset\na1,done,1,decoymnist\n');
   const cnn = path.join(dir, 'selected.safetensors');
   writeTensorFile(cnn, [['w', tensor(new Float32Array([1, 2]))]], { format: 'ltl-cnn-checkpoint' });
   const maps = path.join(dir, 'old.maps.safetensors');
   writeTensorFile(maps, [['maps', tensor(new Uint8Array([1, 2]))]], { format: MAP_STORE_FORMAT });
   const refused: Array<[string, OutputFileKind, string]> = [
     [cnn, PNG_FILE, 'a PNG image'], [json, PNG_FILE, 'a PNG image'],
-    [json, CSV_FILE, 'a CSV table'], [binary, CSV_FILE, 'a CSV table'], [cnn, CSV_FILE, 'a CSV table'],
+    [json, CSV_FILE, 'a CSV table'], [binary, CSV_FILE, 'a CSV table'], [cnn, CSV_FILE, 'a CSV table'], [notes, CSV_FILE, 'a CSV table'],
     [cnn, MAP_FILE_KIND, 'a map file'], [json, MAP_FILE_KIND, 'a map file'],
   ];
   for (const [file, kind, name] of refused) {
@@ -149,9 +152,29 @@ test('an existing output file is replaced only by one of its own kind: a figure,
   // The same kind, or no file yet: allowed.
   prepareOutFile(png, '--figure', PNG_FILE);
   prepareOutFile(csv, '--csv', CSV_FILE);
+  prepareOutFile(bareCsv, '--csv', CSV_FILE); // a CSV ltl wrote to a name without .csv: its header says what it is
   prepareOutFile(maps, '--out', MAP_FILE_KIND);
   prepareOutFile(path.join(dir, 'new.png'), '--figure', PNG_FILE);
   assert.deepEqual(leftovers(dir), []);
+});
+
+test('PNG exports replace earlier PNGs of their names, never another file that bears one; a refusal writes nothing', async () => {
+  const dir = tmp();
+  const ds = loadDataset('decoymnist');
+  const first = await exportSplitPngs(ds.test, dir, 3);
+  assert.deepEqual(await exportSplitPngs(ds.test, dir, 3), first, 'earlier PNGs are replaced');
+  const clash = path.join(dir, `4_${ds.test.labels[4]}.png`);
+  fs.writeFileSync(clash, 'my notes\n');
+  await assert.rejects(exportSplitPngs(ds.test, dir, 6), { message: `--export ${dir}: ${clash} exists and is not a PNG image: not overwritten (choose another folder, or delete it first)` });
+  assert.equal(fs.readFileSync(clash, 'utf8'), 'my notes\n');
+  assert.ok(!fs.existsSync(path.join(dir, `3_${ds.test.labels[3]}.png`)), 'nothing written before the refusal');
+  // ltl maps --export-png: the same check, before any map is made
+  const mapsDir = tmp();
+  fs.writeFileSync(path.join(mapsDir, '1.png'), 'not an image');
+  assert.match(oneLineError(ltl(['maps', '--dataset', 'decoymnist', '--generator', 'oracle', '--limit', '3', '--out', path.join(mapsDir, 'm.safetensors'), '--export-png', mapsDir]), assert),
+    /--export-png .*: .*1\.png exists and is not a PNG image: not overwritten/);
+  assert.equal(fs.readFileSync(path.join(mapsDir, '1.png'), 'utf8'), 'not an image');
+  assert.ok(!fs.existsSync(path.join(mapsDir, '0.png')) && !fs.existsSync(path.join(mapsDir, 'm.safetensors')));
 });
 
 test('the CLI keeps what a mistyped output would destroy: maps --out over a checkpoint, vlm train --out over a checkpoint, a partial vlm eval --record', () => {

@@ -9,7 +9,7 @@ import { mapQuality } from '../evaluate/map-quality';
 import { MAP_FILE_KIND, quantizeMaps } from '../maps/store';
 import { writePng } from '../util/png';
 import { UserError } from '../util/errors';
-import { prepareOutDir, prepareOutFile } from '../util/outputs';
+import { checkFilesOfKind, PNG_FILE, prepareOutDir, prepareOutFile } from '../util/outputs';
 import { printJson, printTable } from './output';
 import { intOption, listOption, DATASET_HELP, MNIST_DIR_HELP } from './options';
 
@@ -55,6 +55,7 @@ export function register(program: Command): void {
       const ds = loadDataset(o.dataset, { dir: o.mnistDir, seed: intOption(o.dataSeed, '--data-seed') });
       const split = ds[o.split as SplitName];
       const n = Math.min(limit ?? split.count, split.count);
+      if (o.exportPng) checkFilesOfKind(o.exportPng, Array.from({ length: n }, (_, i) => `${i}.png`), '--export-png', PNG_FILE);
       const generator = await createGenerator(o.generator, {
         modelDir: o.modelDir, modelId: o.modelId, seed, mode: o.mode, target: o.target,
         batchSize, allowUnknownPrompt: !!o.allowUnknownPrompt,

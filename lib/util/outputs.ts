@@ -105,12 +105,18 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 
 export const PNG_FILE: OutputFileKind = { name: 'a PNG image', holds: (file) => headOf(file, 8).equals(PNG_SIGNATURE) };
 
-/** Text that is not JSON (every JSON artifact of ltl starts with '{' or '['), without NUL bytes (binary files). */
+/**
+ * A CSV table: text that is not JSON (every JSON artifact of ltl starts with '{' or '['), without NUL bytes (binary
+ * files), and either named *.csv or headed by a line of comma-separated names with no spaces ("id,status,attempts,...",
+ * as ltl writes them). Text alone is not enough: a README or notes file given to --csv by mistake is text too.
+ */
 export const CSV_FILE: OutputFileKind = {
   name: 'a CSV table',
   holds: (file) => {
     const head = headOf(file, 4096);
-    return !head.includes(0) && !/^\s*[[{]/.test(head.toString('utf8'));
+    const text = head.toString('utf8');
+    if (head.includes(0) || /^\s*[[{]/.test(text)) return false;
+    return /\.csv$/i.test(file) || /^[A-Za-z_][\w.%-]*(,[A-Za-z_][\w.%-]*)+\r?(\n|$)/.test(text);
   },
 };
 
@@ -148,6 +154,21 @@ export function prepareOutFile(file: string, flag = '--out', kind?: OutputFileKi
   mkdirs(dir, flag, file);
   probeWritable(dir, flag, file);
   return { created };
+}
+
+/**
+ * Checks that the files `names` a command is about to write into folder `dir` are absent or already of `kind` (an
+ * export of PNGs replaces earlier PNGs of the same names, never a notes file or a checkpoint that happens to bear one).
+ * Call it before writing the first: a refusal writes nothing.
+ */
+export function checkFilesOfKind(dir: string, names: Iterable<string>, flag: string, kind: OutputFileKind): void {
+  for (const name of names) {
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) continue;
+    if (fs.statSync(file).isDirectory() || !kind.holds(file)) {
+      throw new UserError(`${flag} ${dir}: ${file} exists and is not ${kind.name}: not overwritten (choose another folder, or delete it first)`);
+    }
+  }
 }
 
 /** Removes a folder made by prepareOutDir or prepareOutFile when a run failed before writing anything worth keeping. */
