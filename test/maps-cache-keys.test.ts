@@ -1,6 +1,8 @@
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { initBackend } from '../lib/backend';
+import * as fs from 'node:fs';
+import { UserError } from '../lib/util/errors';
 import { loadDataset, subsetSplit } from '../lib/data';
 import { splitMaps } from '../lib/train/split-maps';
 import { tmpDirs } from './tmp-helpers';
@@ -31,4 +33,15 @@ test('map cache keys of existing prompts stay as they were (existing caches stay
     assert.equal(got?.provenance.cacheKey, p.key, `${p.dataset} ${p.split} ${JSON.stringify(p.prompt)}`);
     assert.ok(got!.provenance.file!.endsWith(`${p.dataset}-${p.split}-embedded-${p.key.slice(0, 16)}.maps.safetensors`));
   }
+});
+
+test('a map cache file whose name a folder took is one line naming it, not an internal error', async () => {
+  const cacheDir = tmp();
+  const ds = loadDataset('decoymnist');
+  const split = subsetSplit(ds.train, [0, 1]);
+  const req = { maps: 'embedded', prompt: 'a digit', role: 'positive' as const, seed: 1, cacheDir };
+  const file = (await splitMaps(req, ds, split, 2))!.provenance.file!;
+  fs.rmSync(file);
+  fs.mkdirSync(file);
+  await assert.rejects(splitMaps(req, ds, split, 2), (e: unknown) => e instanceof UserError && e.message === `map cache ${file} is a folder, not a map file: move it away or delete it (the maps are then made again)`);
 });

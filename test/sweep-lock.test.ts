@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { pidAlive, readLock, staleReason, tryAcquireLock, type LockInfo } from '../lib/util/lock';
+import { pidAlive, processIdentity, readLock, staleReason, tryAcquireLock, type LockInfo } from '../lib/util/lock';
 import { tmpDirs } from './tmp-helpers';
 
 const tmp = tmpDirs('ltl-lock-');
@@ -57,6 +57,27 @@ test('a dead worker whose trainer child still runs keeps its lock', () => {
   // ... even long after the dead worker's last heartbeat: two trainers must never share a run folder
   plant(file, { pid: deadPid(), childPid: process.pid, heartbeat: Date.now() - 3_600_000 });
   assert.equal(tryAcquireLock(file, { staleMs: 60_000 }), null);
+});
+
+test('a live pid that is another process than the one recorded (a reused pid, a restarted container) does not hold the lock', { skip: processIdentity(process.pid) === undefined && 'no /proc here' }, () => {
+  const file = path.join(tmp(), 'lock');
+  const me = processIdentity(process.pid)!;
+  // the lock names this very process: held
+  plant(file, { pid: process.pid, pidStart: me });
+  assert.equal(tryAcquireLock(file), null);
+  // the same pid, recorded for an earlier process (another start time): stale, taken over at once
+  plant(file, { pid: process.pid, pidStart: `${me}0` });
+  assert.match(staleReason(readLock(file), Date.now()) ?? '', /is another process now \(the pid was reused\)/);
+  plant(file, { pid: deadPid(), childPid: process.pid, childStart: 'other-boot:1' });
+  const lock = tryAcquireLock(file);
+  assert.ok(lock, 'a trainer pid reused by another process keeps nothing');
+  assert.equal(readLock(file)?.pidStart, me, 'a new lock records which process holds it');
+  lock.setChildPid(process.pid);
+  assert.equal(readLock(file)?.childStart, me);
+  lock.release();
+  // a lock written without identities (before they were recorded) is judged by liveness, as before
+  plant(file, { pid: process.pid });
+  assert.equal(tryAcquireLock(file), null);
 });
 
 test('other hosts: stale only when the heartbeat is older than staleMs', () => {

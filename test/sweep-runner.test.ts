@@ -9,6 +9,7 @@ import type { Grid } from '../lib/experiments/sweep/grid';
 import { tmpDirs } from './tmp-helpers';
 import { writeSealedJson } from '../lib/util/sealed';
 import { writeCheckpoint } from '../lib/train/checkpoint';
+import { inspectResult } from '../lib/experiments/sweep/run-files';
 
 const FAKE = [process.execPath, path.join(__dirname, 'fixtures', 'fake-train.js')];
 
@@ -77,6 +78,31 @@ test('a run whose result ltl train wrote counts as done only with its selected w
   writeCheckpoint(selected, { epoch: 0, rng: { seed: 1, nextEpoch: 1 }, history: epochs, trainSeconds: 1, imagesTrained: 1 }, { weights: {}, slots: {}, step: 1 });
   assert.equal((await sweep(out, grid)).counts['skipped-done'], 1);
   assert.equal(loadSweep(out).runs[0].status, 'done');
+  // Its checksum key removed and a number edited: in a folder ltl train wrote (a sealed config.json), not a result.
+  writeSealedJson(path.join(dir, 'config.json'), grid);
+  const edited = { ...readResult(dir)!, testAccSelected: 0.99 };
+  delete edited.sha256;
+  fs.writeFileSync(path.join(dir, 'result.json'), JSON.stringify(edited));
+  assert.match(inspectResult(dir).error ?? '', /has no 'sha256' checksum, though ltl train wrote this run folder/);
+  assert.equal(readResult(dir), undefined);
+  assert.notEqual(loadSweep(out).runs[0].status, 'done');
+});
+
+test('a damaged sweep.json or sweep-run.json says it is rebuilt from the grid once deleted; deleted, the next sweep writes it and keeps every result', async () => {
+  const out = tmp();
+  const grid: Grid = { dataset: 'decoymnist', method: 'vanilla', seed: [1, 2], epochs: 1 };
+  assert.equal((await sweep(out, grid)).counts.done, 2);
+  const plan = path.join(out, 'sweep.json');
+  fs.writeFileSync(plan, fs.readFileSync(plan, 'utf8').replace('"order"', '"ordex"'));
+  assert.throws(() => loadSweep(out), (e: Error) => e.message.startsWith(`sweep plan ${plan} is corrupt`) && e.message.endsWith(`; delete ${plan}: the next ltl sweep with this grid writes it again, and every run's results are kept`));
+  await assert.rejects(sweep(out, grid), /delete .*sweep\.json: the next ltl sweep with this grid writes it again/);
+  const runFile = path.join(runDir(out, planRuns([grid])[0].id), 'sweep-run.json');
+  fs.rmSync(plan);
+  fs.writeFileSync(runFile, '{"id": ');
+  assert.throws(() => loadSweep(out), (e: Error) => e.message.includes(runFile) && e.message.endsWith('writes it again, and every run\'s results are kept'));
+  fs.rmSync(runFile);
+  assert.equal((await sweep(out, grid)).counts['skipped-done'], 2);
+  assert.deepEqual(loadSweep(out).runs.map((r) => r.status), ['done', 'done']);
 });
 
 test('a failing run is recorded with its stderr tail and does not stop the others; attempts count retries', async () => {

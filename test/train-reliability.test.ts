@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { initBackend } from '../lib/backend';
 import { runTraining, registerEngine, TfjsEngine, TrainingDiverged, TrainingHalted, type TrainConfig, type TrainEngine } from '../lib/train';
@@ -161,6 +161,59 @@ test('10: with the selected epoch before the last, a missing selected.safetensor
     (e: unknown) => e instanceof UserError && /selected\.safetensors is missing: .*no resume can rebuild them/.test(e.message) && !/copy .*checkpoint/.test(e.message));
 });
 
+test('10: a resume checks the weights selected so far before it trains: missing or damaged, one line and no epoch trained', async () => {
+  const dir = tmp();
+  const config: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'vanilla', epochs: 3, seed: 5 };
+  await assert.rejects(runTraining(config, { outDir: dir, dataset: ds, haltAfterEpoch: 1 }), TrainingHalted);
+  const selected = path.join(dir, 'selected.safetensors'), checkpoint = path.join(dir, 'checkpoint.safetensors');
+  const good = fs.readFileSync(selected), before = fs.readFileSync(checkpoint);
+  fs.rmSync(selected);
+  await assert.rejects(runTraining(config, { outDir: dir, dataset: ds }),
+    (e: unknown) => e instanceof UserError && /selected\.safetensors is missing: the weights of epoch \d, which validation selected, are gone/.test(e.message));
+  fs.writeFileSync(selected, good);
+  flipBit(selected, good.length - 10, 2);
+  await assert.rejects(runTraining(config, { outDir: dir, dataset: ds }), (e: unknown) => e instanceof UserError && /selected\.safetensors is corrupt/.test(e.message));
+  assert.deepEqual(fs.readFileSync(checkpoint), before, 'no epoch was trained');
+  // Intact again: the resume finishes, as an uninterrupted run does.
+  fs.writeFileSync(selected, good);
+  const resumed = await runTraining(config, { outDir: dir, dataset: ds });
+  const fresh = await runTraining(config, { outDir: tmp(), dataset: ds });
+  assert.deepEqual(numbersOnly(resumed.epochs as never), numbersOnly(fresh.epochs as never));
+  assert.equal(resumed.selectedEpoch, fresh.selectedEpoch);
+});
+
+test('a resume runs on the backend and engine its epochs ran on: a checkpoint from another backend is one line, never a mixed run', async () => {
+  const dir = tmp();
+  const config: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'vanilla', epochs: 2, seed: 6 };
+  await assert.rejects(runTraining(config, { outDir: dir, dataset: ds, haltAfterEpoch: 0 }), TrainingHalted);
+  const file = path.join(dir, 'checkpoint.safetensors');
+  const { meta, state } = readCheckpoint<Record<string, unknown>>(file);
+  assert.equal(meta.runtime?.backend, 'wasm');
+  assert.ok(meta.runtime?.engine, 'the engine is recorded');
+  writeCheckpoint(file, { ...meta, runtime: { backend: 'cpu', engine: meta.runtime!.engine } }, state);
+  await assert.rejects(runTraining(config, { outDir: dir, dataset: ds }), (e: unknown) => e instanceof UserError
+    && /trained epochs 1-1 on the cpu backend with the .* engine; this process has the wasm backend .* resume where it ran \(LTL_BACKEND=cpu\)/.test(e.message));
+  // a checkpoint that does not record its runtime (written before it was recorded) resumes as before
+  const { runtime: _r, ...old } = meta;
+  writeCheckpoint(file, old, state);
+  assert.equal((await runTraining(config, { outDir: dir, dataset: ds })).epochs.length, 2);
+});
+
+test('a resume removes the temporary files a killed writer left, never a live writer\'s', async () => {
+  const dir = tmp();
+  const config: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'vanilla', epochs: 2, seed: 7 };
+  await assert.rejects(runTraining(config, { outDir: dir, dataset: ds, haltAfterEpoch: 0 }), TrainingHalted);
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const stale = path.join(dir, `checkpoint.safetensors.tmp-${Number(dead.stdout)}-1700000000000`);
+  const live = path.join(dir, `sweep-state.json.tmp-${process.pid}-1700000000000`);
+  fs.writeFileSync(stale, 'torn');
+  fs.writeFileSync(live, 'being written');
+  const logged: string[] = [];
+  await runTraining(config, { outDir: dir, dataset: ds, log: (m) => logged.push(m) });
+  assert.ok(!fs.existsSync(stale) && fs.existsSync(live));
+  assert.ok(logged.some((m) => /removed 1 temporary file\(s\) a killed run left/.test(m)));
+});
+
 test('a second trainer into a folder another live process trains is one line naming it; the lock of a killed process is taken over', async () => {
   const R = path.join(tmp(), 'R');
   const args = ['train', '--dataset', 'decoymnist', '--method', 'vanilla', '--limit', '200', '--epochs', '1', '--eval-limit', '100', '--no-progress', '--out', R];
@@ -207,6 +260,44 @@ test('2: a resume checks the maps by checksum: a map file overwritten with maps 
   await assert.rejects(runTraining({ ...config, maps: 'oracle' }, { outDir: path.join(dir, 'R2'), dataset: ds, haltAfterEpoch: 0 }), TrainingHalted);
   await assert.rejects(runTraining({ ...config, maps: 'oracle' }, { outDir: path.join(dir, 'R2'), dataset: other }),
     (e: unknown) => e instanceof UserError && /was trained on other data: dataset decoymnist had checksum/.test(e.message));
+});
+
+test('2: a finished run is returned again only for the inputs it was made from: other data, an overwritten map file or other prompt maps are one line', async () => {
+  const dir = tmp();
+  const file = path.join(dir, 'm.ltlmap');
+  const gen = new EmbeddedGenerator();
+  const indices = Array.from({ length: ds.train.count }, (_, i) => i);
+  const write = async (prompt: string) => writeMapStore(file, {
+    dataset: ds.name, split: 'train', generator: 'embedded', prompt, background: [], datasetChecksum: ds.checksum,
+  }, await gen.generate({ split: ds.train, indices, prompt }));
+  await write('a digit');
+  const out = path.join(dir, 'R');
+  const config: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'align', attentionEpoch: 1, epochs: 2, seed: 3, maps: file };
+  const result = await runTraining(config, { outDir: out, dataset: ds });
+  const logged: string[] = [];
+  assert.deepEqual(await runTraining(config, { outDir: out, dataset: ds, log: (m) => logged.push(m) }), result);
+  assert.ok(logged.some((m) => /already complete/.test(m)));
+  await write('a square');
+  await assert.rejects(runTraining(config, { outDir: out, dataset: ds }), (e: unknown) => e instanceof UserError
+    && /was trained with other target maps/.test(e.message) && /prompt "a square"/.test(e.message));
+  gen.dispose();
+  // The data (a vanilla run: nothing else would notice first)
+  const vconfig: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'vanilla', epochs: 1, seed: 3 };
+  const vout = path.join(dir, 'V');
+  await runTraining(vconfig, { outDir: vout, dataset: ds });
+  await assert.rejects(runTraining(vconfig, { outDir: vout, dataset: { ...ds, checksum: 'f'.repeat(64) } }),
+    (e: unknown) => e instanceof UserError && /--out .*V was trained on other data: dataset decoymnist had checksum/.test(e.message));
+  // The prompt maps of a run with prompts: a changed map cache (as a retrained VLM would give) is refused, not returned.
+  const cache = path.join(dir, 'cache');
+  const pconfig: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'vanilla', epochs: 1, seed: 3, maps: 'embedded', prompt: 'a digit', augment: 'prompt', augmentShare: 1 };
+  const pout = path.join(dir, 'P');
+  const presult = await runTraining(pconfig, { outDir: pout, dataset: ds, promptCacheDir: cache });
+  assert.deepEqual(await runTraining(pconfig, { outDir: pout, dataset: ds, promptCacheDir: cache }), presult);
+  const sealed = readSealedJson<Record<string, any>>(path.join(pout, 'result.json'))!;
+  sealed.prompts.provenance[0].mapsSha256 = '0'.repeat(64);
+  writeSealedJson(path.join(pout, 'result.json'), sealed);
+  await assert.rejects(runTraining(pconfig, { outDir: pout, dataset: ds, promptCacheDir: cache }),
+    (e: unknown) => e instanceof UserError && /prompt maps or penalty of the finished run in .* differ from those made now/.test(e.message));
 });
 
 test('7: a run that fails before its first epoch leaves nothing, and the corrected command runs', () => {

@@ -156,6 +156,9 @@ test('an existing output file is replaced only by one of its own kind: a figure,
   prepareOutFile(maps, '--out', MAP_FILE_KIND);
   prepareOutFile(path.join(dir, 'new.png'), '--figure', PNG_FILE);
   assert.deepEqual(leftovers(dir), []);
+  // an empty path names the problem, not a system error
+  assert.throws(() => prepareOutDir('', '--out'), { message: '--out is empty: give the folder to write in' });
+  assert.throws(() => prepareOutFile(' ', '--csv', CSV_FILE), { message: '--csv is empty: give the file to write' });
 });
 
 test('PNG exports replace earlier PNGs of their names, never another file that bears one; a refusal writes nothing', async () => {

@@ -31,6 +31,15 @@ export interface CheckpointMeta<H = unknown> {
   step: number;
   /** Checksums of what the run was made from (dataset, target maps): a resume must find the same. */
   inputs?: unknown;
+  /** The tfjs backend and the training engine the epochs ran on: a resume must run on the same (other kernels round
+   * otherwise). Absent in checkpoints written before it was recorded. */
+  runtime?: RunRuntime;
+}
+
+/** Where a run's epochs are computed. */
+export interface RunRuntime {
+  backend: string;
+  engine: string;
 }
 
 /** Writes a checkpoint atomically; the optimizer step count is taken from the engine state. */

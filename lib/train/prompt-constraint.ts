@@ -289,6 +289,14 @@ function fingerprint(info: PromptInfo): string {
   });
 }
 
+/** A finished run's prompt record (result.json `prompts`) against the constraint built now: the same maps, masks and
+ * penalty, or one line saying they changed. */
+export function checkPromptInfo(was: PromptInfo | null, now: PromptInfo, outDir: string): void {
+  if (!was || fingerprint(was) !== fingerprint(now)) {
+    throw new UserError(`the prompt maps or penalty of the finished run in ${outDir} ${was ? 'differ from those made now' : 'are not recorded'} (another VLM checkpoint, map file or map settings; see its result.json 'prompts'): use another --out folder or delete this one`);
+  }
+}
+
 /**
  * A run folder's record of its prompt constraint (prompts.json): written when the run starts, checked
  * when it resumes, so a resume with other maps (a retrained VLM, an edited map file) is an error

@@ -7,6 +7,7 @@ import { readSealedJson } from '../util/sealed';
 import { readCheckpoint } from './checkpoint';
 import type { TrainConfig } from './config';
 import type { DivergedRun, EpochRecord, TrainResult } from './result';
+import { selectEpoch } from './selection';
 
 /**
  * A training run's folder (`ltl train --out DIR`, a sweep's runs/<id>/, a notebook's cached run):
@@ -102,7 +103,7 @@ export type SelectionRecord = { selectedEpoch: number | null; epochs: readonly E
  * to it. result.json keeps no checksum of the file, so those epochs are what binds it to the run. A UserError names
  * the file and what to do; another file never stands in for it (a wrong model would be reported as the selected one).
  */
-export function checkSelectedWeights(dir: string, recorded: SelectionRecord | undefined): void {
+export function checkSelectedWeights(dir: string, recorded: SelectionRecord | undefined, recordedIn = recordName(dir)): void {
   const f = runFiles(dir);
   const sel = recorded?.selectedEpoch ?? null;
   const advice = selectedWeightsAdvice(dir, recorded);
@@ -113,11 +114,28 @@ export function checkSelectedWeights(dir: string, recorded: SelectionRecord | un
   const { meta } = readCheckpoint<EpochRecord>(f.selected, { hint: advice });
   if (sel === null) return;
   if (meta.epoch !== sel) {
-    throw new UserError(`${f.selected} holds the weights of epoch ${meta.epoch + 1}, not of epoch ${sel + 1} that validation selected (${recordName(dir)}); ${advice}`);
+    throw new UserError(`${f.selected} holds the weights of epoch ${meta.epoch + 1}, not of epoch ${sel + 1} that validation selected (${recordedIn}); ${advice}`);
   }
   if (canonicalJson(meta.history) !== canonicalJson(recorded!.epochs.slice(0, sel + 1))) {
-    throw new UserError(`${f.selected} is not this run's: its epoch records differ from those in ${recordName(dir)}; ${advice}`);
+    throw new UserError(`${f.selected} is not this run's: its epoch records differ from those in ${recordedIn}; ${advice}`);
   }
+}
+
+/**
+ * Before a resume trains on: the weights of the epoch validation has selected so far (from the checkpoint's epoch
+ * records) must be intact in selected.safetensors, else the remaining epochs would be trained for a run that can never
+ * be complete. One state is fine: selected.safetensors holding the epoch after the checkpoint's, written just before a
+ * kill (it is written before the checkpoint); that epoch is trained again and both files are written anew.
+ */
+export function checkSelectionSoFar(dir: string, history: readonly EpochRecord[], select: TrainConfig['select']): void {
+  if (history.length === 0) return;
+  const f = runFiles(dir);
+  if (fs.existsSync(f.selected)) {
+    let epoch: number | undefined;
+    try { epoch = readCheckpoint<EpochRecord>(f.selected).meta.epoch; } catch { /* damaged: checkSelectedWeights says so */ }
+    if (epoch === history.length) return;
+  }
+  checkSelectedWeights(dir, { selectedEpoch: selectEpoch(history, select), epochs: history }, `the epoch records of ${RUN_FILE_NAMES.checkpoint}`);
 }
 
 function recordName(dir: string): string {
@@ -172,7 +190,7 @@ export function lockRunFolder(dir: string, opts: LockOptions = {}): RunLock {
   if (!lock) {
     const holder = readLock(file);
     const who = holder ? `process ${holder.pid} on ${holder.hostname} (since ${holder.startedAt})` : `another process (${file} is being written or taken over)`;
-    throw new UserError(`run folder ${dir} is in use by ${who}: wait for that training to end, or stop it; a lock left by a killed process is taken over`);
+    throw new UserError(`run folder ${dir} is in use by ${who}: wait for that training to end, or stop it; a lock left by a killed process is taken over (if no training of this folder runs anywhere, delete ${file})`);
   }
   lock.setChildPid(process.pid);
   return lock;

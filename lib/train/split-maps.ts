@@ -155,6 +155,9 @@ export async function splitMaps(req: SplitMapsRequest, ds: ShortcutDataset, spli
       split, dataset: ds.name, datasetChecksum: ds.checksum, prompt: req.prompt, background,
       storeFile: file, extra: { cacheKey, generatorId: id },
     });
+    if (fs.existsSync(file) && fs.statSync(file).isDirectory()) {
+      throw new UserError(`map cache ${file} is a folder, not a map file: move it away or delete it (the maps are then made again)`);
+    }
     let source: CachedMapSource;
     try {
       source = open();

@@ -2,10 +2,12 @@ import { initBackend } from '../backend';
 import { resolveConfig, type TrainConfig } from './config';
 import { buildCounterfactuals } from './counterfactuals';
 import type { TrainResult } from './result';
+import type { RunRuntime } from './checkpoint';
 import type { RunOptions } from './run-options';
 import { openRun } from './stages/open';
-import { prepareData } from './stages/data';
-import { prepareMaps } from './stages/maps';
+import { prepareData, type RunData } from './stages/data';
+import { prepareMaps, type RunMaps } from './stages/maps';
+import { checkPromptInfo } from './prompt-constraint';
 import { choosePenalty } from './stages/penalty';
 import { checkInputs, runInputs } from './stages/inputs';
 import { buildStep } from './stages/step';
@@ -58,14 +60,36 @@ export async function runTraining(partial: Partial<TrainConfig>, opts: RunOption
   }
 }
 
+/**
+ * A finished run's result, returned only when the run was made from the inputs given now (the data, align's targets and
+ * the prompt maps, by checksum): a changed base file, map file or VLM is one line naming what changed, never the old
+ * result passed off as one of the new inputs. The data and maps are read (from their caches) to know that.
+ */
+function finishedRun(done: TrainResult, config: TrainConfig, data: RunData, maps: RunMaps, outDir: string, log: (msg: string) => void): TrainResult {
+  checkInputs(done.inputs, runInputs(config, data, maps), outDir, 'finished run');
+  if (maps.prompts) checkPromptInfo(done.prompts ?? null, maps.prompts.info, outDir);
+  log(`run in ${outDir} is already complete (${config.epochs} epochs); returning its result`);
+  return done;
+}
+
+/**
+ * A resume runs on the backend and engine its epochs so far ran on: another one rounds otherwise, and the resumed run
+ * would not give the numbers of an uninterrupted one (same seed, same backend, same numbers). A checkpoint written
+ * before the runtime was recorded says nothing, and is resumed as before.
+ */
+function checkRuntime(was: RunRuntime | undefined, now: RunRuntime, outDir: string, lastEpoch: number): void {
+  if (!was || (was.backend === now.backend && was.engine === now.engine)) return;
+  throw new UserError(`--out ${outDir} trained epochs 1-${lastEpoch + 1} on the ${was.backend} backend with the ${was.engine} engine; this process has the ${now.backend} backend`
+    + ` and the ${now.engine} engine, which round differently, so the resumed run would not be the uninterrupted one: resume where it ran (LTL_BACKEND=${was.backend}${was.engine !== now.engine ? `, where the ${was.engine} engine is picked` : ''}) or delete the folder to restart`);
+}
+
 /** The stages, under the run folder's lock (when there is a folder). */
 async function trainLocked(config: TrainConfig, opts: RunOptions, log: (msg: string) => void, lock: RunLock | undefined): Promise<TrainResult> {
-  const start = openRun(config, opts.outDir, opts.dataset, log);
-  if (start.finished) return start.finished;
-
+  const start = openRun(config, opts.outDir, log);
   const backend = await initBackend();
   const data = prepareData(config, opts.dataset, opts.mnistDir);
   const maps = await prepareMaps(config, data, opts.promptCacheDir, log);
+  if (start.finished) return finishedRun(start.finished, config, data, maps, opts.outDir!, log);
   const penalty = choosePenalty(config, data, maps.prompts);
   // A batch larger than the training set is one batch of all its images (as --limit above the set's size is all of
   // it): the step's buffers are sized to the images there are, not to --batch (1e9 would not fit in memory). The config
@@ -80,8 +104,17 @@ async function trainLocked(config: TrainConfig, opts: RunOptions, log: (msg: str
   if (start.resume) checkInputs(start.resume.meta.inputs as TrainResult['inputs'] | undefined, inputs, opts.outDir!);
 
   const step = buildStep(stepConfig, data, maps, penalty, cf);
+  const runtime: RunRuntime = { backend: backend.name, engine: step.engine.name };
+  if (start.resume) {
+    try {
+      checkRuntime(start.resume.meta.runtime, runtime, opts.outDir!, start.resume.meta.epoch);
+    } catch (e) {
+      step.engine.dispose();
+      throw e;
+    }
+  }
   const progress = startProgress(config, step.engine, start.resume, opts.outDir, log);
-  const recorder = new RunRecorder(config, start.files, opts.outDir, inputs, !!start.resume);
+  const recorder = new RunRecorder(config, start.files, opts.outDir, inputs, !!start.resume, runtime);
   recorder.begin(progress);
   // The epochs block the event loop, so the lock's timer cannot beat: each epoch beats it (for other hosts), and a
   // lock another host took over (this run looked stale) stops this run, so one trainer remains.

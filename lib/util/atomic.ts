@@ -28,6 +28,30 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   }
 }
 
+/**
+ * Removes the temporary files writeFileAtomic left in `dir` (not recursively) when its process was killed between
+ * writing and renaming (`NAME.tmp-PID-MS`): only those whose process is gone, so a live writer's file is never taken.
+ * Returns the names removed. The run folder's lock makes this safe for a trainer: no other trainer writes there.
+ */
+export function removeStaleTemporaries(dir: string, alive: (pid: number) => boolean): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = /\.tmp-(\d+)-\d+$/.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+      removed.push(name);
+    } catch { /* not ours to remove: left */ }
+  }
+  return removed;
+}
+
 /** A system error about the temporary file is reported as an error writing the target. */
 function nameTarget(e: unknown, tmp: string, file: string): unknown {
   const err = e as NodeJS.ErrnoException & { dest?: string };

@@ -21,6 +21,10 @@ export interface LockInfo {
   heartbeat: number;
   /** Tells this holder's lock from a later holder's after a takeover. */
   token: string;
+  /** Which process `pid` / `childPid` was (processIdentity): a later process that got the same pid (a restarted
+   * container's pid 1, a recycled pid) is not the holder. Absent in locks written before, and off Linux. */
+  pidStart?: string;
+  childStart?: string;
 }
 
 export interface LockOptions {
@@ -52,6 +56,31 @@ export function pidAlive(pid: number): boolean {
   return true;
 }
 
+/**
+ * Linux: which process a pid is, as the boot's id and the process's start time (clock ticks since boot, field 22 of
+ * /proc/PID/stat): a pid reused by a later process, or the same pid after a restart, gives another value. undefined
+ * when the process is gone or there is no /proc.
+ */
+export function processIdentity(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the fields after the command name "(...)" start at field 3 (state); starttime is field 22
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    return start ? `${boot}:${start}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` is alive and is the process the lock recorded (its identity, when recorded and readable). */
+function isHolder(pid: number, identity: string | undefined): boolean {
+  if (!pidAlive(pid)) return false;
+  if (!identity) return true;
+  const now = processIdentity(pid);
+  return now === undefined || now === identity;
+}
+
 export function readLock(file: string): LockInfo | undefined {
   try {
     const v = JSON.parse(fs.readFileSync(file, 'utf8')) as LockInfo;
@@ -76,8 +105,10 @@ export function staleReason(info: LockInfo | undefined, fileMtimeMs: number, opt
   if (info.hostname === os.hostname()) {
     // On this host process liveness is authoritative: a trainer orphaned by a killed worker keeps the
     // run (its heartbeat has stopped, but a second trainer must never write the same folder).
-    if (info.childPid && pidAlive(info.childPid)) return undefined;
-    if (!pidAlive(info.pid)) return `worker pid ${info.pid} on ${info.hostname} is gone`;
+    if (info.childPid && isHolder(info.childPid, info.childStart)) return undefined;
+    if (!isHolder(info.pid, info.pidStart)) {
+      return pidAlive(info.pid) ? `worker pid ${info.pid} on ${info.hostname} is another process now (the pid was reused)` : `worker pid ${info.pid} on ${info.hostname} is gone`;
+    }
   }
   if (now - info.heartbeat > staleMs) return `heartbeat ${Math.round((now - info.heartbeat) / 1000)} s old (host ${info.hostname}, pid ${info.pid})`;
   return undefined;
@@ -107,7 +138,9 @@ export class RunLock {
 
   /** Records the trainer child's pid (so a killed worker's orphan is not run twice). */
   setChildPid(pid: number | undefined): void {
-    this.info = { ...this.info, childPid: pid };
+    const childStart = pid === undefined ? undefined : processIdentity(pid);
+    this.info = { ...this.info, childPid: pid, ...(childStart ? { childStart } : {}) };
+    if (!childStart) delete this.info.childStart;
     this.beat();
   }
 
@@ -205,6 +238,8 @@ function createExclusive(file: string): LockInfo | null {
     heartbeat: Date.now(),
     token: randomBytes(8).toString('hex'),
   };
+  const pidStart = processIdentity(process.pid);
+  if (pidStart) info.pidStart = pidStart;
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${info.token}.tmp`;
   try {

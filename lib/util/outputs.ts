@@ -68,6 +68,7 @@ function mkdirs(dir: string, flag: string, shown: string): boolean {
  * Returns whether the folder was created here (so a failed start can remove it again).
  */
 export function prepareOutDir(dir: string, flag = '--out'): { created: boolean } {
+  if (dir.trim() === '') throw new UserError(`${flag} is empty: give the folder to write in`);
   const created = mkdirs(dir, flag, dir);
   try {
     probeWritable(dir, flag, dir);
@@ -145,6 +146,7 @@ export function tensorFileKind(format: string, name: string): OutputFileKind {
  * folders it created, deepest first (so a command that fails later can remove them again with removeIfEmpty).
  */
 export function prepareOutFile(file: string, flag = '--out', kind?: OutputFileKind): { created: string[] } {
+  if (file.trim() === '') throw new UserError(`${flag} is empty: give the file to write`);
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UserError(`${flag} ${file} is a folder, not a file`);
   if (kind && fs.existsSync(file) && !kind.holds(file)) {
     throw new UserError(`${flag} ${file} exists and is not ${kind.name}: not overwritten (choose another path, or delete it first)`);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { UserError } from '../../util/errors';
 import type { ConfigValue, RunConfig } from './grid';
 import { canonicalJson, settingOf } from './run-id';
-import { RUN_FILES, RUNS_DIR, inspectResult, readState, type RunState } from './runner';
+import { RUN_FILES, RUNS_DIR, inspectResult, readState, withRebuildAdvice, type RunState } from './runner';
 import { readSealedJson } from '../../util/sealed';
 import { readLock, staleReason } from '../../util/lock';
 import { formatMeanStd, groupBy, meanStd as sampleMeanStd } from '../../util/stats';
@@ -65,7 +65,8 @@ export function loadSweep(dir: string, opts: { groupOver?: readonly string[] } =
   const root = path.resolve(dir);
   const runsRoot = path.join(root, RUNS_DIR);
   if (!fs.existsSync(runsRoot)) throw new UserError(`${dir} is not a sweep folder (no ${RUNS_DIR}/ inside); run \`ltl sweep --out ${dir}\` first`);
-  const order: string[] = readSealedJson<{ order?: string[] }>(path.join(root, 'sweep.json'), 'sweep plan')?.order ?? [];
+  const planFile = path.join(root, 'sweep.json');
+  const order: string[] = withRebuildAdvice(() => readSealedJson<{ order?: string[] }>(planFile, 'sweep plan'), planFile)?.order ?? [];
   const ids = fs.readdirSync(runsRoot).filter((d) => fs.existsSync(path.join(runsRoot, d, RUN_FILES.run)));
   const rank = new Map(order.map((id, i) => [id, i]));
   ids.sort((a, b) => (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity) || (a < b ? -1 : a > b ? 1 : 0));
@@ -77,7 +78,8 @@ export function loadSweep(dir: string, opts: { groupOver?: readonly string[] } =
 }
 
 function loadRun(dir: string, id: string): SweepRun {
-  const { config } = readSealedJson<{ config: RunConfig }>(path.join(dir, RUN_FILES.run), 'sweep run')!;
+  const runFile = path.join(dir, RUN_FILES.run);
+  const { config } = withRebuildAdvice(() => readSealedJson<{ config: RunConfig }>(runFile, 'sweep run'), runFile)!;
   // A damaged state or result file makes its run 'failed' with a message naming the file.
   let state: RunState | undefined, stateError: string | undefined;
   try {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../../util/errors';
-import { readSealedJson, parseOptionallySealed } from '../../util/sealed';
+import { readSealedJson, parseOptionallySealed, SEAL_KEY } from '../../util/sealed';
 import { RUN_FILE_NAMES, SWEEP_FILE_NAMES, checkSelectedWeights, type SelectionRecord } from '../../train/run-folder';
 import type { RunState } from './runner';
 
@@ -38,6 +38,11 @@ export function inspectResult(dir: string): { result?: Record<string, unknown>; 
     return { error: (e as Error).message };
   }
   if (Object.keys(v).length === 0) return { error: `result ${file} is not a non-empty JSON object` };
+  // Only a custom trainer may leave an unsealed result: in a folder `ltl train` wrote (its sealed config.json or
+  // checkpoint is there), a result without its checksum has been edited or damaged, and is not taken.
+  if (!sealed && writtenByLtlTrain(dir)) {
+    return { error: `result ${file} has no '${SEAL_KEY}' checksum, though ltl train wrote this run folder (its ${RUN_FILE_NAMES.config} is there): it was edited or damaged; delete it (a rerun rebuilds it from the checkpoint) or restore it` };
+  }
   if (sealed && Array.isArray(v.epochs)) {
     try {
       checkSelectedWeights(dir, v as unknown as SelectionRecord);
@@ -47,6 +52,17 @@ export function inspectResult(dir: string): { result?: Record<string, unknown>; 
     }
   }
   return { result: v };
+}
+
+/** Whether `ltl train` wrote this run folder: its checkpoint, or a config.json carrying ltl's checksum, is there. */
+function writtenByLtlTrain(dir: string): boolean {
+  if (fs.existsSync(path.join(dir, RUN_FILE_NAMES.checkpoint))) return true;
+  try {
+    const c = JSON.parse(fs.readFileSync(path.join(dir, RUN_FILE_NAMES.config), 'utf8')) as unknown;
+    return typeof c === 'object' && c !== null && SEAL_KEY in c;
+  } catch {
+    return false;
+  }
 }
 
 /** A finished run's result.json, or undefined (missing, torn, invalid, or failing its checksum). */

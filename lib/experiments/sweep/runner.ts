@@ -137,7 +137,7 @@ export async function runSweep(opts: SweepOptions): Promise<SweepSummary> {
 /** Writes sweep.json (grids and run order, united with earlier invocations) and each run's sweep-run.json. */
 function writePlan(outDir: string, runs: PlannedRun[], grids?: Grid[]): void {
   const planFile = path.join(outDir, 'sweep.json');
-  const prev: { order?: string[]; grids?: Grid[] } = readSealedJson(planFile, 'sweep plan') ?? {};
+  const prev: { order?: string[]; grids?: Grid[] } = withRebuildAdvice(() => readSealedJson(planFile, 'sweep plan'), planFile) ?? {};
   const order = [...(prev.order ?? [])];
   const known = new Set(order);
   for (const r of runs) if (!known.has(r.id)) order.push(r.id);
@@ -147,9 +147,23 @@ function writePlan(outDir: string, runs: PlannedRun[], grids?: Grid[]): void {
   writeSealedJson(planFile, { grids: allGrids, order });
   for (const r of runs) {
     const file = path.join(runDir(outDir, r.id), RUN_FILES.run);
-    const have = readSealedJson<{ id: string; config: RunConfig }>(file, 'sweep run');
+    const have = withRebuildAdvice(() => readSealedJson<{ id: string; config: RunConfig }>(file, 'sweep run'), file);
     if (!have) writeSealedJson(file, { id: r.id, config: r.config });
     else if (have.id !== r.id) throw new UserError(`sweep run ${file} names run ${have.id}, not ${r.id}; delete it to rerun this run`);
+  }
+}
+
+/**
+ * Runs `read` of a sweep file that the grid determines (sweep.json, a run's sweep-run.json); a damaged one's UserError
+ * says so: deleted, it is written again from the grid by the next `ltl sweep`, and no run is lost (results stay in
+ * their run folders).
+ */
+export function withRebuildAdvice<T>(read: () => T, file: string): T {
+  try {
+    return read();
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    throw new UserError(`${e.message}; delete ${file}: the next ltl sweep with this grid writes it again, and every run's results are kept`);
   }
 }
 

@@ -28,11 +28,13 @@ function mapsFileInputs(maps: string): Pick<RunInputs, 'mapsFile'> {
   }
 }
 
-/** A resume must find the data and maps its checkpoint was made from (by checksum, not by path). */
-export function checkInputs(was: RunInputs | undefined, now: RunInputs, outDir: string): void {
+/** A resume (or a finished run returned again) must find the data and maps it was made from (by checksum, not by path). */
+export function checkInputs(was: RunInputs | undefined, now: RunInputs, outDir: string, what: 'checkpoint' | 'finished run' = 'checkpoint'): void {
   const short = (s: string | null | undefined) => (s ? `${s.slice(0, 12)}...` : 'none');
   if (!was || typeof was.datasetChecksum !== 'string') {
-    throw new UserError(`checkpoint in ${outDir} does not record the checksums of its data and maps; delete it to restart the run`);
+    throw new UserError(what === 'checkpoint'
+      ? `checkpoint in ${outDir} does not record the checksums of its data and maps; delete it to restart the run`
+      : `the finished run in ${outDir} does not record the checksums of its data and maps, so it cannot be shown to be of these inputs; use another --out folder or delete this one`);
   }
   if (was.datasetChecksum !== now.datasetChecksum) {
     throw new UserError(`--out ${outDir} was trained on other data: dataset ${was.dataset} had checksum ${short(was.datasetChecksum)}, ${now.dataset} now has ${short(now.datasetChecksum)} (another data seed, base files or shortcut rule?); use another --out folder or delete this one`);

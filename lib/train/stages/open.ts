@@ -1,12 +1,13 @@
 import * as fs from 'node:fs';
-import type { ShortcutDataset } from '../../data/types';
 import { UserError } from '../../util/errors';
+import { removeStaleTemporaries } from '../../util/atomic';
+import { pidAlive } from '../../util/lock';
 import { readSealedJson } from '../../util/sealed';
 import { readCheckpoint, type CheckpointMeta } from '../checkpoint';
 import { configDiff, type TrainConfig } from '../config';
 import type { EngineState } from '../../engines/types';
 import type { EpochRecord, TrainResult } from '../result';
-import { checkNoOldCheckpoint, checkSelectedWeights, runFiles, RUN_FILE_NAMES, type RunFiles } from '../run-folder';
+import { checkNoOldCheckpoint, checkSelectedWeights, checkSelectionSoFar, runFiles, RUN_FILE_NAMES, type RunFiles } from '../run-folder';
 
 /** A run's last checkpoint, to resume from. */
 export interface ResumePoint {
@@ -19,13 +20,17 @@ export type RunStart = { finished: TrainResult } | { finished?: undefined; files
 
 /**
  * Stage 1, resume or start: reads the run folder (when there is one) and decides. A folder with another config is
- * refused once it holds a checkpoint or a result; a finished run with the same config returns its result (its
- * last checkpoint is not needed, nor read; its selected weights must be intact); a checkpoint with the same config is resumed from. Writes nothing: nothing is
+ * refused once it holds a checkpoint or a result; a finished run with the same config is returned (its last checkpoint
+ * is not needed, nor read; its selected weights must be intact; the trainer checks its inputs); a checkpoint with the
+ * same config is resumed from. Writes nothing (it only removes the temporary files of a killed writer): nothing is
  * written before the data and maps are known to be good.
  */
-export function openRun(config: TrainConfig, outDir: string | undefined, dataset: ShortcutDataset | undefined, log: (msg: string) => void): RunStart {
+export function openRun(config: TrainConfig, outDir: string | undefined, log: (msg: string) => void): RunStart {
   if (!outDir) return {};
   const f = runFiles(outDir);
+  // a run killed while writing left its temporary files (the folder's lock is held: no other trainer writes here)
+  const left = removeStaleTemporaries(outDir, pidAlive);
+  if (left.length) log(`removed ${left.length} temporary file(s) a killed run left in ${outDir}`);
   const old = withAdvice(() => readSealedJson<TrainConfig>(f.config, 'run config'), `use another --out folder or delete ${outDir}`);
   const hasCheckpoint = fs.existsSync(f.checkpoint), hasResult = fs.existsSync(f.result);
   if (!old && (hasCheckpoint || hasResult)) {
@@ -45,17 +50,16 @@ export function openRun(config: TrainConfig, outDir: string | undefined, dataset
     const done = withAdvice(() => readSealedJson<TrainResult>(f.result, 'run result'),
       hasCheckpoint ? `delete it to rebuild it from ${f.checkpoint}` : `delete ${outDir} to rerun`);
     if (done && done.epochs?.length === config.epochs) {
-      if (dataset && done.inputs?.datasetChecksum !== dataset.checksum) {
-        throw new UserError(`--out ${outDir} holds a finished run on other data (dataset checksum ${String(done.inputs?.datasetChecksum).slice(0, 12)}... there, ${dataset.checksum.slice(0, 12)}... now); use another --out folder or delete this one`);
-      }
-      // Complete only with the selected epoch's weights intact: the result reports that model.
+      // Complete only with the selected epoch's weights intact: the result reports that model. (Its inputs are
+      // checked once the data and maps are read: lib/train/trainer.ts finishedRun.)
       checkSelectedWeights(outDir, done);
-      log(`run in ${outDir} is already complete (${config.epochs} epochs); returning its result`);
       return { finished: done };
     }
   }
   checkNoOldCheckpoint(outDir);
-  return { files: f, resume: hasCheckpoint ? readCheckpoint<EpochRecord>(f.checkpoint) : undefined };
+  const resume = hasCheckpoint ? readCheckpoint<EpochRecord>(f.checkpoint) : undefined;
+  if (resume) checkSelectionSoFar(outDir, resume.meta.history, config.select);
+  return { files: f, resume };
 }
 
 /** Runs `read`; a UserError it throws gets `advice` appended (what the user can do about a damaged file). */

@@ -3,7 +3,7 @@ import type { EngineState } from '../../engines/types';
 import { writeFileAtomic } from '../../util/atomic';
 import { namingFile } from '../../util/errors';
 import { writeSealedJson } from '../../util/sealed';
-import { writeCheckpoint } from '../checkpoint';
+import { writeCheckpoint, type RunRuntime } from '../checkpoint';
 import type { TrainConfig } from '../config';
 import { checkPromptRecord, type PromptInfo } from '../prompt-constraint';
 import type { DivergedRun, EpochRecord, RunInputs, TrainResult } from '../result';
@@ -29,7 +29,7 @@ export class RunRecorder {
 
   /** `resuming`: the run goes on from its folder's checkpoint (what begin() and prompts() do depends on it). */
   constructor(private readonly config: TrainConfig, private readonly files: RunFiles | undefined, private readonly outDir: string | undefined,
-    private readonly inputs: RunInputs, private readonly resuming: boolean) {
+    private readonly inputs: RunInputs, private readonly resuming: boolean, private readonly runtime: RunRuntime) {
     this.checkpointWritten = resuming;
   }
 
@@ -54,7 +54,7 @@ export class RunRecorder {
   epoch(e: number, rec: EpochRecord, progress: RunProgress, state: EngineState): void {
     const f = this.files;
     if (!f) return;
-    const meta = { epoch: e, rng: { seed: this.config.seed, nextEpoch: e + 1 }, history: progress.history, trainSeconds: progress.trainSeconds, imagesTrained: progress.imagesTrained, inputs: this.inputs };
+    const meta = { epoch: e, rng: { seed: this.config.seed, nextEpoch: e + 1 }, history: progress.history, trainSeconds: progress.trainSeconds, imagesTrained: progress.imagesTrained, inputs: this.inputs, runtime: this.runtime };
     // The epoch validation selects is the best of a growing prefix, so the final pick was the pick when it was
     // trained: keeping its weights now is all figures of the selected model need (selected.safetensors). Written
     // before the checkpoint: a run killed between the two retrains this epoch on resume and writes both again.
