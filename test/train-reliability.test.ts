@@ -238,7 +238,8 @@ test('a second trainer into a folder another live process trains is one line nam
   assert.ok(!fs.existsSync(path.join(R, 'train.lock')), 'released at the end');
 });
 
-test('2: a resume checks the maps by checksum: a map file overwritten with maps of another prompt is refused', async () => {
+/** An align run on a map file of "a digit" in a fresh folder; `write` overwrites the file with another prompt's maps. */
+async function alignOnMapFile(): Promise<{ dir: string; out: string; config: Partial<TrainConfig>; write: (prompt: string) => Promise<void>; gen: EmbeddedGenerator }> {
   const dir = tmp();
   const file = path.join(dir, 'm.ltlmap');
   const gen = new EmbeddedGenerator();
@@ -247,8 +248,11 @@ test('2: a resume checks the maps by checksum: a map file overwritten with maps 
     dataset: ds.name, split: 'train', generator: 'embedded', prompt, background: [], datasetChecksum: ds.checksum,
   }, await gen.generate({ split: ds.train, indices, prompt }));
   await write('a digit');
-  const out = path.join(dir, 'R');
-  const config: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'align', attentionEpoch: 1, epochs: 2, seed: 3, maps: file };
+  return { dir, out: path.join(dir, 'R'), config: { dataset: 'decoymnist', method: 'align', attentionEpoch: 1, epochs: 2, seed: 3, maps: file }, write, gen };
+}
+
+test('2: a resume checks the maps by checksum: a map file overwritten with maps of another prompt is refused', async () => {
+  const { dir, out, config, write, gen } = await alignOnMapFile();
   await assert.rejects(runTraining(config, { outDir: out, dataset: ds, haltAfterEpoch: 0 }), TrainingHalted);
   await write('a square');
   gen.dispose();
@@ -263,16 +267,7 @@ test('2: a resume checks the maps by checksum: a map file overwritten with maps 
 });
 
 test('2: a finished run is returned again only for the inputs it was made from: other data, an overwritten map file or other prompt maps are one line', async () => {
-  const dir = tmp();
-  const file = path.join(dir, 'm.ltlmap');
-  const gen = new EmbeddedGenerator();
-  const indices = Array.from({ length: ds.train.count }, (_, i) => i);
-  const write = async (prompt: string) => writeMapStore(file, {
-    dataset: ds.name, split: 'train', generator: 'embedded', prompt, background: [], datasetChecksum: ds.checksum,
-  }, await gen.generate({ split: ds.train, indices, prompt }));
-  await write('a digit');
-  const out = path.join(dir, 'R');
-  const config: Partial<TrainConfig> = { dataset: 'decoymnist', method: 'align', attentionEpoch: 1, epochs: 2, seed: 3, maps: file };
+  const { dir, out, config, write, gen } = await alignOnMapFile();
   const result = await runTraining(config, { outDir: out, dataset: ds });
   const logged: string[] = [];
   assert.deepEqual(await runTraining(config, { outDir: out, dataset: ds, log: (m) => logged.push(m) }), result);

@@ -41,7 +41,7 @@ export function inspectResult(dir: string): { result?: Record<string, unknown>; 
   // Only a custom trainer may leave an unsealed result: in a folder `ltl train` wrote (its sealed config.json or
   // checkpoint is there), a result without its checksum has been edited or damaged, and is not taken.
   if (!sealed && writtenByLtlTrain(dir)) {
-    return { error: `result ${file} has no '${SEAL_KEY}' checksum, though ltl train wrote this run folder (its ${RUN_FILE_NAMES.config} is there): it was edited or damaged; delete it (a rerun rebuilds it from the checkpoint) or restore it` };
+    return { error: `result ${file} has no '${SEAL_KEY}' checksum, though ltl train wrote this run folder (its sealed ${RUN_FILE_NAMES.config} or its ${RUN_FILE_NAMES.checkpoint} is there): it was edited or damaged; delete it (a rerun rebuilds it from the checkpoint) or restore it` };
   }
   if (sealed && Array.isArray(v.epochs)) {
     try {
