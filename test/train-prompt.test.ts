@@ -312,6 +312,29 @@ test('the right-reasons score always uses the default masks; the training masks 
   assert.throws(() => resolveConfig({ ...base, promptMass: 1.5 }), /--prompt-mass must be a number in \(0, 1\]/);
 });
 
+test('--negative-region shared: one region for every image, from the mean of the training maps; refused where what the prompt names moves', async () => {
+  const hard = smallDataset('decoymnist-hard', { train: 40, val: 20, test: 10 });
+  const base = resolveConfig({ dataset: 'decoymnist-hard', method: 'rrr', maps: 'oracle', negativePrompts: ['a frame'], seed: 1 });
+  const dir = tmp();
+  const each = await buildPromptConstraint(base, hard, 40, 20, 28, { cacheDir: dir });
+  const shared = await buildPromptConstraint({ ...base, negativeRegion: 'shared', promptMass: 0.99 }, hard, 40, 20, 28, { cacheDir: dir });
+  // the frame is at one place in every image: the shared region is each image's own (and --prompt-mass does not apply)
+  assert.deepEqual(shared.train, each.train);
+  assert.deepEqual(shared.val, each.val);
+  assert.deepEqual(shared.valCounterfactual, each.valCounterfactual);
+  assert.equal(shared.info.masks.negativeRegion, 'shared');
+  assert.equal(each.info.masks.negativeRegion, undefined, 'the per-image record is as before');
+  const hw = 28 * 28, region = shared.train!.subarray(0, hw);
+  for (let i = 1; i < 40; i++) assert.deepEqual(shared.train!.subarray(i * hw, (i + 1) * hw), region);
+  // the decoy square of DecoyMNIST sits in one of several corners: its mean map is below the threshold everywhere
+  const decoy = smallDataset('decoymnist', { train: 40, val: 20, test: 10 });
+  const sq = resolveConfig({ dataset: 'decoymnist', method: 'rrr', maps: 'oracle', negativePrompts: ['a square'], seed: 1, negativeRegion: 'shared' });
+  await assert.rejects(buildPromptConstraint(sq, decoy, 40, 20, 28, { cacheDir: dir }),
+    (e: unknown) => e instanceof UserError && /--negative-region shared: the mean map of "a square" over the training images exceeds --prompt-threshold 0.5 nowhere \(at most 0\.\d+\)/.test(e.message));
+  await assert.rejects(buildPromptConstraint(resolveConfig({ ...base, negativePrompts: [], prompt: 'a digit', negativeRegion: 'shared' }), hard, 40, 20, 28, { cacheDir: dir }),
+    /--negative-region shared sets where a negative prompt's region comes from: give --negative-prompt/);
+});
+
 test('a vanilla run with a prompt records where it looks; a resume with other maps is refused', async () => {
   const ds = smallDataset('decoymnist-hard', { train: 120, val: 60, test: 60 });
   const out = tmp();

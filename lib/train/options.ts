@@ -156,6 +156,13 @@ const TRAIN_OPTION_SPECS = {
   }),
   promptDilate: int({ arg: 'px', default: 2, min: 0, help: 'prompt masks: dilation radius of the positive region, in map pixels' }),
   negativeDilate: int({ arg: 'px', default: 1, min: 0, help: 'prompt masks: dilation radius of negative regions, in map pixels' }),
+  negativeRegion: choice(['image', 'shared'] as const, {
+    arg: 'r', default: 'image', help: "where a negative prompt's region comes from (what it names may sit at one place in every image)",
+    about: {
+      image: "each image's own map",
+      shared: "one region for every image: where the mean of the prompt's maps over the training images exceeds --prompt-threshold, dilated by --negative-dilate (--prompt-mass does not apply): for a shortcut at the same place in every image (a frame, a watermark, a tag); training and validation measures alike",
+    },
+  }),
   attributeForm: choice(['moment', 'free-axis'] as const, {
     arg: 'f', default: 'moment', help: 'how the attribute matrix is used',
     about: { moment: "C = M / lambda_max, the VLM's graded matrix", 'free-axis': 'I - v v^T, v its least direction' },

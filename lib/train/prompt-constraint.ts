@@ -118,7 +118,7 @@ export interface PromptInfo {
   negativePrompts: string[];
   attributePrompt: string | null;
   /** The training masks' settings (mass: present when the positive region is taken by mass). */
-  masks: { threshold: number; mass?: number; positiveRadius: number; negativeRadius: number };
+  masks: { threshold: number; mass?: number; positiveRadius: number; negativeRadius: number; negativeRegion?: 'shared' };
   /** The validation masks' settings when they differ from `masks` (the right-reasons score always uses the defaults). */
   measureMasks?: typeof MEASURE_MASKS;
   /** The penalty matrices (S, C). */
@@ -162,7 +162,22 @@ export interface PromptConstraint {
   info: PromptInfo;
 }
 
-type PromptConfig = Pick<TrainConfig, 'maps' | 'prompt' | 'negativePrompts' | 'attributePrompt' | 'promptThreshold' | 'promptMass' | 'promptDilate' | 'negativeDilate' | 'attributeForm' | 'seed'>;
+type PromptConfig = Pick<TrainConfig, 'maps' | 'prompt' | 'negativePrompts' | 'attributePrompt' | 'promptThreshold' | 'promptMass' | 'promptDilate' | 'negativeDilate' | 'attributeForm' | 'seed'>
+  & Partial<Pick<TrainConfig, 'negativeRegion'>>;
+
+/** The mean of a batch's maps (one map), for --negative-region shared. */
+export function meanMap(maps: MapBatch): Float32Array {
+  const hw = maps.height * maps.width, mean = new Float64Array(hw);
+  for (let i = 0; i < maps.count; i++) for (let p = 0; p < hw; p++) mean[p] += maps.data[i * hw + p];
+  return Float32Array.from(mean, (v) => v / Math.max(1, maps.count));
+}
+
+/** `count` copies of one map, as a batch of the grid of `like`. */
+function tiledMap(map: Float32Array, count: number, like: MapBatch): MapBatch {
+  const data = new Float32Array(count * map.length);
+  for (let i = 0; i < count; i++) data.set(map, i * map.length);
+  return { count, height: like.height, width: like.width, data };
+}
 
 export interface PromptConstraintOptions {
   /** Cache root (default data/cache; maps/ and attributes/ below it). */
@@ -195,20 +210,35 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
     if (!gens.has(k)) gens.set(k, await mapSourceGenerator(c.maps, role, c.seed, o.log));
     return gens.get(k);
   };
+  // --negative-region shared: a negative prompt's region is one for every image, from the mean of its training maps
+  // (validation images get the training images' region: the region is the data's, not an image's)
+  const shared = c.negativeRegion === 'shared';
+  if (shared && c.negativePrompts.length === 0) throw new UserError('--negative-region shared sets where a negative prompt\'s region comes from: give --negative-prompt (e.g. "a frame")');
   try {
     for (const t of terms) {
       const generator = await genFor(t.role);
+      let sharedMean: Float32Array | undefined;
       for (const split of ['train', 'val'] as const) {
         const n = split === 'train' ? nTrain : nVal;
         const got = await splitMaps({ maps: c.maps, prompt: t.prompt, role: t.role, seed: c.seed, cacheDir, generator, log: o.log }, ds, ds[split], n);
         if (!got) { valMissing = true; continue; }
         provenance.push(got.provenance);
+        const sharing = shared && t.role === 'negative';
+        if (sharing && split === 'train') {
+          sharedMean = meanMap(got.maps);
+          if (!sharedMean.some((v) => v > c.promptThreshold)) {
+            const top = sharedMean.reduce((a, b) => Math.max(a, b), 0);
+            throw new UserError(`--negative-region shared: the mean map of ${JSON.stringify(t.prompt)} over the training images exceeds --prompt-threshold ${c.promptThreshold} nowhere (at most ${top.toFixed(3)}): what it names is not at one place in every image; drop --negative-region shared`);
+          }
+        }
+        const maps = sharing ? tiledMap(sharedMean!, n, got.maps) : got.maps;
         // The validation masks measure the right-reasons score: always with the default mask settings, so that runs
         // whose training masks differ (--prompt-mass, --prompt-dilate) are compared on one scale.
         const s = split === 'train' ? { threshold: c.promptThreshold, mass: c.promptMass, positiveRadius: c.promptDilate, negativeRadius: c.negativeDilate } : MEASURE_MASKS;
+        // a shared region is the mean map's threshold region: by mass it would spread over the mean's low floor
         const weights = (m: { threshold: number; mass: number | null; positiveRadius: number; negativeRadius: number }) => (t.role === 'positive'
-          ? positiveWeights(got.maps, { threshold: m.threshold, mass: m.mass, radius: m.positiveRadius }, size)
-          : { weights: negativeWeights(got.maps, { threshold: m.threshold, mass: m.mass, radius: m.negativeRadius }, size), empty: 0 });
+          ? positiveWeights(maps, { threshold: m.threshold, mass: m.mass, radius: m.positiveRadius }, size)
+          : { weights: negativeWeights(maps, { threshold: m.threshold, mass: sharing ? null : m.mass, radius: m.negativeRadius }, size), empty: 0 });
         const w = weights(s);
         parts[split].push(w.weights);
         if (t.role === 'positive') { if (split === 'train') empty.train = w.empty; else empty.val = w.empty; }
@@ -225,7 +255,7 @@ export async function buildPromptConstraint(c: PromptConfig, ds: ShortcutDataset
     const mean = (w?: Float32Array) => (w && w.length ? w.reduce((a, b) => a + b, 0) / w.length : null);
     const info: PromptInfo = {
       maps: c.maps, prompt: c.prompt, negativePrompts: [...c.negativePrompts], attributePrompt: c.attributePrompt,
-      masks: { threshold: c.promptThreshold, ...(c.promptMass !== null ? { mass: c.promptMass } : {}), positiveRadius: c.promptDilate, negativeRadius: c.negativeDilate },
+      masks: { threshold: c.promptThreshold, ...(c.promptMass !== null ? { mass: c.promptMass } : {}), positiveRadius: c.promptDilate, negativeRadius: c.negativeDilate, ...(shared ? { negativeRegion: 'shared' as const } : {}) },
       ...(sameMasks(c) ? {} : { measureMasks: MEASURE_MASKS }),
       penalty, provenance, attribute, trainMeanWeight: mean(train), valMeanWeight: mean(val), emptyPositive: empty,
       ...(span ? { span: { values: span.values, counts: span.colours.map((g) => g.length), unnamed: span.unnamed, cacheKey: span.cacheKey } } : {}),
