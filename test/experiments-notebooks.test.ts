@@ -321,6 +321,8 @@ test('the harder benchmark (Fashion under the frame decoy and the colour rule): 
   assert.equal(rrr['Fashion + frame decoy (decoyfashion-hard)'], '75.0 ± 7.1 (2 seeds)');
   assert.equal(rrr['Fashion + colour rule (colorfashion)'], 'not run');
   assert.equal(rows.find((r) => r.method === 'Vanilla (no penalty)')!['Fashion + colour rule (colorfashion)'], '10.0 (1 seed)');
+  const shared = rows.find((r) => r.method.includes('--negative-region shared'))!;
+  assert.deepEqual([shared['Fashion + frame decoy (decoyfashion-hard)'], shared['Fashion + colour rule (colorfashion)']], ['not run', '—'], 'the frame set only');
 
   const md = path.join(dir, 'results.md');
   fs.writeFileSync(md, 'no markers here\n');
@@ -329,7 +331,7 @@ test('the harder benchmark (Fashion under the frame decoy and the colour rule): 
   assert.equal(experiments.updateHarderBenchmarkMarkdown(dir, md), true);
   const text = fs.readFileSync(md, 'utf8');
   assert.match(text, /\| RRR with prompt masks \(ours\) \| 75\.0 ± 7\.1 \(2 seeds\) \| not run \|/);
-  assert.ok(!text.includes('old') && text.endsWith(`${experiments.HARDER_END}\nmore\n`));
+  assert.ok(!text.includes('\nold\n') && text.endsWith(`${experiments.HARDER_END}\nmore\n`));
 });
 
 test('result tables: mean +- std over seeds, published numbers beside ours', () => {

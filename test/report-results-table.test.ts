@@ -132,7 +132,12 @@ test('the language goals table: goal = the reference row\'s mean minus the margi
   const md = path.join(dir, 'results.md');
   fs.writeFileSync(md, `a\n${GOALS_BEGIN}\nold\n${GOALS_END}\nb\n`);
   assert.equal(updateLanguageGoalsMarkdown(dir, md), true);
-  assert.match(fs.readFileSync(md, 'utf8'), /\| decoymnist-hard \(frame decoy\) \| not run \| 97\.5 \(1 seed\) \| not run \| not run \| 98\.0 ± 1\.4 \(2 seeds\) \| >= 97\.0 \(clean 98\.0 - 1\) \| yes \|/);
+  assert.match(fs.readFileSync(md, 'utf8'), /\| decoymnist-hard \(frame decoy\) \| not run \| 97\.5 \(1 seed\) \| not run \| not run \| 98\.0 ± 1\.4 \(2 seeds\) \| >= 97\.0 \(clean 98\.0 - 1\) \| yes \| not run \| not yet \|/);
+  // the recipe with one frame region: its own verdict, on the frame sets only
+  put('decoymnist-hard', 'language-shared', 1, 0.96);
+  const again = languageGoalRows(dir);
+  assert.equal(again.find((r) => r.dataset.startsWith('decoymnist-hard'))!['reached (one frame region)'], 'no (1.0 points short)');
+  assert.equal(again.find((r) => r.dataset === 'ColorMNIST')!['recipe, one frame region'], '—');
   const table = renderResultsTable(resultRows(findResultFiles(path.join(dir, 'decoymnist-hard', 'language')).map(readRunFile)));
   assert.match(table, /\| decoymnist-hard \| vanilla \(language\) \| .* \| val-cf \| 6dc795f5 \| 1 \(1\) \| 90\.00 \| 96\.00 \| 97\.50 \|/);
 });

@@ -22,15 +22,20 @@ export const HARDER_BENCHMARK_ROWS = [
   { method: 'Counterfactual augmentation from prompts (ours: the language recipe)', studyRow: 'language' },
   { method: 'Counterfactual augmentation, annotated (its twin)', studyRow: 'language-annotation' },
   { method: "Counterfactual augmentation, annotated, at the recipe's settings (A = 11, background swap)", studyRow: 'language-annotation-recipe' },
+  // only where the negative prompt names a thing at one place in every image (the frame); '—' elsewhere
+  { method: 'The recipe, told the frame is at one place in every image (--negative-region shared)', studyRow: 'language-shared', only: ['decoyfashion-hard'] },
   { method: 'Clean reference (no shortcut to learn)', studyRow: 'clean' },
-] as const;
+] as const satisfies ReadonlyArray<{ method: string; studyRow: string; only?: readonly string[] }>;
 
 /** Rows for notebook 05 and docs/results.md; every cell "not run" where the folder has no runs. */
 export function harderBenchmarkRows(root = committedResultsDir()): Record<string, string>[] {
   const runs = committedStudyRuns(root);
   return HARDER_BENCHMARK_ROWS.map((r) => ({
     method: r.method,
-    ...Object.fromEntries(HARDER_BENCHMARK_DATASETS.map((d) => [d.title, studyCell(runs, d.dataset, r.studyRow)])),
+    ...Object.fromEntries(HARDER_BENCHMARK_DATASETS.map((d) => {
+      const only: readonly string[] | undefined = 'only' in r ? r.only : undefined;
+      return [d.title, only && !only.includes(d.dataset) ? '—' : studyCell(runs, d.dataset, r.studyRow)];
+    })),
   }));
 }
 
