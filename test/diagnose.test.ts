@@ -94,6 +94,18 @@ test('a net that ignores a region: redrawing it flips nothing and costs nothing,
   assert.equal(d.top, 'the centre');
   assert.equal(d.prompts[0].prompt, 'the centre');
   assert.match(d.verdict, /relies most on "the centre"/);
+  // the next step names the prompt; both regions are at one place in every image, so one region for all is offered
+  assert.deepEqual(d.prompts.map((p) => p.onePlace), [true, true]);
+  assert.equal(d.next, 'if "the centre" is a shortcut, not the object: ltl train --recipe language --prompt <the object> --negative-prompt "the centre" --negative-region shared (its maps agree on one place in every image: their mean exceeds 0.5 there)');
+  // a region that moves between images is not at one place: no shared region offered
+  const moving = diagnoseImages(net, data, [{ kind: 'region', prompt: 'a moving patch', maps: maskMaps(data.count, (y, x) => y >= 12 && y < 20 && x >= 12 && x < 20) }].map((c) => {
+    const m = c.maps, hw = S * S, shifted = new Float32Array(m.data.length);
+    // image i's patch shifted to one of four quadrants: the mean map is at most about a quarter
+    for (let i = 0; i < m.count; i++) for (let p = 0; p < hw; p++) shifted[i * hw + p] = m.data[i * hw + ((p + (i % 4) * 8 * (S + 1)) % hw)];
+    return { ...c, maps: { ...m, data: shifted } } as Candidate;
+  }), { examples: 0 });
+  assert.equal(moving.prompts[0].onePlace, false);
+  assert.ok(moving.next === null || !moving.next.includes('--negative-region shared'));
   assert.equal(d.settings.attribution, 'gradient');
   // the examples show the varied images and what the net said before and after
   const ex = d.examples.filter((e) => e.prompt === 'the border');

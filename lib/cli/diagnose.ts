@@ -94,6 +94,7 @@ async function diagnoseCommand(o: Record<string, any>, p: Parsed): Promise<void>
   // percentages with one decimal, the lift with two
   console.log(textTable(diagnosisRows(d).map((r) => ({ ...r, lift: typeof r.lift === 'number' ? r.lift.toFixed(2) : '-' })), { digits: 1 }));
   console.log(`verdict: ${d.verdict}`);
+  if (d.next) console.log(`next: ${d.next}`);
   if (noFigure) throw noFigure;
   if (o.figure !== undefined) console.log(`examples: ${o.figure}`);
 }

@@ -5,7 +5,7 @@ import { loadDataset } from '../data';
 import { activeBackend, initBackend } from '../backend';
 import { prepareImages } from '../train/data';
 import { defaultPromptCacheDir, mapSourceGenerator, splitMaps } from '../train/split-maps';
-import type { MaskSettings } from '../train/prompt-constraint';
+import { meanMap, type MaskSettings } from '../train/prompt-constraint';
 import { PAPER_DEFAULTS } from '../train/config';
 import { getGeneratorInfo, isMapSource, MAP_SOURCE } from '../maps/registry';
 import type { MapGenerator } from '../maps/types';
@@ -127,14 +127,16 @@ export function diagnoseImages(net: DiagnosedNet, data: DiagnosisImages, candida
       chanceFlipRate: r.chanceFlipRate, chanceAccuracyDrop: r.chanceAccuracyDrop,
       sameClassFlipRate: r.sameClassFlipRate, sameClassAccuracyDrop: r.sameClassAccuracyDrop, margin: r.flipRate - r.sameClassFlipRate,
       share: att.share, chance: att.chance, lift: lift(att), changed: r.changed, found, keepsColour: c.kind === 'region' && keepColour, warning,
+      onePlace: c.kind === 'region' ? meanMap(c.maps).some((v) => v > ONE_PLACE_THRESHOLD) : null,
     });
     examples.push(...promptExamples(net, data, c, vary, before, r.after, energy.energy, nExamples, attribution));
   }
   const prompts = rankPrompts(measured);
   const { top, verdict } = verdictOf(prompts, minMargin, attribution);
+  const topPrompt = prompts.find((p) => p.prompt === top);
   return {
     dataset: data.dataset, split: data.split, images: count, accuracy: count ? correct / count : 0, net: s.net ?? 'a net in memory',
-    prompts, top, verdict, warnings: prompts.flatMap((p) => (p.warning ? [p.warning] : [])),
+    prompts, top, verdict, next: topPrompt ? nextStep(topPrompt) : null, warnings: prompts.flatMap((p) => (p.warning ? [p.warning] : [])),
     settings: { regions: { ...regionSettings }, attribution, seed, minMargin, ranking: RANKING, maps: s.maps ?? null },
     examples,
   };
@@ -167,6 +169,21 @@ export function measureAttention(net: DiagnosedNet, data: DiagnosisImages, candi
       return { attribution, prompt: c.prompt, kind: c.kind, share: att.share, chance: att.chance, lift: lift(att) };
     });
   });
+}
+
+/** The threshold --negative-region shared applies to a mean map by default (the training default --prompt-threshold). */
+const ONE_PLACE_THRESHOLD = PAPER_DEFAULTS.promptThreshold;
+
+/**
+ * What to train with so that a net stops reading what `p` names, should that be a shortcut (the diagnosis cannot tell a
+ * shortcut from the object: the user's prompts say which is which): the language recipe with the prompt that names it
+ * and, where its maps agree on one place in every image, one region for all (--negative-region shared).
+ */
+function nextStep(p: PromptDiagnosis): string {
+  const q = JSON.stringify(p.prompt);
+  const flags = p.kind === 'attribute' ? `--attribute-prompt ${q}` : `--negative-prompt ${q}${p.onePlace ? ' --negative-region shared' : ''}`;
+  const where = p.onePlace ? ` (its maps agree on one place in every image: their mean exceeds ${ONE_PLACE_THRESHOLD} there)` : '';
+  return `if ${q} is a shortcut, not the object: ltl train --recipe language --prompt <the object> ${flags}${where}`;
 }
 
 /** The first `k` images a candidate's counterfactual changes, with what the figure shows of them. */

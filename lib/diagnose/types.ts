@@ -68,6 +68,9 @@ export interface PromptDiagnosis {
   keepsColour: boolean;
   /** Why the prompt gets no verdict (its map is empty, its region covers the image), else null. */
   warning: string | null;
+  /** Region prompts: whether what the prompt names sits at one place in every image, i.e. the mean of its maps over the
+   * measured images exceeds 0.5 somewhere (what `ltl train --negative-region shared` needs); null for attribute prompts. */
+  onePlace: boolean | null;
 }
 
 /** An example image of one prompt for the figure (lib/report/diagnosis-figure.ts). */
@@ -124,6 +127,9 @@ export interface Diagnosis {
   top: string | null;
   /** One line saying so. */
   verdict: string;
+  /** What to train with so that the net stops reading the top prompt (the language recipe's flags naming it), or null
+   * without a verdict. */
+  next: string | null;
   /** Every prompt's warning, as lines. */
   warnings: string[];
   settings: DiagnosisSettings;
