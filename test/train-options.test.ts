@@ -75,8 +75,8 @@ test('defaults resolve as before: paper defaults, vanilla, align, rrr, rrr promp
     // added since: shortcutLabels (the clean reference), augment and augmentShare (counterfactual augmentation)
     dataset: 'colormnist', dataSeed: 37, shortcutLabels: 'class', method: 'align', model: 'lenet-gap', attention: 'cam', loss: 'kl', temperature: 1,
     maps: 'oracle', postprocess: 'paper', mapThreshold: 0.5, rrrMode: 'spatial',
-    // added since: promptMass (prompt masks by mass) and egReferences (--method eg)
-    prompt: null, negativePrompts: [], attributePrompt: null, promptThreshold: 0.5, promptMass: null, promptDilate: 2, negativeDilate: 1, attributeForm: 'moment',
+    // added since: promptMass (prompt masks by mass), egReferences (--method eg) and negativeRegion (one region for all images)
+    prompt: null, negativePrompts: [], attributePrompt: null, promptThreshold: 0.5, promptMass: null, promptDilate: 2, negativeDilate: 1, negativeRegion: 'image', attributeForm: 'moment',
     augment: 'none', augmentShare: 1, augmentRedraw: 'image',
     lambda: 160, egReferences: 1, attentionEpoch: 11, phase1: 'ce', epochs: 30, seed: 37,
     optimizer: 'sgd', lr: 1e-3, momentum: 0.98, weightDecay: 1e-4, lrStep: 7, lrGamma: 0.1, batch: 32,
