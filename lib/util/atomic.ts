@@ -1,6 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+/** The temporary sibling writeFileAtomic writes first (`NAME.tmp-PID-MS`), and how removeStaleTemporaries reads one back. */
+const temporaryOf = (file: string) => `${file}.tmp-${process.pid}-${Date.now()}`;
+const TEMPORARY = /\.tmp-(\d+)-\d+$/;
+
 /**
  * Writes a file atomically: write to a temporary sibling, fsync, rename. A run killed half-way
  * leaves either the old file or the new one, never a torn one; a failure at any step (disk full,
@@ -8,7 +12,7 @@ import * as path from 'node:path';
  * that names `file` itself (not the temporary name), for lib/util/errors' one-line messages.
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  const tmp = temporaryOf(file);
   let fd: number | undefined;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -42,7 +46,7 @@ export function removeStaleTemporaries(dir: string, alive: (pid: number) => bool
   }
   const removed: string[] = [];
   for (const name of names) {
-    const m = /\.tmp-(\d+)-\d+$/.exec(name);
+    const m = TEMPORARY.exec(name);
     if (!m || alive(Number(m[1]))) continue;
     try {
       fs.rmSync(path.join(dir, name), { force: true });

@@ -94,3 +94,13 @@ export function formatCliError(e: unknown, debug = process.env.LTL_DEBUG === '1'
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
 }
+
+/** Runs `read`; a UserError it throws gets `advice` appended (what the user can do about a damaged file). */
+export function withAdvice<T>(read: () => T, advice: string): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${e.message}; ${advice}`);
+    throw e;
+  }
+}

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readSealedJson, writeSealedJson } from '../../util/sealed';
-import { UserError } from '../../util/errors';
+import { UserError, withAdvice } from '../../util/errors';
 import { expandGrids, type Grid, type RunConfig } from './grid';
 import { canonicalJson, runId } from './run-id';
 import { selectShard, type Shard } from './shard';
@@ -159,12 +159,7 @@ function writePlan(outDir: string, runs: PlannedRun[], grids?: Grid[]): void {
  * their run folders).
  */
 export function withRebuildAdvice<T>(read: () => T, file: string): T {
-  try {
-    return read();
-  } catch (e) {
-    if (!(e instanceof UserError)) throw e;
-    throw new UserError(`${e.message}; delete ${file}: the next ltl sweep with this grid writes it again, and every run's results are kept`);
-  }
+  return withAdvice(read, `delete ${file}: the next ltl sweep with this grid writes it again, and every run's results are kept`);
 }
 
 /** readState, with a damaged file as the run's failure (named, with what to do) instead of a thrown error. */

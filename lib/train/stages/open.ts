@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { UserError } from '../../util/errors';
+import { UserError, withAdvice } from '../../util/errors';
 import { removeStaleTemporaries } from '../../util/atomic';
 import { pidAlive } from '../../util/lock';
 import { readSealedJson } from '../../util/sealed';
@@ -60,14 +60,4 @@ export function openRun(config: TrainConfig, outDir: string | undefined, log: (m
   const resume = hasCheckpoint ? readCheckpoint<EpochRecord>(f.checkpoint) : undefined;
   if (resume) checkSelectionSoFar(outDir, resume.meta.history, config.select);
   return { files: f, resume };
-}
-
-/** Runs `read`; a UserError it throws gets `advice` appended (what the user can do about a damaged file). */
-function withAdvice<T>(read: () => T, advice: string): T {
-  try {
-    return read();
-  } catch (e) {
-    if (e instanceof UserError) throw new UserError(`${e.message}; ${advice}`);
-    throw e;
-  }
 }
